@@ -1,0 +1,73 @@
+/**
+ * The bot's one HTTP server. Transport only: routes call into functions the composition root
+ * (src/main.ts) hands in. Later adapters (console, ingest, Slack) mount their routes here.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+
+export type CheckStatus = 'ok' | 'degraded' | 'down';
+
+export interface HealthReport {
+  readonly status: CheckStatus;
+  readonly checks: Readonly<Record<string, { readonly status: CheckStatus; readonly detail?: string }>>;
+  readonly [key: string]: unknown;
+}
+
+export interface HttpDeps {
+  health(): HealthReport;
+}
+
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => {
+    const report = deps.health();
+    // 503 only when the bot cannot do its job; degraded parts still answer 200 with detail.
+    return c.json(report, report.status === 'down' ? 503 : 200, { 'cache-control': 'no-store' });
+  });
+  app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
+  app.onError((err, c) => {
+    // Never leak a stack or internals to a client; the caller's logger has the details.
+    console.error(err);
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** Listens on host:port (port 0 picks a free one); rejects with a clear error when the port is taken. */
+export function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+  return new Promise((resolvePromise, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }) as Server;
+    const onError = (err: NodeJS.ErrnoException) => {
+      const hint =
+        err.code === 'EADDRINUSE'
+          ? `port ${port} on ${host} is in use (is another autonomy running?); set AUTONOMY_PORT to another port`
+          : err.code === 'EACCES'
+            ? `not allowed to listen on ${host}:${port}; use a port above 1023 (AUTONOMY_PORT)`
+            : `cannot listen on ${host}:${port}: ${err.message}`;
+      reject(new Error(hint, { cause: err }));
+    };
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      const addr = server.address() as AddressInfo;
+      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolvePromise({
+        url: `http://${shownHost}:${addr.port}`,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections?.();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * Configuration from the environment, checked with zod. Passed in (`env = process.env`) so tests
+ * hand a plain object. Every variable here is documented in README.md and .env.example.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { AGENTS, type AgentName } from './policy/vocabulary.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The folder that holds package.json (works from src/ under vitest and from dist/src/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the autonomy package root (no package.json above src/)');
+    dir = parent;
+  }
+}
+
+const killList = z
+  .string()
+  .trim()
+  .transform((text, ctx): 'all' | AgentName[] | null => {
+    if (text === '') return null;
+    const parts = text.split(',').map((p) => p.trim().toLowerCase());
+    if (parts.includes('all')) return 'all';
+    const agents: AgentName[] = [];
+    for (const p of parts) {
+      if ((AGENTS as readonly string[]).includes(p)) agents.push(p as AgentName);
+      else {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown agent "${p}": use all or a comma-separated list of ${AGENTS.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+    }
+    return agents;
+  });
+
+const envSchema = z.object({
+  AUTONOMY_POLICY: z.string().min(1).optional(),
+  AUTONOMY_DB: z.string().min(1).default('./data/autonomy.db'),
+  AUTONOMY_HOST: z.string().min(1).default('127.0.0.1'),
+  AUTONOMY_PORT: z.coerce
+    .number({ message: 'a port number from 0 to 65535' })
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8787),
+  AUTONOMY_KILL: killList.optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+export interface Config {
+  /** Absolute path of the policy file. */
+  readonly policyFile: string;
+  /** Absolute path of the SQLite file; its folder is the data folder. */
+  readonly dbFile: string;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  /** AUTONOMY_KILL at start: everything, some agents, or nothing. */
+  readonly killAtStart: 'all' | readonly AgentName[] | null;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Reads the configuration; throws ConfigError naming each bad variable and what it takes. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, cwd = process.cwd()): Config {
+  // An empty variable means "not set", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const dbFile = resolve(cwd, e.AUTONOMY_DB);
+  return {
+    policyFile: e.AUTONOMY_POLICY
+      ? resolve(cwd, e.AUTONOMY_POLICY)
+      : join(packageRoot(), 'policies', 'default.policy.yaml'),
+    dbFile,
+    dataDir: dirname(dbFile),
+    host: e.AUTONOMY_HOST,
+    port: e.AUTONOMY_PORT,
+    killAtStart: e.AUTONOMY_KILL ?? null,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,419 @@
+/**
+ * The database schema (drizzle, SQLite). Migrations in migrations/ are generated from this file with
+ * `npx drizzle-kit generate`; never edit them by hand, and add tables or columns by new migrations.
+ *
+ * Conventions, so a Postgres port can follow without a rewrite:
+ * - every timestamp is an integer of epoch milliseconds (`*_at`), written from an injected clock;
+ * - closed enums are text columns typed from src/policy/vocabulary.ts (no CHECK constraints, so a
+ *   new value is a code change, not a migration);
+ * - JSON is text (`mode: 'json'`), except in audit_log, whose `evidence` and `data` hold the exact
+ *   canonical JSON the hash chain was computed over (see src/audit/chain.ts);
+ * - ids are text made by the caller's injected id generator, except where order matters
+ *   (audit_log.seq, outbox.id, policy_versions.id, model_usage.id are integers).
+ */
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import {
+  ACTION_CLASSES,
+  AGENTS,
+  type Phase,
+  SEVERITIES,
+  SIGNAL_KINDS,
+  type Tier,
+  VERDICTS,
+} from '../policy/vocabulary.js';
+
+/** Params of a catalog action, as checked by the policy (strings and integers only). */
+export type StoredParams = Record<string, string | number>;
+
+/** Where a chat message landed, so it can be updated later (approval buttons, "decided by ..."). */
+export interface MessageRef {
+  readonly channel: string;
+  readonly ref: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy and control
+
+/** Every policy file the bot accepted: its bytes, hash, and who or what loaded it. */
+export const policyVersions = sqliteTable(
+  'policy_versions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** SHA-256 hex of the file's bytes. */
+    hash: text('hash').notNull(),
+    sourcePath: text('source_path').notNull(),
+    content: text('content').notNull(),
+    loadedAt: integer('loaded_at').notNull(),
+    /** Who or what loaded it: `system:start`, `system:watch`, `system:sighup`, `cli:user:NAME`, ... */
+    actor: text('actor').notNull(),
+    /** The policy in force; at most one row is active (a partial unique index). */
+    active: integer('active', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [
+    index('policy_versions_hash_idx').on(t.hash),
+    uniqueIndex('policy_versions_one_active_uq').on(t.active).where(sql`${t.active} = 1`),
+  ],
+);
+
+export const CONTROL_KINDS = ['kill', 'phase', 'budget'] as const;
+export type ControlKind = (typeof CONTROL_KINDS)[number];
+export const CONTROL_SCOPES = ['all', ...AGENTS] as const;
+export type ControlScope = (typeof CONTROL_SCOPES)[number];
+
+/**
+ * Runtime control state, one row per (kind, scope), written by chat, the CLI and AUTONOMY_KILL:
+ * - kill/all, kill/<agent>:     value 1 = killed, 0 = resumed
+ * - phase/all, phase/<agent>:   value 1..4 = runtime phase override, null = none (the file decides)
+ * - budget/all, budget/<agent>: value = daily token budget override, null = none
+ * A row keeps who set it last, why and when; the audit log keeps the history.
+ */
+export const control = sqliteTable(
+  'control',
+  {
+    kind: text('kind', { enum: CONTROL_KINDS }).notNull(),
+    scope: text('scope', { enum: CONTROL_SCOPES }).notNull(),
+    value: integer('value'),
+    reason: text('reason'),
+    actor: text('actor').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.scope] })],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Signals and incidents
+
+export const INCIDENT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+/** Incidents group signals by fingerprint; their timestamps feed MTTD and MTTR. */
+export const incidents = sqliteTable(
+  'incidents',
+  {
+    id: text('id').primaryKey(),
+    fingerprint: text('fingerprint').notNull(),
+    title: text('title').notNull(),
+    severity: text('severity', { enum: SEVERITIES }).notNull(),
+    service: text('service'),
+    status: text('status', { enum: INCIDENT_STATUSES }).notNull().default('open'),
+    /** When the problem began (the earliest signal's own timestamp, else its receipt). */
+    startedAt: integer('started_at').notNull(),
+    /** When the bot first knew (MTTD = detected_at - started_at). */
+    detectedAt: integer('detected_at').notNull(),
+    acknowledgedAt: integer('acknowledged_at'),
+    acknowledgedBy: text('acknowledged_by'),
+    /** MTTR = resolved_at - started_at. */
+    resolvedAt: integer('resolved_at'),
+    resolvedBy: text('resolved_by'),
+    signalCount: integer('signal_count').notNull().default(0),
+    lastSignalAt: integer('last_signal_at'),
+  },
+  (t) => [
+    // At most one unresolved incident per fingerprint, even with two writers racing.
+    uniqueIndex('incidents_open_fingerprint_uq').on(t.fingerprint).where(sql`${t.status} <> 'resolved'`),
+    index('incidents_fingerprint_idx').on(t.fingerprint, t.startedAt),
+    index('incidents_status_idx').on(t.status, t.detectedAt),
+    index('incidents_detected_idx').on(t.detectedAt),
+  ],
+);
+
+/** Normalised events, stored first (before anything is acknowledged) and deduplicated by key. */
+export const signals = sqliteTable(
+  'signals',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: SIGNAL_KINDS }).notNull(),
+    /** Where it came from: `alertmanager`, `github`, `sweep:guardian`, `chat`, ... */
+    source: text('source').notNull(),
+    /** Same key = same delivery (retries, duplicate webhooks): stored once. */
+    dedupeKey: text('dedupe_key').notNull(),
+    /** Same fingerprint = same problem: grouped into one incident. */
+    fingerprint: text('fingerprint').notNull(),
+    title: text('title'),
+    service: text('service'),
+    severity: text('severity', { enum: SEVERITIES }).notNull(),
+    payload: text('payload', { mode: 'json' }).$type<unknown>().notNull(),
+    /** The source's own timestamp for the event, if it gave one. */
+    occurredAt: integer('occurred_at'),
+    receivedAt: integer('received_at').notNull(),
+    incidentId: text('incident_id').references(() => incidents.id),
+  },
+  (t) => [
+    uniqueIndex('signals_dedupe_key_uq').on(t.dedupeKey),
+    index('signals_fingerprint_idx').on(t.fingerprint, t.receivedAt),
+    index('signals_incident_idx').on(t.incidentId),
+    index('signals_received_idx').on(t.receivedAt),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Agents: runs, proposals, approvals, grants
+
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'interrupted', 'skipped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** One agent run: the template's required run metadata (trigger, model, class, tier, outcome, evidence). */
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    /** `webhook`, `cron`, `chat`, `cli`, `approval`, `startup`, ... */
+    triggerSource: text('trigger_source').notNull(),
+    /** What exactly: a signal id, a sweep name, a command, an approval id. */
+    triggerRef: text('trigger_ref'),
+    model: text('model'),
+    provider: text('provider'),
+    actionId: text('action_id'),
+    actionClass: text('action_class', { enum: ACTION_CLASSES }),
+    tier: integer('tier').$type<Tier>(),
+    verdict: text('verdict', { enum: VERDICTS }),
+    /** A short sentence a person can read: what happened. */
+    outcome: text('outcome'),
+    evidence: text('evidence', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    tokens: integer('tokens').notNull().default(0),
+    cpuMs: integer('cpu_ms'),
+    wallMs: integer('wall_ms'),
+    startedAt: integer('started_at').notNull(),
+    finishedAt: integer('finished_at'),
+    status: text('status', { enum: RUN_STATUSES }).notNull().default('running'),
+    incidentId: text('incident_id').references(() => incidents.id),
+    error: text('error'),
+  },
+  (t) => [
+    index('runs_agent_started_idx').on(t.agent, t.startedAt),
+    // Cooldowns and daily caps: last run and today's count per action.
+    index('runs_action_started_idx').on(t.actionId, t.startedAt),
+    index('runs_status_idx').on(t.status),
+    index('runs_incident_idx').on(t.incidentId),
+  ],
+);
+
+/** Every proposal an agent made, with the decision taken on it. */
+export const proposals = sqliteTable(
+  'proposals',
+  {
+    id: text('id').primaryKey(),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    actionId: text('action_id').notNull(),
+    params: text('params', { mode: 'json' }).$type<StoredParams>().notNull(),
+    rationale: text('rationale'),
+    evidence: text('evidence', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    verdict: text('verdict', { enum: VERDICTS }).notNull(),
+    /** The DecisionCode from decide(): `killed`, `needs-approval`, `cooldown`, ... */
+    code: text('code').notNull(),
+    reason: text('reason').notNull(),
+    tier: integer('tier').$type<Tier>(),
+    phase: integer('phase').$type<Phase>(),
+    bindingHash: text('binding_hash'),
+    decidedAt: integer('decided_at').notNull(),
+    runId: text('run_id').references(() => runs.id),
+    incidentId: text('incident_id').references(() => incidents.id),
+  },
+  (t) => [
+    index('proposals_agent_decided_idx').on(t.agent, t.decidedAt),
+    index('proposals_action_decided_idx').on(t.actionId, t.decidedAt),
+    index('proposals_incident_idx').on(t.incidentId),
+  ],
+);
+
+export const APPROVAL_STATES = [
+  'pending',
+  'approved',
+  'denied',
+  'expired',
+  'void',
+  'executing',
+  'succeeded',
+  'failed',
+  'interrupted',
+] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+/**
+ * Tier 3 approvals. `number` is the short id people type (`a12`). Every state change is an
+ * UPDATE ... WHERE version = ? that bumps `version`, so two clicks cannot both win.
+ */
+export const approvals = sqliteTable(
+  'approvals',
+  {
+    id: text('id').primaryKey(),
+    number: integer('number').notNull(),
+    proposalId: text('proposal_id')
+      .notNull()
+      .references(() => proposals.id),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    actionId: text('action_id').notNull(),
+    params: text('params', { mode: 'json' }).$type<StoredParams>().notNull(),
+    /** Hash of (action id, effective catalog entry and tier, params): see bindingHash() in the policy. */
+    bindingHash: text('binding_hash').notNull(),
+    state: text('state', { enum: APPROVAL_STATES }).notNull().default('pending'),
+    requestedAt: integer('requested_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    decidedBy: text('decided_by'),
+    decidedAt: integer('decided_at'),
+    reason: text('reason'),
+    messageRefs: text('message_refs', { mode: 'json' }).$type<MessageRef[]>().notNull().default([]),
+    /** The run that executed it, once approved. */
+    runId: text('run_id').references(() => runs.id),
+    updatedAt: integer('updated_at').notNull(),
+    version: integer('version').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('approvals_number_uq').on(t.number),
+    index('approvals_state_expires_idx').on(t.state, t.expiresAt),
+    index('approvals_binding_idx').on(t.bindingHash),
+    index('approvals_proposal_idx').on(t.proposalId),
+  ],
+);
+
+/**
+ * Phase 4 standing grants: an approver's scoped, expiring "allow for N hours". `paramPattern` maps a
+ * param name to an anchored regular expression its value must match (absent params: any value).
+ * `entryHash` is the action's catalog entry hash when granted: a changed action voids the grant.
+ */
+export const grants = sqliteTable(
+  'grants',
+  {
+    id: text('id').primaryKey(),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    actionId: text('action_id').notNull(),
+    entryHash: text('entry_hash').notNull(),
+    paramPattern: text('param_pattern', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    reason: text('reason'),
+    grantedBy: text('granted_by').notNull(),
+    grantedAt: integer('granted_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    revokedBy: text('revoked_by'),
+    uses: integer('uses').notNull().default(0),
+    lastUsedAt: integer('last_used_at'),
+  },
+  (t) => [index('grants_action_expires_idx').on(t.actionId, t.expiresAt)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+/**
+ * The hash-chained audit log. Append-only: rows are only ever inserted by src/audit/log.ts and
+ * deleted by its retention purge (which appends a `purge.checkpoint`). `evidence` and `data` are the
+ * canonical JSON text the hash covers; `prev_hash` of seq 1 is 64 zeros.
+ */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    seq: integer('seq').primaryKey(),
+    at: integer('at').notNull(),
+    kind: text('kind').notNull(),
+    agent: text('agent', { enum: AGENTS }),
+    actor: text('actor'),
+    trigger: text('trigger'),
+    model: text('model'),
+    actionClass: text('action_class', { enum: ACTION_CLASSES }),
+    tier: integer('tier').$type<Tier>(),
+    verdict: text('verdict', { enum: VERDICTS }),
+    outcome: text('outcome'),
+    /** Canonical JSON array of strings (links, ids). */
+    evidence: text('evidence').notNull(),
+    /** Canonical JSON, or null. */
+    data: text('data'),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+/** Token use per model call, read from the model's reply: budgets and per-run accounting. */
+export const modelUsage = sqliteTable(
+  'model_usage',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    runId: text('run_id').references(() => runs.id),
+    model: text('model').notNull(),
+    provider: text('provider').notNull(),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    durationMs: integer('duration_ms'),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('model_usage_agent_at_idx').on(t.agent, t.at), index('model_usage_at_idx').on(t.at)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Chat
+
+export const OUTBOX_STATES = ['pending', 'sending', 'delivered', 'failed'] as const;
+export type OutboxState = (typeof OUTBOX_STATES)[number];
+export const OUTBOX_OPS = ['post', 'update'] as const;
+export type OutboxOp = (typeof OUTBOX_OPS)[number];
+
+/**
+ * Messages on their way to chat. Delivered in id order per channel; `sending` rows left by a crash
+ * go back to `pending` at start. An `update` row edits the message that outbox row `update_of`
+ * posted (its `platform_ref`).
+ */
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    channel: text('channel').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    op: text('op', { enum: OUTBOX_OPS }).notNull().default('post'),
+    updateOf: integer('update_of'),
+    /** The platform-neutral message model (src/chat), as JSON. */
+    message: text('message', { mode: 'json' }).$type<unknown>().notNull(),
+    state: text('state', { enum: OUTBOX_STATES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+    /** The platform's id of the posted message (Slack ts, Discord message id, console id). */
+    platformRef: text('platform_ref'),
+  },
+  (t) => [
+    uniqueIndex('outbox_dedupe_key_uq').on(t.dedupeKey),
+    index('outbox_state_next_idx').on(t.state, t.nextAttemptAt),
+    index('outbox_channel_idx').on(t.channel, t.id),
+  ],
+);
+
+/** Channels that asked for the weekly digest (in addition to the policy's digest channels). */
+export const subscriptions = sqliteTable('subscriptions', {
+  channel: text('channel').primaryKey(),
+  subscribedBy: text('subscribed_by').notNull(),
+  at: integer('at').notNull(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Learning loop
+
+export const SKILL_STATES = ['draft', 'validating', 'promoted', 'rejected', 'rolled_back'] as const;
+export type SkillState = (typeof SKILL_STATES)[number];
+
+/** Repeated patterns turned into skill drafts, promoted after validation, or rolled back. */
+export const skills = sqliteTable(
+  'skills',
+  {
+    id: text('id').primaryKey(),
+    /** Identifies the repeated pattern (e.g. an error signature's fingerprint). */
+    patternKey: text('pattern_key').notNull(),
+    title: text('title'),
+    state: text('state', { enum: SKILL_STATES }).notNull().default('draft'),
+    /** Where the draft lives (relative to the data folder). */
+    path: text('path'),
+    occurrences: integer('occurrences').notNull().default(0),
+    evidence: text('evidence', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    promotedAt: integer('promoted_at'),
+    rolledBackAt: integer('rolled_back_at'),
+  },
+  (t) => [index('skills_pattern_idx').on(t.patternKey), index('skills_state_idx').on(t.state)],
+);

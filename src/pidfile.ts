@@ -1,0 +1,48 @@
+/**
+ * The running bot's pid, kept in the data folder, so that shell commands (`autonomy policy
+ * reload`) can find it. One bot per database: a second start on the same data folder is refused.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function pidFilePath(dataDir: string): string {
+  return join(dataDir, 'autonomy.pid');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else; still alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of a live bot on this data folder, or null (a stale file from a crash counts as none). */
+export function runningPid(dataDir: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(pidFilePath(dataDir), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  return alive(pid) ? pid : null;
+}
+
+/** Claims the data folder for this process; throws when another live bot holds it. */
+export function claimPidFile(dataDir: string, pid = process.pid): () => void {
+  const other = runningPid(dataDir);
+  if (other !== null && other !== pid) {
+    throw new Error(
+      `another autonomy (pid ${other}) is running on ${dataDir}; stop it first, or set AUTONOMY_DB to another file`,
+    );
+  }
+  const path = pidFilePath(dataDir);
+  writeFileSync(path, `${pid}\n`, { mode: 0o644 });
+  return () => {
+    if (runningPid(dataDir) === pid) rmSync(path, { force: true });
+  };
+}

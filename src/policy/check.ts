@@ -1,0 +1,228 @@
+/**
+ * Semantic checks of a policy document: the rules the schema cannot express because they need the
+ * whole document (agents' classes, allowlists, approvers, cron, time zones, durations; the action
+ * catalog's own checks are in check-actions.ts).
+ * Each problem carries a path into the document; the loader turns paths into line:col.
+ *
+ * The checks also run on a document whose other sections failed the schema: pass the sections (and
+ * single agents and actions) that did parse, and every check whose inputs are all there runs.
+ */
+import { validateDetailed } from 'node-cron';
+import { checkActions, classesOf, tierOf } from './check-actions.js';
+import { durationMs } from './compile.js';
+import type { PathSegment } from './errors.js';
+import type { ActionDoc, AgentDoc, PolicyDoc } from './schema.js';
+import { AGENTS, type AgentName } from './vocabulary.js';
+
+export interface CheckIssue {
+  readonly path: readonly PathSegment[];
+  readonly message: string;
+}
+
+/** The sections of a document that passed the schema; a full `PolicyDoc` is one. */
+export type PartialPolicyDoc = Partial<Omit<PolicyDoc, 'agents' | 'actions'>> & {
+  readonly agents?: Partial<Record<AgentName, AgentDoc>>;
+  /** Same indices as in the file; undefined where that action failed the schema. */
+  readonly actions?: readonly (ActionDoc | undefined)[];
+};
+
+export type Report = (path: readonly PathSegment[], message: string) => void;
+
+/** Runs every check; returns the problems in document order of the checks (the loader sorts by line). */
+export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {
+  const issues: CheckIssue[] = [];
+  const report: Report = (path, message) => issues.push({ path, message });
+  checkAgents(doc, report);
+  checkActions(doc, report);
+  checkAllowlists(doc, report);
+  checkApprovers(doc, report);
+  checkSchedules(doc, report);
+  checkDurations(doc, report);
+  checkLimits(doc, report);
+  return issues;
+}
+
+function checkAgents(doc: PartialPolicyDoc, report: Report): void {
+  for (const name of AGENTS) {
+    const agent = doc.agents?.[name];
+    if (agent === undefined) continue;
+    const own = classesOf(name);
+    const lists = { autonomous: agent.autonomous, requiresApproval: agent.requiresApproval } as const;
+    for (const [list, classes] of Object.entries(lists)) {
+      classes.forEach((cls, i) => {
+        const path = ['agents', name, list, i];
+        if (!own.includes(cls)) report(path, `${cls} is not a ${name} class; use one of ${own.join(', ')}`);
+        else if (classes.indexOf(cls) !== i) report(path, `${cls} is listed twice; remove one`);
+        else if (list === 'requiresApproval' && agent.autonomous.includes(cls)) {
+          report(path, `${cls} is also under autonomous; a class is either autonomous or requires approval`);
+        }
+      });
+    }
+  }
+}
+
+function checkAllowlists(doc: PartialPolicyDoc, report: Report): void {
+  if (doc.actions === undefined) return;
+  // When some actions failed the schema their ids are unknown: do not call an allowlisted id missing.
+  const complete = doc.actions.every((a) => a !== undefined);
+  const byId = new Map<string, ActionDoc>();
+  for (const a of doc.actions) if (a && !byId.has(a.id)) byId.set(a.id, a);
+  for (const name of AGENTS) {
+    const agent = doc.agents?.[name];
+    if (agent === undefined) continue;
+    for (const [i, id] of agent.allowlist.entries()) {
+      const problem = allowlistProblem(doc, name, agent, id, i, byId.get(id), complete);
+      if (problem !== null) report(['agents', name, 'allowlist', i], problem);
+    }
+  }
+}
+
+function allowlistProblem(
+  doc: PartialPolicyDoc,
+  name: AgentName,
+  agent: AgentDoc,
+  id: string,
+  index: number,
+  a: ActionDoc | undefined,
+  complete: boolean,
+): string | null {
+  if (agent.allowlist.indexOf(id) !== index) return `${id} is listed twice; remove one`;
+  if (a === undefined) return complete ? `no action has id ${id}; add it to actions or remove it here` : null;
+  if (a.agent !== name) return `${id} belongs to ${a.agent}; an agent can only allowlist its own actions`;
+  const owner = doc.agents?.[a.agent];
+  if (owner === undefined) return null;
+  const { tier, lifted } = tierOf(owner, a);
+  if (tier <= 2) return null;
+  if (!lifted) return `${id} is tier 3 and always needs an approval; only tier 2 actions can be allowlisted`;
+  return (
+    `${id} is tier ${a.tier}, but class ${a.class} requires approval for ${name}, which lifts it to tier 3; ` +
+    `remove it here, or move ${a.class} from requiresApproval to autonomous`
+  );
+}
+
+function checkApprovers(doc: PartialPolicyDoc, report: Report): void {
+  if (doc.control === undefined || doc.actions === undefined || doc.control.roles.approvers.length > 0)
+    return;
+  const guarded = doc.actions.filter((a): a is ActionDoc => {
+    const agent = a && doc.agents?.[a.agent];
+    return a !== undefined && agent !== undefined && tierOf(agent, a).tier === 3;
+  });
+  if (guarded.length === 0) return;
+  const names = guarded.slice(0, 3).map((a) => a.id);
+  report(
+    ['control', 'roles', 'approvers'],
+    `no approvers, but ${guarded.length} action(s) need approval (${names.join(', ')}${guarded.length > 3 ? ', ...' : ''}); ` +
+      'add an identity like slack:user:U123 or console:user:local',
+  );
+}
+
+function checkSchedules(doc: PartialPolicyDoc, report: Report): void {
+  const crons: [PathSegment[], string | undefined][] = [
+    [['triggers', 'sweeps', 'light'], doc.triggers?.sweeps.light],
+    [['triggers', 'sweeps', 'deep'], doc.triggers?.sweeps.deep],
+    [['evidence', 'review', 'cadence'], doc.evidence?.review.cadence],
+    [['metrics', 'digest', 'schedule'], doc.metrics?.digest.schedule],
+  ];
+  for (const [path, expr] of crons) {
+    if (expr === undefined) continue;
+    const result = validateDetailed(expr);
+    if (result.valid) continue;
+    const why = (result.errors[0]?.message ?? 'invalid').replace(
+      / is a invalid expression for (\w+)/,
+      ' is not a valid $1',
+    );
+    report(path, `not a cron expression (${why}); write minute hour day month weekday, e.g. "*/5 * * * *"`);
+  }
+  const zones: [PathSegment[], string | undefined][] = [
+    [['triggers', 'timezone'], doc.triggers?.timezone],
+    [['metrics', 'digest', 'timezone'], doc.metrics?.digest.timezone],
+  ];
+  for (const [path, zone] of zones) {
+    if (zone === undefined) continue;
+    try {
+      new Intl.DateTimeFormat(undefined, { timeZone: zone });
+    } catch {
+      report(path, `${zone} is not a time zone; write an IANA name like UTC or Europe/Berlin`);
+    }
+  }
+}
+
+function checkDurations(doc: PartialPolicyDoc, report: Report): void {
+  /** [path, value, must be more than zero] */
+  const list: [PathSegment[], string | undefined, boolean][] = [
+    [['triggers', 'errorSignatures', 'window'], doc.triggers?.errorSignatures.window, true],
+    [['triggers', 'errorSignatures', 'cooldown'], doc.triggers?.errorSignatures.cooldown, false],
+    [['models', 'timeout'], doc.models?.timeout, true],
+    [['budgets', 'backoff', 'initial'], doc.budgets?.backoff.initial, true],
+    [['budgets', 'backoff', 'max'], doc.budgets?.backoff.max, true],
+    [['research', 'timeout'], doc.research?.timeout, true],
+    [['learning', 'promotion', 'window'], doc.learning?.promotion.window, true],
+    [['learning', 'validationWindow'], doc.learning?.validationWindow, true],
+    [['learning', 'staleAfter'], doc.learning?.staleAfter, true],
+    [['evidence', 'retention'], doc.evidence?.retention, true],
+    [['control', 'approvalTimeout'], doc.control?.approvalTimeout, true],
+  ];
+  doc.control?.escalation.forEach((level, i) => {
+    list.push([['control', 'escalation', i, 'after'], level.after, false]);
+  });
+  doc.actions?.forEach((a, i) => {
+    if (a === undefined) return;
+    list.push([['actions', i, 'timeout'], a.timeout, true], [['actions', i, 'cooldown'], a.cooldown, false]);
+  });
+  for (const [path, text, positive] of list) {
+    if (text === undefined) continue;
+    const value = parseDuration(text);
+    if (value === null) report(path, `${text} is not a duration; write e.g. 30s, 15m, 6h or 14d`);
+    else if (positive && value <= 0) report(path, 'must be more than 0; write e.g. 30s or 15m');
+  }
+  const backoff = doc.budgets?.backoff;
+  const initial = backoff && parseDuration(backoff.initial);
+  const max = backoff && parseDuration(backoff.max);
+  if (backoff && initial != null && max != null && initial > max) {
+    report(
+      ['budgets', 'backoff', 'initial'],
+      `initial ${backoff.initial} is longer than max ${backoff.max}; swap them`,
+    );
+  }
+  let previous: { after: string; ms: number } | null = null;
+  for (const [i, level] of (doc.control?.escalation ?? []).entries()) {
+    const value = parseDuration(level.after);
+    if (value === null) continue;
+    if (previous !== null && value <= previous.ms) {
+      report(
+        ['control', 'escalation', i, 'after'],
+        `${level.after} is not later than the level before (${previous.after}); each level must come later`,
+      );
+    }
+    previous = { after: level.after, ms: value };
+  }
+}
+
+function parseDuration(text: string): number | null {
+  try {
+    return durationMs(text);
+  } catch {
+    return null;
+  }
+}
+
+function checkLimits(doc: PartialPolicyDoc, report: Report): void {
+  const models = doc.models;
+  if (models && models.perAgentConcurrency > models.maxConcurrentLocal) {
+    report(
+      ['models', 'perAgentConcurrency'],
+      `${models.perAgentConcurrency} is above maxConcurrentLocal (${models.maxConcurrentLocal}); lower it`,
+    );
+  }
+  const research = doc.research;
+  if (research && research.tools.length === 0) {
+    for (const [agent, domains] of Object.entries(research.domains)) {
+      if (domains && domains.length > 0) {
+        report(
+          ['research', 'domains', agent],
+          'research.tools is empty, so no agent can read these; add web_fetch to research.tools or remove them',
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Problems found in a policy file, each with where it is (file, line, column, dotted path) and what
+ * to write instead. `autonomy policy check` prints them one per line with `formatIssue()`.
+ */
+
+export interface PolicyIssue {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly col: number;
+  /** Dotted path into the document, e.g. `actions[3].params.service.pattern`; '' for the root. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A segment of a path into the document: a mapping key or a list index. */
+export type PathSegment = string | number;
+
+const PLAIN_KEY = /^[A-Za-z0-9_$-]+$/;
+
+/** `['actions', 3, 'params', 'service']` -> `actions[3].params.service`. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (PLAIN_KEY.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** `FILE:LINE:COL  path  message`; the root is shown as `(root)` so the line keeps three parts. */
+export function formatIssue(issue: PolicyIssue): string {
+  return `${issue.file}:${issue.line}:${issue.col}  ${issue.path === '' ? '(root)' : issue.path}  ${issue.message}`;
+}
+
+/** Sorts by line, then column; issues at the same place keep their order. */
+export function sortIssues(issues: readonly PolicyIssue[]): PolicyIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** Thrown where a valid policy is required and the file is not one (e.g. at start). */
+export class PolicyError extends Error {
+  readonly code = 'POLICY_INVALID';
+  readonly issues: readonly PolicyIssue[];
+
+  constructor(issues: readonly PolicyIssue[], options?: { cause?: unknown }) {
+    const first = issues[0];
+    const head = first === undefined ? 'the policy is invalid' : formatIssue(first);
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem(s))` : '';
+    super(`${head}${more}; run \`autonomy policy check\` to see them all`, options);
+    this.name = 'PolicyError';
+    this.issues = issues;
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The zod schema of the policy file: the template's twelve sections as a file the bot enforces.
+ * Shape only (types, enums, patterns, unknown keys rejected). Rules that need the whole
+ * document (unique ids, owners, allowlists, cron syntax, approvers) live in `check.ts`.
+ * `autonomy policy schema` prints this as JSON Schema for editors.
+ */
+import { z } from 'zod';
+import {
+  ACTION_CLASSES,
+  AGENTS,
+  CHANNEL_PATTERN,
+  DURATION_PATTERN,
+  IDENTITY_PATTERN,
+  SIGNAL_KINDS,
+} from './vocabulary.js';
+
+const duration = z.string().regex(new RegExp(DURATION_PATTERN), 'a duration like 30s, 15m, 6h or 14d');
+const identity = z
+  .string()
+  .regex(
+    new RegExp(IDENTITY_PATTERN),
+    'an identity like slack:user:U123, slack:group:S123, discord:user:123, discord:role:456, console:user:NAME or cli:user:NAME',
+  );
+const channel = z
+  .string()
+  .regex(new RegExp(CHANNEL_PATTERN), 'a channel like slack:C123, discord:123 or console:NAME');
+const cron = z.string().min(1).describe('a cron expression, e.g. "*/5 * * * *"');
+const timezone = z.string().min(1).describe('an IANA time zone, e.g. UTC or Europe/Berlin');
+const agentName = z.enum(AGENTS);
+const actionClass = z.enum(ACTION_CLASSES);
+const phase = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]);
+const tier = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]);
+/** A system name or a glob with `*` (e.g. `staging-*`): what actions may target. */
+const systemName = z
+  .string()
+  .regex(/^[A-Za-z0-9*][A-Za-z0-9._*:-]{0,127}$/, 'a system name like web, payments-db or staging-*');
+const hostUrl = z.url({ protocol: /^https?$/ }).describe('an http(s) URL');
+
+/** Section 1: purpose. */
+const purpose = z.strictObject({
+  outcomes: z.array(z.string().min(1)).min(1),
+  inScope: z.array(systemName).min(1).describe('systems actions may target'),
+  outOfScope: z.array(systemName).default([]).describe('systems no action may target, even if in scope'),
+});
+
+/** Section 2: one agent's scope, from the template's table. */
+const agent = z.strictObject({
+  enabled: z.boolean().default(true),
+  scope: z.string().min(1),
+  autonomous: z.array(actionClass).describe('classes this agent may act in without approval'),
+  requiresApproval: z.array(actionClass).describe('classes lifted to tier 3: always need a human'),
+  allowlist: z
+    .array(z.string())
+    .default([])
+    .describe('tier 2 action ids that run by themselves from phase 3 on'),
+});
+
+/** Section 3: the four tiers (fixed meaning; names and descriptions are for readers). */
+const tierDoc = z.strictObject({ name: z.string().min(1), description: z.string().min(1) });
+const tiers = z.strictObject({ '0': tierDoc, '1': tierDoc, '2': tierDoc, '3': tierDoc });
+
+/** Section 4: triggers. */
+const triggers = z.strictObject({
+  timezone: timezone.default('UTC'),
+  events: z.array(z.enum(SIGNAL_KINDS)).min(1).describe('signal kinds that wake agents'),
+  errorSignatures: z
+    .strictObject({
+      threshold: z.int().min(1).default(5),
+      window: duration.default('10m'),
+      cooldown: duration.default('30m'),
+    })
+    .prefault({}),
+  sweeps: z.strictObject({
+    light: cron.describe('light checks, every N minutes'),
+    deep: cron.describe('deep checks, every N hours'),
+    failureThreshold: z.int().min(1).default(3).describe('failed sweeps in a row before an alert'),
+  }),
+});
+
+/** Section 5: model policy. */
+const modelRef = z.strictObject({
+  provider: z.literal('ollama').default('ollama'),
+  model: z.string().min(1),
+  host: hostUrl.optional().describe('defaults to OLLAMA_HOST'),
+});
+const escalationCondition = z.enum(['critical-severity', 'local-failure', 'invalid-output', 'deep-check']);
+const models = z.strictObject({
+  local: modelRef,
+  escalation: z.array(modelRef.extend({ when: z.array(escalationCondition).min(1) })).default([]),
+  maxConcurrentLocal: z.int().min(1).max(64),
+  perAgentConcurrency: z.int().min(1).max(64),
+  timeout: duration.default('120s'),
+});
+
+/** Section 6: budgets and rate limits. */
+const agentBudget = z.strictObject({
+  dailyTokens: z.int().min(0),
+  callsPerHour: z.int().min(0),
+});
+const budgets = z.strictObject({
+  global: z.strictObject({ dailyTokens: z.int().min(0), callsPerHour: z.int().min(0) }),
+  perAgent: agentBudget.describe('the default for every agent'),
+  agents: z.partialRecord(agentName, agentBudget).default({}).describe('per-agent overrides'),
+  backoff: z
+    .strictObject({
+      initial: duration.default('30s'),
+      max: duration.default('15m'),
+      factor: z.number().min(1).max(10).default(2),
+    })
+    .prefault({}),
+});
+
+/** Section 7: read-only research. */
+const hostname = z
+  .string()
+  .regex(
+    /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'a lower-case hostname like osv.dev or *.github.com',
+  );
+const research = z.strictObject({
+  tools: z.array(z.enum(['web_search', 'web_fetch', 'browser'])).default([]),
+  prohibited: z
+    .array(z.enum(['posting', 'account-actions', 'submissions']))
+    .describe('documentation: these are impossible by construction, whatever is listed'),
+  domains: z.partialRecord(agentName, z.array(hostname)).default({}).describe('allowlist by role'),
+  allowPrivateAddresses: z.boolean().default(false),
+  citations: z.boolean().describe('true: a model claim without a cited page is not posted'),
+  maxBytes: z.int().min(1024).default(2_000_000),
+  timeout: duration.default('15s'),
+});
+
+/** Section 8: learning loop. */
+const learning = z.strictObject({
+  promotion: z.strictObject({ occurrences: z.int().min(2), window: duration }),
+  validationWindow: duration,
+  staleAfter: duration.default('60d'),
+});
+
+/** Section 9: evidence. */
+const evidence = z.strictObject({
+  required: z
+    .array(z.enum(['trigger', 'model', 'actionClass', 'tier', 'outcome', 'evidence']))
+    .min(1)
+    .describe('run metadata every run record must carry'),
+  retention: duration,
+  review: z.strictObject({ cadence: cron, channels: z.array(channel).default([]) }),
+});
+
+/** Section 10: human control. */
+const escalationLevel = z.strictObject({
+  after: duration,
+  mention: z.array(identity).min(1),
+  channels: z.array(channel).default([]),
+});
+const control = z.strictObject({
+  killSwitch: z.strictObject({ global: z.literal(true), perAgent: z.literal(true) }).prefault({
+    global: true,
+    perAgent: true,
+  }),
+  roles: z.strictObject({
+    operators: z.array(identity).default([]).describe('may kill'),
+    approvers: z.array(identity).default([]).describe('may approve and deny tier 3 requests'),
+    admins: z.array(identity).default([]).describe('may resume, set budgets and change the phase'),
+  }),
+  consoleUser: identity.default('console:user:local').describe('who the console page acts as'),
+  approvalChannels: z.array(channel).min(1),
+  approvalTimeout: duration.default('30m'),
+  escalation: z.array(escalationLevel).default([]).describe('incident escalation path, in order'),
+});
+
+/** Section 11: weekly metrics digest. */
+const metrics = z.strictObject({
+  digest: z.strictObject({
+    schedule: cron,
+    timezone: timezone.default('UTC'),
+    channels: z.array(channel).default([]),
+  }),
+});
+
+/** Section 12: rollout. */
+const rollout = z.strictObject({
+  phase,
+  agents: z.partialRecord(agentName, phase).default({}).describe('per-agent phase overrides'),
+});
+
+/** Which channels get alerts and suggestions, per agent and severity. */
+const severityRoutes = z.strictObject({
+  info: z.array(channel).optional(),
+  warning: z.array(channel).optional(),
+  critical: z.array(channel).optional(),
+});
+const routing = z.strictObject({
+  default: z.strictObject({
+    info: z.array(channel),
+    warning: z.array(channel),
+    critical: z.array(channel),
+  }),
+  agents: z.partialRecord(agentName, severityRoutes).default({}),
+});
+
+/** One action parameter: a string that fully matches `pattern` or is one of `enum`, or an integer. */
+const param = z.union([
+  z.strictObject({
+    type: z.literal('string').default('string'),
+    pattern: z.string().min(1).optional().describe('must match the whole value'),
+    enum: z.array(z.string().min(1)).min(1).optional(),
+    maxLength: z.int().min(1).max(4096).default(128),
+    description: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('integer'),
+    min: z.int().optional(),
+    max: z.int().optional(),
+    description: z.string().optional(),
+  }),
+]);
+
+/** `{name}` fills in a validated param; `${NAME}` (http headers only) an env var, e.g. a token. */
+const commandExecutor = z.strictObject({
+  command: z.array(z.string().min(1)).min(1).describe('argv; run with execFile, never a shell'),
+  cwd: z.string().optional(),
+  env: z
+    .array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/))
+    .default([])
+    .describe('env vars passed through'),
+});
+const httpExecutor = z.strictObject({
+  http: z.strictObject({
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    url: z.string().regex(/^https?:\/\//, 'an http(s) URL template'),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.string().optional().describe('a template; {param} values are JSON-escaped'),
+  }),
+});
+const executor = z.union([commandExecutor, httpExecutor]);
+
+const action = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'an id like restart-service'),
+  agent: agentName,
+  description: z.string().min(1),
+  tier,
+  class: actionClass,
+  target: z
+    .string()
+    .min(1)
+    .describe('the target system: a fixed system name, or "{param}" to take it from a param'),
+  params: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_]{0,31}$/), param).default({}),
+  executor,
+  timeout: duration.default('60s'),
+  cooldown: duration.default('0s'),
+  dailyCap: z.int().min(1).optional(),
+});
+
+export const policySchema = z.strictObject({
+  $schema: z.string().optional(),
+  version: z.literal(1),
+  purpose,
+  agents: z.strictObject({
+    sentinel: agent,
+    guardian: agent,
+    builder: agent,
+    validator: agent,
+    mentor: agent,
+  }),
+  tiers,
+  triggers,
+  models,
+  budgets,
+  research,
+  learning,
+  evidence,
+  control,
+  metrics,
+  rollout,
+  routing,
+  actions: z.array(action).default([]),
+});
+
+/** The policy file as parsed and defaulted (durations still as strings). */
+export type PolicyDoc = z.output<typeof policySchema>;
+export type ActionDoc = PolicyDoc['actions'][number];
+export type ParamDoc = ActionDoc['params'][string];
+export type AgentDoc = PolicyDoc['agents']['sentinel'];
+
+/** JSON Schema of the policy file, for editors (`autonomy policy schema`). */
+export function policyJsonSchema(): unknown {
+  return z.toJSONSchema(policySchema, { io: 'input', target: 'draft-2020-12' });
+}
