@@ -1,25 +1,9 @@
-/**
- * Configuration from the environment, checked with zod. Passed in (`env = process.env`) so tests
- * hand a plain object. Every variable here is documented in README.md and .env.example.
- */
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { packageRoot } from './package-root.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** The folder that holds package.json (works from src/ under vitest and from dist/src/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the autonomy package root (no package.json above src/)');
-    dir = parent;
-  }
-}
 
 const killList = z
   .string()

@@ -2,7 +2,7 @@
  * The running bot's pid, kept in the data folder, so that shell commands (`autonomy policy
  * reload`) can find it. One bot per database: a second start on the same data folder is refused.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function pidFilePath(dataDir: string): string {
@@ -32,17 +32,27 @@ export function runningPid(dataDir: string): number | null {
   return alive(pid) ? pid : null;
 }
 
-/** Claims the data folder for this process; throws when another live bot holds it. */
+/** Claims the data folder for this bot; throws when a live bot (even in this process) holds it. */
 export function claimPidFile(dataDir: string, pid = process.pid): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const path = pidFilePath(dataDir);
   const other = runningPid(dataDir);
-  if (other !== null && other !== pid) {
+  if (other !== null) {
     throw new Error(
       `another autonomy (pid ${other}) is running on ${dataDir}; stop it first, or set AUTONOMY_DB to another file`,
     );
   }
-  const path = pidFilePath(dataDir);
-  writeFileSync(path, `${pid}\n`, { mode: 0o644 });
+  // A file left by a crash names a dead pid: take it over. `wx` makes two racing starts fail one.
+  rmSync(path, { force: true });
+  try {
+    writeFileSync(path, `${pid}\n`, { mode: 0o644, flag: 'wx' });
+  } catch (cause) {
+    throw new Error(`another autonomy is starting on ${dataDir} at the same moment; try again`, { cause });
+  }
+  let released = false;
   return () => {
+    if (released) return;
+    released = true;
     if (runningPid(dataDir) === pid) rmSync(path, { force: true });
   };
 }

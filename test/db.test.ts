@@ -10,9 +10,9 @@ import {
   migrate,
   migrationsFolder,
   openDatabase,
-  packageRoot,
 } from '../src/db/connection.js';
 import * as schema from '../src/db/schema.js';
+import { packageRoot } from '../src/package-root.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 

@@ -17,6 +17,8 @@ export interface HealthReport {
 
 export interface HttpDeps {
   health(): HealthReport;
+  /** Where unexpected errors are reported (the client only ever sees "internal error"). */
+  onError(err: Error): void;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -29,7 +31,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((err, c) => {
     // Never leak a stack or internals to a client; the caller's logger has the details.
-    console.error(err);
+    deps.onError(err);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;

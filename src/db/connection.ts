@@ -4,12 +4,12 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { is, Param, Placeholder, type Query } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as drizzleMigrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { packageRoot } from '../package-root.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -67,17 +67,6 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database 
 /** The data folder: the folder that holds the database file (tokens and skill drafts live there). */
 export function dataDir(dbFile: string): string {
   return dirname(resolve(dbFile));
-}
-
-/** The package root: the nearest folder at or above `from` that holds package.json. */
-export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json found above ${from}`);
-    dir = parent;
-  }
 }
 
 /** migrations/ at the package root; the same from src/ (vitest, tsx) and from dist/src/ (built). */

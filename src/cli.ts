@@ -1,0 +1,359 @@
+#!/usr/bin/env node
+/**
+ * The `autonomy` command. Thin: parses arguments, calls into the modules, prints what happened.
+ * Shell commands act as `cli:user:$USER` on the same database as the bot (for when chat is down).
+ * Exit codes: 0 done, 1 failed (invalid policy, broken chain, ...), 2 bad usage.
+ */
+import { createWriteStream, realpathSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { closest } from 'fastest-levenshtein';
+import ms from 'ms';
+import { AuditLog, type ExportFormat } from './audit/log.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { ControlStore, type KillTarget } from './control/state.js';
+import { type Database, migrate, openDatabase } from './db/connection.js';
+import { startBot } from './main.js';
+import { runningPid } from './pidfile.js';
+import { formatIssue, PolicyError } from './policy/errors.js';
+import { loadPolicyFile } from './policy/load.js';
+import { policyJsonSchema } from './policy/schema.js';
+import { summarizePolicy } from './policy/summary.js';
+import { AGENTS } from './policy/vocabulary.js';
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly now: () => number;
+}
+
+/** A failure the user can fix: printed as-is (no stack), with its exit code. */
+class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** `cli:user:NAME` for the person at the shell (USER, else the OS account). */
+export function cliActor(env: CliIo['env']): string {
+  let name = env.USER ?? env.LOGNAME ?? '';
+  if (name === '') {
+    try {
+      name = userInfo().username;
+    } catch {
+      name = 'unknown';
+    }
+  }
+  const clean = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'unknown';
+  return `cli:user:${clean}`;
+}
+
+function killTarget(text: string): KillTarget {
+  const t = text.toLowerCase();
+  if (t === 'all' || (AGENTS as readonly string[]).includes(t)) return t as KillTarget;
+  const guess = closest(t, ['all', ...AGENTS]);
+  throw new CliFailure(
+    `unknown agent "${text}": did you mean ${guess}? (agents: all, ${AGENTS.join(', ')})`,
+    2,
+  );
+}
+
+/** `2025-01-06`, `2025-01-06T09:00:00Z`, or a duration ago like `7d`, `12h`. */
+function parseWhen(text: string, now: number, flag: string): number {
+  if (/^[0-9]+(ms|s|m|h|d|w)$/.test(text)) return now - (ms(text as ms.StringValue) as number);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) {
+    throw new CliFailure(
+      `${flag} ${JSON.stringify(text)}: use a date (2025-01-06, ISO 8601) or an age like 7d`,
+      2,
+    );
+  }
+  return t;
+}
+
+function write(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Runs `autonomy ARGS`; resolves to the exit code (start resolves when the bot has started). */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let config: Config | null = null;
+  const cfg = (): Config => {
+    config ??= loadConfig(io.env, io.cwd);
+    return config;
+  };
+  const withDb = <T>(fn: (db: Database, audit: AuditLog) => T): T => {
+    const database = openDatabase(cfg().dbFile);
+    try {
+      migrate(database);
+      return fn(database, new AuditLog(database, { now: io.now }));
+    } finally {
+      database.close();
+    }
+  };
+  const out = (text: string) => write(io.stdout, text);
+
+  const program = new Command('autonomy')
+    .description('Runs proactive agents under a written autonomy policy, with people in charge.')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  program
+    .command('start')
+    .description('run the bot: migrate, load the policy, serve HTTP (GET /healthz); stops on SIGTERM')
+    .action(async () => {
+      const bot = await startBot({ env: io.env, cwd: io.cwd, now: io.now });
+      installSignalHandlers(bot);
+    });
+
+  program
+    .command('migrate')
+    .description('apply database migrations (the bot also does this at start)')
+    .action(() => {
+      const database = openDatabase(cfg().dbFile);
+      try {
+        const r = migrate(database);
+        out(`${cfg().dbFile}: ${r.applied} migration(s) applied, ${r.total} in all`);
+      } finally {
+        database.close();
+      }
+    });
+
+  const policy = program.command('policy').description('check, print the schema of, or reload the policy');
+  policy
+    .command('check [file]')
+    .description(
+      'validate a policy file (default: AUTONOMY_POLICY); every error as FILE:LINE:COL  path  message',
+    )
+    .action(async (file: string | undefined) => {
+      const path = file === undefined ? cfg().policyFile : resolve(io.cwd, file);
+      const result = await loadPolicyFile(path);
+      if (!result.ok) {
+        for (const issue of result.issues) write(io.stderr, formatIssue(issue));
+        throw new CliFailure(`${result.issues.length} error(s); the file is not valid`);
+      }
+      out(summarizePolicy(result.policy));
+    });
+  policy
+    .command('schema')
+    .description('print the JSON Schema of policy files (for editors)')
+    .action(() => out(JSON.stringify(policyJsonSchema(), null, 2)));
+  policy
+    .command('reload')
+    .description('make the running bot reload its policy file now, and print the outcome')
+    .action(async () => reloadRunningBot(cfg(), io));
+
+  program
+    .command('kill <agent>')
+    .description('stop an agent (or all) at once; the running bot obeys within a second')
+    .argument('[reason...]', 'why (recorded in the audit log)')
+    .option('-r, --reason <text>', 'why (recorded in the audit log)')
+    .action((agent: string, words: string[], opts: { reason?: string }) => {
+      const target = killTarget(agent);
+      const reason = opts.reason ?? (words.length > 0 ? words.join(' ') : undefined);
+      const change = withDb((db, audit) =>
+        new ControlStore(db, audit, { now: io.now }).kill(target, cliActor(io.env), reason),
+      );
+      out(change.message);
+      out(botNotice(cfg()));
+    });
+
+  program
+    .command('resume <agent>')
+    .description('lift a kill switch (resume all lifts the global one only)')
+    .argument('[reason...]', 'why (recorded in the audit log)')
+    .action((agent: string, words: string[]) => {
+      const target = killTarget(agent);
+      const reason = words.length > 0 ? words.join(' ') : undefined;
+      const change = withDb((db, audit) =>
+        new ControlStore(db, audit, { now: io.now }).resume(target, cliActor(io.env), reason),
+      );
+      out(change.message);
+      out(botNotice(cfg()));
+    });
+
+  const audit = program.command('audit').description('verify, export or purge the hash-chained audit log');
+  audit
+    .command('verify')
+    .description('check every hash and link; exit 0 when the chain is whole, else name the first bad record')
+    .action(() => {
+      const result = withDb((_db, log) => log.verify());
+      if (!result.ok) throw new CliFailure(`audit chain broken at record ${result.seq}: ${result.reason}`);
+      out(`audit chain intact: ${result.count} record(s)`);
+    });
+  audit
+    .command('export')
+    .description('write the audit log as JSON lines or CSV (fields: see README)')
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'),
+    )
+    .option('-s, --since <when>', 'only records at or after a date (2025-01-06) or an age (7d)')
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .action(async (opts: { format: ExportFormat; since?: string; out?: string }) => {
+      const since = opts.since === undefined ? undefined : parseWhen(opts.since, io.now(), '--since');
+      const target = opts.out === undefined ? io.stdout : createWriteStream(opts.out, { flags: 'wx' });
+      withDb((_db, log) => {
+        for (const chunk of log.export({ format: opts.format, since })) target.write(chunk);
+      });
+      if (target !== io.stdout) await new Promise<void>((done) => target.end(done));
+    });
+  audit
+    .command('purge')
+    .description("delete records older than the policy's evidence retention, leaving a checkpoint")
+    .option('-b, --before <when>', 'purge records before a date or age instead (e.g. 90d)')
+    .action(async (opts: { before?: string }) => {
+      let before: number;
+      if (opts.before !== undefined) before = parseWhen(opts.before, io.now(), '--before');
+      else {
+        const loaded = await loadPolicyFile(cfg().policyFile);
+        if (!loaded.ok) throw new PolicyError(loaded.issues);
+        before = io.now() - loaded.policy.retentionMs;
+      }
+      const r = withDb((_db, log) => log.purge(before, cliActor(io.env)));
+      out(
+        r.purged === 0
+          ? `nothing older than ${new Date(before).toISOString()}`
+          : `purged ${r.purged} record(s) older than ${new Date(before).toISOString()}; checkpoint at record ${r.checkpoint?.seq}`,
+      );
+    });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) {
+    // Commander has already printed the message (with "Did you mean ...?" for typos).
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof PolicyError) {
+    for (const issue of err.issues) write(io.stderr, formatIssue(issue));
+    write(io.stderr, `error: the policy is not valid (${err.issues.length} error(s)); nothing was started`);
+    return 1;
+  }
+  if (err instanceof CliFailure) {
+    write(io.stderr, `error: ${err.message}`);
+    return err.exitCode;
+  }
+  if (err instanceof ConfigError) {
+    write(io.stderr, `error: ${err.message}`);
+    return 2;
+  }
+  const e = err as Error;
+  write(io.stderr, `error: ${e?.message ?? String(err)}`);
+  if (io.env.LOG_LEVEL === 'debug' || io.env.LOG_LEVEL === 'trace') write(io.stderr, String(e?.stack ?? ''));
+  return 1;
+}
+
+function botNotice(config: Config): string {
+  const pid = runningPid(config.dataDir);
+  return pid === null
+    ? `(no bot is running on ${config.dbFile}; the setting is kept for its next start)`
+    : `(the running bot, pid ${pid}, obeys within a second)`;
+}
+
+const RELOAD_KINDS = new Set(['policy.load', 'policy.reject', 'policy.unchanged']);
+
+async function reloadRunningBot(config: Config, io: CliIo): Promise<void> {
+  const pid = runningPid(config.dataDir);
+  if (pid === null) {
+    throw new CliFailure(
+      `no bot is running on ${config.dbFile}; it loads the policy when it starts (check a file with: autonomy policy check FILE)`,
+    );
+  }
+  const database = openDatabase(config.dbFile);
+  try {
+    const log = new AuditLog(database, { now: io.now });
+    const asked = log.append({ kind: 'policy.reload', actor: cliActor(io.env), trigger: 'cli' });
+    process.kill(pid, 'SIGHUP');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const answer = log.records({ afterSeq: asked.seq, limit: 50 }).find((r) => RELOAD_KINDS.has(r.kind));
+      if (answer !== undefined) {
+        const data = (answer.data ?? {}) as { errors?: string[]; version?: number };
+        if (answer.kind === 'policy.reject') {
+          for (const line of data.errors ?? []) write(io.stderr, line);
+          throw new CliFailure(`policy rejected: ${answer.outcome}`);
+        }
+        write(io.stdout, answer.outcome ?? answer.kind);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new CliFailure(`the bot (pid ${pid}) did not answer within 10 s; see its log`);
+  } finally {
+    database.close();
+  }
+}
+
+function installSignalHandlers(bot: Awaited<ReturnType<typeof startBot>>): void {
+  process.on('SIGHUP', () => {
+    void bot.policy.reload('system:sighup', 'signal');
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      bot.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    bot.log.info({ signal }, 'stopping');
+    bot.stop().then(
+      () => process.exit(0),
+      (err) => {
+        bot.log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  // `autonomy audit export | head`: the reader went away; that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  try {
+    process.loadEnvFile('.env');
+  } catch {
+    // No .env in the working directory: the environment alone configures the bot.
+  }
+  const code = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    now: Date.now,
+  });
+  // `start` keeps running (its server holds the event loop); every other command ends here.
+  if (code !== 0) process.exit(code);
+}

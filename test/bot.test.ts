@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../src/audit/log.js';
+import { ControlStore } from '../src/control/state.js';
+import { openDatabase } from '../src/db/connection.js';
+import { type Bot, startBot } from '../src/main.js';
+import { PolicyError } from '../src/policy/errors.js';
+import { eventually, getHealth, type HealthBody, LogSink, type TempSetup, tempSetup } from './helpers/bot.js';
+
+let setup: TempSetup;
+const bots: Bot[] = [];
+
+async function start(extraEnv: Record<string, string> = {}) {
+  setup = tempSetup(extraEnv);
+  const logs = new LogSink();
+  const bot = await startBot({ env: setup.env, logDestination: logs, controlPollMs: 50 });
+  bots.push(bot);
+  return { bot, logs };
+}
+
+afterEach(async () => {
+  for (const bot of bots.splice(0)) await bot.stop();
+  setup?.cleanup();
+});
+
+describe('the bot process', () => {
+  it('starts on the embedded defaults, answers /healthz and logs where everything is', async () => {
+    const { bot, logs } = await start();
+    const res = await fetch(`${bot.url}/healthz`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as HealthBody;
+    expect(body.status).toBe('ok');
+    expect(body.checks.database?.status).toBe('ok');
+    expect(body.policy).toMatchObject({ version: 1, phase: 1, lastReloadError: null });
+    expect(body.killed).toEqual({ all: false, agents: [] });
+
+    const banner = logs.records.find((r) => String(r.msg).startsWith('autonomy is running on'));
+    expect(banner).toMatchObject({ url: bot.url, db: setup.dbFile, policy: setup.policyFile, phase: 1 });
+    expect(existsSync(join(setup.dir, 'data', 'autonomy.pid'))).toBe(true);
+    expect((await fetch(`${bot.url}/nope`)).status).toBe(404);
+  });
+
+  it('refuses to start on an invalid policy, reporting every error, and leaves nothing running', async () => {
+    setup = tempSetup();
+    setup.savePolicy(
+      setup
+        .policyText()
+        .replace('phase: 1 # observe-only baseline', 'phase: 7')
+        .replace(/approvalTimeout: .*/, 'approvalTimeout: 30 minutes'),
+    );
+    const err = await startBot({ env: setup.env, logDestination: new LogSink() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PolicyError);
+    const issues = (err as PolicyError).issues;
+    expect(issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['rollout.phase', 'control.approvalTimeout']),
+    );
+    for (const i of issues) expect(i.line).toBeGreaterThan(0);
+    expect(existsSync(join(setup.dir, 'data', 'autonomy.pid'))).toBe(false);
+  });
+
+  it('reloads the policy when the file is saved, and keeps the last good one when the save is invalid', async () => {
+    const { bot } = await start();
+    const original = setup.policyText();
+
+    setup.savePolicy(original.replace('phase: 1 # observe-only baseline', 'phase: 2'));
+    await eventually(() => bot.policy.version === 2, 3000);
+    expect(bot.policy.current.phase).toBe(2);
+    expect(bot.audit.records({ kind: 'policy.load' }).at(-1)).toMatchObject({
+      actor: 'system:watch',
+      trigger: 'watch',
+    });
+
+    setup.savePolicy(original.replace('phase: 1 # observe-only baseline', 'phase: [oops'));
+    await eventually(() => bot.policy.lastError !== null, 3000);
+    expect(bot.policy.current.phase).toBe(2);
+    expect(bot.policy.version).toBe(2);
+    const health = await getHealth(bot.url);
+    expect(health.status).toBe('degraded');
+    expect(health.policy.lastReloadError?.errors).toBeGreaterThan(0);
+    const rejected = bot.audit.records({ kind: 'policy.reject' }).at(-1);
+    expect((rejected?.data as { errors: string[] } | undefined)?.errors[0]).toMatch(
+      /bot\.policy\.yaml:\d+:\d+/,
+    );
+
+    // A good save clears the error.
+    setup.savePolicy(original);
+    await eventually(() => bot.policy.version === 3 && bot.policy.lastError === null, 3000);
+    expect(bot.policy.current.phase).toBe(1);
+  });
+
+  it('obeys a kill switch set by another process on the same database within a second', async () => {
+    const { bot, logs } = await start();
+    const other = openDatabase(setup.dbFile);
+    try {
+      const control = new ControlStore(other, new AuditLog(other, { now: Date.now }), { now: Date.now });
+      const at = Date.now();
+      control.kill('guardian', 'cli:user:oncall', 'drill');
+      await eventually(() => bot.controlState().killedAgents.has('guardian'), 1000, 10);
+      expect(Date.now() - at).toBeLessThan(1000);
+      const health = await getHealth(bot.url);
+      expect(health.killed.agents).toEqual(['guardian']);
+      expect(logs.messages()).toContain('control state changed');
+    } finally {
+      other.close();
+    }
+  });
+
+  it('starts with everything killed when AUTONOMY_KILL=all, audited', async () => {
+    const { bot } = await start({ AUTONOMY_KILL: 'all' });
+    expect(bot.controlState().killedAll).toBe(true);
+    const record = bot.audit.records({ kind: 'control.kill' }).at(-1);
+    expect(record).toMatchObject({ actor: 'system:env' });
+    expect(record?.outcome).toContain('AUTONOMY_KILL=all');
+  });
+
+  it('refuses a second bot on the same data folder, naming the first', async () => {
+    const { bot } = await start();
+    const err = await startBot({
+      env: { ...setup.env, AUTONOMY_KILL: 'all' },
+      logDestination: new LogSink(),
+    }).catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(/another autonomy \(pid \d+\) is running/);
+    // The first one is unharmed, and the refused start wrote nothing.
+    expect((await fetch(`${bot.url}/healthz`)).status).toBe(200);
+    expect(bot.audit.records()).toHaveLength(1);
+  });
+
+  it('keeps the same policy version across a restart on the same file', async () => {
+    const first = await start();
+    await first.bot.stop();
+    bots.pop();
+    const second = await startBot({ env: setup.env, logDestination: new LogSink() });
+    bots.push(second);
+    expect(second.policy.version).toBe(1);
+    expect(second.audit.records({ kind: 'policy.load' })).toHaveLength(1);
+    expect(second.audit.verify().ok).toBe(true);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * The built `autonomy` command as a user runs it: a real bot process, driven from other processes
+ * (kill, policy reload) and stopped with SIGTERM. Uses dist/ (built by `npm test`'s pretest).
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, getHealth, ROOT, type TempSetup, tempSetup } from './helpers/bot.js';
+
+const BIN = join(ROOT, 'dist', 'src', 'cli.js');
+const exec = promisify(execFile);
+
+let setup: TempSetup;
+let child: ChildProcess | null = null;
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` (npm test does it first)`);
+});
+
+afterEach(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child?.once('exit', r));
+  }
+  child = null;
+  setup?.cleanup();
+});
+
+async function startProcess(): Promise<{ url: string; stderr: () => string }> {
+  setup = tempSetup();
+  const proc = spawn(process.execPath, [BIN, 'start'], {
+    env: { ...process.env, ...setup.env },
+    cwd: setup.dir,
+  });
+  child = proc;
+  let err = '';
+  proc.stderr.on('data', (c: Buffer) => {
+    err += c.toString('utf8');
+  });
+  const url = await eventually(() => /"url":"(http:\/\/[^"]+)"/.exec(err)?.[1], 10_000, 25);
+  return { url, stderr: () => err };
+}
+
+function autonomy(...args: string[]) {
+  return exec(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...setup.env },
+    cwd: setup.dir,
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
+const health = getHealth;
+
+describe('autonomy start (a real process)', () => {
+  it('obeys a shell kill within a second, reloads on `policy reload`, and stops cleanly on SIGTERM', async () => {
+    const { url, stderr } = await startProcess();
+    expect((await health(url)).status).toBe('ok');
+
+    const killed = await autonomy('kill', 'guardian', 'drill');
+    expect(killed.code).toBe(0);
+    expect(killed.stdout).toMatch(/the running bot, pid \d+, obeys within a second/);
+    const at = Date.now();
+    let seen = false;
+    while (!seen && Date.now() - at < 1000) {
+      seen = (await health(url)).killed.agents.includes('guardian');
+    }
+    expect(seen).toBe(true);
+
+    // An invalid edit: `policy reload` prints the errors and exits 1; the bot keeps phase 1.
+    const original = setup.policyText();
+    setup.savePolicy(original.replace('phase: 1 # observe-only baseline', 'phase: five'));
+    const bad = await autonomy('policy', 'reload');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/bot\.policy\.yaml:\d+:\d+ {2}rollout\.phase/);
+    expect((await health(url)).policy.phase).toBe(1);
+
+    setup.savePolicy(original.replace('phase: 1 # observe-only baseline', 'phase: 2'));
+    const good = await autonomy('policy', 'reload');
+    expect(good.code).toBe(0);
+    await eventually(async () => (await health(url)).policy.phase === 2, 3000);
+
+    const proc = child as ChildProcess;
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr()).toContain('autonomy is stopping');
+    expect(existsSync(join(setup.dir, 'data', 'autonomy.pid'))).toBe(false);
+  });
+
+  it('exits 1 with every policy error and no stack trace when the policy is invalid', async () => {
+    setup = tempSetup();
+    setup.savePolicy(setup.policyText().replace('phase: 1 # observe-only baseline', 'phase: 0'));
+    const r = await autonomy('start');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bot\.policy\.yaml:\d+:\d+ {2}rollout\.phase/);
+    expect(r.stderr).toContain('nothing was started');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

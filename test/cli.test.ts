@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../src/audit/log.js';
+import { run } from '../src/cli.js';
+import { openDatabase } from '../src/db/connection.js';
+import { DEFAULT_POLICY, ROOT, type TempSetup, tempSetup } from './helpers/bot.js';
+
+let setup: TempSetup;
+let clock: number;
+
+beforeEach(() => {
+  setup = tempSetup();
+  clock = Date.UTC(2026, 10, 2, 9, 0, 0);
+});
+afterEach(() => setup.cleanup());
+
+function collect(stream: PassThrough): () => string {
+  let text = '';
+  stream.on('data', (c: Buffer) => {
+    text += c.toString('utf8');
+  });
+  return () => text;
+}
+
+async function cli(...args: string[]) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out = collect(stdout);
+  const err = collect(stderr);
+  const code = await run(args, {
+    stdout,
+    stderr,
+    env: { ...setup.env, USER: 'alice' },
+    cwd: setup.dir,
+    now: () => clock,
+  });
+  return { code, out: out(), err: err() };
+}
+
+describe('autonomy policy', () => {
+  it('check prints a summary for a valid file', async () => {
+    const r = await cli('policy', 'check', DEFAULT_POLICY);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/phase\s*:?\s*1/i);
+    expect(r.err).toBe('');
+  });
+
+  it('check prints every error as FILE:LINE:COL  path  message and exits 1', async () => {
+    setup.savePolicy(
+      setup
+        .policyText()
+        .replace('phase: 1 # observe-only baseline', 'phase: 9')
+        .replace(/approvalTimeout: .*/, 'approvalTimeout: soon'),
+    );
+    const r = await cli('policy', 'check', 'policy/bot.policy.yaml');
+    expect(r.code).toBe(1);
+    const lines = r.err.trim().split('\n');
+    const errors = lines.filter((l) => l.includes('bot.policy.yaml:'));
+    expect(errors).toHaveLength(2);
+    for (const l of errors) expect(l).toMatch(/^\S+bot\.policy\.yaml:\d+:\d+ {2}\S+ {2}.+/);
+    expect(r.err).toContain('control.approvalTimeout');
+    expect(r.err).toContain('rollout.phase');
+    expect(lines.at(-1)).toContain('2 error(s)');
+  });
+
+  it('check names a missing file plainly', async () => {
+    const r = await cli('policy', 'check', 'nope.yaml');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/nope\.yaml:1:1/);
+    expect(r.err).not.toMatch(/at .*\.js:\d+/); // no stack trace
+  });
+
+  it('schema prints the JSON Schema that the policy files reference', async () => {
+    const r = await cli('policy', 'schema');
+    expect(r.code).toBe(0);
+    const printed = JSON.parse(r.out);
+    const committed = JSON.parse(readFileSync(join(ROOT, 'policies', 'policy.schema.json'), 'utf8'));
+    expect(printed).toEqual(committed);
+  });
+
+  it('reload says plainly when no bot is running', async () => {
+    const r = await cli('policy', 'reload');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('no bot is running');
+  });
+});
+
+describe('autonomy kill / resume', () => {
+  it('kills and resumes as cli:user:$USER, audited, with the reason', async () => {
+    const k = await cli('kill', 'guardian', '--reason', 'bad deploy');
+    expect(k.code).toBe(0);
+    expect(k.out).toContain('guardian killed');
+    expect(k.out).toContain('no bot is running');
+    const r = await cli('resume', 'guardian');
+    expect(r.code).toBe(0);
+
+    const db = openDatabase(setup.dbFile);
+    try {
+      const records = new AuditLog(db, { now: () => clock }).records();
+      expect(records.map((x) => [x.kind, x.agent, x.actor])).toEqual([
+        ['control.kill', 'guardian', 'cli:user:alice'],
+        ['control.resume', 'guardian', 'cli:user:alice'],
+      ]);
+      expect(records[0]?.data).toMatchObject({ reason: 'bad deploy' });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('takes the reason as trailing words too', async () => {
+    const k = await cli('kill', 'all', 'incident', '42');
+    expect(k.code).toBe(0);
+    expect(k.out).toContain('incident 42');
+  });
+
+  it('answers a typo with a suggestion, exit 2, and changes nothing', async () => {
+    const r = await cli('kill', 'guardain');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('did you mean guardian?');
+    const v = await cli('kil', 'guardian');
+    expect(v.code).toBe(2);
+    expect(v.err).toContain('Did you mean kill?');
+    const verify = await cli('audit', 'verify');
+    expect(verify.out).toContain('0 record(s)');
+  });
+});
+
+describe('autonomy audit', () => {
+  async function seed(n: number) {
+    for (let i = 0; i < n; i++) {
+      clock += 24 * 3600 * 1000;
+      expect((await cli(i % 2 === 0 ? 'kill' : 'resume', 'builder', `step ${i}`)).code).toBe(0);
+    }
+  }
+
+  it('verify passes on an intact chain and names the first tampered record', async () => {
+    await seed(4);
+    expect((await cli('audit', 'verify')).out).toContain('audit chain intact: 4 record(s)');
+    const db = openDatabase(setup.dbFile);
+    db.sqlite.prepare("UPDATE audit_log SET actor = 'cli:user:mallory' WHERE seq = 3").run();
+    db.close();
+    const r = await cli('audit', 'verify');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/record 3/);
+  });
+
+  it('exports jsonl and csv with the documented fields, honouring --since', async () => {
+    await seed(3);
+    const jsonl = await cli('audit', 'export', '--format', 'jsonl');
+    const rows = jsonl.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(3);
+    expect(Object.keys(rows[0])).toEqual([
+      'seq',
+      'at',
+      'kind',
+      'agent',
+      'actor',
+      'trigger',
+      'model',
+      'actionClass',
+      'tier',
+      'verdict',
+      'outcome',
+      'evidence',
+      'prevHash',
+      'hash',
+      'data',
+    ]);
+    const csv = await cli('audit', 'export', '--format', 'csv', '--since', '36h');
+    const lines = csv.out.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^seq,at,kind,agent,actor,trigger,model,actionClass,tier,verdict,outcome,evidence,prevHash,hash/,
+    );
+    expect(lines).toHaveLength(1 + 2); // header + the records of the last 36 hours (days 2 and 3)
+    const bad = await cli('audit', 'export', '--format', 'xml');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('jsonl, csv');
+  });
+
+  it('purge drops old records by the policy retention and verify still passes', async () => {
+    await seed(3);
+    clock += 200 * 24 * 3600 * 1000; // past the default 90d retention
+    await cli('kill', 'mentor');
+    const p = await cli('audit', 'purge');
+    expect(p.code).toBe(0);
+    expect(p.out).toContain('purged 3 record(s)');
+    const v = await cli('audit', 'verify');
+    expect(v.code).toBe(0);
+  });
+
+  it('rejects a nonsense --since with a hint', async () => {
+    const r = await cli('audit', 'export', '--since', 'yesterday-ish');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('an age like 7d');
+  });
+});
+
+describe('autonomy migrate and usage', () => {
+  it('migrate reports what it applied and is idempotent', async () => {
+    const a = await cli('migrate');
+    expect(a.out).toMatch(/1 migration\(s\) applied/);
+    const b = await cli('migrate');
+    expect(b.out).toMatch(/0 migration\(s\) applied/);
+  });
+
+  it('an unknown command gets a suggestion and exit 2; --help exits 0', async () => {
+    const r = await cli('polcy', 'check');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('Did you mean policy?');
+    const h = await cli('--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toContain('kill');
+  });
+});
