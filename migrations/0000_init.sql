@@ -14,6 +14,8 @@ CREATE TABLE `approvals` (
 	`reason` text,
 	`message_refs` text DEFAULT '[]' NOT NULL,
 	`run_id` text,
+	`escalation_level` integer DEFAULT 0 NOT NULL,
+	`next_escalation_at` integer,
 	`updated_at` integer NOT NULL,
 	`version` integer DEFAULT 0 NOT NULL,
 	FOREIGN KEY (`proposal_id`) REFERENCES `proposals`(`id`) ON UPDATE no action ON DELETE no action,
@@ -72,6 +74,7 @@ CREATE TABLE `grants` (
 CREATE INDEX `grants_action_expires_idx` ON `grants` (`action_id`,`expires_at`);--> statement-breakpoint
 CREATE TABLE `incidents` (
 	`id` text PRIMARY KEY NOT NULL,
+	`number` integer NOT NULL,
 	`fingerprint` text NOT NULL,
 	`title` text NOT NULL,
 	`severity` text NOT NULL,
@@ -106,6 +109,19 @@ CREATE TABLE `model_usage` (
 --> statement-breakpoint
 CREATE INDEX `model_usage_agent_at_idx` ON `model_usage` (`agent`,`at`);--> statement-breakpoint
 CREATE INDEX `model_usage_at_idx` ON `model_usage` (`at`);--> statement-breakpoint
+CREATE TABLE `mutes` (
+	`id` text PRIMARY KEY NOT NULL,
+	`kind` text NOT NULL,
+	`target` text NOT NULL,
+	`until` integer NOT NULL,
+	`reason` text,
+	`actor` text NOT NULL,
+	`created_at` integer NOT NULL,
+	`lifted_at` integer,
+	`lifted_by` text
+);
+--> statement-breakpoint
+CREATE INDEX `mutes_target_idx` ON `mutes` (`kind`,`target`,`until`);--> statement-breakpoint
 CREATE TABLE `outbox` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`channel` text NOT NULL,
@@ -208,6 +224,16 @@ CREATE UNIQUE INDEX `signals_dedupe_key_uq` ON `signals` (`dedupe_key`);--> stat
 CREATE INDEX `signals_fingerprint_idx` ON `signals` (`fingerprint`,`received_at`);--> statement-breakpoint
 CREATE INDEX `signals_incident_idx` ON `signals` (`incident_id`);--> statement-breakpoint
 CREATE INDEX `signals_received_idx` ON `signals` (`received_at`);--> statement-breakpoint
+CREATE TABLE `signature_templates` (
+	`signature` text PRIMARY KEY NOT NULL,
+	`template` text NOT NULL,
+	`record` text NOT NULL,
+	`count` integer DEFAULT 0 NOT NULL,
+	`first_seen_at` integer NOT NULL,
+	`last_seen_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `signature_templates_last_seen_idx` ON `signature_templates` (`last_seen_at`);--> statement-breakpoint
 CREATE TABLE `skills` (
 	`id` text PRIMARY KEY NOT NULL,
 	`pattern_key` text NOT NULL,
@@ -229,3 +255,16 @@ CREATE TABLE `subscriptions` (
 	`subscribed_by` text NOT NULL,
 	`at` integer NOT NULL
 );
+--> statement-breakpoint
+CREATE TABLE `sweep_runs` (
+	`id` text PRIMARY KEY NOT NULL,
+	`agent` text NOT NULL,
+	`kind` text NOT NULL,
+	`scheduled_at` integer NOT NULL,
+	`started_at` integer,
+	`finished_at` integer,
+	`status` text NOT NULL,
+	`error` text
+);
+--> statement-breakpoint
+CREATE INDEX `sweep_runs_agent_kind_idx` ON `sweep_runs` (`agent`,`kind`,`scheduled_at`);

@@ -99,7 +99,7 @@ describe('openDatabase and migrate', () => {
   });
 
   it('has, after migrating, every column schema.ts declares (regenerate migrations/ if this fails)', () => {
-    expect(tables).toHaveLength(13);
+    expect(tables).toHaveLength(16);
     const database = openFresh();
     migrate(database);
     for (const table of tables) {
@@ -153,6 +153,7 @@ describe('openDatabase and migrate', () => {
     migrate(database);
     const incident = {
       id: 'inc-1',
+      number: 1,
       fingerprint: 'HighErrorRate:api',
       title: 'High error rate on api',
       severity: 'critical' as const,
@@ -163,12 +164,12 @@ describe('openDatabase and migrate', () => {
     expect(() =>
       database.db
         .insert(schema.incidents)
-        .values({ ...incident, id: 'inc-2' })
+        .values({ ...incident, id: 'inc-2', number: 2 })
         .run(),
     ).toThrow(/UNIQUE/);
     database.db
       .insert(schema.incidents)
-      .values({ ...incident, id: 'inc-0', status: 'resolved', resolvedAt: T0 - 1000 })
+      .values({ ...incident, id: 'inc-0', number: 3, status: 'resolved', resolvedAt: T0 - 1000 })
       .run();
 
     const version = {

@@ -92,6 +92,8 @@ export const incidents = sqliteTable(
   'incidents',
   {
     id: text('id').primaryKey(),
+    /** The short id people type: `i7`. Assigned as max+1 inside a write transaction. */
+    number: integer('number').notNull(),
     fingerprint: text('fingerprint').notNull(),
     title: text('title').notNull(),
     severity: text('severity', { enum: SEVERITIES }).notNull(),
@@ -257,6 +259,9 @@ export const approvals = sqliteTable(
     messageRefs: text('message_refs', { mode: 'json' }).$type<MessageRef[]>().notNull().default([]),
     /** The run that executed it, once approved. */
     runId: text('run_id').references(() => runs.id),
+    /** Escalation path level reached while pending, and when the next level is due. */
+    escalationLevel: integer('escalation_level').notNull().default(0),
+    nextEscalationAt: integer('next_escalation_at'),
     updatedAt: integer('updated_at').notNull(),
     version: integer('version').notNull().default(0),
   },
@@ -394,7 +399,8 @@ export const subscriptions = sqliteTable('subscriptions', {
 // ---------------------------------------------------------------------------------------------
 // Learning loop
 
-export const SKILL_STATES = ['draft', 'validating', 'promoted', 'rejected', 'rolled_back'] as const;
+/** draft -> proposed (an approval request) -> promoted -> validated | rolled_back; stale when unused. */
+export const SKILL_STATES = ['draft', 'proposed', 'promoted', 'validated', 'rolled_back', 'stale'] as const;
 export type SkillState = (typeof SKILL_STATES)[number];
 
 /** Repeated patterns turned into skill drafts, promoted after validation, or rolled back. */
@@ -416,4 +422,65 @@ export const skills = sqliteTable(
     rolledBackAt: integer('rolled_back_at'),
   },
   (t) => [index('skills_pattern_idx').on(t.patternKey), index('skills_state_idx').on(t.state)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Mutes, error signatures, sweeps
+
+export const MUTE_KINDS = ['agent', 'signature', 'service'] as const;
+export type MuteKind = (typeof MUTE_KINDS)[number];
+
+/** `/autonomy mute`: holds back posts (never storage) for an agent, error signature or service. */
+export const mutes = sqliteTable(
+  'mutes',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: MUTE_KINDS }).notNull(),
+    target: text('target').notNull(),
+    until: integer('until').notNull(),
+    reason: text('reason'),
+    actor: text('actor').notNull(),
+    createdAt: integer('created_at').notNull(),
+    liftedAt: integer('lifted_at'),
+    liftedBy: text('lifted_by'),
+  },
+  (t) => [index('mutes_target_idx').on(t.kind, t.target, t.until)],
+);
+
+/**
+ * Mined error-signature templates, so signature ids stay stable across restarts. `record` is the
+ * miner's own JSON (src/signals/signatures.ts snapshot()); the other columns are for queries.
+ */
+export const signatureTemplates = sqliteTable(
+  'signature_templates',
+  {
+    signature: text('signature').primaryKey(),
+    template: text('template').notNull(),
+    record: text('record', { mode: 'json' }).$type<unknown>().notNull(),
+    count: integer('count').notNull().default(0),
+    firstSeenAt: integer('first_seen_at').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+  },
+  (t) => [index('signature_templates_last_seen_idx').on(t.lastSeenAt)],
+);
+
+export const SWEEP_KINDS = ['light', 'deep'] as const;
+export type SweepKind = (typeof SWEEP_KINDS)[number];
+export const SWEEP_STATUSES = ['running', 'succeeded', 'failed', 'missed', 'skipped'] as const;
+export type SweepStatus = (typeof SWEEP_STATUSES)[number];
+
+/** One scheduled sweep of one agent: for overlap prevention, missed runs and failure streaks. */
+export const sweepRuns = sqliteTable(
+  'sweep_runs',
+  {
+    id: text('id').primaryKey(),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    kind: text('kind', { enum: SWEEP_KINDS }).notNull(),
+    scheduledAt: integer('scheduled_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+    status: text('status', { enum: SWEEP_STATUSES }).notNull(),
+    error: text('error'),
+  },
+  (t) => [index('sweep_runs_agent_kind_idx').on(t.agent, t.kind, t.scheduledAt)],
 );
