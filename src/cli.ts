@@ -14,7 +14,7 @@ import ms from 'ms';
 import { AuditLog, type ExportFormat } from './audit/log.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { ControlStore, type KillTarget } from './control/state.js';
-import { type Database, migrate, openDatabase } from './db/connection.js';
+import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
 import { startBot } from './main.js';
 import { runningPid } from './pidfile.js';
 import { formatIssue, PolicyError } from './policy/errors.js';
@@ -126,6 +126,22 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       try {
         const r = migrate(database);
         out(`${cfg().dbFile}: ${r.applied} migration(s) applied, ${r.total} in all`);
+      } finally {
+        database.close();
+      }
+    });
+
+  program
+    .command('backup <file>')
+    .description('write a consistent copy of the database while the bot runs (never overwrites)')
+    .action(async (file: string) => {
+      const target = resolve(io.cwd, file);
+      const database = openDatabase(cfg().dbFile);
+      try {
+        const r = await backupDatabase(database, target);
+        out(`backup of ${cfg().dbFile} written to ${target} (${r.pages} pages)`);
+      } catch (err) {
+        throw new CliFailure((err as Error).message);
       } finally {
         database.close();
       }

@@ -37,6 +37,21 @@ const envSchema = z.object({
     .max(65535)
     .default(8787),
   AUTONOMY_KILL: killList.optional(),
+  AUTONOMY_INGEST_TOKEN: z
+    .string()
+    .min(16, 'at least 16 characters (or leave it unset to have one generated)')
+    .optional(),
+  AUTONOMY_CONSOLE_TOKEN: z
+    .string()
+    .min(16, 'at least 16 characters (or leave it unset to have one generated)')
+    .optional(),
+  AUTONOMY_CONSOLE: z.enum(['on', 'off']).default('on'),
+  AUTONOMY_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, message: 'an http(s) URL, e.g. https://autonomy.example.com' })
+    .optional(),
+  AUTONOMY_DRY_RUN: z.enum(['0', '1', 'true', 'false']).default('0'),
+  AUTONOMY_HEARTBEAT_URL: z.url({ protocol: /^https?$/, message: 'an http(s) URL' }).optional(),
+  GITHUB_WEBHOOK_SECRET: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -51,6 +66,16 @@ export interface Config {
   /** AUTONOMY_KILL at start: everything, some agents, or nothing. */
   readonly killAtStart: 'all' | readonly AgentName[] | null;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** Given tokens (null: generated into the data folder at first start). Never logged. */
+  readonly ingestToken: string | null;
+  readonly consoleToken: string | null;
+  readonly consoleEnabled: boolean;
+  /** How people reach the console (links in chat); null: the local URL. */
+  readonly publicUrl: string | null;
+  /** Executors describe what they would run and run nothing. */
+  readonly dryRun: boolean;
+  readonly heartbeatUrl: string | null;
+  readonly githubWebhookSecret: string | null;
 }
 
 export class ConfigError extends Error {
@@ -78,5 +103,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     port: e.AUTONOMY_PORT,
     killAtStart: e.AUTONOMY_KILL ?? null,
     logLevel: e.LOG_LEVEL,
+    ingestToken: e.AUTONOMY_INGEST_TOKEN ?? null,
+    consoleToken: e.AUTONOMY_CONSOLE_TOKEN ?? null,
+    consoleEnabled: e.AUTONOMY_CONSOLE === 'on',
+    publicUrl: e.AUTONOMY_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    dryRun: e.AUTONOMY_DRY_RUN === '1' || e.AUTONOMY_DRY_RUN === 'true',
+    heartbeatUrl: e.AUTONOMY_HEARTBEAT_URL ?? null,
+    githubWebhookSecret: e.GITHUB_WEBHOOK_SECRET ?? null,
   };
 }

@@ -217,3 +217,22 @@ describe('autonomy migrate and usage', () => {
     expect(h.out).toContain('kill');
   });
 });
+
+describe('autonomy backup', () => {
+  it('writes a consistent copy that opens and verifies, and never overwrites', async () => {
+    await cli('kill', 'guardian', 'before backup');
+    const r = await cli('backup', 'backups/copy.db');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('backups/copy.db');
+    const copy = openDatabase(join(setup.dir, 'backups', 'copy.db'));
+    try {
+      const log = new AuditLog(copy, { now: () => clock });
+      expect(log.verify()).toMatchObject({ ok: true, count: 1 });
+    } finally {
+      copy.close();
+    }
+    const again = await cli('backup', 'backups/copy.db');
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('never overwrites');
+  });
+});
