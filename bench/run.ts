@@ -6,7 +6,13 @@
 import type { Bench, BenchResult } from './harness.js';
 
 async function loadBenches(): Promise<Bench[]> {
-  const modules = await Promise.all([import('./decide.bench.js'), import('./audit.bench.js')]);
+  const modules = await Promise.all([
+    import('./decide.bench.js'),
+    import('./audit.bench.js'),
+    import('./kill.bench.js'),
+    import('./signatures.bench.js'),
+    import('./ingest.bench.js'),
+  ]);
   return modules.map((m) => m.bench);
 }
 

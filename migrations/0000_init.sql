@@ -87,9 +87,14 @@ CREATE TABLE `incidents` (
 	`resolved_at` integer,
 	`resolved_by` text,
 	`signal_count` integer DEFAULT 0 NOT NULL,
-	`last_signal_at` integer
+	`last_signal_at` integer,
+	`escalation_level` integer DEFAULT 0 NOT NULL,
+	`next_escalation_at` integer,
+	`message_refs` text DEFAULT '[]' NOT NULL
 );
 --> statement-breakpoint
+CREATE UNIQUE INDEX `incidents_number_uq` ON `incidents` (`number`);--> statement-breakpoint
+CREATE INDEX `incidents_escalation_idx` ON `incidents` (`next_escalation_at`);--> statement-breakpoint
 CREATE UNIQUE INDEX `incidents_open_fingerprint_uq` ON `incidents` (`fingerprint`) WHERE "incidents"."status" <> 'resolved';--> statement-breakpoint
 CREATE INDEX `incidents_fingerprint_idx` ON `incidents` (`fingerprint`,`started_at`);--> statement-breakpoint
 CREATE INDEX `incidents_status_idx` ON `incidents` (`status`,`detected_at`);--> statement-breakpoint

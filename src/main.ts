@@ -1,25 +1,50 @@
 /**
  * The composition root: the only file (with cli.ts) that wires adapters to the core. One process,
  * one HTTP server. Start order: config, pid file (one bot per data folder), database (migrated),
- * audit, control (AUTONOMY_KILL), policy (an invalid file stops the start), watchers, HTTP.
- * Stop is the reverse.
+ * audit, control (AUTONOMY_KILL), policy (an invalid file stops the start), the core's services,
+ * restart recovery, adapters and the outbox worker, timers and sweeps, HTTP. Stop drains in reverse.
  */
-import { sql } from 'drizzle-orm';
+import { and, like, ne } from 'drizzle-orm';
 import type { pino } from 'pino';
+import { defaultAllowedHosts } from '../adapters/console/auth.js';
+import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
+import { mountConsole } from '../adapters/console/routes.js';
+import { requireBearer } from '../adapters/http/hooks/auth.js';
+import { bodyReader } from '../adapters/http/hooks/body.js';
+import { mountHooks } from '../adapters/http/hooks/index.js';
+import { registerOsvHook } from '../adapters/http/hooks/osv.js';
+import { mountMetrics } from '../adapters/http/metrics-route.js';
 import { createHttpApp, type HealthReport, listen, type RunningServer } from '../adapters/http/server.js';
 import { AuditLog } from './audit/log.js';
+import type { ChatAdapter, Platform } from './chat/adapter.js';
+import { message } from './chat/message.js';
+import { OutboxWorker } from './chat/outbox-worker.js';
+import { approvalChannels } from './chat/routing.js';
 import { type Config, loadConfig } from './config.js';
-import { type ControlSnapshot, ControlStore, readControl } from './control/state.js';
+import { Escalation } from './control/escalation.js';
+import { type ControlSnapshot, ControlStore, isKilled, readControl } from './control/state.js';
 import { watchControl } from './control/watch.js';
+import { type Core, createCore } from './core.js';
 import { type Database, migrate, openDatabase } from './db/connection.js';
+import { incidents } from './db/schema.js';
+import { startHeartbeat } from './heartbeat.js';
+import { randomId } from './ids.js';
 import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics/prometheus.js';
 import { claimPidFile } from './pidfile.js';
 import { PolicyError } from './policy/errors.js';
 import { loadPolicyFile } from './policy/load.js';
 import { PolicyRuntime } from './policy/runtime.js';
 import { createVersionStore } from './policy/versions.js';
-import { AGENTS } from './policy/vocabulary.js';
+import { AGENTS, type AgentName } from './policy/vocabulary.js';
 import { watchPolicyFile } from './policy/watch.js';
+import { HealthMonitor } from './signals/health.js';
+import { InventoryLoader, inventorySpec } from './signals/inventory.js';
+import { RepeatTracker } from './signals/repeats.js';
+import { SignatureMiner } from './signals/signatures.js';
+import { Sweeps } from './signals/sweeps.js';
+import { TemplateStore } from './signals/template-store.js';
+import { ensureToken } from './tokens.js';
 
 /** Who the bot itself is in the audit log, per trigger. */
 export const SYSTEM_ACTOR = {
@@ -35,21 +60,31 @@ export interface BotOptions {
   readonly now?: () => number;
   /** Where logs go (default: stderr). */
   readonly logDestination?: pino.DestinationStream;
+  /** Where the console URL (with its token) is printed, once (default: stdout). Never the log. */
+  readonly print?: (line: string) => void;
   /** How often to look for control changes made by other processes (the CLI). */
   readonly controlPollMs?: number;
+  /** Extra chat adapters (Slack, Discord) by platform. */
+  readonly adapters?: readonly ChatAdapter[];
 }
 
 export interface Bot {
   readonly config: Config;
   readonly url: string;
+  /** The console URL with its token (print it to people only), or null when the console is off. */
+  readonly consoleUrl: string | null;
+  readonly ingestToken: string;
   readonly log: Logger;
   readonly database: Database;
   readonly audit: AuditLog;
   readonly control: ControlStore;
   readonly policy: PolicyRuntime;
+  readonly core: Core;
+  readonly outboxWorker: OutboxWorker;
   /** The control state the bot obeys now (refreshed within controlPollMs of any change). */
   controlState(): ControlSnapshot;
   health(): HealthReport;
+  /** Drains: stops taking work, finishes or marks in-flight runs, flushes the outbox, closes. */
   stop(): Promise<void>;
 }
 
@@ -57,20 +92,32 @@ function applyKillAtStart(config: Config, control: ControlStore, log: Logger): v
   if (config.killAtStart === null) return;
   const reason = `AUTONOMY_KILL=${config.killAtStart === 'all' ? 'all' : config.killAtStart.join(',')} at start`;
   const targets = config.killAtStart === 'all' ? (['all'] as const) : config.killAtStart;
-  for (const target of targets) {
-    const result = control.kill(target, SYSTEM_ACTOR.env, reason);
-    log.warn({ target }, result.message);
-  }
+  for (const target of targets) log.warn({ target }, control.kill(target, SYSTEM_ACTOR.env, reason).message);
+}
+
+function newlyKilled(before: ControlSnapshot, after: ControlSnapshot): (AgentName | 'all')[] {
+  const out: (AgentName | 'all')[] = [];
+  if (after.killedAll && !before.killedAll) out.push('all');
+  for (const a of AGENTS) if (after.killedAgents.has(a) && !before.killedAgents.has(a)) out.push(a);
+  return out;
 }
 
 /** Starts the bot. Throws PolicyError (with every issue) when the policy file is invalid. */
 export async function startBot(options: BotOptions = {}): Promise<Bot> {
   const now = options.now ?? Date.now;
-  const config = loadConfig(options.env ?? process.env, options.cwd);
+  const env = options.env ?? process.env;
+  const config = loadConfig(env, options.cwd);
   const log = createLogger(config.logLevel, options.logDestination);
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const cleanups: (() => void | Promise<void>)[] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn();
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err }, 'error while stopping');
+      }
+    }
   };
 
   try {
@@ -95,21 +142,170 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     );
     if (!(started instanceof PolicyRuntime)) throw new PolicyError(started);
     const policy = started;
+    const currentPolicy = () => policy.current;
+    const ingestToken = ensureToken(config.dataDir, 'ingest-token', config.ingestToken ?? undefined);
 
+    // Adapters: the console is the embedded default; Slack and Discord come in through options.
+    const consoleAdapter = new ConsoleAdapter({ now, newId: randomId });
+    const adapters = new Map<Platform, ChatAdapter>();
+    if (config.consoleEnabled) adapters.set('console', consoleAdapter);
+    for (const a of options.adapters ?? []) adapters.set(a.platform, a);
+
+    let worker: OutboxWorker | null = null;
+    const metrics = new Metrics();
+    const core = createCore({
+      config,
+      database,
+      audit,
+      control,
+      policy: currentPolicy,
+      policyVersion: () => policy.version,
+      lastPolicyError: () => policy.lastError,
+      now,
+      newId: randomId,
+      env,
+      log,
+      onQueued: () => worker?.poke(),
+      health: () => [
+        ...[...adapters.values()].map((a) => ({ name: `chat:${a.platform}`, ...a.health() })),
+        { name: 'model server', status: 'off' as const, detail: 'agents run on rules (no model router yet)' },
+      ],
+    });
+    worker = new OutboxWorker({
+      outbox: core.outbox,
+      adapters,
+      now,
+      log: log.child({ component: 'outbox' }),
+      metrics: { failed: (e) => metrics.deliveryFailure(e.platform, e.reason === 'permanent') },
+    });
+    metrics.provide({
+      killSwitches: () => controlState,
+      outbox: () => {
+        const b = core.outbox.backlog();
+        return { depth: b.pending, oldestAgeMs: b.oldestPendingAgeMs };
+      },
+      approvalsByState: () => {
+        const counts: Record<string, number> = {};
+        for (const a of core.approvals.list({ state: 'all' })) counts[a.state] = (counts[a.state] ?? 0) + 1;
+        return counts;
+      },
+    });
+
+    // Restart recovery: what was running when the process died is reported, never re-run.
+    const interrupted = core.runner.recoverAfterRestart();
+    const interruptedApprovals = core.approvals.recoverAfterRestart();
+    if (interrupted.length > 0 || interruptedApprovals > 0) {
+      const lines = interrupted.map((r) => `${r.runId}: ${r.agent}/${r.actionId}`);
+      for (const channel of approvalChannels(policy.current)) {
+        core.outbox.enqueue(
+          channel,
+          message({
+            kind: 'notice',
+            title: `${interrupted.length} action(s) were interrupted by a restart and were NOT re-run`,
+            severity: 'warning',
+            body: `${lines.join('\n')}${interruptedApprovals ? `\n${interruptedApprovals} approved action(s) marked interrupted.` : ''}\nCheck the targets by hand; re-propose if still needed.`,
+          }),
+          { dedupeKey: `restart:${now()}:${channel}` },
+        );
+      }
+      log.warn({ runs: lines, approvals: interruptedApprovals }, 'interrupted work reported (not re-run)');
+    }
+    core.approvals.expireDue();
+
+    const escalation = new Escalation({
+      database,
+      audit,
+      now,
+      messages: core.outbox,
+      policy: currentPolicy,
+      approvalMessage: (id) => core.approvals.pendingMessage(id),
+      isHeld: (incident, t) =>
+        core.mutes.isMuted({ service: incident.service ?? undefined }, t) !== null &&
+        incident.severity !== 'critical',
+      ackNonce: (id) => core.key.nonce('incident', id),
+    });
+    const safely = (what: string, fn: () => unknown) => () => {
+      try {
+        fn();
+      } catch (err) {
+        log.error({ err }, `${what} failed`);
+      }
+    };
+    const slowTimer = setInterval(
+      safely('expiry and escalation', () => {
+        core.approvals.expireDue();
+        escalation.tick();
+        worker?.poke();
+      }),
+      15_000,
+    );
+    slowTimer.unref();
+    const fastTimer = setInterval(
+      safely('incident updates', () => core.incidentAlerts.flush()),
+      1000,
+    );
+    fastTimer.unref();
+    cleanups.push(() => {
+      clearInterval(slowTimer);
+      clearInterval(fastTimer);
+    });
+
+    // Sweeps (light and deep, per agent) with the health probes in sentinel's light sweep.
+    let controlState = readControl(database);
+    const openHealth = database.db
+      .select({ f: incidents.fingerprint })
+      .from(incidents)
+      .where(and(ne(incidents.status, 'resolved'), like(incidents.fingerprint, 'health:%')))
+      .all()
+      .map((r) => r.f.slice('health:'.length));
+    const probes = new HealthMonitor({ sink: core.signals, now, degradedAtStart: openHealth });
+    const sweeps = new Sweeps({
+      database,
+      sink: core.signals,
+      policy: currentPolicy,
+      bodies: {},
+      isKilled: (a) => isKilled(controlState, a),
+      now,
+      newId: randomId,
+      probes,
+      log,
+      onMissed: (m) => log.warn({ agent: m.agent, kind: m.kind, count: m.count }, m.message),
+    });
+    sweeps.start();
+    cleanups.push(() => sweeps.stop());
+
+    cleanups.push(
+      policy.onChange((next) => {
+        const voided = core.approvals.voidChanged(next);
+        if (voided > 0) log.warn({ voided }, 'pending approvals voided: their actions changed in the policy');
+        sweeps.reload();
+        worker?.poke();
+      }),
+    );
     cleanups.push(
       watchPolicyFile(config.policyFile, () => {
         void policy.reload(SYSTEM_ACTOR.watch, 'watch');
       }),
     );
 
-    let controlState = readControl(database);
+    // Kill switches set by another process (the CLI): abort in-flight work here within a poll.
     cleanups.push(
       watchControl(
         database,
         (next) => {
+          const killed = newlyKilled(controlState, next);
           controlState = next;
-          const killed = next.killedAll ? ['all'] : [...next.killedAgents];
-          log.warn({ killed, phaseOverride: next.phaseOverride }, 'control state changed');
+          for (const target of killed) {
+            const entry = next.entries.get(`kill:${target}`);
+            core.runner.killAgent(target, entry?.actor ?? 'system:control', entry?.reason ?? undefined);
+            core.approvals.voidForAgent(target, entry?.reason ?? null, entry?.actor ?? 'system:control');
+            for (const a of target === 'all' ? AGENTS : [target]) sweeps.abortAgent(a, `${a} was killed`);
+          }
+          log.warn(
+            { killed: next.killedAll ? ['all'] : [...next.killedAgents], phaseOverride: next.phaseOverride },
+            'control state changed',
+          );
+          worker?.poke();
         },
         options.controlPollMs ?? 200,
         (err) => log.error({ err }, 'cannot read control state; keeping the last one'),
@@ -119,7 +315,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     const health = (): HealthReport => {
       let db: HealthReport['checks'][string];
       try {
-        database.db.get(sql`select 1`);
+        database.sqlite.prepare('select 1').get();
         db = { status: 'ok', detail: config.dbFile };
       } catch (err) {
         db = { status: 'down', detail: (err as Error).message };
@@ -127,6 +323,8 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       const reloadError = policy.lastError;
       const current = policy.current;
       const killed = controlState.killedAll ? [...AGENTS] : [...controlState.killedAgents];
+      const backlog = core.outbox.backlog();
+      const chat = Object.fromEntries([...adapters.values()].map((a) => [`chat:${a.platform}`, a.health()]));
       return {
         status: db.status === 'down' ? 'down' : reloadError ? 'degraded' : 'ok',
         checks: {
@@ -134,6 +332,13 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
           policy: reloadError
             ? { status: 'degraded', detail: `last reload rejected (${reloadError.issues.length} error(s))` }
             : { status: 'ok', detail: `version ${policy.version}` },
+          ...chat,
+          outbox: {
+            status: backlog.failed > 0 ? 'degraded' : 'ok',
+            detail: `${backlog.pending} pending, ${backlog.failed} failed`,
+          },
+          scheduler: { status: 'ok', detail: `${sweeps.scheduled().length} sweep schedule(s)` },
+          modelServer: { status: 'ok', detail: 'off: agents run on rules' },
         },
         policy: {
           file: current.source,
@@ -145,44 +350,121 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
             : null,
         },
         killed: { all: controlState.killedAll, agents: killed },
+        outbox: {
+          pending: backlog.pending,
+          failed: backlog.failed,
+          oldestPendingAgeMs: backlog.oldestPendingAgeMs,
+        },
       };
     };
 
+    // HTTP: one server for /healthz, /metrics, the console and the ingest hooks.
     const app = createHttpApp({ health, onError: (err) => log.error({ err }, 'http request failed') });
+    mountMetrics(app, metrics, (err) => log.error({ err }, 'metrics scrape failed'));
+    const counters = {
+      rejected: (_hook: string, reason: string) => metrics.ingestRejected(reason),
+      accepted: () => {},
+    };
+    const templates = new TemplateStore(database);
+    const miner = SignatureMiner.restore(templates.load());
+    const hooks = mountHooks(app, {
+      sink: core.signals,
+      ingestToken: ingestToken.token,
+      githubSecret: config.githubWebhookSecret,
+      policy: currentPolicy,
+      miner,
+      repeats: (settings) => new RepeatTracker(settings),
+      templates,
+      counters,
+      now,
+      log,
+    });
+    const inventoryLoader = new InventoryLoader();
+    registerOsvHook(app, {
+      sink: core.signals,
+      inventory: () => inventoryLoader.load(inventorySpec(policy.current)),
+      counters,
+      checkAuth: requireBearer({ token: ingestToken.token, counters, hook: 'osv' }),
+      readBody: bodyReader({ counters, hook: 'osv', limit: 5 * 1024 * 1024 }),
+    });
+    let port = config.port;
+    let consoleToken: string | null = null;
+    if (config.consoleEnabled) {
+      consoleToken = ensureToken(config.dataDir, 'console-token', config.consoleToken ?? undefined).token;
+      consoleAdapter.seed(core.outbox.consoleHistory(500));
+      mountConsole(app, {
+        adapter: consoleAdapter,
+        inbound: core.inbound,
+        token: consoleToken,
+        consoleUser: () => policy.current.doc.control.consoleUser,
+        allowedHosts: () => defaultAllowedHosts(port, config.publicUrl),
+        publicUrl: config.publicUrl,
+        now,
+        log,
+      });
+    }
     const server: RunningServer = await listen(app, config.host, config.port);
+    port = Number(new URL(server.url).port);
     cleanups.push(() => server.close());
+    cleanups.push(() => consoleAdapter.stop());
+    cleanups.push(() => hooks.flushTemplates());
 
+    for (const a of options.adapters ?? []) await a.start();
+    worker.start();
+    cleanups.push(async () => {
+      await worker?.drain(5000);
+      await worker?.stop();
+    });
+    cleanups.push(async () => {
+      await core.runner.close(10_000);
+      await core.approvals.settled();
+    });
+    if (config.heartbeatUrl) cleanups.push(startHeartbeat({ url: config.heartbeatUrl, log }));
+
+    const consoleUrl =
+      consoleToken === null ? null : `${config.publicUrl ?? server.url}/?token=${consoleToken}`;
     log.info(
       {
         url: server.url,
         healthz: `${server.url}/healthz`,
+        metrics: `${server.url}/metrics`,
+        hooks: `${server.url}/hooks/`,
         db: config.dbFile,
         migrationsApplied: migrated.applied,
         dataDir: config.dataDir,
+        ingestToken: `${ingestToken.source} (${ingestToken.path ?? 'AUTONOMY_INGEST_TOKEN'})`,
         policy: config.policyFile,
         policyVersion: policy.version,
         phase: policy.current.phase,
+        chat: [...adapters.keys()],
+        dryRun: config.dryRun,
         killed: controlState.killedAll ? 'all' : [...controlState.killedAgents],
       },
       `autonomy is running on ${server.url} (policy phase ${policy.current.phase}, version ${policy.version})`,
     );
+    if (consoleUrl) print(`Console: ${consoleUrl}`);
 
-    let stopped = false;
+    let stopping: Promise<void> | null = null;
     return {
       config,
       url: server.url,
+      consoleUrl,
+      ingestToken: ingestToken.token,
       log,
       database,
       audit,
       control,
       policy,
+      core,
+      outboxWorker: worker,
       controlState: () => controlState,
       health,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        log.info('autonomy is stopping');
-        await cleanup();
+      stop() {
+        stopping ??= (async () => {
+          log.info('autonomy is stopping');
+          await cleanup();
+        })();
+        return stopping;
       },
     };
   } catch (err) {

@@ -110,8 +110,15 @@ export const incidents = sqliteTable(
     resolvedBy: text('resolved_by'),
     signalCount: integer('signal_count').notNull().default(0),
     lastSignalAt: integer('last_signal_at'),
+    /** Escalation path level reached (0 = first post only) and when the next level is due. */
+    escalationLevel: integer('escalation_level').notNull().default(0),
+    nextEscalationAt: integer('next_escalation_at'),
+    /** Where the incident's alert was posted, so it can be updated (counts, ack, resolve). */
+    messageRefs: text('message_refs', { mode: 'json' }).$type<MessageRef[]>().notNull().default([]),
   },
   (t) => [
+    uniqueIndex('incidents_number_uq').on(t.number),
+    index('incidents_escalation_idx').on(t.nextEscalationAt),
     // At most one unresolved incident per fingerprint, even with two writers racing.
     uniqueIndex('incidents_open_fingerprint_uq').on(t.fingerprint).where(sql`${t.status} <> 'resolved'`),
     index('incidents_fingerprint_idx').on(t.fingerprint, t.startedAt),
@@ -466,7 +473,7 @@ export const signatureTemplates = sqliteTable(
 
 export const SWEEP_KINDS = ['light', 'deep'] as const;
 export type SweepKind = (typeof SWEEP_KINDS)[number];
-export const SWEEP_STATUSES = ['running', 'succeeded', 'failed', 'missed', 'skipped'] as const;
+export const SWEEP_STATUSES = ['running', 'succeeded', 'failed', 'missed', 'skipped', 'interrupted'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
 
 /** One scheduled sweep of one agent: for overlap prevention, missed runs and failure streaks. */

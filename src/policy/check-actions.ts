@@ -3,16 +3,13 @@
  * `{param}` placeholders that name declared params, `${ENV}` only in http headers, fixed hosts and
  * programs, targets in scope, and params that cannot carry unchecked text.
  */
+import { ENV_NAME, placeholders, replacePlaceholders } from '../actions/executors/template.js';
 import type { PartialPolicyDoc, Report } from './check.js';
 import { placeholderName, scopeMatcher } from './compile.js';
 import type { PathSegment } from './errors.js';
 import type { ActionDoc, AgentDoc, ParamDoc } from './schema.js';
 import { AGENT_CLASSES, type AgentName, type Tier } from './vocabulary.js';
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-/** `{name}` (a param) or `${NAME}` (an env var); braces with other content are left alone (JSON bodies). */
-const TOKEN = /(\$?)\{([^{}\s]*)\}/g;
 const SHELLS = new Set('sh bash zsh dash ksh fish csh tcsh cmd powershell pwsh'.split(' '));
 /** Values a checked param should never accept: command substitution and newlines. */
 const UNSAFE_PROBES = ['$(id)', '`id`', 'a\nb'];
@@ -77,15 +74,15 @@ function checkExecutor(
 ): Set<string> {
   const used = new Set<string>();
   const scan = (text: string, path: PathSegment[], envAllowed: boolean, instead: string): void => {
-    for (const m of text.matchAll(TOKEN)) {
-      const [token, dollar, name = ''] = m;
-      if (dollar === '$') {
+    // The one placeholder rule (src/actions/executors/template.ts), as the executors fill them in.
+    for (const { token, kind, name } of placeholders(text)) {
+      if (kind === 'env') {
         if (!envAllowed) report(path, `${token}: env vars are only filled in in http headers; ${instead}`);
         else if (!ENV_NAME.test(name))
           report(path, `${token}: env var names are upper case, e.g. \${CI_TOKEN}`);
-      } else if (IDENT.test(name)) {
+      } else {
         used.add(name);
-        if (!(name in a.params))
+        if (!Object.hasOwn(a.params, name))
           report(path, `{${name}} names no param; declare params.${name} or fix the name`);
       }
     }
@@ -126,7 +123,7 @@ function checkUrl(url: string, path: PathSegment[], report: Report): void {
     return;
   }
   try {
-    const parsed = new URL(url.replace(TOKEN, 'x'));
+    const parsed = new URL(replacePlaceholders(url, () => 'x'));
     if (
       !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/.test(
         parsed.hostname,

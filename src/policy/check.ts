@@ -9,7 +9,7 @@
  */
 import { validateDetailed } from 'node-cron';
 import { checkActions, classesOf, tierOf } from './check-actions.js';
-import { durationMs } from './compile.js';
+import { durationMs, scopeMatcher } from './compile.js';
 import type { PathSegment } from './errors.js';
 import type { ActionDoc, AgentDoc, PolicyDoc } from './schema.js';
 import { AGENTS, type AgentName } from './vocabulary.js';
@@ -39,6 +39,8 @@ export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {
   checkSchedules(doc, report);
   checkDurations(doc, report);
   checkLimits(doc, report);
+  checkMaintenanceWindows(doc, report);
+  checkHealth(doc, report);
   return issues;
 }
 
@@ -225,4 +227,98 @@ function checkLimits(doc: PartialPolicyDoc, report: Report): void {
       }
     }
   }
+}
+
+/** Health probes: unique names, http(s) URLs, one in-scope service each, sane durations. */
+function checkHealth(doc: PartialPolicyDoc, report: Report): void {
+  const probes = doc.health?.probes ?? [];
+  const scope = doc.purpose && scopeMatcher(doc.purpose.inScope, doc.purpose.outOfScope);
+  probes.forEach((probe, i) => {
+    const at = (key: string): PathSegment[] => ['health', 'probes', i, key];
+    if (probes.findIndex((p) => p.name === probe.name) !== i) {
+      report(at('name'), `${probe.name} is already the name of another probe; probe names must be unique`);
+    }
+    let url: URL | null = null;
+    try {
+      url = new URL(probe.url);
+    } catch {
+      report(at('url'), `${probe.url} is not a URL; write e.g. https://api.example.com/healthz`);
+    }
+    if (url !== null && url.protocol !== 'http:' && url.protocol !== 'https:') {
+      report(at('url'), `${url.protocol} URLs cannot be probed; use http:// or https://`);
+    } else if (url !== null && (url.username !== '' || url.password !== '')) {
+      report(at('url'), 'a probe URL must not carry credentials; use an unauthenticated health endpoint');
+    }
+    if (probe.service.includes('*')) {
+      report(at('service'), `a probe checks one system; write its name instead of the glob ${probe.service}`);
+    } else if (scope) {
+      const why = scope.check(probe.service);
+      if (why !== null) {
+        report(at('service'), `${why}; probe an in-scope system or add it to purpose.inScope`);
+      }
+    }
+    const timeout = parseDuration(probe.timeout);
+    const objective = parseDuration(probe.latencyObjective);
+    if (timeout === null) report(at('timeout'), `${probe.timeout} is not a duration; write e.g. 5s`);
+    else if (timeout <= 0) report(at('timeout'), 'must be more than 0; write e.g. 5s');
+    if (objective === null) {
+      report(at('latencyObjective'), `${probe.latencyObjective} is not a duration; write e.g. 800ms`);
+    } else if (objective <= 0) {
+      report(at('latencyObjective'), 'must be more than 0; write e.g. 800ms');
+    } else if (timeout !== null && timeout > 0 && objective >= timeout) {
+      report(
+        at('latencyObjective'),
+        `${probe.latencyObjective} is not below the timeout (${probe.timeout}); lower it or raise the timeout`,
+      );
+    }
+  });
+}
+
+/** The longest maintenance window: longer than this is an outage; mute or disable instead. */
+const MAX_WINDOW_MS = 7 * 24 * 3600_000;
+
+function checkMaintenanceWindows(doc: PartialPolicyDoc, report: Report): void {
+  const windows = doc.control?.maintenanceWindows ?? [];
+  const scope = doc.purpose && scopeMatcher(doc.purpose.inScope, doc.purpose.outOfScope);
+  const names = new Map<string, number>();
+  windows.forEach((w, i) => {
+    const at = (...rest: PathSegment[]): PathSegment[] => ['control', 'maintenanceWindows', i, ...rest];
+    const first = names.get(w.name);
+    if (first === undefined) names.set(w.name, i);
+    else report(at('name'), `${w.name} is also the name of window ${first}; give each window its own name`);
+    const cron = validateDetailed(w.cron);
+    if (!cron.valid) {
+      const why = (cron.errors[0]?.message ?? 'invalid').replace(
+        / is a invalid expression for (\w+)/,
+        ' is not a valid $1',
+      );
+      report(
+        at('cron'),
+        `not a cron expression (${why}); write minute hour day month weekday, e.g. "0 2 * * 0"`,
+      );
+    }
+    const length = parseDuration(w.duration);
+    if (length === null) report(at('duration'), `${w.duration} is not a duration; write e.g. 30m, 2h or 1d`);
+    else if (length <= 0) report(at('duration'), 'must be more than 0; write e.g. 30m or 2h');
+    else if (length > MAX_WINDOW_MS) {
+      report(
+        at('duration'),
+        `${w.duration} is longer than 7d; a window that long is an outage: mute the service instead`,
+      );
+    }
+    if (w.timezone !== undefined) {
+      try {
+        new Intl.DateTimeFormat(undefined, { timeZone: w.timezone });
+      } catch {
+        report(
+          at('timezone'),
+          `${w.timezone} is not a time zone; write an IANA name like UTC or Europe/Berlin`,
+        );
+      }
+    }
+    w.services.forEach((service, j) => {
+      const problem = scope?.check(service) ?? null;
+      if (problem !== null) report(at('services', j), `${problem}; a window can only cover in-scope systems`);
+    });
+  });
 }

@@ -152,6 +152,21 @@ const escalationLevel = z.strictObject({
   mention: z.array(identity).min(1),
   channels: z.array(channel).default([]),
 });
+/**
+ * A recurring maintenance window: posts about the covered services are held back from when `cron`
+ * fires (wall clock in `timezone`) for `duration` (elapsed time). Storage and critical escalation go on.
+ */
+const maintenanceWindow = z.strictObject({
+  name: z.string().min(1).max(80),
+  cron: cron.describe('when the window starts, e.g. "0 2 * * 0" (Sundays 02:00)'),
+  duration: duration.describe('how long it lasts, in elapsed time (at most 7d)'),
+  timezone: timezone.optional().describe('the cron time zone; defaults to triggers.timezone'),
+  services: z.array(systemName).default([]).describe('systems it covers (globs allowed); empty = all'),
+  holdCritical: z
+    .boolean()
+    .default(false)
+    .describe('true: hold back critical posts and escalations too; false: critical still goes out'),
+});
 const control = z.strictObject({
   killSwitch: z.strictObject({ global: z.literal(true), perAgent: z.literal(true) }).prefault({
     global: true,
@@ -166,6 +181,10 @@ const control = z.strictObject({
   approvalChannels: z.array(channel).min(1),
   approvalTimeout: duration.default('30m'),
   escalation: z.array(escalationLevel).default([]).describe('incident escalation path, in order'),
+  maintenanceWindows: z
+    .array(maintenanceWindow)
+    .default([])
+    .describe('recurring windows that hold back posts (not storage) for some or all services'),
 });
 
 /** Section 11: weekly metrics digest. */
@@ -196,6 +215,34 @@ const routing = z.strictObject({
     critical: z.array(channel),
   }),
   agents: z.partialRecord(agentName, severityRoutes).default({}),
+});
+
+/** What the bot runs, for matching advisories (OSV): npm lockfiles and `name@version` lists. */
+const inventory = z.strictObject({
+  npmLockfiles: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('package-lock.json files (v1, v2 or v3), relative to the policy file'),
+  lists: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('plain files of name@version lines (# comments), relative to the policy file'),
+});
+
+/** Health probes, run in the light sweep: failures or latency far above its own baseline alert. */
+const probe = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a probe name like api-health'),
+  url: z.string().min(1).describe('an http(s) URL to request'),
+  method: z.enum(['GET', 'HEAD']).default('GET'),
+  expectStatus: z.int().min(100).max(599).default(200),
+  timeout: duration.default('5s'),
+  latencyObjective: duration.describe('slower than this and far above its own baseline is degraded'),
+  service: systemName.describe('the in-scope system this probe checks'),
+});
+const health = z.strictObject({
+  probes: z.array(probe).default([]),
+  failuresToAlert: z.int().min(1).default(2).describe('bad results in a row before a health signal'),
+  recoveriesToResolve: z.int().min(1).default(2).describe('good results in a row before it resolves'),
 });
 
 /** One action parameter: a string that fully matches `pattern` or is one of `enum`, or an integer. */
@@ -273,6 +320,8 @@ export const policySchema = z.strictObject({
   metrics,
   rollout,
   routing,
+  inventory: inventory.prefault({}),
+  health: health.prefault({}),
   actions: z.array(action).default([]),
 });
 

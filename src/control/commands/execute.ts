@@ -62,7 +62,11 @@ export async function runCommand(services: CommandServices, cmd: InboundCommand)
   const actor = cmd.actor;
   const parsed = parseCommand(cmd.text);
   if (!parsed.ok) {
-    return reply(actor, parsed.error, parsed.usage ? `usage: /autonomy ${parsed.usage}` : '');
+    return reply(
+      actor,
+      parsed.error,
+      parsed.usage ? `usage: /autonomy ${parsed.usage}` : 'try `/autonomy help` for the list of commands',
+    );
   }
   const command = parsed.command;
   const policy = services.policy();

@@ -358,7 +358,7 @@ export function parseCommand(text: string): ParseResult {
     return {
       ok: false,
       error: `unknown command "${word}"${again ? `: did you mean \`${again}\`?` : ''}`,
-      usage: 'try `help` for the list of commands',
+      usage: null,
     };
   }
   try {

@@ -1,0 +1,215 @@
+/**
+ * Reading a request body safely, BEFORE anything parses it: the size limit first (a declared
+ * Content-Length over it is refused unread; a chunked body is cut off as soon as it passes it:
+ * 413), then UTF-8, then JSON with a nesting limit (deeper documents would overflow the stack
+ * when stored). The raw bytes are kept for signature checks.
+ *
+ * Two layers: `readBodyChecked` / `readJsonChecked` return what was wrong as data
+ * ({status, reason, message}); `readBody` / `readJsonBody` answer it (counted) and hand back the
+ * Response. `bodyReader()` gives the `(c) => {ok, value} | {ok: false, status, error}` shape the
+ * /hooks/osv route takes.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { Context } from 'hono';
+import type { IngestCounters, RejectReason } from './counters.js';
+import { reject } from './reply.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+/** JSON nested deeper than this is refused (Alertmanager, GitHub and OSV payloads stay under 20). */
+export const MAX_JSON_DEPTH = 64;
+
+/** Why a body was refused: the status, the counter's reason, a message saying what to do. */
+export interface BodyError {
+  readonly status: 400 | 413 | 415;
+  readonly reason: RejectReason;
+  readonly message: string;
+}
+
+export type Checked<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: BodyError };
+export type Gate<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly response: Response };
+
+export interface RawBody {
+  readonly bytes: Uint8Array;
+  /** The bytes as UTF-8 text (a leading BOM dropped). */
+  readonly text: string;
+}
+
+export interface JsonBody extends RawBody {
+  readonly json: unknown;
+}
+
+export interface BodyOptions {
+  readonly counters: IngestCounters;
+  readonly hook: string;
+  /** Largest body accepted, in bytes. */
+  readonly limit: number;
+}
+
+/** The Content-Type's media type, lower case, without parameters; null when absent. */
+export function mediaType(c: Context): string | null {
+  const header = c.req.header('content-type');
+  if (header === undefined) return null;
+  const type = (header.split(';')[0] ?? '').trim().toLowerCase();
+  return type === '' ? null : type;
+}
+
+/**
+ * application/json, anything `+json`, text/plain (what fetch sends for a string body) or no
+ * Content-Type at all; not forms, multipart, binary or XML.
+ */
+export function isJsonType(type: string | null): boolean {
+  return type === null || type === 'application/json' || type.endsWith('+json') || type === 'text/plain';
+}
+
+function showBytes(n: number): string {
+  return n >= MiB ? `${(n / MiB).toFixed(n % MiB === 0 ? 0 : 1)} MiB` : `${Math.ceil(n / KiB)} KiB`;
+}
+
+function failed(status: BodyError['status'], reason: RejectReason, message: string): Checked<never> {
+  return { ok: false, error: { status, reason, message } };
+}
+
+function tooLarge(limit: number): Checked<never> {
+  return failed(413, 'too_large', `body larger than ${showBytes(limit)}: send fewer items per request`);
+}
+
+async function readLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** The raw body within `limit` bytes, as bytes and UTF-8 text. */
+export async function readBodyChecked(c: Context, limit: number): Promise<Checked<RawBody>> {
+  const declared = c.req.header('content-length');
+  let bytes: Uint8Array | null;
+  if (declared !== undefined) {
+    if (!/^\d{1,15}$/.test(declared.trim())) {
+      return failed(400, 'bad_request', 'Content-Length is not a number of bytes');
+    }
+    if (Number(declared) > limit) return tooLarge(limit);
+    // The HTTP parser holds the body to the declared length, so this read is bounded.
+    bytes = new Uint8Array(await c.req.arrayBuffer());
+  } else {
+    const stream = c.req.raw.body;
+    bytes = stream === null ? new Uint8Array(0) : await readLimited(stream, limit);
+  }
+  if (bytes === null || bytes.byteLength > limit) return tooLarge(limit);
+  if (!isUtf8(bytes)) return failed(400, 'bad_encoding', 'body is not valid UTF-8 text');
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A byte order mark is not part of the text.
+  const bom = buffer.length >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
+  return { ok: true, value: { bytes, text: buffer.toString('utf8', bom ? 3 : 0) } };
+}
+
+/**
+ * True when the JSON nests arrays/objects deeper than `max`. Scans the UTF-8 bytes (or the text):
+ * the structural characters are ASCII, and no byte of a multi-byte character is below 0x80.
+ */
+export function jsonTooDeep(json: string | Uint8Array, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  const bytes = typeof json === 'string' ? null : json;
+  const text = typeof json === 'string' ? json : '';
+  const n = bytes === null ? text.length : bytes.length;
+  for (let i = 0; i < n; i++) {
+    const ch = bytes === null ? text.charCodeAt(i) : (bytes[i] as number);
+    if (inString) {
+      if (ch === 92)
+        i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 91 || ch === 123) {
+      if (++depth > max) return true;
+    } else if (ch === 93 || ch === 125) depth--;
+  }
+  return false;
+}
+
+/** JSON text -> value, or why not (not JSON, nested too deep). `bytes`: the same text as UTF-8, if at hand. */
+export function checkJson(text: string, bytes?: Uint8Array): Checked<unknown> {
+  if (jsonTooDeep(bytes ?? text))
+    return failed(400, 'bad_json', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    const why = (err as Error).message.slice(0, 200);
+    return failed(400, 'bad_json', `body is not JSON (${why}): send one JSON document`);
+  }
+}
+
+/** Content-Type (JSON or absent, else 415), size (413), UTF-8 and JSON (400). */
+export async function readJsonChecked(c: Context, limit: number): Promise<Checked<JsonBody>> {
+  const type = mediaType(c);
+  if (!isJsonType(type)) {
+    return failed(
+      415,
+      'unsupported_media_type',
+      `unsupported Content-Type "${(type ?? '').slice(0, 100)}": send the body as application/json`,
+    );
+  }
+  const body = await readBodyChecked(c, limit);
+  if (!body.ok) return body;
+  const json = checkJson(body.value.text, body.value.bytes);
+  if (!json.ok) return json;
+  return { ok: true, value: { ...body.value, json: json.value } };
+}
+
+function answer<T>(c: Context, o: Omit<BodyOptions, 'limit'>, checked: Checked<T>): Gate<T> {
+  if (checked.ok) return checked;
+  const { status, reason, message } = checked.error;
+  return { ok: false, response: reject(c, o.counters, o.hook, reason, status, message) };
+}
+
+/** readBodyChecked, with a refusal answered (and counted). */
+export async function readBody(c: Context, o: BodyOptions): Promise<Gate<RawBody>> {
+  return answer(c, o, await readBodyChecked(c, o.limit));
+}
+
+/** checkJson, with a refusal answered (and counted). */
+export function parseJson(c: Context, o: Omit<BodyOptions, 'limit'>, text: string): Gate<unknown> {
+  return answer(c, o, checkJson(text));
+}
+
+/** readJsonChecked, with a refusal answered (and counted). */
+export async function readJsonBody(c: Context, o: BodyOptions): Promise<Gate<JsonBody>> {
+  return answer(c, o, await readJsonChecked(c, o.limit));
+}
+
+/** What `bodyReader()` gives: the parsed JSON, or the refusal to send (already counted). */
+export type BodyResult =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly status: 400 | 413 | 415; readonly error: string };
+
+/** A JSON body reader for routes that answer refusals themselves (e.g. /hooks/osv's `readBody`). */
+export function bodyReader(o: BodyOptions): (c: Context) => Promise<BodyResult> {
+  return async (c) => {
+    const checked = await readJsonChecked(c, o.limit);
+    if (checked.ok) return { ok: true, value: checked.value.json };
+    o.counters.rejected(o.hook, checked.error.reason);
+    return { ok: false, status: checked.error.status, error: checked.error.message };
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The webhook ingest under /hooks/ (DESIGN: one HTTP server). `mountHooks(app, deps)` adds:
+ *   POST /hooks/alertmanager  bearer token   Prometheus Alertmanager webhook v4
+ *   POST /hooks/github        HMAC (X-Hub-Signature-256 with GITHUB_WEBHOOK_SECRET)
+ *   POST /hooks/logs          bearer token   text/plain or application/x-ndjson log lines
+ *   POST /hooks/events        bearer token   the generic event schema
+ * (/hooks/osv is mounted by its own module with the same helpers: requireBearer, readJsonBody,
+ * reject, accept.) Every reply: 202 {accepted, duplicates, incidents} after COMMIT; 400 bad JSON or
+ * schema (with JSON paths), 401 bad auth, 413 too large, 415 wrong content type, 503 hook off;
+ * other methods 405. A rejected request writes nothing and is counted by reason.
+ */
+import type { Handler, Hono } from 'hono';
+import { alertmanagerHandler } from './alertmanager.js';
+import { bearerCheck } from './auth.js';
+import type { HookDeps } from './deps.js';
+import { eventsHandler } from './events.js';
+import { githubHandler } from './github.js';
+import { LogIntake, logsHandler } from './logs.js';
+
+export { type BearerOptions, bearerCheck, bearerMatches, githubSignatureMatches, requireBearer } from './auth.js';
+export {
+  type BodyError,
+  type BodyResult,
+  bodyReader,
+  type Checked,
+  checkJson,
+  type Gate,
+  isJsonType,
+  type JsonBody,
+  MiB,
+  mediaType,
+  parseJson,
+  type RawBody,
+  readBody,
+  readBodyChecked,
+  readJsonBody,
+  readJsonChecked,
+} from './body.js';
+export {
+  type AcceptedCounts,
+  type IngestCounters,
+  MemoryCounters,
+  promIngestCounters,
+  REJECT_REASONS,
+  type RejectReason,
+} from './counters.js';
+export {
+  DEFAULT_LIMITS,
+  type HookDeps,
+  type HookName,
+  type HookSink,
+  type LogMiner,
+  type TemplateSaver,
+} from './deps.js';
+export { accept, reject, type Summary, summarise } from './reply.js';
+
+export const HOOK_PATHS = ['/hooks/alertmanager', '/hooks/github', '/hooks/logs', '/hooks/events'] as const;
+
+export interface HooksHandle {
+  /** Saves the miner's templates now if any line came since the last save (call at stop). */
+  flushTemplates(): void;
+}
+
+export function mountHooks(app: Hono, deps: HookDeps): HooksHandle {
+  if (deps.ingestToken.length === 0) throw new Error('mountHooks needs the ingest token (see src/tokens.ts)');
+  // The token check runs inside each route's one handler (no middleware chain on the hot path).
+  const guarded = (hook: string, handler: Handler): Handler => {
+    const check = bearerCheck({ token: deps.ingestToken, counters: deps.counters, hook });
+    return (c, next) => check(c) ?? handler(c, next);
+  };
+  const intake = new LogIntake(deps);
+  app.post('/hooks/alertmanager', guarded('alertmanager', alertmanagerHandler(deps)));
+  app.post('/hooks/github', githubHandler(deps));
+  app.post('/hooks/logs', guarded('logs', logsHandler(deps, intake)));
+  app.post('/hooks/events', guarded('events', eventsHandler(deps)));
+  for (const path of HOOK_PATHS) {
+    app.all(path, (c) => c.json({ error: `method not allowed: ${path} takes POST` }, 405, { allow: 'POST' }));
+  }
+  return { flushTemplates: () => intake.saveTemplates(true) };
+}

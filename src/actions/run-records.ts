@@ -1,0 +1,258 @@
+/**
+ * The runner's writes: a run's row in `runs` and its audit records, each change and its audit
+ * record in one write transaction. `run.start` before anything runs; `run` (the template's run
+ * metadata: trigger, model or `rules`, action class, tier, verdict, outcome, evidence) when it ends;
+ * `run.killed` when the kill switch stops it; and, after a restart, `run` for every run a dead
+ * process left `running`, marked interrupted and never re-run.
+ */
+import { and, eq, inArray } from 'drizzle-orm';
+import type { AuditLog } from '../audit/log.js';
+import { type Database, writeTransaction } from '../db/connection.js';
+import { approvals, runs } from '../db/schema.js';
+import type { Clock } from '../ids.js';
+import type { AgentName, Tier } from '../policy/vocabulary.js';
+import type { FinalStatus } from './run-outcome.js';
+import type { RunRequest } from './runner.js';
+
+/** Who the runner is in the audit log. */
+export const RUNNER_ACTOR = 'system:runner';
+/** Who marks runs left behind by a dead process. */
+export const RECOVERY_ACTOR = 'system:start';
+export const RECOVERED_OUTCOME = 'interrupted: the bot stopped while this was running; it was not re-run';
+
+export interface RecordDeps {
+  readonly database: Database;
+  readonly audit: AuditLog;
+  readonly now: Clock;
+}
+
+/** A run a dead process left behind, now marked interrupted (post "interrupted, not re-run"). */
+export interface InterruptedRun {
+  readonly runId: string;
+  readonly agent: AgentName;
+  readonly actionId: string | null;
+  readonly startedAt: number;
+  readonly incidentId: string | null;
+  /** The approval it executed, if any (approvals.run_id). */
+  readonly approvalId: string | null;
+  readonly outcome: string;
+}
+
+export interface StopCause {
+  readonly actor: string;
+  readonly reason: string | null;
+}
+
+export function killedOutcome(by: StopCause): string {
+  return `killed by ${by.actor}${by.reason ? ` (${by.reason})` : ''}`;
+}
+
+/** `provider/model`, or `rules` when no model chose the action. */
+export function modelName(m: RunRequest['model']): string {
+  return m ? `${m.provider}/${m.name}` : 'rules';
+}
+
+/** The `running` row and the `run.start` audit record, committed before anything starts. */
+export function recordRunStart(
+  deps: RecordDeps,
+  r: {
+    runId: string;
+    startedAt: number;
+    req: RunRequest;
+    tier: Tier;
+    model: string;
+    display: string;
+    dryRun: boolean;
+  },
+): void {
+  const { database, audit } = deps;
+  const { req, runId } = r;
+  const { action, decision } = req;
+  writeTransaction(database, () => {
+    database.db
+      .insert(runs)
+      .values({
+        id: runId,
+        agent: action.agent,
+        triggerSource: req.trigger.source,
+        triggerRef: req.trigger.ref ?? null,
+        model: req.model ? req.model.name : 'rules',
+        provider: req.model ? req.model.provider : null,
+        actionId: action.id,
+        actionClass: action.class,
+        tier: r.tier,
+        verdict: 'execute',
+        startedAt: r.startedAt,
+        status: 'running',
+        incidentId: req.incidentId ?? null,
+      })
+      .run();
+    audit.appendInTx({
+      kind: 'run.start',
+      agent: action.agent,
+      actor: RUNNER_ACTOR,
+      trigger: req.trigger.source,
+      model: r.model,
+      actionClass: action.class,
+      tier: r.tier,
+      verdict: 'execute',
+      outcome: `started ${r.dryRun ? '(dry run) ' : ''}${r.display}`,
+      evidence: [`run:${runId}`],
+      data: {
+        runId,
+        actionId: action.id,
+        params: { ...req.proposal.params },
+        triggerRef: req.trigger.ref ?? null,
+        incidentId: req.incidentId ?? null,
+        approvalId: req.approvalId ?? null,
+        decision: { code: decision.code, phase: decision.phase, reason: decision.reason },
+        dryRun: r.dryRun,
+      },
+    });
+  });
+}
+
+/** The outcome on the row and the `run` audit record with the template's run metadata. */
+export function recordRunEnd(
+  deps: RecordDeps,
+  r: {
+    runId: string;
+    req: RunRequest;
+    status: FinalStatus;
+    outcome: string;
+    evidence: readonly string[];
+    wallMs: number;
+    tier: Tier;
+    model: string;
+    display: string;
+    facts: Record<string, unknown> | null;
+  },
+): void {
+  const { database, audit, now } = deps;
+  const { req } = r;
+  const finishedAt = now();
+  writeTransaction(database, () => {
+    database.db
+      .update(runs)
+      .set({
+        status: r.status,
+        outcome: r.outcome,
+        evidence: [...r.evidence],
+        wallMs: r.wallMs,
+        cpuMs: null,
+        finishedAt,
+        error: r.status === 'failed' || r.status === 'interrupted' ? r.outcome : null,
+      })
+      .where(eq(runs.id, r.runId))
+      .run();
+    audit.appendInTx({
+      kind: 'run',
+      agent: req.action.agent,
+      actor: RUNNER_ACTOR,
+      trigger: req.trigger.source,
+      model: r.model,
+      actionClass: req.action.class,
+      tier: r.tier,
+      verdict: 'execute',
+      outcome: r.outcome,
+      evidence: r.evidence,
+      data: {
+        runId: r.runId,
+        actionId: req.action.id,
+        status: r.status,
+        display: r.display,
+        triggerRef: req.trigger.ref ?? null,
+        incidentId: req.incidentId ?? null,
+        approvalId: req.approvalId ?? null,
+        wallMs: r.wallMs,
+        cpuMs: null,
+        execution: r.facts,
+      },
+    });
+  });
+}
+
+/** Marks runs stopped by the kill switch (or shutdown) interrupted, at once, with a `run.killed` record each. */
+export function recordRunsStopped(
+  deps: RecordDeps,
+  stopped: readonly { runId: string; agent: AgentName; actionId: string; pid: number | null }[],
+  by: StopCause,
+): void {
+  const { database, audit, now } = deps;
+  const at = now();
+  const outcome = killedOutcome(by);
+  writeTransaction(database, () => {
+    for (const s of stopped) {
+      database.db
+        .update(runs)
+        .set({ status: 'interrupted', outcome, error: outcome, finishedAt: at })
+        .where(and(eq(runs.id, s.runId), eq(runs.status, 'running')))
+        .run();
+      audit.appendInTx({
+        kind: 'run.killed',
+        agent: s.agent,
+        actor: by.actor,
+        outcome,
+        evidence: [`run:${s.runId}`],
+        data: { runId: s.runId, actionId: s.actionId, pid: s.pid, reason: by.reason },
+      });
+    }
+  });
+}
+
+/** Marks every `running` row not in `inFlight` interrupted (audited) and returns them. Runs nothing. */
+export function recoverInterruptedRuns(deps: RecordDeps, inFlight: ReadonlySet<string>): InterruptedRun[] {
+  const { database, audit, now } = deps;
+  return writeTransaction(database, () => {
+    const db = database.db;
+    const left = db
+      .select()
+      .from(runs)
+      .where(eq(runs.status, 'running'))
+      .all()
+      .filter((row) => !inFlight.has(row.id));
+    if (left.length === 0) return [];
+    const approvalOf = new Map<string, string>();
+    const linked = db
+      .select({ id: approvals.id, runId: approvals.runId })
+      .from(approvals)
+      .where(
+        inArray(
+          approvals.runId,
+          left.map((row) => row.id),
+        ),
+      )
+      .all();
+    for (const a of linked) if (a.runId !== null) approvalOf.set(a.runId, a.id);
+    const at = now();
+    return left.map((row): InterruptedRun => {
+      db.update(runs)
+        .set({ status: 'interrupted', outcome: RECOVERED_OUTCOME, error: RECOVERED_OUTCOME, finishedAt: at })
+        .where(and(eq(runs.id, row.id), eq(runs.status, 'running')))
+        .run();
+      const approvalId = approvalOf.get(row.id) ?? null;
+      audit.appendInTx({
+        kind: 'run',
+        agent: row.agent,
+        actor: RECOVERY_ACTOR,
+        trigger: row.triggerSource,
+        model: row.model === null || row.model === 'rules' ? 'rules' : `${row.provider}/${row.model}`,
+        actionClass: row.actionClass,
+        tier: row.tier,
+        verdict: row.verdict,
+        outcome: RECOVERED_OUTCOME,
+        evidence: [`run:${row.id}`, ...(approvalId ? [`approval:${approvalId}`] : []), ...row.evidence],
+        data: { runId: row.id, actionId: row.actionId, status: 'interrupted', startedAt: row.startedAt },
+      });
+      return {
+        runId: row.id,
+        agent: row.agent,
+        actionId: row.actionId,
+        startedAt: row.startedAt,
+        incidentId: row.incidentId,
+        approvalId,
+        outcome: RECOVERED_OUTCOME,
+      };
+    });
+  });
+}

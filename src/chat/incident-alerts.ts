@@ -1,0 +1,187 @@
+/**
+ * Incident changes become chat alerts: one post per incident to the channels routing names for the
+ * responsible agent and severity, then updates in place (with the signal count) at most every few
+ * seconds, so 10,000 identical alerts make one message, not 10,000. Mutes, maintenance windows
+ * and the agent's kill switch hold back posts, never storage. Alerts carry an Acknowledge button.
+ */
+import { eq } from 'drizzle-orm';
+import type { ButtonKey } from '../actions/button-key.js';
+import { type Database, writeTransaction } from '../db/connection.js';
+import { incidents, type MessageRef } from '../db/schema.js';
+import type { Policy } from '../policy/types.js';
+import type { AgentName, SignalKind } from '../policy/vocabulary.js';
+import { IncidentCoalescer, type Notice } from '../signals/coalesce.js';
+import type { IncidentChange } from '../signals/types.js';
+import { type ChatMessage, message } from './message.js';
+import type { Outbox } from './outbox.js';
+import { channelsFor, inMaintenance } from './routing.js';
+
+/** Which agent speaks for a kind of signal (its routes, mutes and kill switch apply). */
+export const AGENT_FOR_KIND: Record<SignalKind, AgentName> = {
+  alert: 'sentinel',
+  health: 'sentinel',
+  error_signature: 'sentinel',
+  sweep_failure: 'sentinel',
+  event: 'sentinel',
+  failed_job: 'validator',
+  advisory: 'guardian',
+};
+
+export interface IncidentAlertsOptions {
+  readonly database: Database;
+  readonly outbox: Outbox;
+  readonly policy: () => Policy;
+  readonly now: () => number;
+  readonly key: ButtonKey;
+  /** Is the agent killed (no posts), is the subject muted? */
+  readonly isKilled: (agent: AgentName) => boolean;
+  readonly isMuted: (
+    subject: { agent: AgentName; signature?: string; service?: string },
+    now: number,
+  ) => boolean;
+  /** Link to the console for the full text (AUTONOMY_PUBLIC_URL or the local URL), if any. */
+  readonly consoleUrl?: () => string | null;
+  readonly updateIntervalMs?: number;
+  /** Called after messages were queued (to wake the outbox worker). */
+  readonly onQueued?: () => void;
+}
+
+export class IncidentAlerts {
+  readonly #o: IncidentAlertsOptions;
+  readonly #coalescer: IncidentCoalescer;
+  #kinds = new Map<string, SignalKind>();
+
+  constructor(options: IncidentAlertsOptions) {
+    this.#o = options;
+    this.#coalescer = new IncidentCoalescer({ now: options.now, updateIntervalMs: options.updateIntervalMs });
+  }
+
+  /** Feed every stored signal's incident change here (SignalStore.onStored). */
+  changed(kind: SignalKind, change: IncidentChange): void {
+    this.#kinds.set(change.id, kind);
+    const notice = this.#coalescer.push(change);
+    if (notice !== null) this.#publish(notice);
+  }
+
+  /** Flushes throttled updates whose time has come; call on a timer. Returns how many were sent. */
+  flush(): number {
+    const due = this.#coalescer.due();
+    for (const n of due) this.#publish(n);
+    return due.length;
+  }
+
+  /** A person acknowledged or resolved it: update its alert in place, without the button. */
+  settledByPerson(
+    incidentId: string,
+    change: IncidentChange,
+    by: string,
+    what: 'acknowledged' | 'resolved',
+  ): void {
+    const o = this.#o;
+    const kind = this.#kinds.get(incidentId) ?? 'alert';
+    const base = this.#render(change, kind);
+    const msg = message({
+      ...base,
+      title: `${what === 'resolved' ? 'Resolved: ' : ''}${change.title}`.slice(0, 300),
+      severity: what === 'resolved' ? 'info' : base.severity,
+      body: `${what} by ${by} at ${new Date(o.now()).toISOString()}`,
+      buttons: [],
+    });
+    writeTransaction(o.database, () => {
+      const row = o.database.db
+        .select({ refs: incidents.messageRefs })
+        .from(incidents)
+        .where(eq(incidents.id, incidentId))
+        .get();
+      for (const ref of row?.refs ?? []) {
+        o.outbox.enqueue(ref.channel, msg, {
+          dedupeKey: `incident:${incidentId}:${what}:${ref.channel}`,
+          op: 'update',
+          updateOf: Number(ref.ref.slice('outbox:'.length)),
+        });
+      }
+    });
+    o.onQueued?.();
+  }
+
+  #publish(notice: Notice): void {
+    const o = this.#o;
+    const c = notice.change;
+    const kind = this.#kinds.get(c.id) ?? 'alert';
+    const agent = AGENT_FOR_KIND[kind];
+    const now = o.now();
+    const policy = o.policy();
+    const held =
+      o.isKilled(agent) ||
+      o.isMuted(
+        {
+          agent,
+          signature: kind === 'error_signature' ? c.fingerprint : undefined,
+          service: c.service ?? undefined,
+        },
+        now,
+      ) ||
+      inMaintenance(policy, { service: c.service ?? undefined, severity: c.severity }, now) !== null;
+    if (c.change === 'resolved') this.#kinds.delete(c.id);
+    if (held) return;
+    const msg = this.#render(c, kind);
+    writeTransaction(o.database, () => {
+      const row = o.database.db
+        .select({ refs: incidents.messageRefs })
+        .from(incidents)
+        .where(eq(incidents.id, c.id))
+        .get();
+      const refs: MessageRef[] = row?.refs ?? [];
+      if (refs.length === 0 || c.change === 'opened' || c.change === 'reopened') {
+        const posted: MessageRef[] = [];
+        for (const channel of channelsFor(policy, agent, c.severity)) {
+          const r = o.outbox.enqueue(channel, msg, {
+            dedupeKey: `incident:${c.id}:${c.change}:${c.signalCount}:${channel}`,
+          });
+          posted.push({ channel, ref: `outbox:${r.id}` });
+        }
+        o.database.db.update(incidents).set({ messageRefs: posted }).where(eq(incidents.id, c.id)).run();
+      } else {
+        for (const ref of refs) {
+          o.outbox.enqueue(ref.channel, msg, {
+            dedupeKey: `incident:${c.id}:update:${c.change}:${c.signalCount}:${ref.channel}`,
+            op: 'update',
+            updateOf: Number(ref.ref.slice('outbox:'.length)),
+          });
+        }
+      }
+    });
+    o.onQueued?.();
+  }
+
+  #render(c: IncidentChange, kind: SignalKind): ChatMessage {
+    const resolved = c.change === 'resolved';
+    const url = this.#o.consoleUrl?.() ?? null;
+    return message({
+      kind: 'alert',
+      title: `${resolved ? 'Resolved: ' : ''}${c.title}`.slice(0, 300),
+      severity: resolved ? 'info' : c.severity,
+      body: resolved ? 'The source reports the condition is over.' : '',
+      fields: [
+        { label: 'Incident', value: c.shortId },
+        { label: 'Kind', value: kind },
+        ...(c.service ? [{ label: 'Service', value: c.service }] : []),
+        { label: 'Signals', value: String(c.signalCount) },
+        { label: 'Status', value: c.change },
+      ],
+      links: url ? [{ label: 'Console', url }] : [],
+      buttons: resolved
+        ? []
+        : [
+            {
+              action: 'ack',
+              label: 'Acknowledge',
+              style: 'primary',
+              target: c.shortId,
+              nonce: this.#o.key.nonce('incident', c.id),
+            },
+          ],
+      refs: { incident: c.shortId },
+    });
+  }
+}

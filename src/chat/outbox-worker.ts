@@ -1,0 +1,384 @@
+/**
+ * Delivers the outbox (outbox.ts) through the chat adapters.
+ *
+ * - Per channel, strictly in order: only a channel's head is sent; its next message goes only after
+ *   the head is delivered or has finally failed. Channels are independent and go in parallel.
+ * - An `update` replaces the message its post landed as (the post's platformRef). Order per channel
+ *   means the post is finished first; if it failed for good, or the platform refuses the edit for
+ *   good (message gone, too old), the update is posted as a new message instead.
+ * - Retries: Retry-After exactly when the platform gives one, else exponential backoff with jitter.
+ *   A permanent error, or an error after `maxAgeMs` (default 24 h) of trying, makes the row
+ *   `failed`, audited as `outbox.failed` with the last error, and logged. Never silently dropped.
+ * - No adapter for a channel's platform (e.g. Slack not configured): its rows stay pending, without
+ *   attempts, until one is there.
+ * - A poll loop on an unref'd timer (`pollMs`, default 250 ms) plus `poke()` after an enqueue. Each
+ *   poll is one indexed query; nothing spins.
+ * - `start()` puts rows a crash left `sending` back to pending (see outbox.ts: at least once).
+ */
+import { type ChatAdapter, DeliveryError, type Platform } from './adapter.js';
+import type { ChatMessage } from './message.js';
+import { type FailReason, type Outbox, type OutboxRow, storedMessage } from './outbox.js';
+import {
+  describeError,
+  formatMs,
+  isPermanent,
+  platformOfChannel,
+  raceWithin,
+  sleep,
+  withTimeout,
+} from './outbox-delivery.js';
+
+/** The few logger methods the worker uses (a pino Logger fits). */
+export interface WorkerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Counters for /metrics: the lead wires these to prom-client. Every callback is optional. */
+export interface OutboxMetrics {
+  delivered?(event: {
+    readonly channel: string;
+    readonly platform: Platform;
+    readonly attempts: number;
+  }): void;
+  retried?(event: { readonly channel: string; readonly platform: Platform; readonly delayMs: number }): void;
+  failed?(event: {
+    readonly channel: string;
+    readonly platform: Platform;
+    readonly reason: FailReason;
+  }): void;
+}
+
+export interface OutboxWorkerOptions {
+  readonly outbox: Outbox;
+  /** Adapters by platform; read at every attempt, so adding one later (a reconnect) just works. */
+  readonly adapters: ReadonlyMap<Platform, ChatAdapter>;
+  /** Epoch milliseconds: decides what is due and when to retry. */
+  readonly now: () => number;
+  readonly log: WorkerLog;
+  /** [0, 1): the backoff jitter (default Math.random). */
+  readonly random?: () => number;
+  readonly metrics?: OutboxMetrics;
+  /** How often to look for due messages without a poke (default 250 ms). */
+  readonly pollMs?: number;
+  /** First retry delay without Retry-After (default 1 s); doubles per attempt up to `maxDelayMs`. */
+  readonly baseDelayMs?: number;
+  /** Longest retry delay without Retry-After (default 5 min). */
+  readonly maxDelayMs?: number;
+  /** Give up on a message still failing this long after it was queued (default 24 h). */
+  readonly maxAgeMs?: number;
+  /** Channels sent to at the same time (default 8). */
+  readonly maxParallel?: number;
+  /**
+   * An adapter call that has not settled after this long counts as a transient failure (default
+   * 60 s), so a hung platform cannot block a channel. If it did land after all, the retry posts
+   * it again: the same at-least-once edge as a crash.
+   */
+  readonly sendTimeoutMs?: number;
+}
+
+export interface DrainResult {
+  /** Messages delivered during the drain. */
+  readonly delivered: number;
+  /** Messages still undelivered when it returned (they stay in the outbox for the next start). */
+  readonly pending: number;
+  /** true when the deadline cut it short. */
+  readonly timedOut: boolean;
+}
+
+const DEFAULTS = {
+  pollMs: 250,
+  baseDelayMs: 1000,
+  maxDelayMs: 5 * 60_000,
+  maxAgeMs: 24 * 3600_000,
+  maxParallel: 8,
+  sendTimeoutMs: 60_000,
+};
+
+type Settings = typeof DEFAULTS;
+
+export class OutboxWorker {
+  private readonly outbox: Outbox;
+  private readonly adapters: ReadonlyMap<Platform, ChatAdapter>;
+  private readonly now: () => number;
+  private readonly log: WorkerLog;
+  private readonly random: () => number;
+  private readonly metrics: OutboxMetrics;
+  private readonly settings: Settings;
+  /** Channels being delivered now, with the promise of their lane. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  /** Channels whose platform has no adapter, already logged (logged again once it is back). */
+  private readonly missing = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  /** Set by stop() and drain(): lanes finish the message in hand and take no more. */
+  private halted = false;
+  private deliveredCount = 0;
+  private attemptCount = 0;
+
+  constructor(options: OutboxWorkerOptions) {
+    this.outbox = options.outbox;
+    this.adapters = options.adapters;
+    this.now = options.now;
+    this.log = options.log;
+    this.random = options.random ?? Math.random;
+    this.metrics = options.metrics ?? {};
+    this.settings = {
+      pollMs: options.pollMs ?? DEFAULTS.pollMs,
+      baseDelayMs: options.baseDelayMs ?? DEFAULTS.baseDelayMs,
+      maxDelayMs: options.maxDelayMs ?? DEFAULTS.maxDelayMs,
+      maxAgeMs: options.maxAgeMs ?? DEFAULTS.maxAgeMs,
+      maxParallel: options.maxParallel ?? DEFAULTS.maxParallel,
+      sendTimeoutMs: options.sendTimeoutMs ?? DEFAULTS.sendTimeoutMs,
+    };
+    for (const [name, value] of Object.entries(this.settings)) {
+      if (!(Number.isFinite(value) && value > 0)) {
+        throw new RangeError(`OutboxWorker option ${name} must be a number > 0, got ${String(value)}`);
+      }
+    }
+  }
+
+  /** Recovers rows a crash left `sending`, then delivers in the background until stop() or drain(). */
+  start(): void {
+    if (this.running) return;
+    const recovered = this.outbox.recover();
+    if (recovered > 0) {
+      this.log.warn(
+        { recovered },
+        `outbox: ${recovered} message(s) were being sent when the bot stopped; sending them again (one may appear twice)`,
+      );
+    }
+    this.running = true;
+    this.halted = false;
+    this.schedule(0);
+  }
+
+  /**
+   * Deliver now (call after an enqueue) instead of at the next poll. It looks on the next turn of
+   * the event loop, so poking inside a transaction never sends a row that may yet roll back.
+   */
+  poke(): void {
+    if (this.running) this.schedule(0);
+  }
+
+  /** Stops polling and waits for the messages in hand (each bounded by sendTimeoutMs). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.halted = true;
+    this.clearTimer();
+    await Promise.all(this.lanes.values());
+  }
+
+  /**
+   * For SIGTERM: stops polling and delivers what it can until `withinMs` (real time) has passed,
+   * waiting for retries that fall due before then. Messages in hand at the deadline are left to
+   * finish in the background; whatever is undelivered stays in the outbox for the next start.
+   */
+  async drain(withinMs: number): Promise<DrainResult> {
+    const started = Date.now();
+    const left = () => withinMs - (Date.now() - started);
+    this.running = false;
+    this.clearTimer();
+    const before = this.deliveredCount;
+    let timedOut = false;
+    for (;;) {
+      if (left() <= 0) {
+        timedOut = this.outbox.backlog().pending > 0;
+        break;
+      }
+      const attempts = this.attemptCount;
+      const finished = await raceWithin(this.runOnce(), left());
+      if (!finished) {
+        timedOut = true;
+        break;
+      }
+      const next = this.nextDue();
+      if (next === null) break;
+      const wait = next - this.now();
+      if (wait > left()) {
+        timedOut = true;
+        break;
+      }
+      // Due now but nothing was attempted (a lane failed on the database): do not spin.
+      const idle = this.attemptCount === attempts ? 50 : 0;
+      if (Math.max(wait, idle) > 0) await sleep(Math.min(Math.max(wait, idle), Math.max(0, left())));
+    }
+    this.halted = true;
+    return { delivered: this.deliveredCount - before, pending: this.outbox.backlog().pending, timedOut };
+  }
+
+  /**
+   * One pass: sends every channel's due head, and behind it the channel's next messages while they
+   * are due, and resolves when they are done. A CLI flush or a test can call it; the poll loop only
+   * starts the channels (a slow channel never holds up the others).
+   */
+  async runOnce(): Promise<void> {
+    this.startLanes();
+    await Promise.all(this.lanes.values());
+  }
+
+  /** Starts a lane for every channel whose head is due and that has no lane yet. */
+  private startLanes(): void {
+    const now = this.now();
+    for (const head of this.outbox.heads()) {
+      if (this.lanes.size >= this.settings.maxParallel) break;
+      if (this.lanes.has(head.channel) || head.state !== 'pending' || head.nextAttemptAt > now) continue;
+      const adapter = this.adapterFor(head.channel);
+      if (adapter === null) continue;
+      const lane = this.lane(head, adapter).finally(() => this.lanes.delete(head.channel));
+      this.lanes.set(head.channel, lane);
+    }
+  }
+
+  /** When the next message could be sent (epoch ms), or null when none can (empty, or no adapter). */
+  private nextDue(): number | null {
+    let next: number | null = null;
+    for (const head of this.outbox.heads()) {
+      if (head.state !== 'pending' || !this.adapters.has(platformOfChannel(head.channel))) continue;
+      next = next === null ? head.nextAttemptAt : Math.min(next, head.nextAttemptAt);
+    }
+    return next;
+  }
+
+  /** The poll loop: one tick now or after `delayMs`, then every pollMs while running. */
+  private schedule(delayMs: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      try {
+        this.startLanes();
+      } catch (error) {
+        this.log.error({ err: error }, 'outbox: looking for messages to deliver failed; trying again');
+      }
+      if (this.running && this.timer === null) this.schedule(this.settings.pollMs);
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private adapterFor(channel: string): ChatAdapter | null {
+    const platform = platformOfChannel(channel);
+    const adapter = this.adapters.get(platform) ?? null;
+    if (adapter === null && !this.missing.has(channel)) {
+      this.missing.add(channel);
+      this.log.warn(
+        { channel, platform },
+        `outbox: no ${platform} adapter is running; messages for ${channel} wait until it is configured`,
+      );
+    } else if (adapter !== null) {
+      this.missing.delete(channel);
+    }
+    return adapter;
+  }
+
+  /** Sends a channel's messages in order, while they are due; a retry or a failure ends the lane. */
+  private async lane(first: OutboxRow, adapter: ChatAdapter): Promise<void> {
+    let row: OutboxRow | null = first;
+    try {
+      while (row !== null && !this.halted && row.state === 'pending' && row.nextAttemptAt <= this.now()) {
+        await this.deliver(row, adapter);
+        const after = this.outbox.get(row.id);
+        if (after === null || after.state === 'pending' || after.state === 'sending') return;
+        row = this.outbox.nextAfter(row.channel, row.id);
+      }
+    } catch (error) {
+      // The database went away (closed at shutdown) or a bug: the row stays for the next pass or start.
+      this.log.error({ err: error, channel: first.channel }, 'outbox: delivery to a channel stopped');
+    }
+  }
+
+  private async deliver(row: OutboxRow, adapter: ChatAdapter): Promise<void> {
+    const claimed = this.outbox.claim(row.id);
+    if (claimed === null) return;
+    this.attemptCount++;
+    const platform = adapter.platform;
+    const message = storedMessage(claimed);
+    if (message === null) {
+      this.fail(claimed, platform, 'invalid', 'the stored message does not pass the message schema');
+      return;
+    }
+    try {
+      const ref = await this.send(claimed, message, adapter);
+      this.outbox.markDelivered(claimed.id, ref);
+      this.deliveredCount++;
+      this.metrics.delivered?.({ channel: claimed.channel, platform, attempts: claimed.attempts });
+    } catch (error) {
+      this.failed(claimed, platform, error);
+    }
+  }
+
+  /** Posts, or updates the message a post landed as; returns the platform's ref of the message. */
+  private async send(row: OutboxRow, message: ChatMessage, adapter: ChatAdapter): Promise<string> {
+    const timeout = this.settings.sendTimeoutMs;
+    if (row.op === 'update' && row.updateOf !== null) {
+      const target = this.outbox.get(row.updateOf);
+      if (target !== null && (target.state === 'pending' || target.state === 'sending')) {
+        throw new Error(`waiting for message #${target.id}, which this one updates, to be delivered`);
+      }
+      if (target?.state === 'delivered' && target.platformRef !== null) {
+        try {
+          await withTimeout(
+            adapter.update(row.channel, target.platformRef, message),
+            timeout,
+            adapter.platform,
+          );
+          return target.platformRef;
+        } catch (error) {
+          if (!isPermanent(error)) throw error;
+          this.log.warn(
+            { id: row.id, channel: row.channel, err: describeError(error) },
+            'outbox: the platform refused to edit the message; posting the update as a new message',
+          );
+        }
+      }
+    }
+    const delivered = await withTimeout(adapter.post(row.channel, message), timeout, adapter.platform);
+    return delivered.ref;
+  }
+
+  private failed(row: OutboxRow, platform: Platform, error: unknown): void {
+    const text = describeError(error);
+    if (isPermanent(error)) {
+      this.fail(row, platform, 'permanent', text);
+      return;
+    }
+    const now = this.now();
+    const age = now - row.createdAt;
+    if (age >= this.settings.maxAgeMs) {
+      this.fail(row, platform, 'max-age', `still failing ${formatMs(age)} after it was queued: ${text}`);
+      return;
+    }
+    const retryAfter = error instanceof DeliveryError ? error.options.retryAfterMs : undefined;
+    const delayMs =
+      retryAfter !== undefined && Number.isFinite(retryAfter)
+        ? Math.max(0, retryAfter)
+        : this.backoff(row.attempts);
+    this.outbox.markRetry(row.id, now + delayMs, text);
+    this.metrics.retried?.({ channel: row.channel, platform, delayMs });
+    this.log.info(
+      { id: row.id, channel: row.channel, attempts: row.attempts, delayMs, err: text },
+      'outbox: delivery failed; will retry',
+    );
+  }
+
+  private fail(row: OutboxRow, platform: Platform, reason: FailReason, error: string): void {
+    this.outbox.markFailed(row.id, reason, error);
+    this.metrics.failed?.({ channel: row.channel, platform, reason });
+    this.log.error(
+      { id: row.id, channel: row.channel, attempts: row.attempts, reason, err: error },
+      `outbox: gave up on message #${row.id} to ${row.channel} (audited as outbox.failed)`,
+    );
+  }
+
+  /** base * 2^(attempts-1), at most max, with "equal jitter": between half of that and all of it. */
+  private backoff(attempts: number): number {
+    const { baseDelayMs, maxDelayMs } = this.settings;
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+    return Math.round(ceiling / 2 + (ceiling / 2) * this.random());
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * The persistent outbox: every chat message is stored here before anything tries to send it, and
+ * `OutboxWorker` (outbox-worker.ts) delivers it. What the outbox promises:
+ *
+ * - Stored with the change that caused it: `enqueue()` may run inside the caller's
+ *   `writeTransaction()`, so a state change and its messages commit (or roll back) together.
+ * - Once per dedupe key: a repeated key returns the row already stored and writes nothing, so a
+ *   retried handler, a redelivered webhook or a restart never queues a message twice.
+ * - In order per channel: the worker only ever sends the oldest unfinished row of a channel (the
+ *   "head"); a later message waits until the earlier one is delivered or has finally failed.
+ * - Nothing lost, never silently dropped: rows stay `pending` while an adapter is down or absent;
+ *   a row only becomes `failed` on a permanent error or after the worker's max age, and that is
+ *   audited (`outbox.failed`) with the last error.
+ * - At least once: rows left `sending` by a crash go back to `pending` at start (`recover()`). The
+ *   one duplicate this can cause: the platform accepted a message and the process died before the
+ *   row was marked delivered; it is posted again after the restart. The dedupe key prevents every
+ *   other duplicate.
+ */
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, like, lt, min, sql } from 'drizzle-orm';
+import type { AuditLog, AuditRecord } from '../audit/log.js';
+import { type Database, writeTransaction } from '../db/connection.js';
+import { type OutboxOp, type OutboxState, outbox } from '../db/schema.js';
+import { type ChatMessage, type ChatMessageInput, channelSchema, messageSchema } from './message.js';
+
+/** One stored row; `message` is the stored JSON (validated when enqueued, parsed again before sending). */
+export type OutboxRow = typeof outbox.$inferSelect;
+
+export interface EnqueueOptions {
+  /** Same key, same message: stored once, whatever else differs. Up to 200 characters. */
+  readonly dedupeKey: string;
+  /** `post` (default) a new message, or `update` the one outbox row `updateOf` posted. */
+  readonly op?: OutboxOp;
+  /** For `update`: the id of the outbox row whose message to replace (same channel). */
+  readonly updateOf?: number;
+  /** Do not send before this time (epoch ms); default now. */
+  readonly notBefore?: number;
+}
+
+export interface EnqueueResult {
+  readonly id: number;
+  /** false when the dedupe key was already there (nothing was written). */
+  readonly created: boolean;
+  readonly row: OutboxRow;
+}
+
+export interface ChannelBacklog {
+  /** Rows not yet delivered (pending or being sent). */
+  readonly pending: number;
+  /** Rows that finally failed (kept until purged). */
+  readonly failed: number;
+  /** Age of the oldest undelivered row (ms), or null when there is none. */
+  readonly oldestPendingAgeMs: number | null;
+}
+
+export interface Backlog extends ChannelBacklog {
+  readonly byChannel: Readonly<Record<string, ChannelBacklog>>;
+}
+
+/** Why a row finally failed (the audit record says the rest). */
+export type FailReason = 'permanent' | 'max-age' | 'invalid';
+
+export interface OutboxOptions {
+  /** Epoch milliseconds. */
+  readonly now: () => number;
+}
+
+/** Who the outbox is in the audit log. */
+export const OUTBOX_ACTOR = 'system:outbox';
+
+const UNFINISHED: OutboxState[] = ['pending', 'sending'];
+const MAX_ERROR_LENGTH = 1000;
+
+export class OutboxError extends Error {
+  readonly code = 'OUTBOX_INVALID';
+}
+
+export class Outbox {
+  private readonly now: () => number;
+  private readonly q: Queries;
+
+  constructor(
+    private readonly database: Database,
+    private readonly audit: AuditLog,
+    options: OutboxOptions,
+  ) {
+    this.now = options.now;
+    this.q = prepareQueries(database);
+  }
+
+  /**
+   * Stores a message for `channel` (`slack:C123`, `discord:123`, `console:NAME`). Throws
+   * OutboxError, writing nothing, when the channel, message or options are not valid. Safe inside
+   * the caller's writeTransaction() (it becomes a savepoint); commits by itself otherwise.
+   */
+  enqueue(channel: string, message: ChatMessageInput | ChatMessage, options: EnqueueOptions): EnqueueResult {
+    const parsedChannel = channelSchema.safeParse(channel);
+    if (!parsedChannel.success) {
+      throw new OutboxError(
+        `cannot queue a message for "${String(channel)}": not a channel; use slack:C123, discord:123 or console:NAME`,
+      );
+    }
+    const key = options.dedupeKey;
+    if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
+      throw new OutboxError(`a message for ${channel} needs a dedupe key of 1 to 200 characters`);
+    }
+    const parsed = messageSchema.safeParse(message);
+    if (!parsed.success) {
+      const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+      throw new OutboxError(`message ${key} for ${channel} is not valid: ${where.join('; ')}`);
+    }
+    const op = options.op ?? 'post';
+    if (op !== 'post' && op !== 'update')
+      throw new OutboxError(`unknown outbox op "${String(op)}": post or update`);
+    if (op === 'post' && options.updateOf !== undefined) {
+      throw new OutboxError(`message ${key}: updateOf is only for op "update"`);
+    }
+    return writeTransaction(this.database, () => {
+      const existing = this.byKey(key);
+      if (existing !== null) return { id: existing.id, created: false, row: existing };
+      if (op === 'update') this.checkUpdateTarget(channel, key, options.updateOf);
+      const at = this.now();
+      const row = this.q.insert.get({
+        channel,
+        dedupeKey: key,
+        op,
+        updateOf: op === 'update' ? (options.updateOf ?? null) : null,
+        message: parsed.data,
+        nextAttemptAt: options.notBefore ?? at,
+        createdAt: at,
+      }) as OutboxRow;
+      return { id: row.id, created: true, row };
+    });
+  }
+
+  /**
+   * The last `limit` messages delivered to console channels, each as it stands after its latest
+   * delivered update: what the console shows again after a restart.
+   */
+  consoleHistory(
+    limit: number,
+  ): { id: string; channel: string; message: unknown; postedAt: number; updatedAt: number }[] {
+    const db = this.database.db;
+    const posts = db
+      .select()
+      .from(outbox)
+      .where(
+        and(
+          like(outbox.channel, 'console:%'),
+          eq(outbox.op, 'post'),
+          eq(outbox.state, 'delivered'),
+          isNotNull(outbox.platformRef),
+        ),
+      )
+      .orderBy(desc(outbox.id))
+      .limit(limit)
+      .all();
+    return posts.map((p) => {
+      const latest = db
+        .select()
+        .from(outbox)
+        .where(and(eq(outbox.op, 'update'), eq(outbox.updateOf, p.id), eq(outbox.state, 'delivered')))
+        .orderBy(desc(outbox.id))
+        .limit(1)
+        .get();
+      return {
+        id: p.platformRef as string,
+        channel: p.channel,
+        message: latest?.message ?? p.message,
+        postedAt: p.createdAt,
+        updatedAt: latest?.deliveredAt ?? p.deliveredAt ?? p.createdAt,
+      };
+    });
+  }
+
+  get(id: number): OutboxRow | null {
+    return this.q.byId.get({ id }) ?? null;
+  }
+
+  /** The row with this dedupe key, or null. */
+  byKey(dedupeKey: string): OutboxRow | null {
+    return this.q.byKey.get({ key: dedupeKey }) ?? null;
+  }
+
+  /** The oldest unfinished (pending or sending) row of a channel: the only one that may be sent. */
+  head(channel: string): OutboxRow | null {
+    return this.heads().find((row) => row.channel === channel) ?? null;
+  }
+
+  /**
+   * The first unfinished row of `channel` after row `afterId`: the channel's next head once row
+   * `afterId` (its head) is finished. Reads only the channel's rows after it, however long its history.
+   */
+  nextAfter(channel: string, afterId: number): OutboxRow | null {
+    return this.q.nextAfter.get({ channel, afterId }) ?? null;
+  }
+
+  /** Every channel's head, oldest first (pending and sending alike; the worker picks what is due). */
+  heads(): OutboxRow[] {
+    return this.q.heads.all();
+  }
+
+  /** Rows left `sending` (by a crash) go back to `pending`, due now. Returns how many. Call at start. */
+  recover(): number {
+    return this.database.db
+      .update(outbox)
+      .set({ state: 'pending', nextAttemptAt: this.now() })
+      .where(eq(outbox.state, 'sending'))
+      .run().changes;
+  }
+
+  /** Takes a pending row for sending (attempts + 1); null when it is not pending any more. */
+  claim(id: number): OutboxRow | null {
+    return this.q.claim.get({ id }) ?? null;
+  }
+
+  markDelivered(id: number, platformRef: string): void {
+    this.q.delivered.run({ id, at: this.now(), platformRef });
+  }
+
+  /** Back to pending, to be tried again at `at` (epoch ms), keeping the error that caused it. */
+  markRetry(id: number, at: number, error: string): void {
+    this.q.retry.run({ id, at, error: clip(error) });
+  }
+
+  /** Gives up on a row: state failed, and an `outbox.failed` audit record, in one transaction. */
+  markFailed(id: number, reason: FailReason, error: string): AuditRecord | null {
+    return writeTransaction(this.database, () => {
+      const row = this.get(id);
+      if (row === null || row.state === 'delivered' || row.state === 'failed') return null;
+      const lastError = clip(error);
+      this.database.db.update(outbox).set({ state: 'failed', lastError }).where(eq(outbox.id, id)).run();
+      const message = messageSchema.safeParse(row.message);
+      const title = message.success ? message.data.title : null;
+      const what = title === null ? `message #${id}` : `message #${id} ("${clip(title, 80)}")`;
+      return this.audit.appendInTx({
+        kind: 'outbox.failed',
+        actor: OUTBOX_ACTOR,
+        trigger: 'outbox',
+        outcome: `${what} to ${row.channel} was not delivered after ${plural(row.attempts, 'attempt')} (${reason}): ${lastError}`,
+        data: {
+          id,
+          channel: row.channel,
+          dedupeKey: row.dedupeKey,
+          op: row.op,
+          updateOf: row.updateOf,
+          kind: message.success ? message.data.kind : null,
+          refs: message.success ? message.data.refs : null,
+          attempts: row.attempts,
+          createdAt: row.createdAt,
+          reason,
+          lastError,
+        },
+      });
+    });
+  }
+
+  /** Undelivered and failed rows, in total and per channel (for `status`, /metrics and /healthz). */
+  backlog(): Backlog {
+    const now = this.now();
+    const rows = this.database.db
+      .select({
+        channel: outbox.channel,
+        state: outbox.state,
+        n: count(),
+        oldest: min(outbox.createdAt),
+      })
+      .from(outbox)
+      .where(inArray(outbox.state, ['pending', 'sending', 'failed']))
+      .groupBy(outbox.channel, outbox.state)
+      .all();
+    const byChannel: Record<string, { pending: number; failed: number; oldestPendingAgeMs: number | null }> =
+      {};
+    let pending = 0;
+    let failed = 0;
+    let oldest: number | null = null;
+    for (const r of rows) {
+      const c = byChannel[r.channel] ?? { pending: 0, failed: 0, oldestPendingAgeMs: null };
+      byChannel[r.channel] = c;
+      if (r.state === 'failed') {
+        c.failed += r.n;
+        failed += r.n;
+        continue;
+      }
+      c.pending += r.n;
+      pending += r.n;
+      if (r.oldest !== null) {
+        const age = Math.max(0, now - r.oldest);
+        c.oldestPendingAgeMs = Math.max(c.oldestPendingAgeMs ?? 0, age);
+        oldest = Math.max(oldest ?? 0, age);
+      }
+    }
+    return { pending, failed, oldestPendingAgeMs: oldest, byChannel };
+  }
+
+  /**
+   * Deletes delivered and failed rows created before `before` (epoch ms); returns how many. Their
+   * dedupe keys are forgotten, and an update of a purged post is posted as a new message.
+   */
+  purge(before: number): number {
+    return this.database.db
+      .delete(outbox)
+      .where(and(inArray(outbox.state, ['delivered', 'failed']), lt(outbox.createdAt, before)))
+      .run().changes;
+  }
+
+  private checkUpdateTarget(channel: string, key: string, updateOf: number | undefined): void {
+    if (updateOf === undefined || !Number.isSafeInteger(updateOf)) {
+      throw new OutboxError(
+        `message ${key}: op "update" needs updateOf, the outbox id of the message it replaces`,
+      );
+    }
+    const target = this.get(updateOf);
+    if (target === null)
+      throw new OutboxError(`message ${key}: there is no outbox message #${updateOf} to update`);
+    if (target.channel !== channel) {
+      throw new OutboxError(
+        `message ${key}: #${updateOf} was posted to ${target.channel}, not ${channel}; update it in its own channel`,
+      );
+    }
+  }
+}
+
+type Queries = ReturnType<typeof prepareQueries>;
+
+/** The statements the worker runs per message, built and prepared once (drizzle's per-call cost is 10x SQLite's). */
+function prepareQueries(database: Database) {
+  const db = database.db;
+  const p = sql.placeholder;
+  const firsts = db
+    .select({ id: min(outbox.id) })
+    .from(outbox)
+    .where(inArray(outbox.state, UNFINISHED))
+    .groupBy(outbox.channel);
+  return {
+    byId: db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.id, p('id')))
+      .prepare(),
+    byKey: db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.dedupeKey, p('key')))
+      .prepare(),
+    insert: db
+      .insert(outbox)
+      .values({
+        channel: p('channel'),
+        dedupeKey: p('dedupeKey'),
+        op: p('op'),
+        updateOf: p('updateOf'),
+        message: p('message'),
+        state: 'pending',
+        attempts: 0,
+        nextAttemptAt: p('nextAttemptAt'),
+        createdAt: p('createdAt'),
+      })
+      .returning()
+      .prepare(),
+    heads: db.select().from(outbox).where(inArray(outbox.id, firsts)).orderBy(asc(outbox.id)).prepare(),
+    nextAfter: db
+      .select()
+      .from(outbox)
+      .where(
+        and(eq(outbox.channel, p('channel')), gt(outbox.id, p('afterId')), inArray(outbox.state, UNFINISHED)),
+      )
+      .orderBy(asc(outbox.id))
+      .limit(1)
+      .prepare(),
+    claim: db
+      .update(outbox)
+      .set({ state: 'sending', attempts: sql`${outbox.attempts} + 1` })
+      .where(and(eq(outbox.id, p('id')), eq(outbox.state, 'pending')))
+      .returning()
+      .prepare(),
+    delivered: db
+      .update(outbox)
+      .set({
+        state: 'delivered',
+        deliveredAt: sql`${p('at')}`,
+        platformRef: sql`${p('platformRef')}`,
+        lastError: null,
+      })
+      .where(eq(outbox.id, p('id')))
+      .prepare(),
+    retry: db
+      .update(outbox)
+      .set({ state: 'pending', nextAttemptAt: sql`${p('at')}`, lastError: sql`${p('error')}` })
+      .where(eq(outbox.id, p('id')))
+      .prepare(),
+  };
+}
+
+/** The stored message, parsed; null when it no longer passes the schema (a row written by hand). */
+export function storedMessage(row: OutboxRow): ChatMessage | null {
+  const parsed = messageSchema.safeParse(row.message);
+  return parsed.success ? parsed.data : null;
+}
+
+function clip(text: string, max = MAX_ERROR_LENGTH): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

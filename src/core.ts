@@ -1,0 +1,360 @@
+/**
+ * Every store and service of the core, built over one open database and a way to read the policy
+ * in force. No adapters, no HTTP, no timers: the bot (src/main.ts) adds those, and the CLI uses
+ * this as it is to run the same chat verbs when chat is down.
+ */
+import { join } from 'node:path';
+import { and, desc, eq, gte, like, ne, sql } from 'drizzle-orm';
+import { Approvals } from './actions/approvals.js';
+import { type ButtonKey, loadOrCreateButtonKey } from './actions/button-key.js';
+import { Grants } from './actions/grants.js';
+import { describeExecution } from './actions/render.js';
+import { Runner } from './actions/runner.js';
+import { actionUsage } from './actions/usage.js';
+import type { AuditLog } from './audit/log.js';
+import type { ChatInbound } from './chat/adapter.js';
+import { createInbound } from './chat/inbound.js';
+import { IncidentAlerts } from './chat/incident-alerts.js';
+import { message } from './chat/message.js';
+import { Outbox } from './chat/outbox.js';
+import { SubscriptionStore } from './chat/subscriptions.js';
+import type { Config } from './config.js';
+import type { AgentOrAll } from './control/commands/grammar.js';
+import {
+  CommandRefusal,
+  type CommandServices,
+  type Health,
+  type StatusFacts,
+} from './control/commands/services.js';
+import { MuteStore } from './control/mutes.js';
+import { rolesOf } from './control/roles.js';
+import { type ControlStore, isKilled } from './control/state.js';
+import type { Database } from './db/connection.js';
+import { auditLog, modelUsage, runs, skills } from './db/schema.js';
+import type { Clock, NewId } from './ids.js';
+import { formatIssue } from './policy/errors.js';
+import type { Policy } from './policy/types.js';
+import { AGENTS, type AgentName } from './policy/vocabulary.js';
+import { IncidentStore } from './signals/incidents.js';
+import { SignalStore } from './signals/store.js';
+
+export interface CoreDeps {
+  readonly config: Config;
+  readonly database: Database;
+  readonly audit: AuditLog;
+  readonly control: ControlStore;
+  readonly policy: () => Policy;
+  readonly policyVersion: () => number;
+  readonly lastPolicyError: () => {
+    at: number;
+    issues: readonly { file: string; line: number; col: number; path: string; message: string }[];
+  } | null;
+  readonly now: Clock;
+  readonly newId: NewId;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
+  /** Health of the parts only the bot process has (adapters, outbox worker, model server). */
+  readonly health?: () => readonly Health[];
+  /** Wakes the outbox worker after messages were queued (the bot's; the CLI has none). */
+  readonly onQueued?: () => void;
+}
+
+export interface Core {
+  readonly outbox: Outbox;
+  readonly mutes: MuteStore;
+  readonly runner: Runner;
+  readonly key: ButtonKey;
+  readonly grants: Grants;
+  readonly approvals: Approvals;
+  readonly signals: SignalStore;
+  readonly incidents: IncidentStore;
+  readonly incidentAlerts: IncidentAlerts;
+  readonly subscriptions: SubscriptionStore;
+  readonly commands: CommandServices;
+  readonly inbound: ChatInbound;
+  /** Kill's teeth: abort in-flight runs and void pending approvals of the target. */
+  onKill(target: AgentOrAll, actor: string, reason: string | null): { aborted: number; voided: number };
+}
+
+function startOfDay(now: number): number {
+  const d = new Date(now);
+  d.setUTCHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+export function createCore(d: CoreDeps): Core {
+  const { database, audit, control, now, newId } = d;
+  const outbox = new Outbox(database, audit, { now });
+  const mutes = new MuteStore(database, audit, { now, newId });
+  const runner = new Runner({
+    database,
+    audit,
+    now,
+    newId,
+    log: d.log as never,
+    env: d.env,
+    dryRun: d.config.dryRun,
+  });
+  const key = loadOrCreateButtonKey(join(d.config.dataDir, 'button-key'));
+  const controlState = () => control.snapshot();
+  const grants = new Grants({ database, audit, now, newId, policy: d.policy, controlState });
+  const queued = () => d.onQueued?.();
+  const messages = {
+    enqueue: (...args: Parameters<Outbox['enqueue']>) => {
+      const r = outbox.enqueue(...args);
+      queued();
+      return r;
+    },
+  };
+  const approvals = new Approvals({
+    database,
+    audit,
+    now,
+    newId,
+    messages,
+    executor: runner,
+    describe: (a, p) => describeExecution(a, p).display,
+    policy: d.policy,
+    controlState,
+    key,
+    grants,
+    isApprover: (id, groups) => rolesOf(d.policy(), { id, groups }).has('approver'),
+    usage: (actionId, t) => actionUsage(database, actionId, t, d.policy().doc.triggers.timezone),
+    onError: (err, context) => d.log.error({ err, context }, 'approval run failed'),
+  });
+  const signals = new SignalStore(database, {
+    now,
+    newId,
+    audit,
+    onListenerError: (err) => d.log.error({ err }, 'incident alert failed'),
+  });
+  const incidents = new IncidentStore(database, audit, { now });
+  const incidentAlerts = new IncidentAlerts({
+    database,
+    outbox,
+    policy: d.policy,
+    now,
+    key,
+    isKilled: (agent) => isKilled(control.snapshot(), agent),
+    isMuted: (subject, t) => mutes.isMuted(subject, t) !== null,
+    consoleUrl: () => d.config.publicUrl,
+    onQueued: queued,
+  });
+  signals.onStored((stored) => {
+    for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);
+  });
+  const subscriptions = new SubscriptionStore(database, audit, now);
+
+  const onKill = (target: AgentOrAll, actor: string, reason: string | null) => {
+    const { aborted } = runner.killAgent(target, actor, reason ?? undefined);
+    const voided = approvals.voidForAgent(target, reason, actor);
+    queued();
+    return { aborted, voided };
+  };
+
+  const budgets = () => {
+    const policy = d.policy();
+    const snap = control.snapshot();
+    const used = new Map<string, number>();
+    for (const row of database.db
+      .select({
+        agent: modelUsage.agent,
+        tokens: sql<number>`sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens})`,
+      })
+      .from(modelUsage)
+      .where(gte(modelUsage.at, startOfDay(now())))
+      .groupBy(modelUsage.agent)
+      .all()) {
+      used.set(row.agent, Number(row.tokens ?? 0));
+    }
+    return AGENTS.map((agent) => {
+      const override = snap.budgetOverrides.get(agent);
+      return {
+        agent,
+        usedToday: used.get(agent) ?? 0,
+        dailyTokens:
+          override ??
+          policy.doc.budgets.agents[agent]?.dailyTokens ??
+          policy.doc.budgets.perAgent.dailyTokens,
+        overriddenBy: override !== undefined ? (snap.entries.get(`budget:${agent}`)?.actor ?? null) : null,
+      };
+    });
+  };
+
+  const status = (): StatusFacts => {
+    const t = now();
+    const backlog = outbox.backlog();
+    const err = d.lastPolicyError();
+    return {
+      pendingApprovals: approvals.list({ state: 'pending' }).map((a) => ({
+        shortId: a.shortId,
+        agent: a.agent,
+        actionId: a.actionId,
+        state: a.state,
+        display: a.display,
+        expiresAt: a.expiresAt,
+      })),
+      openIncidents: incidents.list({ status: 'unresolved' }).map((i) => ({ ...i })),
+      mutes: mutes
+        .active(t)
+        .map((m) => ({ kind: m.kind, target: m.target, until: m.until, actor: m.actor, reason: m.reason })),
+      budgets: budgets(),
+      lastRuns: database.db
+        .select({
+          id: runs.id,
+          agent: runs.agent,
+          actionId: runs.actionId,
+          status: runs.status,
+          startedAt: runs.startedAt,
+        })
+        .from(runs)
+        .orderBy(desc(runs.startedAt))
+        .limit(5)
+        .all(),
+      outbox: {
+        pending: backlog.pending,
+        failed: backlog.failed,
+        oldestPendingAgeMs: backlog.oldestPendingAgeMs,
+      },
+      lastPolicyError: err ? { at: err.at, errors: err.issues.map(formatIssue) } : null,
+      policyVersion: d.policyVersion(),
+      health: [{ name: 'database', status: 'ok' }, ...(d.health?.() ?? [])],
+      grants: grants
+        .list(t)
+        .map((g) => ({ id: g.id, actionId: g.actionId, expiresAt: g.expiresAt, grantedBy: g.grantedBy })),
+    };
+  };
+
+  const commands: CommandServices = {
+    now,
+    policy: d.policy,
+    control,
+    audit,
+    status,
+    onKill,
+    approvals: {
+      list: () => status().pendingApprovals,
+      decide: (shortId, input) => approvals.decide(shortId, { ...input, via: 'command' }),
+    },
+    incidents: {
+      list: () => status().openIncidents,
+      acknowledge: (shortId, actor) => {
+        const r = incidents.acknowledge(shortId, actor);
+        if (!r.ok) throw new CommandRefusal(r.message);
+        if (r.changed) {
+          incidentAlerts.settledByPerson(
+            r.incident.id,
+            toChange(r.incident, 'updated'),
+            actor,
+            'acknowledged',
+          );
+        }
+        return r.message;
+      },
+      resolve: (shortId, actor, note) => {
+        const r = incidents.resolve(shortId, actor, note ?? undefined);
+        if (!r.ok) throw new CommandRefusal(r.message);
+        if (r.changed)
+          incidentAlerts.settledByPerson(r.incident.id, toChange(r.incident, 'resolved'), actor, 'resolved');
+        return r.message;
+      },
+    },
+    mutes: {
+      mute: (kind, target, ms, actor, reason) =>
+        mutes.mute(kind, target, ms, actor, reason ?? undefined).message,
+      unmute: (kind, target, actor) => mutes.unmute(kind, target, actor).message,
+    },
+    subscriptions,
+    runTrail: (runId) => {
+      const run = database.db.select().from(runs).where(eq(runs.id, runId)).get();
+      if (run === undefined) return null;
+      const records = database.db
+        .select()
+        .from(auditLog)
+        .where(
+          and(like(auditLog.evidence, `%"run:${runId.replace(/[%_"\\]/g, '')}"%`), ne(auditLog.kind, '')),
+        )
+        .orderBy(auditLog.seq)
+        .limit(50)
+        .all();
+      return [
+        `${run.id}: ${run.agent}/${run.actionId ?? '-'} tier ${run.tier ?? '-'} ${run.status}, trigger ${run.triggerSource}, model ${run.model ?? 'rules'}`,
+        ...(run.outcome ? [`outcome: ${run.outcome}`] : []),
+        ...records.map(
+          (r) =>
+            `#${r.seq} ${new Date(r.at).toISOString()} ${r.kind}${r.actor ? ` by ${r.actor}` : ''}${r.outcome ? `: ${r.outcome}` : ''}`,
+        ),
+      ];
+    },
+    skills: () =>
+      database.db
+        .select({ id: skills.id, title: skills.title, state: skills.state })
+        .from(skills)
+        .orderBy(desc(skills.updatedAt))
+        .all()
+        .map((k) => ({ id: k.id, title: k.title ?? k.id, state: k.state, impact: null })),
+    digest: async (_channel, actor) =>
+      message({
+        kind: 'reply',
+        title: 'The weekly digest is not built yet',
+        body: 'Metrics and the digest come with the learning and metrics work; nothing was posted.',
+        audience: actor,
+      }),
+  };
+
+  const inbound = createInbound({
+    services: commands,
+    policy: d.policy,
+    audit,
+    key,
+    approvalClick: (click) => approvals.click(click),
+    incidentId: (shortId) => incidents.get(shortId)?.id ?? null,
+    acknowledge: (shortId, actor) => commands.incidents.acknowledge(shortId, actor),
+  });
+
+  return {
+    outbox,
+    mutes,
+    runner,
+    key,
+    grants,
+    approvals,
+    signals,
+    incidents,
+    incidentAlerts,
+    subscriptions,
+    commands,
+    inbound,
+    onKill,
+  };
+}
+
+function toChange(
+  i: {
+    id: string;
+    shortId: string;
+    fingerprint: string;
+    title: string;
+    severity: 'info' | 'warning' | 'critical';
+    service: string | null;
+    signalCount: number;
+  },
+  change: 'updated' | 'resolved',
+) {
+  return {
+    id: i.id,
+    shortId: i.shortId,
+    change,
+    fingerprint: i.fingerprint,
+    title: i.title,
+    severity: i.severity,
+    service: i.service,
+    signalCount: i.signalCount,
+  } as const;
+}
+
+export type { AgentName };

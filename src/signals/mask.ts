@@ -1,0 +1,349 @@
+/**
+ * Masking of the variable parts of a log message, before template mining: numbers, hex, ids, UUIDs,
+ * IPv4/IPv6 (with ports), MAC addresses, paths, URLs, e-mail and `user@host`, quoted values,
+ * timestamps and dates, `key=value` values, dotted names (hosts, Java classes), booleans, and
+ * durations or sizes (`12ms`, `3.5MB`, `1.16 KB`). Each becomes `<*>`; the constant parts of a token
+ * are kept (`blk_-42` -> `blk_<*>`, `uid=0` -> `uid=<*>`, `(1.16 KB)` -> `(<*>)`), and a run of
+ * masked tokens collapses into one `<*>`, so a list of any length masks the same way.
+ *
+ * Pure and allocation-light: it runs on every ingested line. `stripHeader` (the timestamp / level /
+ * component prefix of a whole line) lives in header.ts and is re-exported here.
+ */
+export { stripHeader } from './header.js';
+
+export const WILDCARD = '<*>';
+
+/** Lines longer than this are cut before tokenising (the rest is treated as one variable). */
+export const MAX_MESSAGE_CHARS = 4096;
+/** At most this many tokens per message; beyond it the tail becomes one `<*>`. */
+export const MAX_TOKENS = 96;
+/** A token longer than this that no rule recognised is taken as a blob (base64, token, hash). */
+const MAX_WORD_CHARS = 64;
+
+// Character classes of ASCII codes, as bit flags in one table (the hot loop reads nothing else).
+const DIGIT = 1;
+const OPENER = 2; // ( [ { < " ' `
+const CLOSER = 4; // ) ] } > " ' ` , ; : . ! ?
+const QUOTE = 8;
+const SPECIAL = 16; // / \ @ = and quotes: the token needs the full rules
+const DOT = 32;
+const CLASS = new Uint8Array(128);
+function mark(chars: string, flag: number): void {
+  for (const ch of chars) {
+    const c = ch.charCodeAt(0);
+    CLASS[c] = (CLASS[c] as number) | flag;
+  }
+}
+mark('0123456789', DIGIT);
+mark('([{<"\'`', OPENER);
+mark(')]}>"\'`,;:.!?', CLOSER);
+mark('"\'`', QUOTE | SPECIAL);
+mark('/\\@=', SPECIAL);
+mark('.', DOT);
+mark(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => i), 127), SPECIAL);
+
+function classOf(c: number): number {
+  return c < 128 ? (CLASS[c] as number) : SPECIAL;
+}
+
+function isOpener(c: number): boolean {
+  return c < 128 && ((CLASS[c] as number) & OPENER) !== 0;
+}
+
+function isCloser(c: number): boolean {
+  return c < 128 && ((CLASS[c] as number) & CLOSER) !== 0;
+}
+
+/** Words that are values, whatever the log. */
+const VALUE_WORDS = new Set(['true', 'false', 'null', 'nil', 'undefined', 'none', 'nan']);
+const VALUE_WORD_INITIALS = new Set([...'tfnuTFNU'].map((c) => c.charCodeAt(0)));
+
+/** Units that follow a number as a separate token: `1.16 KB`, `12 ms`, `<1 sec`. */
+const UNITS = new Set(
+  (
+    'B KB MB GB TB PB KiB MiB GiB TiB kB Kb Mb Gb kb mb gb K M G k ms us µs ns s sec secs second seconds ' +
+    'min mins minute minutes h hr hrs hour hours d day days % KB/s MB/s GB/s kbps Mbps Gbps'
+  ).split(' '),
+);
+
+/** Month and weekday names, masked when they stand next to another masked token (a date). */
+const DATE_WORDS = new Set(
+  (
+    'Jan Feb Mar Apr May Jun Jul Aug Sep Sept Oct Nov Dec January February March April June July August ' +
+    'September October November December Mon Tue Wed Thu Fri Sat Sun Monday Tuesday Wednesday Thursday ' +
+    'Friday Saturday Sunday AM PM UTC GMT CET CEST PST PDT EST EDT'
+  ).split(' '),
+);
+
+/** File extensions that make `name.ext` a value (a file name). */
+const FILE_EXTENSIONS = new Set(
+  (
+    'log txt xml json yaml yml conf cfg ini properties jar class java py js ts go rb so dll exe sys sh ' +
+    'pid lock tmp gz tgz zip tar bz2 xz html htm php jsp db dat bin out err csv pem crt key img iso rpm deb'
+  ).split(' '),
+);
+
+const DIGIT_RUN = /[-+]?[A-Za-z0-9]*[0-9][A-Za-z0-9]*/g;
+const DOTTED_NAME = /(?:[A-Za-z0-9_$-]+\.){2,}[A-Za-z0-9_$-]+/g;
+const UUID = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
+const MAC = /^(?:[0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
+const IPV6 = /^[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?:%\w+)?$/;
+const COLLAPSE = /<\*>(?:[-.:_/,+#|~]*(?:[A-Za-z]{1,3}[-.:_/,+#|~]+)*<\*>)+/g;
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || isDigit(c) || c === 95;
+}
+
+/**
+ * Mask one whitespace-free token. Returns the token itself when nothing in it is variable.
+ */
+export function maskToken(token: string): string {
+  const n = token.length;
+  let digits = 0;
+  let dots = 0;
+  let special = 0;
+  let letters = 0;
+  for (let i = 0; i < n; i++) {
+    const c = token.charCodeAt(i);
+    const k = classOf(c);
+    if (k === 0) {
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) letters++;
+      continue;
+    }
+    if (k & DIGIT) digits++;
+    else if (k & DOT) dots++;
+    else if (k & SPECIAL) special++;
+  }
+  if (digits === 0 && special === 0 && dots === 0 && n <= MAX_WORD_CHARS) {
+    if (n < 3 || n > 10 || !VALUE_WORD_INITIALS.has(token.charCodeAt(0))) return token;
+    const bare = stripTrailing(token);
+    return VALUE_WORDS.has(bare.toLowerCase()) ? `${WILDCARD}${token.slice(bare.length)}` : token;
+  }
+
+  // Split off the punctuation around the value: `(`, `[`, quotes before; `)`, `,`, `:`, `.` after.
+  let s = 0;
+  let e = n;
+  while (s < e && isOpener(token.charCodeAt(s))) s++;
+  while (e > s && isCloser(token.charCodeAt(e - 1))) e--;
+  if (s === e) return token;
+  const core = s === 0 && e === n ? token : token.slice(s, e);
+  // Numbers, addresses, times, dates, versions: digits and separators only.
+  const masked =
+    digits > 0 && letters === 0 && special === 0 ? WILDCARD : maskCore(core, digits > 0, special > 0);
+  if (masked === core) {
+    // A quoted word is a value: 'sparkDriver', "alt0".
+    if (s > 0 && e < n) {
+      const open = token.charCodeAt(s - 1);
+      if ((classOf(open) & QUOTE) !== 0 && token.charCodeAt(e) === open) {
+        return `${token.slice(0, s)}${WILDCARD}${token.slice(e)}`;
+      }
+    }
+    return token;
+  }
+  let prefix = s === 0 ? '' : token.slice(0, s);
+  // `<1`, `>5`, `~3`: the comparison belongs to the value.
+  if (masked === WILDCARD && prefix !== '') prefix = prefix.replace(/[<>~]+$/, '');
+  return e === n ? `${prefix}${masked}` : `${prefix}${masked}${token.slice(e)}`;
+}
+
+function maskCore(core: string, hasDigit: boolean, hasSpecial: boolean): string {
+  const n = core.length;
+  if (hasSpecial) {
+    const special = maskSpecial(core, hasDigit);
+    if (special !== null) return special;
+  }
+  if (n > MAX_WORD_CHARS) return WILDCARD;
+  let out = core;
+  if (hasDigit) {
+    const colon = core.indexOf(':');
+    if (colon >= 0 && (MAC.test(out) || IPV6.test(out))) return WILDCARD;
+    if (n >= 36) out = out.replace(UUID, WILDCARD);
+  } else if (VALUE_WORDS.has(core.toLowerCase())) return WILDCARD;
+  const firstDot = out.indexOf('.');
+  if (firstDot >= 0 && out.indexOf('.', firstDot + 1) >= 0) out = out.replace(DOTTED_NAME, WILDCARD);
+  else if (!hasDigit && firstDot > 0) {
+    if (FILE_EXTENSIONS.has(out.slice(firstDot + 1).toLowerCase()) && isWordRun(out, 0, firstDot))
+      return WILDCARD;
+  }
+  if (hasDigit) out = out.replace(DIGIT_RUN, WILDCARD);
+  if (out === core) return out;
+  // pkg/.Activity, HTTP/1.1, pts/0: a value anywhere in a slashed name makes it all a value
+  if (hasSpecial && core.includes('/')) return WILDCARD;
+  return out.replace(COLLAPSE, WILDCARD);
+}
+
+/** The rules for tokens with `/ \ @ =`, quotes or control characters; null when none applies. */
+function maskSpecial(core: string, hasDigit: boolean): string | null {
+  const n = core.length;
+  const c0 = core.charCodeAt(0);
+  if (c0 === 47 && n > 1) return WILDCARD; // /absolute/path, /10.0.0.1:50010
+  if (core.includes('://')) return WILDCARD; // URL
+  if (c0 === 126 && core.charCodeAt(1) === 47) return WILDCARD; // ~/path
+  if (core.startsWith('./') || core.startsWith('../')) return WILDCARD;
+  if (core.includes('\\')) return WILDCARD; // C:\Windows\..., \042alt0\042
+  if (n > 2 && core.charCodeAt(1) === 58 && core.charCodeAt(2) === 47) return WILDCARD; // C:/path
+  const at = core.indexOf('@');
+  if (at > 0 && at < n - 1) return WILDCARD; // user@host, e-mail, Object@1a2b
+  const eq = core.indexOf('=');
+  if (eq > 0) {
+    // key=value, key= (empty value); numbered keys (r00=, r01=) are one key
+    const key = hasDigit ? core.slice(0, eq).replace(DIGIT_RUN, WILDCARD) : core.slice(0, eq);
+    return `${key}=${WILDCARD}`;
+  }
+  if (eq === 0 && n > 1) return `=${WILDCARD}`;
+  for (let i = 0; i < n; i++) {
+    const c = core.charCodeAt(i);
+    if (c < 32 || c === 0xfffd || (c >= 0x7f && c <= 0x9f)) return WILDCARD; // binary junk
+  }
+  if (countChar(core, 47) >= 2) return WILDCARD; // relative/path/with/segments
+  return null;
+}
+
+function countChar(s: string, code: number): number {
+  let k = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === code) k++;
+  return k;
+}
+
+function isWordRun(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!isWordChar(c) && c !== 45) return false;
+  }
+  return to > from;
+}
+
+/** `key="two words"` / `key='a b'`: the quote opened right after `=` and closed a few tokens later. */
+const QUOTED_VALUE_START = /^[\w.-]+=(["'])/;
+const MAX_QUOTED_TOKENS = 8;
+
+/** Join the tokens of a quoted `key="..."` value into one token, so its length does not matter. */
+function joinQuotedValues(tokens: string[]): string[] {
+  let out: string[] | null = null;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    const m = token.includes('=') ? QUOTED_VALUE_START.exec(token) : null;
+    if (m !== null && token.indexOf(m[1] as string, m[0].length) < 0) {
+      const quote = m[1] as string;
+      let j = i + 1;
+      while (j < tokens.length && j - i <= MAX_QUOTED_TOKENS && !(tokens[j] as string).includes(quote)) j++;
+      if (j < tokens.length && j - i <= MAX_QUOTED_TOKENS) {
+        out ??= tokens.slice(0, i);
+        out.push(tokens.slice(i, j + 1).join(' '));
+        i = j;
+        continue;
+      }
+    }
+    out?.push(token);
+  }
+  return out ?? tokens;
+}
+
+/** Split on runs of whitespace (space, tab, CR, LF, VT, FF, NBSP). */
+export function tokenize(message: string, maxTokens = MAX_TOKENS): string[] {
+  const out: string[] = [];
+  const text = message.length > MAX_MESSAGE_CHARS ? message.slice(0, MAX_MESSAGE_CHARS) : message;
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    const space = c === 32 || (c >= 9 && c <= 13) || c === 160;
+    if (space) {
+      if (start >= 0) {
+        if (out.length === maxTokens - 1) {
+          out.push(WILDCARD);
+          return out;
+        }
+        out.push(text.slice(start, i));
+        start = -1;
+      }
+    } else if (start < 0) start = i;
+  }
+  if (message.length > MAX_MESSAGE_CHARS && out[out.length - 1] !== WILDCARD) out.push(WILDCARD);
+  return joinQuotedValues(out);
+}
+
+/** The token without its closing punctuation (never cutting into a `<*>`). */
+function stripTrailing(token: string): string {
+  let e = token.length;
+  while (e > 0 && isCloser(token.charCodeAt(e - 1))) {
+    if (token.charCodeAt(e - 1) === 62 && token.startsWith(WILDCARD, e - 3)) break;
+    e--;
+  }
+  return token.slice(0, e);
+}
+
+/** `(<*>`, `<*>`, `[<*>`: a masked value with only openers before it and nothing after. */
+function isOpenValue(token: string): boolean {
+  if (!token.endsWith(WILDCARD)) return false;
+  for (let i = 0; i < token.length - 3; i++) if (!isOpener(token.charCodeAt(i))) return false;
+  return true;
+}
+
+/** `prev` is `m` without its closing punctuation, or `m` plus a list separator. */
+function isSameValue(prev: string, m: string): boolean {
+  if (prev === m) return true;
+  const bare = stripTrailing(m);
+  if (prev === bare) return true;
+  return (prev.endsWith(',') || prev.endsWith(';')) && prev.slice(0, -1) === bare;
+}
+
+/** A masked value with any punctuation around it: `<*>`, `(<*>)`, `<*>,`. */
+function isValueToken(token: string): boolean {
+  const at = token.indexOf(WILDCARD);
+  if (at < 0) return false;
+  for (let i = 0; i < at; i++) if (!isOpener(token.charCodeAt(i))) return false;
+  for (let i = at + 3; i < token.length; i++) if (!isCloser(token.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * Mask a list of tokens: each token on its own, then the rules that look at neighbours (a unit after
+ * a number, a month name next to a date, a run of values collapsing into one `<*>`).
+ */
+export function maskTokens(tokens: readonly string[]): string[] {
+  const masked: string[] = [];
+  for (const token of tokens) {
+    const m = maskToken(token);
+    const last = masked.length - 1;
+    if (last >= 0) {
+      const prev = masked[last] as string;
+      if (isOpenValue(prev)) {
+        const bare = stripTrailing(token);
+        if (UNITS.has(bare)) {
+          masked[last] = `${prev}${token.slice(bare.length)}`;
+          continue;
+        }
+      }
+      // a run of values is one value: `1 2 3`, `blk_<*> blk_<*>`, `@<*> @<*>)`
+      if (m.includes(WILDCARD) && isSameValue(prev, m)) {
+        masked[last] = m;
+        continue;
+      }
+      if (m === WILDCARD && DATE_WORDS.has(stripTrailing(prev))) {
+        // `Sun Jul 3 23:15:38 2005`: the names before the first number belong to the date too.
+        masked[last] = WILDCARD;
+        while (masked.length >= 2) {
+          const before = masked[masked.length - 2] as string;
+          if (before !== WILDCARD && !DATE_WORDS.has(stripTrailing(before))) break;
+          masked.pop();
+          masked[masked.length - 1] = WILDCARD;
+        }
+        continue;
+      }
+      if (prev === WILDCARD && DATE_WORDS.has(stripTrailing(token))) continue;
+    }
+    masked.push(m);
+  }
+  return masked;
+}
+
+/** Tokenise and mask a message; the template of a message nobody has seen before. */
+export function maskMessage(message: string): string {
+  return maskTokens(tokenize(message)).join(' ');
+}
+
+export { isValueToken };

@@ -1,0 +1,275 @@
+/**
+ * The rules the signature miner decides by, as pure functions: when two differing tokens make two
+ * events (two plain words, two keys) and when they do not (values, identifiers); how much two
+ * messages must agree; how many distinct words make a position a variable; when one `<*>` may
+ * cover a longer span; and the hash behind signature ids.
+ */
+import { WILDCARD as MASKED } from './mask.js';
+
+/** The wildcard, as a module constant (hot loops compare against it). */
+const WILDCARD: string = MASKED;
+
+/** A word: letters only (`closed`, `Failed`), around punctuation ignored. */
+function wordCore(token: string): string | null {
+  let s = 0;
+  let e = token.length;
+  while (s < e && !isLetter(token.charCodeAt(s))) s++;
+  while (e > s && !isLetter(token.charCodeAt(e - 1))) e--;
+  if (s === e) return null;
+  for (let i = s; i < e; i++) {
+    const c = token.charCodeAt(i);
+    if (!isLetter(c) && c !== 45 && c !== 39) return null;
+  }
+  for (let i = 0; i < s; i++) if (!isPunct(token.charCodeAt(i))) return null;
+  for (let i = e; i < token.length; i++) if (!isPunct(token.charCodeAt(i))) return null;
+  return token.slice(s, e).toLowerCase();
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c > 127;
+}
+
+function isPunct(c: number): boolean {
+  return (
+    c === 40 ||
+    c === 41 ||
+    c === 91 ||
+    c === 93 ||
+    c === 44 ||
+    c === 46 ||
+    c === 58 ||
+    c === 59 ||
+    c === 34 ||
+    c === 39 ||
+    c === 33 ||
+    c === 63 ||
+    c === 123 ||
+    c === 125
+  );
+}
+
+/** `key=<*>` / `key:<*>`: the key, or null. */
+function keyOf(token: string): string | null {
+  const at = token.indexOf(WILDCARD);
+  if (at <= 0) return null;
+  const sep = token.charCodeAt(at - 1);
+  return sep === 61 || sep === 58 ? token.slice(0, at) : null;
+}
+
+/**
+ * Two differing tokens that say different things (two words, two keys): such a difference makes two
+ * templates, unless enough templates differ in that position (see `cardinality`).
+ */
+export function isHardMismatch(a: string, b: string): boolean {
+  if (a === WILDCARD || b === WILDCARD) return false;
+  const wa = wordCore(a);
+  if (wa !== null) {
+    const wb = wordCore(b);
+    return wb !== null && wa !== wb;
+  }
+  const ka = keyOf(a);
+  if (ka !== null) {
+    const kb = keyOf(b);
+    return kb !== null && ka !== kb;
+  }
+  return false;
+}
+
+/** Soft differences allowed for a message of n tokens. */
+export function softAllowance(n: number): number {
+  return Math.floor(n / 4);
+}
+
+/** Words after which a word is usually a value: `user root`, `from NEW`, `by admin`. */
+const NAMING_WORDS = new Set(
+  (
+    'user users username login account host hostname from by named state status mode uid owner group ' +
+    'administrator admin client'
+  ).split(' '),
+);
+/** Tokens from which a message is long enough that one differing word is more likely a value. */
+const LONG_MESSAGE = 10;
+/** Words after which a word is often a value (`for root`, `of task`). */
+const LEADING_WORDS = new Set(['for', 'of', 'on', 'at', 'with']);
+
+/** Positions that agree (same token) needed for a message of n tokens. */
+export function agreementNeeded(n: number): number {
+  return n <= 2 ? n - (n === 2 ? 1 : 0) : Math.ceil(n * 0.5);
+}
+
+/** cyrb53: a fast 53-bit string hash, for signature ids. */
+export function hash53(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** Longest extra span one `<*>` may cover when two templates differ in length. */
+export const MAX_SPAN_EXTRA = 1;
+
+/**
+ * Where two templates of the same length differ, when they agree enough elsewhere: at most
+ * `maxDiff` positions, at least one constant token in common and at least half the tokens equal.
+ */
+export function diffPositions(a: readonly string[], b: readonly string[], maxDiff: number): number[] | null {
+  let same = 0;
+  let constSame = 0;
+  let differ = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) {
+      same++;
+      if (a[i] !== WILDCARD) constSame++;
+    } else if (++differ > maxDiff) return null;
+  }
+  if (same * 2 < a.length || constSame === 0) return null;
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) out.push(i);
+  return out;
+}
+
+/**
+ * Does `short` match `long` when one of its wildcards covers extra tokens? Every other token must
+ * be equal, and `short` must hold at least two constant tokens.
+ */
+export function spanFits(short: readonly string[], long: readonly string[]): boolean {
+  const d = long.length - short.length;
+  if (d <= 0) return false;
+  let constants = 0;
+  for (let i = 0; i < short.length; i++) {
+    const tok = short[i] as string;
+    if (tok !== WILDCARD) {
+      if (tok !== long[i]) return false;
+      constants++;
+      continue;
+    }
+    // the covered span is words: values would have collapsed into one `<*>` already
+    let ok = true;
+    for (let j = i; ok && j <= i + d; j++) if ((long[j] as string).includes(WILDCARD)) ok = false;
+    let rest = 0;
+    for (let j = i + 1; ok && j < short.length; j++) {
+      const a = short[j] as string;
+      if (a === WILDCARD) continue;
+      if (a !== long[j + d]) ok = false;
+      rest++;
+    }
+    if (ok && constants + rest >= 2) return true;
+  }
+  return false;
+}
+
+/**
+ * Distinct words a position needs before it is taken as a variable: few after a word that
+ * introduces a value (`user root`, `from NEW to RUNNING`, `reason: X`, `for root`), `cardinality`
+ * elsewhere, so that a handful of alternatives (`GET` / `POST` / `DELETE`, `Started` / `Stopped`)
+ * stay separate events.
+ */
+export function distinctNeeded(tokens: readonly string[], p: number, cardinality: number): number {
+  const prev = p > 0 ? (tokens[p - 1] as string).toLowerCase() : '';
+  if (NAMING_WORDS.has(prev)) return 2;
+  if (prev === 'to' && tokens.slice(0, p - 1).some((x) => x.toLowerCase() === 'from')) return 2;
+  const few = Math.min(3, cardinality);
+  if (LEADING_WORDS.has(prev) || prev.endsWith(':') || prev.endsWith('=') || prev.endsWith(',')) return few;
+  if (p > 0 && tokens.length >= LONG_MESSAGE) return few; // one word of many: more likely a value
+  return cardinality;
+}
+
+/** Compare a template with a message of the same length: a score, or -1 when they do not fit. */
+export function fitScore(template: readonly string[], tokens: readonly string[], soft: number): number {
+  const n = tokens.length;
+  let same = 0;
+  let constSame = 0;
+  let softLeft = soft;
+  for (let i = 0; i < n; i++) {
+    const a = template[i] as string;
+    const b = tokens[i] as string;
+    if (a === b) {
+      same++;
+      if (a !== WILDCARD) constSame++;
+    } else if (a !== WILDCARD) {
+      if (isHardMismatch(a, b)) return -1;
+      if (--softLeft < 0) return -1;
+    }
+  }
+  if (same < agreementNeeded(n)) return -1;
+  if (constSame === 0 && same < n) return -1;
+  return same + constSame / (n + 1);
+}
+
+/** Anything with template tokens. */
+export interface Shaped {
+  readonly tokens: readonly string[];
+}
+
+/**
+ * The templates of the same length a new one merges with, or null: one that fits it either way
+ * (soft differences only), or all those that differ from it in the same few positions once each of
+ * those positions has shown `distinctNeeded` distinct words. At most `scanLimit` peers are read.
+ */
+export function sameLengthMerge<T extends Shaped>(
+  fresh: T,
+  peers: Iterable<T>,
+  cardinality: number,
+  scanLimit: number,
+): T[] | null {
+  const n = fresh.tokens.length;
+  if (n < 2) return null;
+  const maxDiff = Math.max(1, Math.floor(n / 3));
+  const soft = softAllowance(n);
+  const groups = new Map<string, T[]>();
+  let scanned = 0;
+  const need = Math.min(agreementNeeded(n), Math.ceil(n / 2));
+  for (const other of peers) {
+    if (other === fresh) continue;
+    if (++scanned > scanLimit) break;
+    if (!agreesOn(fresh.tokens, other.tokens, need)) continue; // cheap: most peers share little
+    if (fitScore(other.tokens, fresh.tokens, soft) >= 0 || fitScore(fresh.tokens, other.tokens, soft) >= 0) {
+      return [fresh, other];
+    }
+    const diff = diffPositions(fresh.tokens, other.tokens, maxDiff);
+    if (diff === null) continue;
+    const key = diff.join(',');
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [other]);
+    else group.push(other);
+  }
+  for (const [key, group] of groups) {
+    const positions = key.split(',').map(Number);
+    // Templates differing in a subset of these positions belong to the same group.
+    const members = [fresh, ...group];
+    for (const [otherKey, otherGroup] of groups) {
+      if (otherKey === key) continue;
+      const sub = otherKey.split(',').map(Number);
+      if (sub.every((p) => positions.includes(p))) members.push(...otherGroup);
+    }
+    if (positions.every((p) => variesEnough(members, p, cardinality))) return members;
+  }
+  return null;
+}
+
+/** Do two token lists of the same length hold the same token in at least `need` positions? */
+function agreesOn(a: readonly string[], b: readonly string[], need: number): boolean {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i] && ++same >= need) return true;
+    if (same + (a.length - i - 1) < need) return false;
+  }
+  return same >= need;
+}
+
+/** Has position p shown enough distinct values among these templates to be a variable? */
+function variesEnough(members: readonly Shaped[], p: number, cardinality: number): boolean {
+  const values = new Set<string>();
+  for (const m of members) {
+    const v = m.tokens[p] as string;
+    if (v === WILDCARD) return true;
+    values.add(v);
+  }
+  return values.size >= distinctNeeded((members[0] as Shaped).tokens, p, cardinality);
+}
