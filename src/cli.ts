@@ -9,19 +9,24 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { closest } from 'fastest-levenshtein';
 import ms from 'ms';
 import { AuditLog, type ExportFormat } from './audit/log.js';
+import type { ChatMessage } from './chat/message.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { ControlStore, type KillTarget } from './control/state.js';
+import { runCommand } from './control/commands/execute.js';
+import { parseCommand } from './control/commands/grammar.js';
+import { ControlStore } from './control/state.js';
+import { type Core, createCore } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
+import { randomId } from './ids.js';
+import { createLogger } from './log.js';
 import { startBot } from './main.js';
 import { runningPid } from './pidfile.js';
 import { formatIssue, PolicyError } from './policy/errors.js';
-import { loadPolicyFile } from './policy/load.js';
+import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
 import { summarizePolicy } from './policy/summary.js';
-import { AGENTS } from './policy/vocabulary.js';
+import { activeContent, activeVersion } from './policy/versions.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -53,16 +58,6 @@ export function cliActor(env: CliIo['env']): string {
   }
   const clean = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'unknown';
   return `cli:user:${clean}`;
-}
-
-function killTarget(text: string): KillTarget {
-  const t = text.toLowerCase();
-  if (t === 'all' || (AGENTS as readonly string[]).includes(t)) return t as KillTarget;
-  const guess = closest(t, ['all', ...AGENTS]);
-  throw new CliFailure(
-    `unknown agent "${text}": did you mean ${guess}? (agents: all, ${AGENTS.join(', ')})`,
-    2,
-  );
 }
 
 /** `2025-01-06`, `2025-01-06T09:00:00Z`, or a duration ago like `7d`, `12h`. */
@@ -99,6 +94,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
   };
   const out = (text: string) => write(io.stdout, text);
+  const chatVerb = async (text: string): Promise<void> => {
+    const parsed = parseCommand(text);
+    if (!parsed.ok)
+      throw new CliFailure(`${parsed.error}${parsed.usage ? `\nusage: autonomy ${parsed.usage}` : ''}`, 2);
+    const reply = await withCore(cfg(), io, (core) =>
+      runCommand(core.commands, { platform: 'cli', actor: cliActor(io.env), channel: 'console:cli', text }),
+    );
+    out(formatReply(reply));
+  };
 
   const program = new Command('autonomy')
     .description('Runs proactive agents under a written autonomy policy, with people in charge.')
@@ -176,31 +180,54 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .description('stop an agent (or all) at once; the running bot obeys within a second')
     .argument('[reason...]', 'why (recorded in the audit log)')
     .option('-r, --reason <text>', 'why (recorded in the audit log)')
-    .action((agent: string, words: string[], opts: { reason?: string }) => {
-      const target = killTarget(agent);
-      const reason = opts.reason ?? (words.length > 0 ? words.join(' ') : undefined);
-      const change = withDb((db, audit) =>
-        new ControlStore(db, audit, { now: io.now }).kill(target, cliActor(io.env), reason),
-      );
-      out(change.message);
+    .action(async (agent: string, words: string[], opts: { reason?: string }) => {
+      const reason = opts.reason ?? words.join(' ');
+      await chatVerb(`kill ${agent} ${reason}`.trim());
       out(botNotice(cfg()));
     });
-
   program
     .command('resume <agent>')
     .description('lift a kill switch (resume all lifts the global one only)')
     .argument('[reason...]', 'why (recorded in the audit log)')
-    .action((agent: string, words: string[]) => {
-      const target = killTarget(agent);
-      const reason = words.length > 0 ? words.join(' ') : undefined;
-      const change = withDb((db, audit) =>
-        new ControlStore(db, audit, { now: io.now }).resume(target, cliActor(io.env), reason),
-      );
-      out(change.message);
+    .action(async (agent: string, words: string[]) => {
+      await chatVerb(`resume ${agent} ${words.join(' ')}`.trim());
       out(botNotice(cfg()));
     });
 
+  // The chat verbs, for when chat is down: same grammar, same services, acting as cli:user:$USER.
+  const verbs: [string, string][] = [
+    ['status', 'phase, kill switches, mutes, budgets, approvals, incidents, outbox, health'],
+    ['approvals', 'list pending approval requests'],
+    ['approve <id>', 'approve a tier 3 request (runs it here and waits for it)'],
+    ['deny <id> [reason...]', 'deny a tier 3 request'],
+    ['incidents', 'list open incidents'],
+    ['ack <id>', 'acknowledge an incident'],
+    ['resolve <id> [note...]', 'resolve an incident'],
+    ['mute <kind> <name> <duration> [reason...]', 'hold back posts: kind is agent, signature or service'],
+    ['unmute <kind> <name>', 'lift a mute'],
+    ['phase [args...]', 'show the rollout phase, or: phase <1-4> [agent] <reason>'],
+    ['budget [args...]', 'show token budgets, or: budget <agent> <tokens>'],
+    ['skills', 'list learned skills'],
+  ];
+  for (const [usage, description] of verbs) {
+    program
+      .command(usage)
+      .description(description)
+      .allowExcessArguments(false)
+      .action(async (...args: unknown[]) => {
+        const words = args
+          .slice(0, -2)
+          .flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [String(a)]))
+          .map((w) => (/\s/.test(w) ? `"${w.replaceAll('"', '')}"` : w));
+        await chatVerb([usage.split(' ')[0], ...words].join(' '));
+      });
+  }
+
   const audit = program.command('audit').description('verify, export or purge the hash-chained audit log');
+  audit
+    .command('run <run-id>')
+    .description("show a run's audit trail")
+    .action(async (runId: string) => chatVerb(`audit ${runId}`));
   audit
     .command('verify')
     .description('check every hash and link; exit 0 when the chain is whole, else name the first bad record')
@@ -275,6 +302,53 @@ function reportError(err: unknown, io: CliIo): number {
   write(io.stderr, `error: ${e?.message ?? String(err)}`);
   if (io.env.LOG_LEVEL === 'debug' || io.env.LOG_LEVEL === 'trace') write(io.stderr, String(e?.stack ?? ''));
   return 1;
+}
+
+/** Opens the core on the database, under the policy version the bot enforces (or the file, before any start). */
+async function withCore<T>(config: Config, io: CliIo, fn: (core: Core) => Promise<T>): Promise<T> {
+  const database = openDatabase(config.dbFile);
+  try {
+    migrate(database);
+    const audit = new AuditLog(database, { now: io.now });
+    const control = new ControlStore(database, audit, { now: io.now });
+    const active = activeContent(database);
+    const loaded = active
+      ? parsePolicy(active.content, active.sourcePath)
+      : await loadPolicyFile(config.policyFile);
+    if (!loaded.ok) throw new PolicyError(loaded.issues);
+    const core = createCore({
+      config,
+      database,
+      audit,
+      control,
+      policy: () => loaded.policy,
+      policyVersion: () => activeVersion(database)?.id ?? 0,
+      lastPolicyError: () => null,
+      now: io.now,
+      newId: randomId,
+      env: io.env,
+      log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+    });
+    const result = await fn(core);
+    await core.approvals.settled();
+    return result;
+  } finally {
+    database.close();
+  }
+}
+
+/** A reply message as terminal text: title, body, then each field. */
+export function formatReply(reply: ChatMessage): string {
+  const lines = [reply.title];
+  if (reply.body) lines.push(reply.body);
+  for (const f of reply.fields) {
+    lines.push(
+      f.value.includes('\n')
+        ? `${f.label}:\n  ${f.value.split('\n').join('\n  ')}`
+        : `${f.label}: ${f.value}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 function botNotice(config: Config): string {

@@ -236,3 +236,38 @@ describe('autonomy backup', () => {
     expect(again.err).toContain('never overwrites');
   });
 });
+
+describe('chat verbs from the shell (for when chat is down)', () => {
+  it('status, incidents, mute and phase work as cli:user:$USER and are audited', async () => {
+    const s = await cli('status');
+    expect(s.code).toBe(0);
+    expect(s.out).toContain('autonomy status: phase 1');
+    expect(s.out).toMatch(/Kill switches: none/);
+    expect((await cli('incidents')).out).toContain('No open incidents');
+    const m = await cli('mute', 'service', 'web', '2h', 'deploy', 'window');
+    expect(m.code).toBe(0);
+    expect(m.out).toMatch(/web/);
+    const p = await cli('phase', '2', 'weekly review ok');
+    expect(p.out).toContain('was 1 (observe-only), now 2 (suggest-only)');
+    const jump = await cli('phase', '4', 'yolo');
+    expect(jump.out).toContain('one step at a time');
+    const db = openDatabase(setup.dbFile);
+    try {
+      const kinds = new AuditLog(db, { now: () => clock }).records().map((r) => [r.kind, r.actor]);
+      expect(kinds).toContainEqual(['control.phase', 'cli:user:alice']);
+      expect(kinds.some(([k, a]) => String(k).startsWith('mute') && a === 'cli:user:alice')).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('answers bad arguments with usage and exit 2, and unknown ids plainly', async () => {
+    const bad = await cli('mute', 'service', 'web', 'forever');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('30m, 2h or 1d');
+    const unknown = await cli('ack', 'i42');
+    expect(unknown.out).toMatch(/i42/);
+    const none = await cli('approve', 'a9');
+    expect(none.out).toMatch(/a9/);
+  });
+});

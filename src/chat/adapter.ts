@@ -47,7 +47,8 @@ export interface ChatAdapter {
 
 /** A command typed by a person: `/autonomy kill guardian flapping`. */
 export interface InboundCommand {
-  readonly platform: Platform;
+  /** `cli` for the shell (`autonomy status`), which is trusted: see runCommand. */
+  readonly platform: Platform | 'cli';
   /** The identity of who typed it (`slack:user:U123`). */
   readonly actor: string;
   /** Platform groups/roles the actor belongs to, when the platform tells (`discord:role:456`). */

@@ -108,3 +108,13 @@ export function createVersionStore(
     },
   };
 }
+
+/** The text of the policy version in force (what the running bot enforces), or null before any start. */
+export function activeContent(database: Database): { content: string; sourcePath: string } | null {
+  const row = database.db
+    .select({ content: policyVersions.content, sourcePath: policyVersions.sourcePath })
+    .from(policyVersions)
+    .where(eq(policyVersions.active, true))
+    .get();
+  return row ?? null;
+}
