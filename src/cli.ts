@@ -27,8 +27,10 @@ import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
 import { summarizePolicy } from './policy/summary.js';
 import { activeContent, activeVersion } from './policy/versions.js';
+import { runSignatures } from './signals/signatures-cli.js';
 
 export interface CliIo {
+  readonly stdin?: NodeJS.ReadableStream;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -149,6 +151,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       } finally {
         database.close();
       }
+    });
+
+  program
+    .command('signatures')
+    .description('group log lines from stdin into error signatures: one JSON line out per line in')
+    .action(async () => {
+      const r = await runSignatures(io.stdin ?? process.stdin, io.stdout);
+      write(io.stderr, `${r.lines} line(s), ${r.templates} signature(s)`);
     });
 
   const policy = program.command('policy').description('check, print the schema of, or reload the policy');

@@ -25,11 +25,18 @@ function collect(stream: PassThrough): () => string {
 }
 
 async function cli(...args: string[]) {
+  return cliWithInput('', ...args);
+}
+
+async function cliWithInput(input: string, ...args: string[]) {
+  const stdin = new PassThrough();
+  stdin.end(input);
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out = collect(stdout);
   const err = collect(stderr);
   const code = await run(args, {
+    stdin,
     stdout,
     stderr,
     env: { ...setup.env, USER: 'alice' },
@@ -269,5 +276,24 @@ describe('chat verbs from the shell (for when chat is down)', () => {
     expect(unknown.out).toMatch(/i42/);
     const none = await cli('approve', 'a9');
     expect(none.out).toMatch(/a9/);
+  });
+});
+
+describe('autonomy signatures', () => {
+  it('writes one JSON line per input line, grouping lines of one template under one signature', async () => {
+    const input = [
+      'Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user admin from 1.2.3.4',
+      'Dec 10 06:55:48 LabSZ sshd[24202]: Invalid user test from 5.6.7.8',
+      '',
+      'Dec 10 06:56:01 LabSZ sshd[24210]: Connection closed by 9.9.9.9 [preauth]',
+    ].join('\n');
+    const r = await cliWithInput(`${input}\n`, 'signatures');
+    expect(r.code).toBe(0);
+    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(4);
+    expect(rows[0].signature).toBe(rows[1].signature);
+    expect(rows[0].template).toBe('Invalid user <*> from <*>');
+    expect(rows[3].signature).not.toBe(rows[0].signature);
+    expect(r.err).toContain('4 line(s)');
   });
 });
