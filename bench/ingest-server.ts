@@ -58,7 +58,6 @@ async function app(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'autonomy-bench-ingest-'));
   const database: Database = openDatabase(join(dir, 'autonomy.db'));
   migrate(database);
-  if (process.env.XPRAGMA) database.sqlite.pragma(process.env.XPRAGMA);
   const loaded = await loadPolicyFile(join(packageRoot(), 'policies', 'default.policy.yaml'));
   if (!loaded.ok) throw new Error('the default policy does not load');
   const now = Date.now;

@@ -145,7 +145,11 @@ export const bench: Bench = {
         ratios.push(onApp.rps / onBare.rps);
       }
       const stored = (await ask<{ signals: number }>(app, 'stats')).signals;
-      const median = (xs: number[]) => percentile([...xs].sort((x, y) => x - y), 50);
+      const median = (xs: number[]) =>
+        percentile(
+          [...xs].sort((x, y) => x - y),
+          50,
+        );
       const ratio = median(ratios);
       // Requests still in flight when a run ends are stored without being counted as 202s: >=.
       const durable = stored >= appOk && bad === 0;

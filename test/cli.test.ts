@@ -289,7 +289,10 @@ describe('autonomy signatures', () => {
     ].join('\n');
     const r = await cliWithInput(`${input}\n`, 'signatures');
     expect(r.code).toBe(0);
-    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(4);
     expect(rows[0].signature).toBe(rows[1].signature);
     expect(rows[0].template).toBe('Invalid user <*> from <*>');

@@ -33,11 +33,15 @@ const MARK_ACTION = `
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install it with  apt-get install -y chromium  (npm test's pretest does)`);
+    throw new Error(
+      `${CHROMIUM} is missing: install it with  apt-get install -y chromium  (npm test's pretest does)`,
+    );
   }
   setup = tempSetup();
   marker = join(setup.dir, 'marker.txt');
-  setup.savePolicy(`${setup.policyText().replace('phase: 1 # observe-only baseline', 'phase: 3')}${MARK_ACTION}`);
+  setup.savePolicy(
+    `${setup.policyText().replace('phase: 1 # observe-only baseline', 'phase: 3')}${MARK_ACTION}`,
+  );
   bot = await startBot({
     env: { ...setup.env, MARKER_FILE: marker, PATH: process.env.PATH ?? '/usr/bin:/bin' },
     logDestination: new LogSink(),
@@ -46,7 +50,13 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-gpu',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
   page = await (await browser.newContext({ viewport: { width: 1100, height: 1000 } })).newPage();
   await page.goto(bot.consoleUrl as string);
@@ -70,14 +80,23 @@ describe('the console on the real bot', () => {
     await box.press('Enter');
     const replies = page.locator('#replies');
     await replies.getByRole('heading', { name: /guardian killed \(drill\)/ }).waitFor();
-    expect(bot.controlState().killedAgents.has('guardian') || bot.control.snapshot().killedAgents.has('guardian')).toBe(true);
+    expect(
+      bot.controlState().killedAgents.has('guardian') || bot.control.snapshot().killedAgents.has('guardian'),
+    ).toBe(true);
     await box.fill('status');
     await box.press('Enter');
-    await expect.poll(async () => replies.locator('article').first().textContent()).toMatch(/guardian: phase 3, KILLED/);
+    await expect
+      .poll(async () => replies.locator('article').first().textContent())
+      .toMatch(/guardian: phase 3, KILLED/);
   });
 
   it('shows a real tier 3 request; Approve (double-clicked) runs it once and the message changes', async () => {
-    const proposal: Proposal = { agent: 'sentinel', actionId: 'mark-deploy', params: {}, rationale: 'deploy finished' };
+    const proposal: Proposal = {
+      agent: 'sentinel',
+      actionId: 'mark-deploy',
+      params: {},
+      rationale: 'deploy finished',
+    };
     const policy = bot.policy.current;
     const decision = decide(policy, { ...bot.control.snapshot() }, proposal, Date.now());
     expect(decision.verdict).toBe('ask');
@@ -91,9 +110,13 @@ describe('the console on the real bot', () => {
     expect(text).toContain('web');
     await request.getByRole('button', { name: 'Approve' }).dblclick();
 
-    await expect.poll(() => (existsSync(marker) ? readFileSync(marker, 'utf8') : ''), { timeout: 10_000 }).toBe('ran\n');
     await expect
-      .poll(async () => page.locator('article').filter({ hasText: shortId }).first().textContent(), { timeout: 10_000 })
+      .poll(() => (existsSync(marker) ? readFileSync(marker, 'utf8') : ''), { timeout: 10_000 })
+      .toBe('ran\n');
+    await expect
+      .poll(async () => page.locator('article').filter({ hasText: shortId }).first().textContent(), {
+        timeout: 10_000,
+      })
       .toMatch(/console:user:local/);
     // A later click (typed fallback) is refused with who decided; nothing runs again.
     const again = await bot.core.inbound.command({

@@ -69,7 +69,11 @@ function change(input: SignalInput): IncidentChange | null {
 
 describe('correlation into incidents', () => {
   it('opens, updates (highest severity, earliest start), and numbers incidents max+1', () => {
-    expect(change(signal({ occurredAt: T0 - 5 * MIN }))).toMatchObject({ change: 'opened', shortId: 'i1', signalCount: 1 });
+    expect(change(signal({ occurredAt: T0 - 5 * MIN }))).toMatchObject({
+      change: 'opened',
+      shortId: 'i1',
+      signalCount: 1,
+    });
     env.clock += MIN;
     expect(change(signal({ severity: 'critical', occurredAt: T0 - 9 * MIN }))).toMatchObject({
       change: 'updated',
@@ -89,7 +93,10 @@ describe('correlation into incidents', () => {
     const dup = env.store.ingest([{ ...signal(), dedupeKey: 'k-1' }]);
     expect(dup[0]?.status).toBe('duplicate');
     expect(env.incidents.get('i1')?.signalCount).toBe(3);
-    expect(env.audit.records({ kind: 'incident.opened' }).map((r) => r.actor)).toEqual(['source:events', 'source:events']);
+    expect(env.audit.records({ kind: 'incident.opened' }).map((r) => r.actor)).toEqual([
+      'source:events',
+      'source:events',
+    ]);
   });
 
   it('reopens within 10 minutes of resolution, opens a new one after, and never reopens on an older event', () => {
@@ -117,11 +124,17 @@ describe('correlation into incidents', () => {
     change(signal());
     env.clock += 25 * 60 * MIN;
     expect(change(signal())).toMatchObject({ change: 'opened', shortId: 'i2' });
-    expect(env.incidents.get('i1')).toMatchObject({ status: 'resolved', resolvedBy: 'system:stale', resolvedAt: T0 });
+    expect(env.incidents.get('i1')).toMatchObject({
+      status: 'resolved',
+      resolvedBy: 'system:stale',
+      resolvedAt: T0,
+    });
   });
 
   it('rolls back a whole call when one input is bad', () => {
-    expect(() => env.store.ingest([signal(), signal({ severity: 'urgent' as never })])).toThrow(/severity "urgent"/);
+    expect(() => env.store.ingest([signal(), signal({ severity: 'urgent' as never })])).toThrow(
+      /severity "urgent"/,
+    );
     expect(env.incidents.list({ status: 'all' })).toEqual([]);
   });
 
@@ -156,7 +169,10 @@ describe('no floods', () => {
     for (let i = 0; i < 10_000; i++) {
       env.clock = T0 + Math.floor((i * MIN) / 10_000);
       const startsAt = new Date(T0 - 3600_000 + i).toISOString();
-      const normalised = normaliseAlertmanager(alertmanagerPayload([{ fingerprint: 'flood', startsAt }]), env.clock);
+      const normalised = normaliseAlertmanager(
+        alertmanagerPayload([{ fingerprint: 'flood', startsAt }]),
+        env.clock,
+      );
       if (!normalised.ok) throw new Error('bad fixture');
       pending.push(env.store.ingestBatched(normalised.value));
       if (i % 500 === 499) {
@@ -226,18 +242,38 @@ describe('IncidentStore: what people do', () => {
     change(signal());
     env.clock += MIN;
     const ack = env.incidents.acknowledge('i1', 'slack:user:U0ONCALL');
-    expect(ack).toMatchObject({ ok: true, changed: true, message: 'i1 acknowledged by slack:user:U0ONCALL: nightly backup failed' });
-    expect(env.incidents.get('1')).toMatchObject({ status: 'acknowledged', acknowledgedAt: T0 + MIN, acknowledgedBy: 'slack:user:U0ONCALL' });
+    expect(ack).toMatchObject({
+      ok: true,
+      changed: true,
+      message: 'i1 acknowledged by slack:user:U0ONCALL: nightly backup failed',
+    });
+    expect(env.incidents.get('1')).toMatchObject({
+      status: 'acknowledged',
+      acknowledgedAt: T0 + MIN,
+      acknowledgedBy: 'slack:user:U0ONCALL',
+    });
     const again = env.incidents.acknowledge('I1', 'discord:user:12345');
     expect(again).toMatchObject({ ok: true, changed: false });
-    if (again.ok) expect(again.message).toMatch(/already acknowledged by slack:user:U0ONCALL at 2025-01-01T12:01:00Z/);
+    if (again.ok)
+      expect(again.message).toMatch(/already acknowledged by slack:user:U0ONCALL at 2025-01-01T12:01:00Z/);
     // A signal while acknowledged still updates it.
     expect(change(signal())).toMatchObject({ change: 'updated', shortId: 'i1' });
     env.clock += MIN;
     const resolved = env.incidents.resolve('#1', 'slack:user:U0ONCALL', 'restarted the backup agent');
-    expect(resolved).toMatchObject({ ok: true, changed: true, change: { change: 'resolved', shortId: 'i1' } });
-    expect(env.incidents.get('i1')).toMatchObject({ status: 'resolved', resolvedAt: T0 + 2 * MIN, resolvedBy: 'slack:user:U0ONCALL' });
-    expect(env.incidents.acknowledge('i1', 'slack:user:U0OTHER')).toMatchObject({ ok: false, code: 'already-resolved' });
+    expect(resolved).toMatchObject({
+      ok: true,
+      changed: true,
+      change: { change: 'resolved', shortId: 'i1' },
+    });
+    expect(env.incidents.get('i1')).toMatchObject({
+      status: 'resolved',
+      resolvedAt: T0 + 2 * MIN,
+      resolvedBy: 'slack:user:U0ONCALL',
+    });
+    expect(env.incidents.acknowledge('i1', 'slack:user:U0OTHER')).toMatchObject({
+      ok: false,
+      code: 'already-resolved',
+    });
     expect(env.incidents.resolve('i1', 'slack:user:U0OTHER')).toMatchObject({ ok: true, changed: false });
     const audited = env.audit.records().filter((r) => r.kind.startsWith('incident.'));
     expect(audited.map((r) => [r.kind, r.actor])).toEqual([

@@ -49,8 +49,11 @@ function mutated(base: unknown): fc.Arbitrary<unknown> {
   const paths: (string | number)[][] = [];
   const walk = (v: unknown, path: (string | number)[]) => {
     paths.push(path);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
-    else if (v !== null && typeof v === 'object')
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, [...path, i]);
+      });
+    } else if (v !== null && typeof v === 'object')
       for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
   walk(base, []);

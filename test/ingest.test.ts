@@ -1,44 +1,17 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listen } from '../adapters/http/server.js';
 import { openDatabase } from '../src/db/connection.js';
-import { SignatureMiner } from '../src/signals/signatures.js';
-import { TemplateStore } from '../src/signals/template-store.js';
 import { ensureToken, TokenError } from '../src/tokens.js';
 import {
   alertmanagerPayload,
   type IngestSetup,
   ingestSetup,
-  SECRET,
-  signGithub,
+  type Rejected,
   T0,
   TOKEN,
 } from './helpers/ingest.js';
-
-interface Accepted {
-  accepted: number;
-  duplicates: number;
-  incidents: string[];
-  ignored?: string | null;
-  [key: string]: unknown;
-}
-interface Rejected {
-  error: string;
-  reason: string;
-  problems?: { path: string; message: string }[];
-}
-
-type Example = { name: string; examples: Record<string, unknown>[] };
-const require = createRequire(import.meta.url);
-const GITHUB_EXAMPLES = require('@octokit/webhooks-examples') as Example[];
-
-function example(event: string, pick: (e: Record<string, unknown>) => boolean): Record<string, unknown> {
-  const found = GITHUB_EXAMPLES.find((w) => w.name === event)?.examples.find(pick);
-  if (!found) throw new Error(`no ${event} example matches`);
-  return structuredClone(found);
-}
 
 let s: IngestSetup;
 beforeEach(() => {
@@ -52,7 +25,7 @@ afterEach(() => {
 describe('bearer auth', () => {
   it('rejects a missing, malformed or wrong token with the same 401, counted, writing nothing', async () => {
     const body = JSON.stringify(alertmanagerPayload([{}]));
-    const variants = [
+    const variants: Record<string, string>[] = [
       {},
       { authorization: TOKEN },
       { authorization: `Basic ${TOKEN}` },
@@ -61,7 +34,10 @@ describe('bearer auth', () => {
     ];
     const replies: string[] = [];
     for (const headers of variants) {
-      const res = await s.post('/hooks/alertmanager', body, { 'content-type': 'application/json', ...headers });
+      const res = await s.post('/hooks/alertmanager', body, {
+        'content-type': 'application/json',
+        ...headers,
+      });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="autonomy"');
       replies.push(await res.text());
@@ -142,7 +118,9 @@ describe('bad input is refused with a reason and writes nothing', () => {
       // No Content-Length (chunked): cut off while reading.
       const streamed = await small.post('/hooks/alertmanager', big, { authorization: `Bearer ${TOKEN}` });
       expect(streamed.status).toBe(413);
-      expect(((await streamed.json()) as Rejected).error).toBe('body larger than 1 KiB: send fewer items per request');
+      expect(((await streamed.json()) as Rejected).error).toBe(
+        'body larger than 1 KiB: send fewer items per request',
+      );
       const form = await small.post('/hooks/events', 'a=b', {
         authorization: `Bearer ${TOKEN}`,
         'content-type': 'application/x-www-form-urlencoded',
@@ -187,7 +165,11 @@ describe('POST /hooks/alertmanager', () => {
         occurred_at: Date.parse('2025-01-01T11:55:00.123Z'),
         received_at: T0,
       });
-      expect(rows[1]).toMatchObject({ service: 'db', severity: 'warning', fingerprint: 'alertmanager:bbb222' });
+      expect(rows[1]).toMatchObject({
+        service: 'db',
+        severity: 'warning',
+        fingerprint: 'alertmanager:bbb222',
+      });
     } finally {
       other.close();
     }
@@ -248,7 +230,9 @@ describe('POST /hooks/alertmanager', () => {
       Array.from({ length: 40 }, (_, i) =>
         s.postJson(
           '/hooks/alertmanager',
-          alertmanagerPayload([{ fingerprint: 'aaa111', startsAt: new Date(T0 - 3600_000 + i * 1000).toISOString() }]),
+          alertmanagerPayload([
+            { fingerprint: 'aaa111', startsAt: new Date(T0 - 3600_000 + i * 1000).toISOString() },
+          ]),
         ),
       ),
     );
@@ -256,144 +240,6 @@ describe('POST /hooks/alertmanager', () => {
     expect(s.rowCounts().signals).toBe(40);
     expect(s.incidents.list()).toHaveLength(1);
     expect(s.incidents.get('i1')?.signalCount).toBe(40);
-  });
-});
-
-describe('POST /hooks/github (real payloads from @octokit/webhooks-examples)', () => {
-  it('turns a failed check_run into a failed_job signal and a green one into its resolution', async () => {
-    const failed = example('check_run', (e) => e.action === 'completed' && (e.check_run as { conclusion: string }).conclusion === 'failure');
-    const res = await s.github('check_run', 'd-1', failed);
-    expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ accepted: 1, duplicates: 0, incidents: ['i1'], ignored: null });
-    expect(s.incidents.get('i1')).toMatchObject({
-      fingerprint: 'github:check:Codertocat/Hello-World:Octocoders-linter:changes',
-      title: 'Codertocat/Hello-World: Octocoders-linter failed on changes',
-      severity: 'warning',
-      service: 'Codertocat/Hello-World',
-    });
-    // Redelivery (same X-GitHub-Delivery) is stored once.
-    expect(await (await s.github('check_run', 'd-1', failed)).json()).toMatchObject({ accepted: 0, duplicates: 1 });
-    const green = structuredClone(failed);
-    (green.check_run as { conclusion: string }).conclusion = 'success';
-    s.clock += 60_000;
-    await s.github('check_run', 'd-2', green);
-    expect(s.incidents.get('i1')).toMatchObject({ status: 'resolved', resolvedBy: 'source:github' });
-  });
-
-  it('turns a failed workflow_run into a failed_job, and ignores a cancelled one with the reason', async () => {
-    const run = example('workflow_run', (e) => (e.workflow_run as { conclusion: string }).conclusion === 'success');
-    // The examples hold only green runs: the same real payload, red.
-    (run.workflow_run as { conclusion: string }).conclusion = 'failure';
-    const res = await s.github('workflow_run', 'd-10', run);
-    expect(await res.json()).toMatchObject({ accepted: 1, incidents: ['i1'] });
-    expect(s.incidents.get('i1')?.fingerprint).toBe('github:workflow:octo-org/octo-repo:2823525:master');
-    (run.workflow_run as { conclusion: string }).conclusion = 'cancelled';
-    const cancelled = (await (await s.github('workflow_run', 'd-11', run)).json()) as Accepted;
-    expect(cancelled).toMatchObject({ accepted: 0, incidents: [] });
-    expect(cancelled.ignored).toBe('workflow cancelled is not a failure');
-  });
-
-  it('turns advisories and Dependabot alerts into advisory signals; fixed resolves', async () => {
-    const created = example('dependabot_alert', (e) => e.action === 'created');
-    expect(await (await s.github('dependabot_alert', 'd-20', created)).json()).toMatchObject({ incidents: ['i1'] });
-    expect(s.incidents.get('i1')).toMatchObject({
-      fingerprint: 'github:dependabot:wolfy1339/pika-pack:20',
-      severity: 'warning',
-      title: 'GHSA-c2qf-rxjj-qqgw in wolfy1339/pika-pack: semver: semver vulnerable to Regular Expression Denial of Service',
-    });
-    const published = example('security_advisory', (e) => e.action === 'published');
-    expect(await (await s.github('security_advisory', 'd-21', published)).json()).toMatchObject({
-      incidents: ['i2'],
-    });
-    expect(s.incidents.get('i2')?.fingerprint).toBe('github:advisory:GHSA-rf4j-j272-fj86');
-    const withdrawn = example('security_advisory', (e) => e.action === 'withdrawn');
-    const w = (await (await s.github('security_advisory', 'd-22', withdrawn)).json()) as Accepted;
-    expect(w).toMatchObject({ accepted: 1, incidents: [] });
-    // repository_advisory has no example in the package: GitHub's documented shape.
-    const repoAdvisory = {
-      action: 'published',
-      repository: { full_name: 'octo-org/octo-repo' },
-      repository_advisory: {
-        ghsa_id: 'GHSA-abcd-1234-efgh',
-        summary: 'Path traversal in the static file server',
-        severity: 'critical',
-        cvss: { vector_string: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', score: 9.8 },
-        html_url: 'https://github.com/octo-org/octo-repo/security/advisories/GHSA-abcd-1234-efgh',
-        vulnerabilities: [{ package: { ecosystem: 'npm', name: 'octo-static' }, vulnerable_version_range: '< 1.2.3', patched_versions: '1.2.3' }],
-      },
-    };
-    expect(await (await s.github('repository_advisory', 'd-23', repoAdvisory)).json()).toMatchObject({
-      incidents: ['i3'],
-    });
-    expect(s.incidents.get('i3')?.severity).toBe('critical');
-    const fixed = example('dependabot_alert', (e) => e.action === 'fixed');
-    (fixed.alert as { number: number }).number = 20;
-    fixed.repository = created.repository;
-    s.clock += 1000;
-    await s.github('dependabot_alert', 'd-24', fixed);
-    expect(s.incidents.get('i1')).toMatchObject({ status: 'resolved', resolvedBy: 'source:github' });
-  });
-
-  it('accepts every example payload GitHub sends (2xx, never 5xx), ignoring what makes no signal', async () => {
-    let n = 0;
-    for (const hook of GITHUB_EXAMPLES) {
-      for (const payload of hook.examples) {
-        const res = await s.github(hook.name, `ex-${n++}`, payload);
-        expect(res.status, `${hook.name} ${String(payload.action)}`).toBeLessThan(300);
-        const body = (await res.json()) as Accepted;
-        if (hook.name === 'push') expect(body.ignored).toMatch(/^push: not an event this bot turns into signals/);
-      }
-    }
-    expect(n).toBeGreaterThan(300);
-    expect(s.counters.rejectedTotal).toBe(0);
-  });
-
-  it('answers ping, and takes GitHub\'s default form encoding', async () => {
-    const ping = await s.github('ping', 'p-1', example('ping', () => true));
-    expect(ping.status).toBe(200);
-    expect(await ping.json()).toMatchObject({ ok: true });
-    const failed = example('check_run', (e) => e.action === 'completed' && (e.check_run as { conclusion: string }).conclusion === 'failure');
-    const form = `payload=${encodeURIComponent(JSON.stringify(failed))}`;
-    const res = await s.post('/hooks/github', form, {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-github-event': 'check_run',
-      'x-github-delivery': 'f-1',
-      'x-hub-signature-256': signGithub(SECRET, form),
-    });
-    expect(await res.json()).toMatchObject({ accepted: 1, incidents: ['i1'] });
-  });
-
-  it('rejects forged, missing and wrongly keyed signatures with 401, counted, writing nothing', async () => {
-    const failed = example('check_run', (e) => e.action === 'completed' && (e.check_run as { conclusion: string }).conclusion === 'failure');
-    const body = JSON.stringify(failed);
-    const headers = { 'content-type': 'application/json', 'x-github-event': 'check_run', 'x-github-delivery': 'x-1' };
-    const forged = JSON.stringify({ ...failed, action: 'completed', sender: { login: 'mallory' } });
-    const cases = [
-      {},
-      { 'x-hub-signature-256': signGithub('another-secret', body) },
-      { 'x-hub-signature-256': signGithub(SECRET, forged) },
-      { 'x-hub-signature-256': 'sha256=zz' },
-      { 'x-hub-signature': `sha1=${'0'.repeat(40)}` },
-    ];
-    for (const extra of cases) {
-      const res = await s.post('/hooks/github', body, { ...headers, ...extra });
-      expect(res.status).toBe(401);
-      expect(((await res.json()) as Rejected).error).toMatch(/GITHUB_WEBHOOK_SECRET/);
-    }
-    expect(s.counters.rejections.get('github bad_signature')).toBe(cases.length);
-    expect(s.rowCounts()).toMatchObject({ signals: 0, incidents: 0 });
-  });
-
-  it('is off (503, never unsigned) without GITHUB_WEBHOOK_SECRET', async () => {
-    const off = ingestSetup({ githubSecret: null });
-    try {
-      const res = await off.github('check_run', 'o-1', { action: 'completed' });
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as Rejected).error).toMatch(/set GITHUB_WEBHOOK_SECRET/);
-      expect(off.counters.rejections.get('github not_configured')).toBe(1);
-    } finally {
-      off.cleanup();
-    }
   });
 });
 
@@ -419,91 +265,28 @@ describe('POST /hooks/events', () => {
       startedAt: Date.parse('2025-01-01T03:00:05Z'),
     });
     expect(await (await s.postJson('/hooks/events', backup)).json()).toMatchObject({ duplicates: 1 });
-    const fixed = { ...backup, id: 'backup-2025-01-01-retry', title: 'backup ok', severity: 'info', resolves: true };
+    const fixed = {
+      ...backup,
+      id: 'backup-2025-01-01-retry',
+      title: 'backup ok',
+      severity: 'info',
+      resolves: true,
+    };
     s.clock += 60_000;
     await s.postJson('/hooks/events', [fixed]);
     expect(s.incidents.get('i1')).toMatchObject({ status: 'resolved', resolvedBy: 'source:events' });
   });
 
   it('says which field of which event is wrong', async () => {
-    const res = await s.postJson('/hooks/events', [backup, { ...backup, id: 'x', severity: 'urgent', occured_at: 1 }]);
+    const res = await s.postJson('/hooks/events', [
+      backup,
+      { ...backup, id: 'x', severity: 'urgent', occured_at: 1 },
+    ]);
     expect(res.status).toBe(400);
     const body = (await res.json()) as Rejected;
     expect(body.problems?.map((p) => p.path)).toEqual(['$[1].severity', '$[1]']);
     expect(body.problems?.[1]?.message).toMatch(/occured_at/);
     expect(s.rowCounts().signals).toBe(0);
-  });
-});
-
-describe('POST /hooks/logs', () => {
-  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' };
-  const errorLine = (i: number) =>
-    `2025-01-01T12:00:0${i % 10}Z ERROR [db] connection to 10.0.0.${i}:5432 refused after ${i * 10} ms`;
-
-  it('mines lines and makes ONE error_signature signal when an error repeats past the threshold', async () => {
-    // The fixture policy keeps the defaults: 5 within 10m, cooldown 30m.
-    const lines = [...Array.from({ length: 12 }, (_, i) => errorLine(i)), 'INFO [web] GET /health 200 in 3 ms'];
-    const res = await s.post('/hooks/logs?service=db', lines.join('\n'), headers);
-    expect(res.status).toBe(202);
-    const body = (await res.json()) as Accepted;
-    expect(body).toMatchObject({ accepted: 13, duplicates: 0, incidents: ['i1'], signatures: 2, repeats: 1, errorLines: 12 });
-    const rows = s.database.sqlite.prepare('SELECT * FROM signals').all() as Record<string, unknown>[];
-    expect(rows).toHaveLength(1);
-    const payload = JSON.parse(rows[0]?.payload as string) as { count: number; template: string; signature: string };
-    expect(rows[0]).toMatchObject({ kind: 'error_signature', source: 'logs', service: 'db', fingerprint: payload.signature });
-    expect(payload.count).toBe(5);
-    expect(payload.template).toMatch(/connection to <\*> refused after <\*>/);
-    // Within the cooldown, more of the same makes no second signal.
-    const more = await s.post('/hooks/logs?service=db', lines.join('\n'), headers);
-    expect(await more.json()).toMatchObject({ repeats: 0, incidents: [] });
-    expect(s.rowCounts().signals).toBe(1);
-  });
-
-  it('reads NDJSON with message, service, timestamp and level; ?level= sets a default', async () => {
-    const lines = Array.from({ length: 6 }, (_, i) =>
-      JSON.stringify({ msg: `payment ${1000 + i} declined: card expired`, service: 'payments', ts: (T0 / 1000) - 60 + i, level: 50 }),
-    );
-    const res = await s.post('/hooks/logs', lines.join('\n'), { ...headers, 'content-type': 'application/x-ndjson' });
-    expect(await res.json()).toMatchObject({ accepted: 6, errorLines: 6, repeats: 1, incidents: ['i1'] });
-    expect(s.incidents.get('i1')).toMatchObject({ service: 'payments', startedAt: T0 - 60_000 });
-    const plain = await s.post('/hooks/logs?level=error', Array(5).fill('disk quota exceeded on /var').join('\n'), headers);
-    expect(await plain.json()).toMatchObject({ errorLines: 5, repeats: 1 });
-  });
-
-  it('dedupes a retried request by Idempotency-Key', async () => {
-    const body = Array.from({ length: 4 }, (_, i) => errorLine(i)).join('\n');
-    const first = await s.post('/hooks/logs', body, { ...headers, 'idempotency-key': 'batch-1' });
-    expect(await first.json()).toMatchObject({ accepted: 4, duplicates: 0 });
-    const retry = await s.post('/hooks/logs', body, { ...headers, 'idempotency-key': 'batch-1' });
-    expect(await retry.json()).toEqual({ accepted: 0, duplicates: 1, incidents: [] });
-    // Had the retry counted, 8 error lines would have crossed the threshold of 5.
-    expect(s.rowCounts().signals).toBe(0);
-  });
-
-  it('keeps template ids across a restart (persisted in signature_templates)', async () => {
-    const first = await s.post('/hooks/logs', `${errorLine(1)}\nuser 42 logged in from 10.1.2.3`, headers);
-    expect(first.status).toBe(202);
-    s.hooks.flushTemplates();
-    const before = new Map(s.miner.snapshot().map((r) => [r.template, r.signature]));
-    expect(s.rowCounts().templates).toBe(2);
-    const restored = SignatureMiner.restore(new TemplateStore(s.database).load());
-    const again = restored.add('user 7 logged in from 192.168.0.9');
-    expect(again.isNew).toBe(false);
-    expect(again.signature).toBe(before.get(again.template));
-  });
-
-  it('refuses a wrong content type (415), a bad line (400, by line number), a bad query (400)', async () => {
-    const json = await s.post('/hooks/logs', '{"message":"x"}', { ...headers, 'content-type': 'application/json' });
-    expect(json.status).toBe(415);
-    const bad = await s.post('/hooks/logs', '{"message":"ok"}\n{"msg": 3}\nnot json', {
-      ...headers,
-      'content-type': 'application/x-ndjson',
-    });
-    expect(bad.status).toBe(400);
-    const problems = ((await bad.json()) as Rejected).problems ?? [];
-    expect(problems.map((p) => p.path)).toEqual(['line 2 $.msg', 'line 3']);
-    expect((await s.post('/hooks/logs?service=a%20b', 'x', headers)).status).toBe(400);
-    expect(s.rowCounts()).toMatchObject({ signals: 0, templates: 0 });
   });
 });
 
@@ -549,7 +332,9 @@ describe('ensureToken', () => {
       source: 'env',
       path: null,
     });
-    expect(() => ensureToken(s.dir, 'ingest-token', 'short')).toThrow(/AUTONOMY_INGEST_TOKEN is shorter than 16/);
+    expect(() => ensureToken(s.dir, 'ingest-token', 'short')).toThrow(
+      /AUTONOMY_INGEST_TOKEN is shorter than 16/,
+    );
     writeFileSync(join(s.dir, 'console-token'), 'tiny\n', { mode: 0o644 });
     let err: unknown;
     try {

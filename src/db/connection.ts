@@ -204,7 +204,8 @@ export function fastStatement<Values extends Record<string, unknown>>(
  * writing). Refuses to overwrite an existing file. Resolves with the number of pages copied.
  */
 export async function backupDatabase(database: Database, target: string): Promise<{ pages: number }> {
-  if (existsSync(target)) throw new Error(`${target} exists; choose a new file name (a backup never overwrites)`);
+  if (existsSync(target))
+    throw new Error(`${target} exists; choose a new file name (a backup never overwrites)`);
   mkdirSync(dirname(resolve(target)), { recursive: true });
   const result = await database.sqlite.backup(target);
   return { pages: result.totalPages };

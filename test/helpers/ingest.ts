@@ -22,6 +22,20 @@ import { SignalStore } from '../../src/signals/store.js';
 import { TemplateStore } from '../../src/signals/template-store.js';
 import { makePolicy } from '../fixtures/policy.js';
 
+export interface Accepted {
+  accepted: number;
+  duplicates: number;
+  incidents: string[];
+  ignored?: string | null;
+  [key: string]: unknown;
+}
+
+export interface Rejected {
+  error: string;
+  reason: string;
+  problems?: { path: string; message: string }[];
+}
+
 export const TOKEN = 'test-ingest-token-0123456789abcdef';
 export const SECRET = 'test-github-secret';
 export const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -98,7 +112,7 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     ...(options.limits ? { limits: options.limits } : {}),
   });
   const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
-    app.request(path, { method: 'POST', body: body as BodyInit, headers });
+    app.request(path, { method: 'POST', body, headers });
   Object.assign(setup, {
     dir,
     database,
@@ -176,7 +190,10 @@ export function alertmanagerPayload(
         severity: a.severity ?? 'critical',
         ...(a.service === undefined ? { job: 'api', instance: '10.0.0.7:9100' } : { service: a.service }),
       },
-      annotations: { summary: 'p99 latency above 2s for 5 minutes', runbook_url: 'https://runbooks.example.test/latency' },
+      annotations: {
+        summary: 'p99 latency above 2s for 5 minutes',
+        runbook_url: 'https://runbooks.example.test/latency',
+      },
       startsAt: a.startsAt ?? '2025-01-01T11:55:00.123456789Z',
       endsAt: a.endsAt ?? '0001-01-01T00:00:00Z',
       generatorURL: 'http://prometheus.example.test:9090/graph?g0.expr=histogram_quantile',

@@ -17,7 +17,13 @@ import { eventsHandler } from './events.js';
 import { githubHandler } from './github.js';
 import { LogIntake, logsHandler } from './logs.js';
 
-export { type BearerOptions, bearerCheck, bearerMatches, githubSignatureMatches, requireBearer } from './auth.js';
+export {
+  type BearerOptions,
+  bearerCheck,
+  bearerMatches,
+  githubSignatureMatches,
+  requireBearer,
+} from './auth.js';
 export {
   type BodyError,
   type BodyResult,

@@ -73,7 +73,9 @@ export async function runCommand(services: CommandServices, cmd: InboundCommand)
   // The shell is trusted: whoever can write the bot's database can change anything in it already,
   // so role checks there would be theatre. Its changes are audited as cli:user:NAME all the same.
   const held: ReadonlySet<Role> =
-    cmd.platform === 'cli' ? new Set<Role>(['operator', 'approver', 'admin']) : rolesOf(policy, { id: actor, groups: cmd.actorGroups ?? [] });
+    cmd.platform === 'cli'
+      ? new Set<Role>(['operator', 'approver', 'admin'])
+      : rolesOf(policy, { id: actor, groups: cmd.actorGroups ?? [] });
   const needed = rolesNeeded(command);
   if (!permits(held, needed)) {
     services.audit.append({

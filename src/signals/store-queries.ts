@@ -1,0 +1,155 @@
+/**
+ * The SignalStore's statements (drizzle's query builder, bound straight to better-sqlite3 on the
+ * hot path: see fastStatement) and the incident row they read, with the small helpers both the
+ * store and the correlator use.
+ */
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { type Database, fastStatement } from '../db/connection.js';
+import { type IncidentStatus, incidents, signals } from '../db/schema.js';
+import type { Severity } from '../policy/vocabulary.js';
+import type { IncidentChange } from './types.js';
+
+export const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
+export const MAX_TITLE = 300;
+
+export function cut(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+}
+
+/**
+ * `sig_<id>` -> `sig_<receipt time, base 36>_<id>`: ids that sort by time, so inserting a signal
+ * appends to the primary-key index instead of dirtying a random page of it (random UUIDs cost
+ * about a quarter of the pages each commit writes). Still unique: the injected id is kept whole.
+ */
+export function timeOrdered(id: string, at: number): string {
+  const sep = id.indexOf('_');
+  const stamp = Math.max(0, Math.trunc(at)).toString(36).padStart(9, '0');
+  return sep < 0 ? `${stamp}_${id}` : `${id.slice(0, sep)}_${stamp}_${id.slice(sep + 1)}`;
+}
+
+export function shortIdOf(number: number): string {
+  return `i${number}`;
+}
+
+/** An incidents row as SQLite returns it (column names). */
+export interface IncidentRow {
+  id: string;
+  number: number;
+  fingerprint: string;
+  title: string;
+  severity: Severity;
+  service: string | null;
+  status: IncidentStatus;
+  started_at: number;
+  detected_at: number;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  signal_count: number;
+  last_signal_at: number | null;
+}
+
+export function toChange(row: IncidentRow, change: IncidentChange['change']): IncidentChange {
+  return {
+    id: row.id,
+    shortId: shortIdOf(row.number),
+    change,
+    fingerprint: row.fingerprint,
+    title: row.title,
+    severity: row.severity,
+    service: row.service,
+    signalCount: row.signal_count,
+  };
+}
+
+export type Queries = ReturnType<typeof prepareQueries>;
+
+/** The hot path's statements, bound straight to better-sqlite3 (see fastStatement). */
+export function prepareQueries(database: Database) {
+  const db = database.db;
+  const p = sql.placeholder;
+  return {
+    signalByKey: fastStatement<{ key: string }>(
+      database,
+      db
+        .select({ id: signals.id })
+        .from(signals)
+        .where(eq(signals.dedupeKey, p('key'))),
+    ),
+    // The literal 'resolved' (not a parameter) lets SQLite use the partial unique index.
+    openIncident: fastStatement<{ fp: string }>(
+      database,
+      db
+        .select()
+        .from(incidents)
+        .where(and(eq(incidents.fingerprint, p('fp')), sql`${incidents.status} <> 'resolved'`)),
+    ),
+    lastIncident: fastStatement<{ fp: string }>(
+      database,
+      db
+        .select()
+        .from(incidents)
+        .where(eq(incidents.fingerprint, p('fp')))
+        .orderBy(desc(incidents.startedAt), desc(incidents.number))
+        .limit(1),
+    ),
+    insertSignal: fastStatement<{
+      id: string;
+      kind: string;
+      source: string;
+      dedupeKey: string;
+      fingerprint: string;
+      title: string;
+      service: string | null;
+      severity: string;
+      payload: string;
+      occurredAt: number | null;
+      receivedAt: number;
+      incidentId: string | null;
+    }>(
+      database,
+      db
+        .insert(signals)
+        .values({
+          id: p('id'),
+          kind: p('kind'),
+          source: p('source'),
+          dedupeKey: p('dedupeKey'),
+          fingerprint: p('fingerprint'),
+          title: p('title'),
+          service: p('service'),
+          severity: p('severity'),
+          payload: p('payload'),
+          occurredAt: p('occurredAt'),
+          receivedAt: p('receivedAt'),
+          incidentId: p('incidentId'),
+        })
+        .onConflictDoNothing({ target: signals.dedupeKey }),
+    ),
+    updateIncident: fastStatement<{ id: string; at: number; severity: Severity; startedAt: number }>(
+      database,
+      db
+        .update(incidents)
+        .set({
+          signalCount: sql`${incidents.signalCount} + 1`,
+          lastSignalAt: sql`${p('at')}`,
+          severity: sql`${p('severity')}`,
+          startedAt: sql`${p('startedAt')}`,
+        })
+        .where(eq(incidents.id, p('id'))),
+    ),
+    countUpdate: fastStatement<{ id: string; at: number }>(
+      database,
+      db
+        .update(incidents)
+        .set({ signalCount: sql`${incidents.signalCount} + 1`, lastSignalAt: sql`${p('at')}` })
+        .where(eq(incidents.id, p('id'))),
+    ),
+    countSignal: fastStatement<{ id: string }>(
+      database,
+      db
+        .update(incidents)
+        .set({ signalCount: sql`${incidents.signalCount} + 1` })
+        .where(eq(incidents.id, p('id'))),
+    ),
+  };
+}
