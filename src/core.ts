@@ -61,6 +61,8 @@ export interface CoreDeps {
   readonly health?: () => readonly Health[];
   /** Wakes the outbox worker after messages were queued (the bot's; the CLI has none). */
   readonly onQueued?: () => void;
+  /** At most one update of an incident's alert per this long (default 10 s). */
+  readonly incidentUpdateIntervalMs?: number;
 }
 
 export interface Core {
@@ -143,6 +145,7 @@ export function createCore(d: CoreDeps): Core {
     isMuted: (subject, t) => mutes.isMuted(subject, t) !== null,
     consoleUrl: () => d.config.publicUrl,
     onQueued: queued,
+    updateIntervalMs: d.incidentUpdateIntervalMs,
   });
   signals.onStored((stored) => {
     for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);

@@ -19,7 +19,7 @@ import { AuditLog } from './audit/log.js';
 import type { ChatAdapter, Platform } from './chat/adapter.js';
 import { message } from './chat/message.js';
 import { OutboxWorker } from './chat/outbox-worker.js';
-import { approvalChannels } from './chat/routing.js';
+import { approvalChannels, inMaintenance } from './chat/routing.js';
 import { type Config, loadConfig } from './config.js';
 import { Escalation } from './control/escalation.js';
 import { type ControlSnapshot, ControlStore, isKilled, readControl } from './control/state.js';
@@ -66,6 +66,8 @@ export interface BotOptions {
   readonly controlPollMs?: number;
   /** Extra chat adapters (Slack, Discord) by platform. */
   readonly adapters?: readonly ChatAdapter[];
+  /** At most one update of an incident's alert per this long (default 10 s). */
+  readonly incidentUpdateIntervalMs?: number;
 }
 
 export interface Bot {
@@ -166,6 +168,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       env,
       log,
       onQueued: () => worker?.poke(),
+      incidentUpdateIntervalMs: options.incidentUpdateIntervalMs,
       health: () => [
         ...[...adapters.values()].map((a) => ({ name: `chat:${a.platform}`, ...a.health() })),
         { name: 'model server', status: 'off' as const, detail: 'agents run on rules (no model router yet)' },
@@ -219,9 +222,12 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       messages: core.outbox,
       policy: currentPolicy,
       approvalMessage: (id) => core.approvals.pendingMessage(id),
+      // A mute holds back a non-critical incident's escalation; a maintenance window holds back
+      // what it covers (critical ones only when the window says holdCritical).
       isHeld: (incident, t) =>
-        core.mutes.isMuted({ service: incident.service ?? undefined }, t) !== null &&
-        incident.severity !== 'critical',
+        (incident.severity !== 'critical' &&
+          core.mutes.isMuted({ service: incident.service ?? undefined }, t) !== null) ||
+        inMaintenance(policy.current, { service: incident.service, severity: incident.severity }, t) !== null,
       ackNonce: (id) => core.key.nonce('incident', id),
     });
     const safely = (what: string, fn: () => unknown) => () => {

@@ -9,6 +9,7 @@
  *   (critical/page/high/error -> critical, warning/medium -> warning, info/low/none -> info,
  *   absent or unknown -> warning);
  * - firing opens or updates the incident, resolved resolves it (at endsAt).
+ * Fields this does not use are ignored (Alertmanager adds some between releases).
  */
 import { z } from 'zod';
 import type { SignalInput } from '../types.js';
@@ -22,7 +23,7 @@ const time = z
 // Sizes are bounded by the body limit; stored text is cut to length by the normaliser and the store.
 const strings = z.record(z.string(), z.string());
 
-export const alertSchema = z.looseObject({
+export const alertSchema = z.object({
   status: z.enum(['firing', 'resolved']),
   labels: strings,
   annotations: strings.optional(),
@@ -35,7 +36,7 @@ export const alertSchema = z.looseObject({
     .optional(),
 });
 
-export const alertmanagerSchema = z.looseObject({
+export const alertmanagerSchema = z.object({
   version: z
     .string()
     .refine((v) => v === '4', 'this endpoint takes Alertmanager webhook version "4"')
