@@ -20,6 +20,7 @@ import { durationMs, scopeMatcher } from '../policy/compile.js';
 import type { PolicyDoc } from '../policy/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { Severity } from '../policy/vocabulary.js';
+import { matchesDayOfMonth, matchesDayOfWeek } from '../signals/cron-time.js';
 
 export type MaintenanceWindowDoc = PolicyDoc['control']['maintenanceWindows'][number];
 
@@ -238,56 +239,4 @@ class ZoneOffsets {
     }
     return this.values[0] as number;
   }
-}
-
-// node-cron's day-of-month and day-of-week tokens (L, LW, 15W, L-2, 5L, 1#2), matched as it does.
-
-function lastDayOfMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
-function nearestWeekday(year: number, month: number, target: number): number {
-  const last = lastDayOfMonth(year, month);
-  if (target < 1 || target > last) return -1;
-  const weekday = new Date(Date.UTC(year, month - 1, target)).getUTCDay();
-  if (weekday === 6) return target === 1 ? target + 2 : target - 1;
-  if (weekday === 0) return target === last ? target - 2 : target + 1;
-  return target;
-}
-
-function matchesDayOfMonth(field: readonly (number | string)[], year: number, month: number, day: number) {
-  for (const value of field) {
-    if (value === day) return true;
-    if (typeof value !== 'string') continue;
-    if (value === 'L' && day === lastDayOfMonth(year, month)) return true;
-    const weekday = /^(\d{1,2}|L)W$/.exec(value);
-    if (weekday) {
-      const target = weekday[1] === 'L' ? lastDayOfMonth(year, month) : Number(weekday[1]);
-      if (nearestWeekday(year, month, target) === day) return true;
-    }
-    const offset = /^L-(\d{1,2})$/.exec(value);
-    if (offset && lastDayOfMonth(year, month) - Number(offset[1]) === day) return true;
-  }
-  return false;
-}
-
-function matchesDayOfWeek(
-  field: readonly (number | string)[],
-  year: number,
-  month: number,
-  day: number,
-  weekday: number,
-): boolean {
-  for (const value of field) {
-    if (value === weekday) return true;
-    if (typeof value !== 'string') continue;
-    const nth = /^([0-7])#([1-5])$/.exec(value);
-    if (nth) {
-      if (Number(nth[1]) % 7 === weekday && Math.floor((day - 1) / 7) + 1 === Number(nth[2])) return true;
-      continue;
-    }
-    const last = /^([0-7])L$/i.exec(value);
-    if (last && Number(last[1]) % 7 === weekday && day + 7 > lastDayOfMonth(year, month)) return true;
-  }
-  return false;
 }

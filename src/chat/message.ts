@@ -71,10 +71,3 @@ export const channelSchema = z.string().regex(new RegExp(CHANNEL_PATTERN));
 export function message(input: ChatMessageInput): ChatMessage {
   return messageSchema.parse(input);
 }
-
-/** The platform of a channel or identity: `slack`, `discord` or `console`. */
-export function platformOf(channelOrIdentity: string): 'slack' | 'discord' | 'console' | 'cli' {
-  const p = channelOrIdentity.slice(0, channelOrIdentity.indexOf(':'));
-  if (p === 'slack' || p === 'discord' || p === 'console' || p === 'cli') return p;
-  throw new Error(`not a channel or identity: ${channelOrIdentity}`);
-}

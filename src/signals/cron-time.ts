@@ -128,11 +128,12 @@ export function cronTimes(expression: string, timeZone: string): CronTimes {
   };
 }
 
-function lastDayOfMonth(year: number, month: number): number {
+export function lastDayOfMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
-function matchesDayOfMonth(
+/** node-cron's day-of-month tokens (numbers, L, L-2, 15W, LW), as node-cron matches them. */
+export function matchesDayOfMonth(
   field: readonly (number | string)[],
   year: number,
   month: number,
@@ -162,7 +163,8 @@ function nearestWeekday(year: number, month: number, target: number, last: numbe
   return target;
 }
 
-function matchesDayOfWeek(
+/** node-cron's day-of-week tokens (0-7, 1#2, 5L), as node-cron matches them. */
+export function matchesDayOfWeek(
   field: readonly (number | string)[],
   year: number,
   month: number,
