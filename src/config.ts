@@ -52,6 +52,22 @@ const envSchema = z.object({
   AUTONOMY_DRY_RUN: z.enum(['0', '1', 'true', 'false']).default('0'),
   AUTONOMY_HEARTBEAT_URL: z.url({ protocol: /^https?$/, message: 'an http(s) URL' }).optional(),
   GITHUB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  SLACK_BOT_TOKEN: z
+    .string()
+    .regex(/^xoxb-/, 'a bot token starting xoxb-')
+    .optional(),
+  SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/, 'an app-level token starting xapp- (Socket Mode)')
+    .optional(),
+  SLACK_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  DISCORD_TOKEN: z.string().min(20).optional(),
+  DISCORD_GUILD_ID: z
+    .string()
+    .regex(/^[0-9]{5,25}$/, 'a guild (server) id: digits')
+    .optional(),
+  DISCORD_API_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -76,6 +92,15 @@ export interface Config {
   readonly dryRun: boolean;
   readonly heartbeatUrl: string | null;
   readonly githubWebhookSecret: string | null;
+  /** Slack is on when a bot token is set (Socket Mode with an app token, else HTTP mode). */
+  readonly slack: {
+    botToken: string;
+    signingSecret: string | null;
+    appToken: string | null;
+    apiUrl: string | null;
+  } | null;
+  /** Discord is on when a bot token is set. */
+  readonly discord: { token: string; guildId: string | null; apiUrl: string | null } | null;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +117,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.SLACK_BOT_TOKEN && !e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET) {
+    throw new ConfigError(
+      'invalid environment:\n  SLACK_SIGNING_SECRET: needed with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+    );
+  }
   const dbFile = resolve(cwd, e.AUTONOMY_DB);
   return {
     policyFile: e.AUTONOMY_POLICY
@@ -110,5 +140,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     dryRun: e.AUTONOMY_DRY_RUN === '1' || e.AUTONOMY_DRY_RUN === 'true',
     heartbeatUrl: e.AUTONOMY_HEARTBEAT_URL ?? null,
     githubWebhookSecret: e.GITHUB_WEBHOOK_SECRET ?? null,
+    slack: e.SLACK_BOT_TOKEN
+      ? {
+          botToken: e.SLACK_BOT_TOKEN,
+          signingSecret: e.SLACK_SIGNING_SECRET ?? null,
+          appToken: e.SLACK_APP_TOKEN ?? null,
+          apiUrl: e.SLACK_API_URL ?? null,
+        }
+      : null,
+    discord: e.DISCORD_TOKEN
+      ? { token: e.DISCORD_TOKEN, guildId: e.DISCORD_GUILD_ID ?? null, apiUrl: e.DISCORD_API_URL ?? null }
+      : null,
   };
 }
