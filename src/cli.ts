@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import ms from 'ms';
+import { registerCommands } from '../adapters/discord/commands.js';
 import { AuditLog, type ExportFormat } from './audit/log.js';
 import type { ChatMessage } from './chat/message.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -159,6 +160,26 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .action(async () => {
       const r = await runSignatures(io.stdin ?? process.stdin, io.stdout);
       write(io.stderr, `${r.lines} line(s), ${r.templates} signature(s)`);
+    });
+
+  program
+    .command('discord')
+    .description('Discord set-up')
+    .command('register')
+    .description('install the /autonomy slash command in DISCORD_GUILD_ID, else globally')
+    .action(async () => {
+      const discord = cfg().discord;
+      if (discord === null) throw new CliFailure('set DISCORD_TOKEN to the bot token first', 2);
+      const { scope } = await registerCommands({
+        token: discord.token,
+        guildId: discord.guildId ?? undefined,
+        apiUrl: discord.apiUrl ?? undefined,
+      });
+      out(
+        scope === 'guild'
+          ? `/autonomy registered in guild ${discord.guildId}`
+          : '/autonomy registered globally (Discord may take up to an hour to show it)',
+      );
     });
 
   const policy = program.command('policy').description('check, print the schema of, or reload the policy');

@@ -9,12 +9,15 @@ import type { pino } from 'pino';
 import { defaultAllowedHosts } from '../adapters/console/auth.js';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
 import { mountConsole } from '../adapters/console/routes.js';
+import { DiscordAdapter } from '../adapters/discord/discord-adapter.js';
 import { requireBearer } from '../adapters/http/hooks/auth.js';
 import { bodyReader } from '../adapters/http/hooks/body.js';
 import { mountHooks } from '../adapters/http/hooks/index.js';
 import { registerOsvHook } from '../adapters/http/hooks/osv.js';
 import { mountMetrics } from '../adapters/http/metrics-route.js';
 import { createHttpApp, type HealthReport, listen, type RunningServer } from '../adapters/http/server.js';
+import { mountSlack } from '../adapters/slack/request-guard.js';
+import { SlackAdapter } from '../adapters/slack/slack-adapter.js';
 import { AuditLog } from './audit/log.js';
 import type { ChatAdapter, Platform } from './chat/adapter.js';
 import { message } from './chat/message.js';
@@ -152,6 +155,18 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     const adapters = new Map<Platform, ChatAdapter>();
     if (config.consoleEnabled) adapters.set('console', consoleAdapter);
     for (const a of options.adapters ?? []) adapters.set(a.platform, a);
+    if (config.discord && !adapters.has('discord')) {
+      adapters.set(
+        'discord',
+        new DiscordAdapter({
+          token: config.discord.token,
+          apiUrl: config.discord.apiUrl ?? undefined,
+          fullTextUrl: config.publicUrl,
+          dataDir: config.dataDir,
+          logger: log.child({ chat: 'discord' }),
+        }),
+      );
+    }
 
     let worker: OutboxWorker | null = null;
     const metrics = new Metrics();
@@ -174,6 +189,29 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
         { name: 'model server', status: 'off' as const, detail: 'agents run on rules (no model router yet)' },
       ],
     });
+    let slack: SlackAdapter | null = null;
+    if (config.slack && !adapters.has('slack')) {
+      slack = new SlackAdapter({
+        botToken: config.slack.botToken,
+        signingSecret: config.slack.signingSecret ?? undefined,
+        appToken: config.slack.appToken ?? undefined,
+        apiUrl: config.slack.apiUrl ?? undefined,
+        inbound: core.inbound,
+        now,
+        publicUrl: config.publicUrl,
+        log: log.child({ chat: 'slack' }),
+        groups: () => {
+          const r = policy.current.doc.control.roles;
+          return [
+            ...new Set(
+              [...r.operators, ...r.approvers, ...r.admins].filter((i) => i.startsWith('slack:group:')),
+            ),
+          ];
+        },
+        dataDir: config.dataDir,
+      });
+      adapters.set('slack', slack);
+    }
     worker = new OutboxWorker({
       outbox: core.outbox,
       adapters,
@@ -393,6 +431,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       checkAuth: requireBearer({ token: ingestToken.token, counters, hook: 'osv' }),
       readBody: bodyReader({ counters, hook: 'osv', limit: 5 * 1024 * 1024 }),
     });
+    if (slack?.mode === 'http') mountSlack(app, slack, now);
     let port = config.port;
     let consoleToken: string | null = null;
     if (config.consoleEnabled) {
@@ -415,7 +454,12 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     cleanups.push(() => consoleAdapter.stop());
     cleanups.push(() => hooks.flushTemplates());
 
-    for (const a of options.adapters ?? []) await a.start();
+    for (const a of adapters.values()) {
+      if (a.platform === 'console') continue;
+      a.attach?.(core.inbound);
+      await a.start();
+      cleanups.push(() => a.stop());
+    }
     worker.start();
     cleanups.push(async () => {
       await worker?.drain(5000);

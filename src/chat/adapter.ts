@@ -43,6 +43,8 @@ export interface ChatAdapter {
   health(): { readonly status: 'ok' | 'degraded' | 'down'; readonly detail?: string };
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Hands the adapter the core's entrance for commands and clicks (the core is built after adapters). */
+  attach?(inbound: ChatInbound): void;
 }
 
 /** A command typed by a person: `/autonomy kill guardian flapping`. */
