@@ -10,7 +10,7 @@ import { type ButtonKey, loadOrCreateButtonKey } from './actions/button-key.js';
 import { Grants } from './actions/grants.js';
 import { describeExecution } from './actions/render.js';
 import { Runner } from './actions/runner.js';
-import { actionUsage } from './actions/usage.js';
+import { actionUsage, localDay } from './actions/usage.js';
 import type { AuditLog } from './audit/log.js';
 import type { ChatInbound } from './chat/adapter.js';
 import { createInbound } from './chat/inbound.js';
@@ -32,6 +32,7 @@ import { type ControlStore, isKilled } from './control/state.js';
 import type { Database } from './db/connection.js';
 import { auditLog, modelUsage, runs, skills } from './db/schema.js';
 import type { Clock, NewId } from './ids.js';
+import type { Logger } from './log.js';
 import { formatIssue } from './policy/errors.js';
 import type { Policy } from './policy/types.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
@@ -52,11 +53,7 @@ export interface CoreDeps {
   readonly now: Clock;
   readonly newId: NewId;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly log: {
-    info(obj: object, msg: string): void;
-    warn(obj: object, msg: string): void;
-    error(obj: object, msg: string): void;
-  };
+  readonly log: Logger;
   /** Health of the parts only the bot process has (adapters, outbox worker, model server). */
   readonly health?: () => readonly Health[];
   /** Wakes the outbox worker after messages were queued (the bot's; the CLI has none). */
@@ -82,12 +79,6 @@ export interface Core {
   onKill(target: AgentOrAll, actor: string, reason: string | null): { aborted: number; voided: number };
 }
 
-function startOfDay(now: number): number {
-  const d = new Date(now);
-  d.setUTCHours(0, 0, 0, 0);
-  return d.getTime();
-}
-
 export function createCore(d: CoreDeps): Core {
   const { database, audit, control, now, newId } = d;
   const outbox = new Outbox(database, audit, { now });
@@ -97,7 +88,7 @@ export function createCore(d: CoreDeps): Core {
     audit,
     now,
     newId,
-    log: d.log as never,
+    log: d.log,
     env: d.env,
     dryRun: d.config.dryRun,
   });
@@ -169,7 +160,7 @@ export function createCore(d: CoreDeps): Core {
         tokens: sql<number>`sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens})`,
       })
       .from(modelUsage)
-      .where(gte(modelUsage.at, startOfDay(now())))
+      .where(gte(modelUsage.at, localDay(now(), policy.doc.triggers.timezone).startsAt))
       .groupBy(modelUsage.agent)
       .all()) {
       used.set(row.agent, Number(row.tokens ?? 0));
@@ -188,20 +179,24 @@ export function createCore(d: CoreDeps): Core {
     });
   };
 
+  const pendingApprovals = () =>
+    approvals.list({ state: 'pending' }).map((a) => ({
+      shortId: a.shortId,
+      agent: a.agent,
+      actionId: a.actionId,
+      state: a.state,
+      display: a.display,
+      expiresAt: a.expiresAt,
+    }));
+  const openIncidents = () => incidents.list({ status: 'unresolved' }).map((i) => ({ ...i }));
+
   const status = (): StatusFacts => {
     const t = now();
     const backlog = outbox.backlog();
     const err = d.lastPolicyError();
     return {
-      pendingApprovals: approvals.list({ state: 'pending' }).map((a) => ({
-        shortId: a.shortId,
-        agent: a.agent,
-        actionId: a.actionId,
-        state: a.state,
-        display: a.display,
-        expiresAt: a.expiresAt,
-      })),
-      openIncidents: incidents.list({ status: 'unresolved' }).map((i) => ({ ...i })),
+      pendingApprovals: pendingApprovals(),
+      openIncidents: openIncidents(),
       mutes: mutes
         .active(t)
         .map((m) => ({ kind: m.kind, target: m.target, until: m.until, actor: m.actor, reason: m.reason })),
@@ -240,11 +235,11 @@ export function createCore(d: CoreDeps): Core {
     status,
     onKill,
     approvals: {
-      list: () => status().pendingApprovals,
+      list: pendingApprovals,
       decide: (shortId, input) => approvals.decide(shortId, { ...input, via: 'command' }),
     },
     incidents: {
-      list: () => status().openIncidents,
+      list: openIncidents,
       acknowledge: (shortId, actor) => {
         const r = incidents.acknowledge(shortId, actor);
         if (!r.ok) throw new CommandRefusal(r.message);

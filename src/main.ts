@@ -450,7 +450,6 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     }
     const server: RunningServer = await listen(app, config.host, config.port);
     port = Number(new URL(server.url).port);
-    cleanups.push(() => server.close());
     cleanups.push(() => consoleAdapter.stop());
     cleanups.push(() => hooks.flushTemplates());
 
@@ -469,6 +468,9 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       await core.runner.close(10_000);
       await core.approvals.settled();
     });
+    // Cleanups run in reverse: closing the server is the first step of a stop (no new work comes in),
+    // then running actions finish or are marked, then the outbox drains, then the database closes.
+    cleanups.push(() => server.close());
     if (config.heartbeatUrl) cleanups.push(startHeartbeat({ url: config.heartbeatUrl, log }));
 
     const consoleUrl =

@@ -1,0 +1,75 @@
+/**
+ * The ollama client behind the core's ModelClient. Non-streaming calls of ollama 0.6 take no
+ * AbortSignal, so each call gets a client whose `fetch` carries the call's signal: aborting it
+ * cancels the HTTP request (and the server's generation) at once, streaming or not.
+ */
+import { Ollama } from 'ollama';
+import { ModelCallError, type ModelChatRequest, type ModelClient, type ModelReply } from '../../src/llm/types.js';
+
+export interface OllamaClientOptions {
+  /** Stream the reply (NDJSON) instead of waiting for one JSON body. Default false. */
+  readonly stream?: boolean;
+  /** For tests and proxies; defaults to the global fetch. */
+  readonly fetch?: typeof fetch;
+}
+
+export function createOllamaClient(options: OllamaClientOptions = {}): ModelClient {
+  const baseFetch = options.fetch ?? fetch;
+  return {
+    async chat(request: ModelChatRequest): Promise<ModelReply> {
+      const { signal } = request;
+      signal.throwIfAborted();
+      const client = new Ollama({
+        host: request.host,
+        fetch: (input, init) => {
+          const inner = init?.signal;
+          return baseFetch(input, { ...init, signal: inner ? AbortSignal.any([inner, signal]) : signal });
+        },
+      });
+      const base = {
+        model: request.model,
+        messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+        ...(request.format === undefined ? {} : { format: request.format }),
+      };
+      try {
+        if (options.stream === true) {
+          const parts = await client.chat({ ...base, stream: true });
+          const onAbort = (): void => parts.abort();
+          signal.addEventListener('abort', onAbort, { once: true });
+          try {
+            let text = '';
+            let promptTokens = 0;
+            let completionTokens = 0;
+            for await (const part of parts) {
+              text += part.message?.content ?? '';
+              if (part.done) {
+                promptTokens = part.prompt_eval_count ?? 0;
+                completionTokens = part.eval_count ?? 0;
+              }
+            }
+            signal.throwIfAborted();
+            return { text, promptTokens, completionTokens };
+          } finally {
+            signal.removeEventListener('abort', onAbort);
+          }
+        }
+        const reply = await client.chat({ ...base, stream: false });
+        return {
+          text: reply.message?.content ?? '',
+          promptTokens: reply.prompt_eval_count ?? 0,
+          completionTokens: reply.eval_count ?? 0,
+        };
+      } catch (cause) {
+        if (signal.aborted) throw signal.reason ?? cause;
+        const status = (cause as { status_code?: unknown }).status_code;
+        const code = typeof status === 'number' ? status : null;
+        const what = cause instanceof Error ? cause.message : String(cause);
+        throw new ModelCallError(
+          `model ${request.model} at ${request.host} failed${code === null ? '' : ` (HTTP ${code})`}: ${what.slice(0, 200)}`,
+          code,
+          { cause },
+        );
+      }
+    },
+  };
+}
