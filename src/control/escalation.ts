@@ -9,8 +9,8 @@
  * the injected `isHeld`'s call: a held incident is not escalated while held.
  *
  * "Each level once" survives restarts and a second process: approvals keep the level reached in
- * their row (conditional update); incidents have no such column yet, so the level reached is read
- * back from the audit log's `escalation.level` records inside the same write transaction.
+ * their row (conditional update), and so do incidents (incidents.escalation_level, written in the
+ * same transaction as the re-post and its audit record, so an audit purge cannot re-escalate).
  */
 import { and, eq } from 'drizzle-orm';
 import { span, untrusted, when } from '../actions/approval-messages.js';
@@ -60,7 +60,7 @@ interface Level {
 
 const ACTOR = 'system:escalation';
 const AUDIT_KIND = 'escalation.level';
-const PAGE = 1000;
+const _PAGE = 1000;
 
 export class Escalation {
   private readonly store: ApprovalStore;
@@ -143,11 +143,10 @@ export class Escalation {
       .where(and(eq(incidents.status, 'open'), eq(incidents.severity, 'critical')))
       .all();
     if (open.length === 0) return { posted: 0, held: 0 };
-    const reached = this.incidentLevels(Math.min(...open.map((i) => i.detectedAt)));
     let posted = 0;
     let held = 0;
     for (const inc of open) {
-      const level = levels[reached.get(inc.id) ?? 0];
+      const level = levels[inc.escalationLevel];
       if (level === undefined || inc.detectedAt + level.afterMs > now) continue;
       if (this.o.isHeld?.(inc, now) === true) {
         held++;
@@ -157,7 +156,7 @@ export class Escalation {
         // Re-read inside the write lock: acknowledged meanwhile, or escalated by another process?
         const fresh = this.o.database.db.select().from(incidents).where(eq(incidents.id, inc.id)).get();
         if (fresh === undefined || fresh.status !== 'open' || fresh.severity !== 'critical') return false;
-        if ((this.incidentLevels(fresh.detectedAt).get(fresh.id) ?? 0) !== level.index) return false;
+        if (fresh.escalationLevel !== level.index) return false;
         const routed = this.o.incidentChannels?.(fresh, policy) ?? policy.doc.routing.default.critical;
         const channels = unique([...routed, ...level.channels]);
         const msg = this.incidentMessage(fresh, level, now);
@@ -165,6 +164,15 @@ export class Escalation {
           const key = `escalation:incident:${fresh.id}:${level.index + 1}:${channel}`;
           this.o.messages.enqueue(channel, msg, { dedupeKey: key });
         }
+        const next = levels[level.index + 1];
+        this.o.database.db
+          .update(incidents)
+          .set({
+            escalationLevel: level.index + 1,
+            nextEscalationAt: next === undefined ? null : fresh.detectedAt + next.afterMs,
+          })
+          .where(eq(incidents.id, fresh.id))
+          .run();
         this.o.audit.appendInTx({
           kind: AUDIT_KIND,
           actor: ACTOR,
@@ -184,23 +192,6 @@ export class Escalation {
       if (done) posted++;
     }
     return { posted, held };
-  }
-
-  /** Highest escalation level posted per incident, from the audit records since `since`. */
-  private incidentLevels(since: number): Map<string, number> {
-    const out = new Map<string, number>();
-    let afterSeq = 0;
-    for (;;) {
-      const page = this.o.audit.records({ kind: AUDIT_KIND, since, afterSeq, limit: PAGE });
-      for (const r of page) {
-        const d = r.data as { target?: unknown; id?: unknown; level?: unknown } | null;
-        if (d?.target !== 'incident' || typeof d.id !== 'string' || typeof d.level !== 'number') continue;
-        out.set(d.id, Math.max(out.get(d.id) ?? 0, d.level));
-      }
-      const last = page.at(-1);
-      if (last === undefined || page.length < PAGE) return out;
-      afterSeq = last.seq;
-    }
   }
 
   private incidentMessage(inc: IncidentRow, level: Level, now: number): ChatMessage {

@@ -26,7 +26,7 @@
  * - Budget use per agent: model tokens and calls in the week, against the daily budget times the
  *   week's 7 days when budgets are given.
  */
-import { and, gte, isNotNull, lt } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNotNull, lt } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
 import { approvals, incidents, modelUsage, proposals, runs, signals, skills } from '../db/schema.js';
 import type { Millis } from '../policy/types.js';
@@ -116,14 +116,25 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
   // The first signal of each incident of the week (earliest receipt; ties by id).
   const firstSignal = new Map<string, { source: string; kind: string; at: number; id: string }>();
   if (detected.length > 0) {
-    const ids = new Set(detected.map((i) => i.id));
-    const rows = db
-      .select({ id: signals.id, incidentId: signals.incidentId, source: signals.source, kind: signals.kind, at: signals.receivedAt })
-      .from(signals)
-      .where(isNotNull(signals.incidentId))
-      .all();
+    const ids = detected.map((i) => i.id);
+    const rows = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      rows.push(
+        ...db
+          .select({
+            id: signals.id,
+            incidentId: signals.incidentId,
+            source: signals.source,
+            kind: signals.kind,
+            at: signals.receivedAt,
+          })
+          .from(signals)
+          .where(inArray(signals.incidentId, ids.slice(i, i + 500)))
+          .all(),
+      );
+    }
     for (const r of rows) {
-      if (r.incidentId === null || !ids.has(r.incidentId)) continue;
+      if (r.incidentId === null) continue;
       const seen = firstSignal.get(r.incidentId);
       if (seen === undefined || r.at < seen.at || (r.at === seen.at && r.id < seen.id)) {
         firstSignal.set(r.incidentId, { source: r.source, kind: r.kind, at: r.at, id: r.id });
@@ -137,21 +148,13 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
   }).length;
 
   const lowRiskRows = db
-    .select({ tier: proposals.tier, runId: proposals.runId })
+    .select({ tier: proposals.tier, runStatus: runs.status })
     .from(proposals)
-    .where(and(gte(proposals.decidedAt, from), lt(proposals.decidedAt, to)))
-    .all()
-    .filter((p) => p.tier === 1 || p.tier === 2);
+    .leftJoin(runs, eq(proposals.runId, runs.id))
+    .where(and(gte(proposals.decidedAt, from), lt(proposals.decidedAt, to), inArray(proposals.tier, [1, 2])))
+    .all();
   const runRows = db.select().from(runs).where(and(gte(runs.startedAt, from), lt(runs.startedAt, to))).all();
-  const succeeded = new Set(
-    db
-      .select({ id: runs.id, status: runs.status })
-      .from(runs)
-      .all()
-      .filter((r) => r.status === 'succeeded')
-      .map((r) => r.id),
-  );
-  const autoResolved = lowRiskRows.filter((p) => p.runId !== null && succeeded.has(p.runId)).length;
+  const autoResolved = lowRiskRows.filter((p) => p.runStatus === 'succeeded').length;
 
   const usage = db
     .select()
