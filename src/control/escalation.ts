@@ -60,7 +60,6 @@ interface Level {
 
 const ACTOR = 'system:escalation';
 const AUDIT_KIND = 'escalation.level';
-const _PAGE = 1000;
 
 export class Escalation {
   private readonly store: ApprovalStore;

@@ -18,7 +18,7 @@ function weekdayIndex(t: Millis, timezone: string): number {
   const name = new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short' }).format(t);
   const order = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
   const i = order.indexOf(name);
-  return i < 0 ? 0 : i;
+  return Math.max(i, 0);
 }
 
 /** The week (Monday to Monday, local) that holds `t`. Throws a RangeError for an unknown time zone. */

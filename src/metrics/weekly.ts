@@ -72,7 +72,11 @@ export interface WeeklyMetrics {
   readonly detectedEarlyShare: number | null;
   readonly mttd: DurationStats;
   readonly mttr: DurationStats;
-  readonly lowRisk: { readonly proposals: number; readonly autoResolved: number; readonly share: number | null };
+  readonly lowRisk: {
+    readonly proposals: number;
+    readonly autoResolved: number;
+    readonly share: number | null;
+  };
   readonly tokens: number;
   readonly executorMs: number;
   readonly tokensPerResolved: number | null;
@@ -110,7 +114,9 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
   const resolvedRows = db
     .select()
     .from(incidents)
-    .where(and(isNotNull(incidents.resolvedAt), gte(incidents.resolvedAt, from), lt(incidents.resolvedAt, to)))
+    .where(
+      and(isNotNull(incidents.resolvedAt), gte(incidents.resolvedAt, from), lt(incidents.resolvedAt, to)),
+    )
     .all();
 
   // The first signal of each incident of the week (earliest receipt; ties by id).
@@ -153,7 +159,11 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     .leftJoin(runs, eq(proposals.runId, runs.id))
     .where(and(gte(proposals.decidedAt, from), lt(proposals.decidedAt, to), inArray(proposals.tier, [1, 2])))
     .all();
-  const runRows = db.select().from(runs).where(and(gte(runs.startedAt, from), lt(runs.startedAt, to))).all();
+  const runRows = db
+    .select()
+    .from(runs)
+    .where(and(gte(runs.startedAt, from), lt(runs.startedAt, to)))
+    .all();
   const autoResolved = lowRiskRows.filter((p) => p.runStatus === 'succeeded').length;
 
   const usage = db
@@ -162,9 +172,7 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     .where(and(gte(modelUsage.at, from), lt(modelUsage.at, to)))
     .all();
   const tokens = usage.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
-  const executorMs = runRows
-    .filter((r) => r.actionId !== null)
-    .reduce((s, r) => s + (r.wallMs ?? 0), 0);
+  const executorMs = runRows.filter((r) => r.actionId !== null).reduce((s, r) => s + (r.wallMs ?? 0), 0);
 
   const promoted = db
     .select()
@@ -204,7 +212,13 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     const used = mine.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
     const daily = options.dailyBudgets?.[agent];
     const budget = daily === undefined ? null : daily * 7;
-    return { agent, tokens: used, calls: mine.length, budget, share: budget === null ? null : ratio(used, budget) };
+    return {
+      agent,
+      tokens: used,
+      calls: mine.length,
+      budget,
+      share: budget === null ? null : ratio(used, budget),
+    };
   });
 
   const resolved = resolvedRows.length;
