@@ -12,6 +12,7 @@ async function loadBenches(): Promise<Bench[]> {
     import('./kill.bench.js'),
     import('./signatures.bench.js'),
     import('./ingest.bench.js'),
+    import('./router.bench.js'),
   ]);
   return modules.map((m) => m.bench);
 }

@@ -17,7 +17,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { runCommand } from './control/commands/execute.js';
 import { parseCommand } from './control/commands/grammar.js';
 import { ControlStore } from './control/state.js';
-import { type Core, createCore } from './core.js';
+import { type Core, createCore, weeklyDigestText } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
 import { randomId } from './ids.js';
 import { createLogger } from './log.js';
@@ -26,6 +26,7 @@ import { runningPid } from './pidfile.js';
 import { formatIssue, PolicyError } from './policy/errors.js';
 import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
+import { formatSimulation, simulate } from './policy/simulate.js';
 import { summarizePolicy } from './policy/summary.js';
 import { activeContent, activeVersion } from './policy/versions.js';
 import { runSignatures } from './signals/signatures-cli.js';
@@ -97,12 +98,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
   };
   const out = (text: string) => write(io.stdout, text);
-  const chatVerb = async (text: string): Promise<void> => {
+  const chatVerb = async (text: string, channel = 'console:cli'): Promise<void> => {
     const parsed = parseCommand(text);
     if (!parsed.ok)
       throw new CliFailure(`${parsed.error}${parsed.usage ? `\nusage: autonomy ${parsed.usage}` : ''}`, 2);
     const reply = await withCore(cfg(), io, (core) =>
-      runCommand(core.commands, { platform: 'cli', actor: cliActor(io.env), channel: 'console:cli', text }),
+      runCommand(core.commands, { platform: 'cli', actor: cliActor(io.env), channel, text }),
     );
     out(formatReply(reply));
   };
@@ -149,6 +150,55 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         out(`backup of ${cfg().dbFile} written to ${target} (${r.pages} pages)`);
       } catch (err) {
         throw new CliFailure((err as Error).message);
+      } finally {
+        database.close();
+      }
+    });
+
+  program
+    .command('digest')
+    .description('the weekly metrics digest (last complete week vs the one before)')
+    .option('-p, --preview', 'print it here instead of posting it')
+    .option('-c, --channel <channel>', 'post it to this channel (default: the policy digest channels)')
+    .action(async (opts: { preview?: boolean; channel?: string }) => {
+      const database = openDatabase(cfg().dbFile);
+      try {
+        migrate(database);
+        const active = activeContent(database);
+        const loaded = active
+          ? parsePolicy(active.content, active.sourcePath)
+          : await loadPolicyFile(cfg().policyFile);
+        if (!loaded.ok) throw new PolicyError(loaded.issues);
+        if (opts.preview || opts.channel === undefined) {
+          out(weeklyDigestText(database, loaded.policy, io.now()));
+          if (!opts.preview) out('(use --channel CHANNEL to post it, or /autonomy digest in chat)');
+          return;
+        }
+      } finally {
+        database.close();
+      }
+      await chatVerb('digest', opts.channel);
+    });
+
+  program
+    .command('simulate')
+    .description(
+      'replay stored proposals through decide() under a candidate policy and show what would change',
+    )
+    .requiredOption('--policy <file>', 'the candidate policy file')
+    .option('--since <age>', 'how far back (e.g. 7d, 24h) or a date', '7d')
+    .action(async (opts: { policy: string; since: string }) => {
+      const loaded = await loadPolicyFile(resolve(io.cwd, opts.policy));
+      if (!loaded.ok) {
+        for (const issue of loaded.issues) write(io.stderr, formatIssue(issue));
+        throw new CliFailure(`${loaded.issues.length} error(s) in the candidate policy`, 2);
+      }
+      const t = io.now();
+      const since = parseWhen(opts.since, t, '--since');
+      const database = openDatabase(cfg().dbFile);
+      try {
+        migrate(database);
+        out(formatSimulation(simulate(database, loaded.policy, { since, now: t })));
       } finally {
         database.close();
       }

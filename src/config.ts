@@ -68,6 +68,9 @@ const envSchema = z.object({
     .regex(/^[0-9]{5,25}$/, 'a guild (server) id: digits')
     .optional(),
   DISCORD_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  OLLAMA_HOST: z
+    .url({ protocol: /^https?$/, message: 'the Ollama server URL, e.g. http://127.0.0.1:11434' })
+    .default('http://127.0.0.1:11434'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -99,6 +102,8 @@ export interface Config {
     appToken: string | null;
     apiUrl: string | null;
   } | null;
+  /** The default model host (each model in the policy may name its own). */
+  readonly ollamaHost: string;
   /** Discord is on when a bot token is set. */
   readonly discord: { token: string; guildId: string | null; apiUrl: string | null } | null;
 }
@@ -140,6 +145,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     dryRun: e.AUTONOMY_DRY_RUN === '1' || e.AUTONOMY_DRY_RUN === 'true',
     heartbeatUrl: e.AUTONOMY_HEARTBEAT_URL ?? null,
     githubWebhookSecret: e.GITHUB_WEBHOOK_SECRET ?? null,
+    ollamaHost: e.OLLAMA_HOST,
     slack: e.SLACK_BOT_TOKEN
       ? {
           botToken: e.SLACK_BOT_TOKEN,

@@ -33,6 +33,9 @@ import type { Database } from './db/connection.js';
 import { auditLog, modelUsage, runs, skills } from './db/schema.js';
 import type { Clock, NewId } from './ids.js';
 import type { Logger } from './log.js';
+import { lastCompleteWeek, previousWeek } from './metrics/week.js';
+import { weeklyMetrics } from './metrics/weekly.js';
+import { formatWeekly } from './metrics/weekly-format.js';
 import { formatIssue } from './policy/errors.js';
 import type { Policy } from './policy/types.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
@@ -295,13 +298,20 @@ export function createCore(d: CoreDeps): Core {
         .orderBy(desc(skills.updatedAt))
         .all()
         .map((k) => ({ id: k.id, title: k.title ?? k.id, state: k.state, impact: null })),
-    digest: async (_channel, actor) =>
-      message({
-        kind: 'reply',
-        title: 'The weekly digest is not built yet',
-        body: 'Metrics and the digest come with the learning and metrics work; nothing was posted.',
-        audience: actor,
-      }),
+    digest: async (channel, actor) => {
+      const text = weeklyDigestText(database, d.policy(), now());
+      outbox.enqueue(
+        channel,
+        message({
+          kind: 'digest',
+          title: 'Weekly autonomy digest',
+          body: `${text}\n\n(requested by ${actor}; the chart comes with the learning and metrics work)`,
+        }),
+        { dedupeKey: `digest:now:${channel}:${now()}` },
+      );
+      queued();
+      return message({ kind: 'reply', title: `Digest posted to ${channel}`, audience: actor });
+    },
   };
 
   const inbound = createInbound({
@@ -329,6 +339,17 @@ export function createCore(d: CoreDeps): Core {
     inbound,
     onKill,
   };
+}
+
+/** The last complete week against the week before, as text (digest and `autonomy digest --preview`). */
+export function weeklyDigestText(database: Database, policy: Policy, now: number): string {
+  const tz = policy.doc.metrics.digest.timezone;
+  const week = lastCompleteWeek(now, tz);
+  const b = policy.doc.budgets;
+  const dailyBudgets = Object.fromEntries(AGENTS.map((a) => [a, (b.agents[a] ?? b.perAgent).dailyTokens]));
+  const current = weeklyMetrics(database, { ...week, dailyBudgets });
+  const previous = weeklyMetrics(database, { ...previousWeek(week), dailyBudgets });
+  return formatWeekly(current, previous);
 }
 
 function toChange(

@@ -16,13 +16,15 @@ import { mountHooks } from '../adapters/http/hooks/index.js';
 import { registerOsvHook } from '../adapters/http/hooks/osv.js';
 import { mountMetrics } from '../adapters/http/metrics-route.js';
 import { createHttpApp, type HealthReport, listen, type RunningServer } from '../adapters/http/server.js';
+import { createOllamaClient } from '../adapters/ollama/ollama-client.js';
 import { mountSlack } from '../adapters/slack/request-guard.js';
 import { SlackAdapter } from '../adapters/slack/slack-adapter.js';
+import { localDay } from './actions/usage.js';
 import { AuditLog } from './audit/log.js';
 import type { ChatAdapter, Platform } from './chat/adapter.js';
 import { message } from './chat/message.js';
 import { OutboxWorker } from './chat/outbox-worker.js';
-import { approvalChannels, inMaintenance } from './chat/routing.js';
+import { approvalChannels, channelsFor, inMaintenance } from './chat/routing.js';
 import { type Config, loadConfig } from './config.js';
 import { Escalation } from './control/escalation.js';
 import { type ControlSnapshot, ControlStore, isKilled, readControl } from './control/state.js';
@@ -32,6 +34,8 @@ import { type Database, migrate, openDatabase } from './db/connection.js';
 import { incidents } from './db/schema.js';
 import { startHeartbeat } from './heartbeat.js';
 import { randomId } from './ids.js';
+import { ModelRouter } from './llm/router.js';
+import { SqliteUsage } from './llm/usage.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/prometheus.js';
 import { claimPidFile } from './pidfile.js';
@@ -85,6 +89,8 @@ export interface Bot {
   readonly control: ControlStore;
   readonly policy: PolicyRuntime;
   readonly core: Core;
+  /** The model router the agents call (issue 6 wires the agents to it). */
+  readonly router: ModelRouter;
   readonly outboxWorker: OutboxWorker;
   /** The control state the bot obeys now (refreshed within controlPollMs of any change). */
   controlState(): ControlSnapshot;
@@ -232,6 +238,36 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       },
     });
 
+    // The model router: the policy's local model by default, escalation, budgets, caps. Agents that
+    // lose their model (no server, no budget) say so once and keep working on rules.
+    const router = new ModelRouter({
+      client: createOllamaClient(),
+      policy: currentPolicy,
+      now,
+      usage: new SqliteUsage(database, {
+        now,
+        dayStart: (at) => localDay(at, currentPolicy().doc.triggers.timezone).startsAt,
+      }),
+      isKilled: (agent) => isKilled(control.snapshot(), agent),
+      log: log.child({ component: 'llm' }),
+      defaultHost: config.ollamaHost,
+      onDegraded: (agent, reason, detail) => {
+        for (const channel of channelsFor(policy.current, agent, 'warning')) {
+          core.outbox.enqueue(
+            channel,
+            message({
+              kind: 'notice',
+              title: `${agent} works on rules alone (${reason})`,
+              severity: 'warning',
+              body: detail,
+            }),
+            { dedupeKey: `degraded:${agent}:${reason}:${now()}:${channel}` },
+          );
+        }
+        worker?.poke();
+      },
+    });
+
     // Restart recovery: what was running when the process died is reported, never re-run.
     const interrupted = core.runner.recoverAfterRestart();
     const interruptedApprovals = core.approvals.recoverAfterRestart();
@@ -342,6 +378,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
           for (const target of killed) {
             const entry = next.entries.get(`kill:${target}`);
             core.runner.killAgent(target, entry?.actor ?? 'system:control', entry?.reason ?? undefined);
+            router.abort(target);
             core.approvals.voidForAgent(target, entry?.reason ?? null, entry?.actor ?? 'system:control');
             for (const a of target === 'all' ? AGENTS : [target]) sweeps.abortAgent(a, `${a} was killed`);
           }
@@ -508,6 +545,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       control,
       policy,
       core,
+      router,
       outboxWorker: worker,
       controlState: () => controlState,
       health,

@@ -300,3 +300,23 @@ describe('autonomy signatures', () => {
     expect(r.err).toContain('4 line(s)');
   });
 });
+
+describe('autonomy digest --preview and simulate', () => {
+  it('prints the weekly metrics on an empty database without dividing by zero', async () => {
+    const r = await cli('digest', '--preview');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/MTTD/);
+    expect(r.out).toMatch(/n\/a/);
+    expect(r.out).not.toMatch(/NaN|Infinity/);
+  });
+
+  it('simulates a candidate policy over the stored proposals, and rejects an invalid candidate', async () => {
+    const ok = await cli('simulate', '--policy', DEFAULT_POLICY, '--since', '7d');
+    expect(ok.code).toBe(0);
+    expect(ok.out.length).toBeGreaterThan(0);
+    setup.savePolicy(setup.policyText().replace('phase: 1 # observe-only baseline', 'phase: 9'));
+    const bad = await cli('simulate', '--policy', 'policy/bot.policy.yaml');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/bot\.policy\.yaml:\d+:\d+ {2}rollout\.phase/);
+  });
+});

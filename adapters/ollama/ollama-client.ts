@@ -4,7 +4,12 @@
  * cancels the HTTP request (and the server's generation) at once, streaming or not.
  */
 import { Ollama } from 'ollama';
-import { ModelCallError, type ModelChatRequest, type ModelClient, type ModelReply } from '../../src/llm/types.js';
+import {
+  ModelCallError,
+  type ModelChatRequest,
+  type ModelClient,
+  type ModelReply,
+} from '../../src/llm/types.js';
 
 export interface OllamaClientOptions {
   /** Stream the reply (NDJSON) instead of waiting for one JSON body. Default false. */
@@ -65,11 +70,20 @@ export function createOllamaClient(options: OllamaClientOptions = {}): ModelClie
         const code = typeof status === 'number' ? status : null;
         const what = cause instanceof Error ? cause.message : String(cause);
         throw new ModelCallError(
-          `model ${request.model} at ${request.host} failed${code === null ? '' : ` (HTTP ${code})`}: ${what.slice(0, 200)}`,
+          `model ${request.model} at ${safeHost(request.host)} failed${code === null ? '' : ` (HTTP ${code})`}: ${what.slice(0, 200)}`,
           code,
           { cause },
         );
       }
     },
   };
+}
+
+/** The host without any user:password in it (errors are read by people and logged). */
+function safeHost(host: string): string {
+  try {
+    return new URL(host).origin;
+  } catch {
+    return '(an invalid host URL)';
+  }
 }

@@ -68,7 +68,7 @@ export class SqliteUsage implements UsageStore {
     this.now = options.now;
     this.dayStart = options.dayStart ?? utcDayStart;
     const p = sql.placeholder;
-this.insert = fastStatement<InsertValues>(
+    this.insert = fastStatement<InsertValues>(
       database,
       database.db.insert(modelUsage).values({
         agent: p('agent'),
@@ -142,7 +142,11 @@ this.insert = fastStatement<InsertValues>(
     this.day = day;
     const { db } = this.database;
     const rows = db
-      .select({ agent: modelUsage.agent, p: sum(modelUsage.promptTokens), c: sum(modelUsage.completionTokens) })
+      .select({
+        agent: modelUsage.agent,
+        p: sum(modelUsage.promptTokens),
+        c: sum(modelUsage.completionTokens),
+      })
       .from(modelUsage)
       .where(gte(modelUsage.at, day))
       .groupBy(modelUsage.agent)

@@ -1,0 +1,352 @@
+/**
+ * The model router: every model call an agent makes goes through `call()`, which applies, in
+ * order, the kill switch, the budgets (reserving an estimate, reconciled with the tokens the reply
+ * reports), backoff per host, the concurrency caps (fair queue) and the timeout; picks the local
+ * model or an escalation model by the policy's conditions; fails over on errors; and checks
+ * structured output with zod (retried once). Expected failures are results, never exceptions.
+ * Model output is data: it is returned as text or as a value that passed the caller's schema.
+ */
+import { z } from 'zod';
+import type { Clock } from '../ids.js';
+import { durationMs } from '../policy/compile.js';
+import type { Policy } from '../policy/types.js';
+import type { AgentName } from '../policy/vocabulary.js';
+import { BudgetGate, HostBackoff } from './budget.js';
+import { FairLimiter } from './limiter.js';
+import type { LlmMessage, ModelClient } from './types.js';
+import type { UsageStore } from './usage.js';
+
+export type FailureReason = 'killed' | 'budget' | 'rate' | 'unavailable' | 'invalid-output' | 'aborted';
+export type DegradedReason = 'budget' | 'rate' | 'unavailable';
+
+export interface CallRequest<T> {
+  readonly messages: readonly LlmMessage[];
+  readonly schema?: z.ZodType<T>;
+  readonly severity?: 'info' | 'warning' | 'critical';
+  readonly deep?: boolean;
+  readonly runId?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface CallTokens {
+  readonly prompt: number;
+  readonly completion: number;
+}
+
+export type CallResult<T> =
+  | { ok: true; value: T | undefined; text: string; model: string; tokens: CallTokens }
+  | { ok: false; reason: FailureReason; detail: string };
+
+export interface RouterLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface ModelRouterOptions {
+  readonly client: ModelClient;
+  readonly policy: () => Policy;
+  readonly now: Clock;
+  readonly usage: UsageStore;
+  readonly isKilled: (agent: AgentName) => boolean;
+  readonly log: RouterLog;
+  /** Host for models that name none (OLLAMA_HOST). */
+  readonly defaultHost: string;
+  /** Called once per agent and reason until a call of that agent succeeds again. */
+  readonly onDegraded?: (agent: AgentName, reason: DegradedReason, detail: string) => void;
+  /** Completion tokens assumed when reserving budget (default 512). */
+  readonly completionEstimate?: number;
+}
+
+interface Target {
+  readonly model: string;
+  readonly provider: string;
+  readonly host: string;
+  readonly local: boolean;
+}
+
+type Attempt<T> =
+  | { ok: true; value: T | undefined; text: string; tokens: CallTokens }
+  | { ok: false; reason: FailureReason; detail: string };
+
+/** Why a call's signal fired. */
+class Stop extends Error {
+  constructor(readonly reason: 'killed' | 'aborted' | 'timeout') {
+    super(`model call ${reason}`);
+    this.name = 'Stop';
+  }
+}
+
+export class ModelRouter {
+  private readonly budget: BudgetGate;
+  private readonly backoff = new HostBackoff();
+  readonly limiter: FairLimiter;
+  private readonly inFlight = new Map<AgentName, Set<AbortController>>();
+  private readonly degraded = new Map<AgentName, Set<DegradedReason>>();
+  private readonly formats = new WeakMap<z.ZodType, Record<string, unknown>>();
+
+  constructor(private readonly options: ModelRouterOptions) {
+    this.budget = new BudgetGate(options.usage);
+    this.limiter = new FairLimiter(() => {
+      const m = options.policy().doc.models;
+      return { local: m.maxConcurrentLocal, perAgent: m.perAgentConcurrency };
+    });
+  }
+
+  /** Reasons this agent is working on rules alone right now (cleared by its next successful call). */
+  notices(agent: AgentName): DegradedReason[] {
+    return [...(this.degraded.get(agent) ?? [])];
+  }
+
+  /** Aborts every queued and running call of `agent` (or all): wire to the kill switch. */
+  abort(target: AgentName | 'all'): number {
+    let n = 0;
+    for (const [agent, set] of this.inFlight) {
+      if (target !== 'all' && agent !== target) continue;
+      for (const c of set) {
+        c.abort(new Stop('killed'));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async call<T = unknown>(agent: AgentName, request: CallRequest<T>): Promise<CallResult<T>> {
+    if (this.options.isKilled(agent)) return { ok: false, reason: 'killed', detail: `${agent} is killed` };
+    const controller = new AbortController();
+    const onCallerAbort = (): void => controller.abort(new Stop('aborted'));
+    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (request.signal?.aborted) onCallerAbort();
+    let set = this.inFlight.get(agent);
+    if (set === undefined) {
+      set = new Set();
+      this.inFlight.set(agent, set);
+    }
+    set.add(controller);
+    try {
+      const result = await this.route(agent, request, controller.signal);
+      if (result.ok) this.degraded.delete(agent);
+      else if (result.reason === 'budget' || result.reason === 'rate' || result.reason === 'unavailable') {
+        this.degrade(agent, result.reason, result.detail);
+      }
+      return result;
+    } finally {
+      set.delete(controller);
+      request.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  private degrade(agent: AgentName, reason: DegradedReason, detail: string): void {
+    let reasons = this.degraded.get(agent);
+    if (reasons === undefined) {
+      reasons = new Set();
+      this.degraded.set(agent, reasons);
+    }
+    if (reasons.has(reason)) return;
+    reasons.add(reason);
+    this.options.log.warn({ agent, reason, detail }, 'agent works on rules alone');
+    this.options.onDegraded?.(agent, reason, detail);
+  }
+
+  private target(
+    ref: { model: string; provider: string; host?: string | undefined },
+    local: boolean,
+  ): Target {
+    return { model: ref.model, provider: ref.provider, host: ref.host ?? this.options.defaultHost, local };
+  }
+
+  private async route<T>(
+    agent: AgentName,
+    request: CallRequest<T>,
+    signal: AbortSignal,
+  ): Promise<CallResult<T>> {
+    const policy = this.options.policy();
+    const models = policy.doc.models;
+    const local = this.target(models.local, true);
+    const escalations = models.escalation.map((e) => ({ target: this.target(e, false), when: e.when }));
+    const upfront = escalations.find(
+      (e) =>
+        (request.severity === 'critical' && e.when.includes('critical-severity')) ||
+        (request.deep === true && e.when.includes('deep-check')),
+    );
+    const tried = new Set<Target>();
+    const queue: Target[] = upfront === undefined ? [local] : [upfront.target, local];
+    let last: Attempt<T> = { ok: false, reason: 'unavailable', detail: 'no model configured' };
+    while (queue.length > 0) {
+      const target = queue.shift() as Target;
+      if (tried.has(target)) continue;
+      tried.add(target);
+      last = await this.tryModel(agent, request, target, policy, signal);
+      if (last.ok) return { ...last, model: target.model };
+      if (last.reason !== 'unavailable' && last.reason !== 'invalid-output') return last;
+      const condition = last.reason === 'unavailable' ? 'local-failure' : 'invalid-output';
+      for (const e of escalations)
+        if (e.when.includes(condition) && !tried.has(e.target)) queue.push(e.target);
+      if (last.reason === 'unavailable' && !tried.has(local)) queue.push(local);
+    }
+    return last;
+  }
+
+  /** One model: budget, backoff, slot, call, validation (one retry on invalid output). */
+  private async tryModel<T>(
+    agent: AgentName,
+    request: CallRequest<T>,
+    target: Target,
+    policy: Policy,
+    signal: AbortSignal,
+  ): Promise<Attempt<T>> {
+    let invalid = '';
+    for (let round = 0; round < 2; round++) {
+      const blocked = this.backoff.blockedUntil(target.host, this.options.now());
+      if (blocked !== null) {
+        return {
+          ok: false,
+          reason: 'unavailable',
+          detail: `${target.model}: its host failed recently; next try after ${new Date(blocked).toISOString()}`,
+        };
+      }
+      const outcome = await this.once(agent, request, target, policy, signal);
+      if (!outcome.ok) return outcome;
+      if (request.schema === undefined)
+        return { ok: true, value: undefined, text: outcome.text, tokens: outcome.tokens };
+      const checked = parseOutput(request.schema, outcome.text);
+      if (checked.ok) return { ok: true, value: checked.value, text: outcome.text, tokens: outcome.tokens };
+      invalid = checked.detail;
+      this.options.log.warn({ agent, model: target.model, round }, 'model output failed its schema');
+    }
+    return {
+      ok: false,
+      reason: 'invalid-output',
+      detail: `${target.model} answered twice with invalid output: ${invalid}`,
+    };
+  }
+
+  private async once<T>(
+    agent: AgentName,
+    request: CallRequest<T>,
+    target: Target,
+    policy: Policy,
+    signal: AbortSignal,
+  ): Promise<
+    { ok: true; text: string; tokens: CallTokens } | { ok: false; reason: FailureReason; detail: string }
+  > {
+    if (this.options.isKilled(agent)) return { ok: false, reason: 'killed', detail: `${agent} is killed` };
+    const estimate = estimateTokens(request.messages) + (this.options.completionEstimate ?? 512);
+    const verdict = this.budget.reserve(policy, agent, estimate);
+    if (!verdict.ok) return verdict;
+    let release: (() => void) | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const started = this.options.now();
+    let reached = false;
+    try {
+      release = await this.limiter.acquire(agent, target.local, signal);
+      const timeoutMs = durationMs(policy.doc.models.timeout);
+      const attempt = new AbortController();
+      const onOuter = (): void => attempt.abort(signal.reason);
+      signal.addEventListener('abort', onOuter, { once: true });
+      timer = setTimeout(() => attempt.abort(new Stop('timeout')), timeoutMs);
+      timer.unref();
+      reached = true;
+      try {
+        const format = request.schema === undefined ? undefined : this.formatOf(request.schema);
+        const reply = await this.options.client.chat({
+          host: target.host,
+          model: target.model,
+          messages: request.messages,
+          ...(format === undefined ? {} : { format }),
+          signal: attempt.signal,
+        });
+        this.backoff.succeeded(target.host);
+        this.record(agent, request, target, reply.promptTokens, reply.completionTokens, started);
+        return {
+          ok: true,
+          text: reply.text,
+          tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
+        };
+      } finally {
+        signal.removeEventListener('abort', onOuter);
+      }
+    } catch (error) {
+      const reason =
+        error instanceof Stop ? error.reason : signal.reason instanceof Stop ? signal.reason.reason : null;
+      if (reason === 'killed' || reason === 'aborted') {
+        if (reached) this.record(agent, request, target, 0, 0, started);
+        return {
+          ok: false,
+          reason,
+          detail: `${target.model}: call ${reason === 'killed' ? 'stopped by the kill switch' : 'aborted'}`,
+        };
+      }
+      if (reached) this.record(agent, request, target, 0, 0, started);
+      const until = this.backoff.failed(policy, target.host, this.options.now());
+      const why = reason === 'timeout' ? `timed out after ${policy.doc.models.timeout}` : messageOf(error);
+      this.options.log.warn({ agent, model: target.model, until }, 'model call failed');
+      return { ok: false, reason: 'unavailable', detail: `${target.model}: ${why}` };
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+      release?.();
+      this.budget.settle(verdict.reservation);
+    }
+  }
+
+  private record(
+    agent: AgentName,
+    request: CallRequest<unknown>,
+    target: Target,
+    p: number,
+    c: number,
+    started: number,
+  ): void {
+    try {
+      this.options.usage.record(
+        agent,
+        request.runId ?? null,
+        target.model,
+        target.provider,
+        p,
+        c,
+        this.options.now() - started,
+      );
+    } catch (error) {
+      this.options.log.warn({ agent, err: messageOf(error) }, 'could not record model usage');
+    }
+  }
+
+  private formatOf(schema: z.ZodType): Record<string, unknown> {
+    let format = this.formats.get(schema);
+    if (format === undefined) {
+      format = z.toJSONSchema(schema) as Record<string, unknown>;
+      this.formats.set(schema, format);
+    }
+    return format;
+  }
+}
+
+/** About four characters a token, plus a little per message. */
+export function estimateTokens(messages: readonly LlmMessage[]): number {
+  let chars = 0;
+  for (const m of messages) chars += m.content.length + 16;
+  return Math.ceil(chars / 4);
+}
+
+function parseOutput<T>(
+  schema: z.ZodType<T>,
+  text: string,
+): { ok: true; value: T } | { ok: false; detail: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { ok: false, detail: 'not JSON' };
+  }
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const first = parsed.error.issues[0];
+  return {
+    ok: false,
+    detail: first === undefined ? 'does not match' : `${first.path.join('.') || '(root)'}: ${first.message}`,
+  };
+}
+
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 300);
+}
