@@ -346,6 +346,8 @@ describe('discord.js client against the fake', () => {
     await posted;
     await discord.waitFor(() => discord.connections >= 2 && discord.resumes >= 1, 5000);
     expect(discord.identifies).toBe(1);
+    // The fake counts the RESUME on receipt; the client is ready once the RESUMED reply arrives.
+    await discord.waitFor(() => adapter.health().status === 'ok', 5000);
     expect(adapter.health().status).toBe('ok');
     discord.dispatch('INTERACTION_CREATE', slashCommand('4001', 'status', {}, { userId: '11' }));
     await discord.waitFor((c) => callbacks(c, '4001').length === 1, 5000);
