@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERBS } from '../src/control/commands/grammar.js';
 import { type Bot, startBot } from '../src/main.js';
-import { type FakeDiscord, slashCommand, startFakeDiscord } from './fakes/discord.js';
+import { type FakeDiscord, slashCommand, startFakeDiscord, VERB_OPTION_SAMPLES } from './fakes/discord.js';
 import { type FakeSlackApi, slackSignedHeaders, startFakeSlackApi } from './fakes/slack-api.js';
 import { eventually, LogSink, type TempSetup, tempSetup } from './helpers/bot.js';
 
@@ -16,22 +16,6 @@ let setup: TempSetup;
 let bot: Bot;
 let slack: FakeSlackApi;
 let discord: FakeDiscord;
-
-/** Discord options per verb (the Slack side types the grammar's own example). */
-const DISCORD_OPTIONS: Record<string, Record<string, string | number>> = {
-  help: { topic: 'kill' },
-  kill: { agent: 'guardian', reason: 'flapping deploys' },
-  resume: { agent: 'guardian', reason: 'fixed' },
-  budget: { agent: 'mentor', tokens: 50000 },
-  approve: { id: 'a12' },
-  deny: { id: 'a12', reason: 'not now' },
-  ack: { id: 'i7' },
-  resolve: { id: 'i7', note: 'rolled back' },
-  mute: { kind: 'service', name: 'web', duration: '2h', reason: 'deploy window' },
-  unmute: { kind: 'service', name: 'web' },
-  phase: { phase: 2, agent: 'builder', reason: 'weekly review' },
-  audit: { run: 'run_1' },
-};
 
 beforeAll(async () => {
   slack = await startFakeSlackApi();
@@ -102,7 +86,7 @@ describe('every verb from each platform, through the running bot', () => {
       const interaction = String(++id);
       discord.dispatch(
         'INTERACTION_CREATE',
-        slashCommand(interaction, v.verb, DISCORD_OPTIONS[v.verb] ?? {}, { userId: DISCORD_ADMIN }),
+        slashCommand(interaction, v.verb, VERB_OPTION_SAMPLES[v.verb] ?? {}, { userId: DISCORD_ADMIN }),
       );
       const answered = (c: { path: string }) =>
         c.path.startsWith(`/interactions/${interaction}/`) || c.path.includes(`token-${interaction}`);

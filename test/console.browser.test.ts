@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAllowedHosts } from '../adapters/console/auth.js';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
@@ -24,8 +24,8 @@ import { type Database, migrate, openDatabase } from '../src/db/connection.js';
 import { randomId } from '../src/ids.js';
 import { makePolicy } from './fixtures/policy.js';
 import { ROOT } from './helpers/bot.js';
+import { CHROMIUM, launchChromium } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'console-token-for-the-browser-test-0123456789';
 const USER = 'console:user:local';
 /** The bits of the browser's globals the tests read (the test build has no DOM types). */
@@ -180,17 +180,7 @@ beforeAll(async () => {
   await post('console:approvals', approval('a12', 'nonce-a12-0001'));
   await post('console:approvals', approval('a13', 'nonce-a13-0001'));
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-gpu',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
   page = await context.newPage();
   await page.goto(`${server.url}/?token=${TOKEN}`);

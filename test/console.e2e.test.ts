@@ -4,14 +4,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bot, startBot } from '../src/main.js';
 import { decide } from '../src/policy/decide.js';
 import type { Proposal } from '../src/policy/types.js';
 import { LogSink, type TempSetup, tempSetup } from './helpers/bot.js';
+import { launchChromium } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 let setup: TempSetup;
 let bot: Bot;
 let browser: Browser;
@@ -32,11 +32,6 @@ const MARK_ACTION = `
 `;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install it with  apt-get install -y chromium  (npm test's pretest does)`,
-    );
-  }
   setup = tempSetup();
   marker = join(setup.dir, 'marker.txt');
   setup.savePolicy(
@@ -47,17 +42,7 @@ beforeAll(async () => {
     logDestination: new LogSink(),
     print: () => {},
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-gpu',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1100, height: 1000 } })).newPage();
   await page.goto(bot.consoleUrl as string);
   await page.getByText('live', { exact: true }).waitFor();

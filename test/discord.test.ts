@@ -18,6 +18,7 @@ import {
   type RestCall,
   slashCommand,
   startFakeDiscord,
+  VERB_OPTION_SAMPLES,
 } from './fakes/discord.js';
 
 const NONCE = 'n0nce-abcdefghijklmnopqrstuv';
@@ -141,20 +142,7 @@ describe('rendering', () => {
   });
 
   it('turns every subcommand with its options into text the grammar accepts', () => {
-    const samples: Record<string, Record<string, string | number>> = {
-      help: { topic: 'kill' },
-      kill: { agent: 'guardian', reason: 'flapping deploys' },
-      resume: { agent: 'all', reason: 'fixed in #123' },
-      budget: { agent: 'mentor', tokens: 50000 },
-      approve: { id: 'a12' },
-      deny: { id: 'a12', reason: 'not during the sale' },
-      ack: { id: 'i7' },
-      resolve: { id: 'i7', note: 'rolled back' },
-      mute: { kind: 'service', name: 'web', duration: '2h', reason: 'deploy window' },
-      unmute: { kind: 'service', name: 'web' },
-      phase: { phase: 2, agent: 'builder', reason: 'weekly review' },
-      audit: { run: 'run_1' },
-    };
+    const samples = VERB_OPTION_SAMPLES;
     for (const { verb } of VERBS) {
       const text = commandText(verb, new Map(Object.entries(samples[verb] ?? {})));
       const parsed = parseCommand(text);

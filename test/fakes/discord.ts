@@ -311,3 +311,19 @@ export function modalSubmit(id: string, customId: string, reason: string, member
     },
   };
 }
+
+/** A sample of options for each /autonomy subcommand (what a person would pick in Discord). */
+export const VERB_OPTION_SAMPLES: Readonly<Record<string, Record<string, string | number>>> = {
+  help: { topic: 'kill' },
+  kill: { agent: 'guardian', reason: 'flapping deploys' },
+  resume: { agent: 'guardian', reason: 'fixed in #123' },
+  budget: { agent: 'mentor', tokens: 50000 },
+  approve: { id: 'a12' },
+  deny: { id: 'a12', reason: 'not during the sale' },
+  ack: { id: 'i7' },
+  resolve: { id: 'i7', note: 'rolled back' },
+  mute: { kind: 'service', name: 'web', duration: '2h', reason: 'deploy window' },
+  unmute: { kind: 'service', name: 'web' },
+  phase: { phase: 2, agent: 'builder', reason: 'weekly review' },
+  audit: { run: 'run_1' },
+};
