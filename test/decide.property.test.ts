@@ -109,7 +109,10 @@ const worldArb: fc.Arbitrary<World> = fc
       ),
       allowPicks: fc.array(fc.nat({ max: n - 1 })),
       // Not rare: since unknown agents have their own code, agent-disabled is reached only this way.
-      disabled: fc.oneof(fc.constant([] as string[]), fc.subarray([...AGENTS], { minLength: 1, maxLength: 1 })),
+      disabled: fc.oneof(
+        fc.constant([] as string[]),
+        fc.subarray([...AGENTS], { minLength: 1, maxLength: 1 }),
+      ),
     }),
   )
   .map(({ actions, phase, agentPhases, lifts, allowPicks, disabled }) => {
