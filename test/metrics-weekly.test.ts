@@ -1,14 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Database, migrate, openDatabase } from '../src/db/connection.js';
+import type { Database } from '../src/db/connection.js';
 import { approvals, incidents, modelUsage, proposals, runs, signals, skills } from '../src/db/schema.js';
 import { durationStats, percentile } from '../src/metrics/percentile.js';
 import { lastCompleteWeek, previousWeek, weekContaining } from '../src/metrics/week.js';
 import { weeklyMetrics } from '../src/metrics/weekly.js';
 import { compare, formatDuration, formatWeekly } from '../src/metrics/weekly-format.js';
 import type { AgentName, SignalKind, Tier } from '../src/policy/vocabulary.js';
+import { type TempDatabase, tempDatabase } from './helpers/db.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -17,20 +15,16 @@ const FROM = Date.UTC(2026, 10, 16);
 const TO = Date.UTC(2026, 10, 23);
 const LAST = FROM - 7 * 24 * HOUR;
 
-let dir: string;
+let temp: TempDatabase;
 let database: Database;
 let n = 0;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'autonomy-weekly-'));
-  database = openDatabase(join(dir, 'bot.db'));
-  migrate(database);
+  temp = tempDatabase('autonomy-weekly-');
+  database = temp.database;
   n = 0;
 });
-afterEach(() => {
-  database.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => temp.cleanup());
 
 function incident(o: {
   startedAt: number;

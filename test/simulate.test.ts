@@ -1,14 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Database, migrate, openDatabase } from '../src/db/connection.js';
+import type { Database } from '../src/db/connection.js';
 import { proposals, runs } from '../src/db/schema.js';
 import { decide } from '../src/policy/decide.js';
 import { formatSimulation, simulate } from '../src/policy/simulate.js';
 import type { Params, Policy } from '../src/policy/types.js';
 import type { AgentName } from '../src/policy/vocabulary.js';
 import { makePolicy, makeState } from './fixtures/policy.js';
+import { type TempDatabase, tempDatabase } from './helpers/db.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -16,20 +14,16 @@ const DAY_START = Date.UTC(2026, 10, 20); // policy time zone: UTC
 const SINCE = DAY_START + 6 * HOUR;
 const NOW = DAY_START + 24 * HOUR;
 
-let dir: string;
+let temp: TempDatabase;
 let database: Database;
 let n = 0;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'autonomy-simulate-'));
-  database = openDatabase(join(dir, 'bot.db'));
-  migrate(database);
+  temp = tempDatabase('autonomy-simulate-');
+  database = temp.database;
   n = 0;
 });
-afterEach(() => {
-  database.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => temp.cleanup());
 
 /** The phase 1 policy the proposals were decided under; it still had a `legacy-purge` action. */
 const observePolicy = makePolicy({
