@@ -41,6 +41,7 @@ export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {
   checkLimits(doc, report);
   checkMaintenanceWindows(doc, report);
   checkHealth(doc, report);
+  checkSweepChecks(doc, report);
   return issues;
 }
 
@@ -320,5 +321,34 @@ function checkMaintenanceWindows(doc: PartialPolicyDoc, report: Report): void {
       const problem = scope?.check(service) ?? null;
       if (problem !== null) report(at('services', j), `${problem}; a window can only cover in-scope systems`);
     });
+  });
+}
+
+/** `checks`: each names a catalog action and gives exactly the params it declares. */
+function checkSweepChecks(doc: PartialPolicyDoc, report: Report): void {
+  if (doc.checks === undefined || doc.actions === undefined) return;
+  const complete = doc.actions.every((a) => a !== undefined);
+  const byId = new Map<string, ActionDoc>();
+  for (const a of doc.actions) if (a && !byId.has(a.id)) byId.set(a.id, a);
+  doc.checks.forEach((c, i) => {
+    const a = byId.get(c.action);
+    if (a === undefined) {
+      if (complete)
+        report(['checks', i, 'action'], `${c.action} is not in the action catalog; add it or fix the id`);
+      return;
+    }
+    for (const name of Object.keys(c.params)) {
+      if (!(name in a.params)) {
+        const declared = Object.keys(a.params);
+        report(
+          ['checks', i, 'params', name],
+          `${c.action} has no param ${name}; ${declared.length === 0 ? 'it takes none' : `its params are ${declared.join(', ')}`}`,
+        );
+      }
+    }
+    for (const name of Object.keys(a.params)) {
+      if (!(name in c.params))
+        report(['checks', i, 'params'], `${c.action} needs param ${name}; give it here`);
+    }
   });
 }

@@ -245,6 +245,24 @@ const health = z.strictObject({
   recoveriesToResolve: z.int().min(1).default(2).describe('good results in a row before it resolves'),
 });
 
+/**
+ * Checks the sweeps run: catalog actions (regression tests, evidence collection) proposed by the
+ * action's own agent in its light or deep sweep, and decided by decide() like any other proposal.
+ */
+const check = z.strictObject({
+  action: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'the id of a catalog action'),
+  params: z.record(z.string(), z.union([z.string(), z.int()])).default({}),
+  sweep: z.enum(['light', 'deep']).default('deep'),
+});
+
+/** Files guardian's deep sweep hashes and compares with their recorded baseline (drift). */
+const drift = z.strictObject({
+  watch: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('files to watch for drift, relative to the policy file'),
+});
+
 /** One action parameter: a string that fully matches `pattern` or is one of `enum`, or an integer. */
 const param = z.union([
   z.strictObject({
@@ -322,6 +340,8 @@ export const policySchema = z.strictObject({
   routing,
   inventory: inventory.prefault({}),
   health: health.prefault({}),
+  checks: z.array(check).default([]).describe('catalog actions the sweeps run through decide()'),
+  drift: drift.prefault({}),
   actions: z.array(action).default([]),
 });
 
