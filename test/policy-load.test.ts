@@ -265,7 +265,7 @@ describe('one problem, reported where it is', () => {
       d.addIn(['actions'], copy);
     });
     const issue = onlyIssue(text);
-    expect(issue.path).toBe('actions[3].id');
+    expect(issue.path).toBe('actions[5].id');
     expect(issue.message).toBe('action id collect-evidence is already used by actions[0]; rename one');
     expect(issue.line).toBe(
       where(text, 'id: collect-evidence', where(text, 'id: restart-service').line).line,
@@ -312,7 +312,7 @@ describe('one problem, reported where it is', () => {
   it('fixed target out of scope', () => {
     const text = edit((d) => d.addIn(['actions'], SCOPED_ACTION));
     expect(formatIssue(onlyIssue(text))).toBe(
-      `${at(text, 'target: payments-db', 'target: '.length)}  actions[3].target  payments-db is listed as out of scope; pick an in-scope system or change purpose`,
+      `${at(text, 'target: payments-db', 'target: '.length)}  actions[5].target  payments-db is listed as out of scope; pick an in-scope system or change purpose`,
     );
   });
 
@@ -328,7 +328,7 @@ describe('one problem, reported where it is', () => {
       ],
       [
         'actions[1].params.system.enum[2]',
-        'mainframe is not an in-scope system (in scope: web, api, worker, ci); remove it or change purpose',
+        'mainframe is not an in-scope system (in scope: web, api, worker, ci, autonomy); remove it or change purpose',
       ],
     ]);
   });
@@ -345,7 +345,7 @@ describe('one problem, reported where it is', () => {
   it('tier 3 actions with no approvers', () => {
     const text = edit((d) => d.setIn(['control', 'roles', 'approvers'], []));
     expect(formatIssue(onlyIssue(text))).toBe(
-      `${at(text, 'approvers: []', 'approvers: '.length)}  control.roles.approvers  no approvers, but 1 action(s) need approval (restart-service); add an identity like slack:user:U123 or console:user:local`,
+      `${at(text, 'approvers: []', 'approvers: '.length)}  control.roles.approvers  no approvers, but 3 action(s) need approval (restart-service, publish-skill, rollback-skill); add an identity like slack:user:U123 or console:user:local`,
     );
   });
 });

@@ -17,9 +17,14 @@ import {
 } from './executors/template.js';
 
 export interface ExecutionDescription {
-  readonly kind: 'command' | 'http';
-  /** One line: the shell-quoted argv (for reading only: it never runs through a shell), or `METHOD URL`. */
+  readonly kind: 'command' | 'http' | 'builtin';
+  /**
+   * One line: the shell-quoted argv (for reading only: it never runs through a shell), `METHOD URL`,
+   * or `builtin NAME param=value ...` for the bot's own functions.
+   */
   readonly display: string;
+  /** The builtin function called (builtin actions). */
+  readonly builtin?: string;
   /** The argv exactly as it will run (command actions). */
   readonly argv?: readonly string[];
   readonly cwd?: string;
@@ -60,6 +65,19 @@ export function describeExecution(
     tierReason: action.tierReason,
   };
   const ex = action.doc.executor;
+  if ('builtin' in ex) {
+    // Params in declaration order, values quoted like argv when they are not plain words.
+    const shown = [...action.params.keys()].map(
+      (name) => `${name}=${shellQuote(String(params[name] ?? ''))}`,
+    );
+    return {
+      kind: 'builtin',
+      display: ['builtin', ex.builtin, ...shown].join(' '),
+      builtin: ex.builtin,
+      ...base,
+      missingEnv: [],
+    };
+  }
   const isSet = (name: string): boolean => {
     const value = options.env?.[name];
     return value !== undefined && value !== '';

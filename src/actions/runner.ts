@@ -8,6 +8,9 @@
  * `killAgent()` stops an agent's commands (their whole process groups) and requests at once, marks
  * the runs interrupted, and waits on nothing. After a restart, runs a dead process left `running`
  * are marked interrupted and reported; they are never re-run.
+ *
+ * Builtin actions (`executor: { builtin: NAME }`) call a function of the bot registered with
+ * `registerBuiltin()` (the learning loop's skill-publish and skill-rollback), recorded the same way.
  */
 import type { AuditLog } from '../audit/log.js';
 import type { Database } from '../db/connection.js';
@@ -16,6 +19,16 @@ import type { Logger } from '../log.js';
 import { checkParams } from '../policy/params.js';
 import type { CompiledAction, Decision, Proposal } from '../policy/types.js';
 import type { AgentName, Tier } from '../policy/vocabulary.js';
+import {
+  type BuiltinFn,
+  type BuiltinName,
+  BuiltinRegistry,
+  type BuiltinResult,
+  builtinFacts,
+  builtinOf,
+  builtinOutcome,
+  runBuiltin,
+} from './executors/builtin.js';
 import { type Env, prepareCommand, runCommand } from './executors/command.js';
 import { prepareHttp, runHttp } from './executors/http.js';
 import { envNames } from './executors/template.js';
@@ -40,6 +53,7 @@ import {
   type StopCause,
 } from './run-records.js';
 
+export type { BuiltinFn, BuiltinName } from './executors/builtin.js';
 export type { Execution, FinalStatus } from './run-outcome.js';
 
 export type { InterruptedRun } from './run-records.js';
@@ -97,8 +111,13 @@ export interface RunResult {
   readonly wallMs: number;
   /** Executor CPU time: not measured yet (null). */
   readonly cpuMs: number | null;
-  /** The executor's result with the action's secrets redacted from its output; null if it never started. */
+  /**
+   * The executor's result with the action's secrets redacted from its output; null if it never
+   * started, or if the action is a builtin (see `builtin`).
+   */
   readonly execution: Execution | null;
+  /** A builtin action's result (it handles no secrets); null or absent for command and http actions. */
+  readonly builtin?: BuiltinResult | null;
 }
 
 export interface InFlightRun {
@@ -130,9 +149,18 @@ export class RunnerClosedError extends Error {
 
 export class Runner {
   private readonly running = new Map<string, Entry>();
+  private readonly builtins = new BuiltinRegistry();
   private closing = false;
 
   constructor(private readonly o: RunnerOptions) {}
+
+  /**
+   * Makes a builtin runnable in this process (catalog actions with `executor: { builtin: NAME }`).
+   * Call once per name at start; a builtin nobody registered fails its runs with a reason.
+   */
+  registerBuiltin(name: BuiltinName, fn: BuiltinFn): void {
+    this.builtins.register(name, fn);
+  }
 
   /** Runs the action and records it. Throws (a programming error) unless the decision says execute. */
   async execute(req: RunRequest): Promise<RunResult> {
@@ -190,13 +218,27 @@ export class Runner {
   private async perform(
     req: RunRequest,
     entry: Entry,
-  ): Promise<{ execution: Execution | null; error: string | null; secrets: Map<string, string> }> {
+  ): Promise<{
+    execution: Execution | BuiltinResult | null;
+    error: string | null;
+    secrets: Map<string, string>;
+  }> {
     const { action, proposal } = req;
     const { env, dryRun } = this.o;
     const secrets = new Map<string, string>();
     const signal = entry.controller.signal;
     try {
       const ex = action.doc.executor;
+      if ('builtin' in ex) {
+        const fn = this.builtins.get(builtinOf(action));
+        const execution = await runBuiltin(action, proposal.params, fn, {
+          runId: entry.runId,
+          approvalId: req.approvalId ?? null,
+          signal,
+          dryRun,
+        });
+        return { execution, error: null, secrets };
+      }
       if ('command' in ex) {
         const spec = prepareCommand(action, proposal.params, env);
         for (const name of ex.env) if (spec.env[name] !== undefined) secrets.set(name, spec.env[name]);
@@ -234,7 +276,7 @@ export class Runner {
     req: RunRequest,
     entry: Entry,
     r: {
-      execution: Execution | null;
+      execution: Execution | BuiltinResult | null;
       error: string | null;
       secrets: Map<string, string>;
       tier: Tier;
@@ -245,23 +287,29 @@ export class Runner {
     const { log } = this.o;
     const { action } = req;
     const redact = redactor(r.secrets);
-    const execution = r.execution === null ? null : redactExecution(r.execution, redact);
+    const execution =
+      r.execution === null || r.execution.kind === 'builtin'
+        ? r.execution
+        : redactExecution(r.execution, redact);
     let { status, outcome } =
       execution === null
         ? { status: 'failed' as FinalStatus, outcome: `not started: ${r.error ?? 'unknown error'}` }
-        : outcomeOf(execution, action.timeoutMs);
+        : execution.kind === 'builtin'
+          ? builtinOutcome(execution)
+          : outcomeOf(execution, action.timeoutMs);
     if (entry.stoppedBy !== null) {
       status = 'interrupted';
       outcome = `${killedOutcome(entry.stoppedBy)}; ${outcome}`;
     }
     outcome = redact(outcome);
-    const digest = execution === null ? null : outputEvidence(execution);
+    const digest = execution === null || execution.kind === 'builtin' ? null : outputEvidence(execution);
     const evidence = [
       `run:${entry.runId}`,
       ...(req.approvalId ? [`approval:${req.approvalId}`] : []),
       ...(req.incidentId ? [`incident:${req.incidentId}`] : []),
       ...(req.evidence ?? []),
       ...(digest === null ? [] : [digest]),
+      ...(execution?.kind === 'builtin' ? execution.evidence : []),
     ];
     const wallMs = execution?.wallMs ?? 0;
     recordRunEnd(this.o, {
@@ -274,7 +322,12 @@ export class Runner {
       tier: r.tier,
       model: r.model,
       display: r.display,
-      facts: execution === null ? null : auditFacts(execution),
+      facts:
+        execution === null
+          ? null
+          : execution.kind === 'builtin'
+            ? builtinFacts(execution)
+            : auditFacts(execution),
     });
     log.info(
       { runId: entry.runId, agent: action.agent, actionId: action.id, status, wallMs },
@@ -291,7 +344,8 @@ export class Runner {
       dryRun: this.o.dryRun,
       wallMs,
       cpuMs: null,
-      execution,
+      execution: execution?.kind === 'builtin' ? null : execution,
+      builtin: execution?.kind === 'builtin' ? execution : null,
     };
   }
 

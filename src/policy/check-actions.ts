@@ -1,8 +1,10 @@
 /**
  * Semantic checks of the action catalog: unique ids, classes that belong to the owning agent,
  * `{param}` placeholders that name declared params, `${ENV}` only in http headers, fixed hosts and
- * programs, targets in scope, and params that cannot carry unchecked text.
+ * programs, targets in scope, params that cannot carry unchecked text, and builtins that declare
+ * exactly the params their function reads.
  */
+import { BUILTIN_PARAMS } from '../actions/executors/builtin.js';
 import { ENV_NAME, placeholders, replacePlaceholders } from '../actions/executors/template.js';
 import type { PartialPolicyDoc, Report } from './check.js';
 import { placeholderName, scopeMatcher } from './compile.js';
@@ -63,6 +65,12 @@ export function checkActions(doc: PartialPolicyDoc, report: Report): void {
         `tier 0 actions run even in phase 1 (observe-only), so they may only read; use GET or HEAD, or raise the tier`,
       );
     }
+    if (agent && tierOf(agent, a).tier === 0 && 'builtin' in a.executor) {
+      report(
+        at('tier'),
+        `builtin ${a.executor.builtin} changes the bot's state, and tier 0 actions run even in phase 1 (observe-only); give it tier 3`,
+      );
+    }
   });
 }
 
@@ -88,6 +96,29 @@ function checkExecutor(
     }
   };
   const ex = a.executor;
+  if ('builtin' in ex) {
+    // No templates: the function gets the declared params, which must be exactly the ones it reads.
+    const wanted = BUILTIN_PARAMS[ex.builtin];
+    for (const name of wanted) {
+      used.add(name);
+      if (!Object.hasOwn(a.params, name)) {
+        report(
+          at('params'),
+          `builtin ${ex.builtin} reads param ${name}; declare params.${name} with a pattern or an enum`,
+        );
+      }
+    }
+    for (const name of Object.keys(a.params)) {
+      if (!wanted.includes(name)) {
+        report(
+          at('params', name),
+          `builtin ${ex.builtin} does not read param ${name}; its params are ${wanted.join(', ')}`,
+        );
+        used.add(name);
+      }
+    }
+    return used;
+  }
   if ('command' in ex) {
     const instead = 'list the variable under executor.env to pass it through';
     for (const [j, arg] of ex.command.entries()) scan(arg, at('executor', 'command', j), false, instead);
@@ -103,7 +134,7 @@ function checkExecutor(
       );
     }
     if (ex.cwd !== undefined) scan(ex.cwd, at('executor', 'cwd'), false, instead);
-  } else {
+  } else if ('http' in ex) {
     const instead = `put secrets in a header, e.g. Authorization: Bearer \${TOKEN}`;
     const { url, headers, body } = ex.http;
     scan(url, at('executor', 'http', 'url'), false, instead);

@@ -5,6 +5,7 @@
  * `autonomy policy schema` prints this as JSON Schema for editors.
  */
 import { z } from 'zod';
+import { BUILTIN_NAMES } from '../actions/executors/builtin.js';
 import {
   ACTION_CLASSES,
   AGENTS,
@@ -297,7 +298,13 @@ const httpExecutor = z.strictObject({
     body: z.string().optional().describe('a template; {param} values are JSON-escaped'),
   }),
 });
-const executor = z.union([commandExecutor, httpExecutor]);
+/** A function of the bot itself (the learning loop's skill publication), registered with the runner. */
+const builtinExecutor = z.strictObject({
+  builtin: z
+    .enum(BUILTIN_NAMES)
+    .describe('skill-publish promotes a skill draft, skill-rollback rolls a promoted skill back'),
+});
+const executor = z.union([commandExecutor, httpExecutor, builtinExecutor]);
 
 const action = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'an id like restart-service'),

@@ -130,6 +130,7 @@ export class FakeExecutor {
 export function describeFake(action: CompiledAction, params: Params): string {
   const fill = (s: string) => s.replace(/\{([a-zA-Z0-9_]+)\}/g, (_, k: string) => String(params[k]));
   const ex = action.doc.executor;
+  if ('builtin' in ex) return `builtin ${ex.builtin}`;
   return 'command' in ex ? ex.command.map(fill).join(' ') : `${ex.http.method} ${fill(ex.http.url)}`;
 }
 
