@@ -83,6 +83,22 @@ export const PAGE_SCRIPT = String.raw`
     });
   }
 
+  // Digest charts live in the data folder's digests/ and are served by /api/digests/NAME (same
+  // sign-in as the rest of the console); any other image path is described, not fetched.
+  function renderImage(image) {
+    var match = /^digests\/([0-9]{4}-[0-9]{2}-[0-9]{2}\.png)$/.exec(String(image.path || ''));
+    if (!match) return el('p', 'hint', 'Chart (not shown here): ' + (image.alt || 'no description'));
+    var fig = el('figure', 'chart');
+    var img = el('img');
+    img.src = '/api/digests/' + encodeURIComponent(match[1]);
+    img.alt = image.alt || 'Chart';
+    img.width = 960;
+    img.height = 600;
+    img.loading = 'lazy';
+    fig.appendChild(img);
+    return fig;
+  }
+
   function renderMessage(m, item) {
     var art = el('article', 'msg kind-' + token(m.kind) + ' sev-' + token(m.severity));
     var head = el('header', 'msg-head');
@@ -108,6 +124,7 @@ export const PAGE_SCRIPT = String.raw`
     }
     art.appendChild(head);
     if (m.mentions && m.mentions.length) art.appendChild(el('p', 'mentions', 'For: ' + m.mentions.join(', ')));
+    if (m.image) art.appendChild(renderImage(m.image));
     if (m.body) {
       var body = el('div', 'body', m.body);
       art.appendChild(body);
@@ -153,7 +170,6 @@ export const PAGE_SCRIPT = String.raw`
       });
       art.appendChild(ul);
     }
-    if (m.image) art.appendChild(el('p', 'hint', 'Chart (not shown here): ' + m.image.alt));
     if (item && m.buttons && m.buttons.length) {
       var actions = el('div', 'actions');
       actions.setAttribute('role', 'group');

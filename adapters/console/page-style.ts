@@ -69,6 +69,11 @@ a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible
 .meta { font-size: .8rem; color: var(--muted); }
 .meta a { color: inherit; }
 .body { white-space: pre-wrap; overflow-wrap: anywhere; margin: .5rem 0; }
+.kind-digest .body { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .82rem;
+  white-space: pre; overflow-x: auto; overflow-wrap: normal; }
+figure.chart { margin: .6rem 0; }
+figure.chart img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
+  background: #ffffff; }
 .body.folded { max-height: 12em; overflow: hidden;
   mask-image: linear-gradient(to bottom, #000 70%, transparent); }
 button.more { border: 0; background: none; padding: 0; color: var(--accent); font-size: .88rem; }

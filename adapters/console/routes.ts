@@ -1,8 +1,11 @@
 /**
  * The console's HTTP routes on the bot's one server: the page, one page per message, and the small
  * JSON API the page and scripts use. Transport only: commands and clicks go to the core's
- * ChatInbound acting as the policy's console user; the feed comes from the ConsoleAdapter.
+ * ChatInbound acting as the policy's console user; the feed comes from the ConsoleAdapter; digest
+ * charts come from the data folder's digests/.
  */
+import { readFile, realpath } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
@@ -12,6 +15,7 @@ import type { ChatInbound } from '../../src/chat/adapter.js';
 import { BUTTON_ACTIONS, type ChatMessage, SHORT_ID } from '../../src/chat/message.js';
 import type { Clock } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
+import { CHART_NAME, DIGEST_DIR } from '../../src/metrics/digest.js';
 import {
   bearerToken,
   ConsoleSessions,
@@ -39,6 +43,8 @@ export interface ConsoleDeps {
   readonly heartbeatMs?: number;
   /** How often the page polls for changes while its live stream is down. Default 5 s. */
   readonly pollMs?: number;
+  /** The data folder: digest charts are served from its `digests/` folder (nothing else). */
+  readonly dataDir?: string | null;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -76,6 +82,19 @@ const feedQuery = z.strictObject({
 
 type Auth = 'bearer' | 'cookie';
 const JSON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+/** The chart's bytes when `name` is a chart name and the file really is inside `<dataDir>/digests/`. */
+async function readChart(dataDir: string, name: string): Promise<Buffer | null> {
+  if (!CHART_NAME.test(name)) return null;
+  try {
+    const dir = await realpath(join(dataDir, DIGEST_DIR));
+    const file = await realpath(join(dir, name));
+    if (dirname(file) !== dir) return null; // a symlink out of the folder
+    return await readFile(file);
+  } catch {
+    return null;
+  }
+}
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -223,6 +242,24 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): { readonly sessions:
       );
     }
     return c.json({ message: item }, 200, JSON_HEADERS);
+  });
+
+  // A digest chart (`message.image.path` = digests/<Monday>.png), only from the data folder's
+  // digests/ and only by its exact name pattern: nothing else in the data folder is reachable.
+  app.get('/api/digests/:name', async (c) => {
+    const auth = guardApi(c, false);
+    if (auth instanceof Response) return auth;
+    const name = c.req.param('name');
+    const file = deps.dataDir ? await readChart(deps.dataDir, name) : null;
+    if (file === null) {
+      return jsonError(c, 404, `no digest chart "${name}" (charts are named like 2026-03-23.png)`);
+    }
+    return c.body(new Uint8Array(file), 200, {
+      'content-type': 'image/png',
+      'cache-control': 'private, max-age=300',
+      'content-security-policy': "default-src 'none'",
+      'x-content-type-options': 'nosniff',
+    });
   });
 
   app.post('/api/commands', limit, async (c) => {

@@ -5,7 +5,7 @@
  * this file only translates. discord.js reconnects and resumes the gateway by itself.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, resolve, sep } from 'node:path';
 import {
   ActionRowBuilder,
   type ButtonInteraction,
@@ -49,7 +49,7 @@ export interface DiscordAdapterOptions {
   readonly inbound?: ChatInbound;
   /** Link to the console, for messages cut to Discord's limits. */
   readonly fullTextUrl?: string | null;
-  /** Folder that relative image paths (digest charts) are read from. */
+  /** The data folder: digest charts (`message.image.path`, relative to it) are read only from inside it. */
   readonly dataDir?: string;
   /** Answer within this long or defer the reply (Discord allows 3 s). Default 2000 ms. */
   readonly deferAfterMs?: number;
@@ -176,9 +176,18 @@ export class DiscordAdapter implements ChatAdapter {
   ): Promise<{ body: DiscordMessageBody; files?: { name: string; data: Buffer }[] }> {
     const fullTextUrl = this.#options.fullTextUrl ?? null;
     if (!message.image) return { body: renderMessage(message, { fullTextUrl }) };
+    const dir = this.#options.dataDir;
     const path = isAbsolute(message.image.path)
       ? message.image.path
-      : resolve(this.#options.dataDir ?? '.', message.image.path);
+      : resolve(dir ?? '.', message.image.path);
+    // With a data folder (the bot always gives one), charts are read from inside it and nowhere else.
+    if (dir !== undefined && !path.startsWith(`${resolve(dir)}${sep}`)) {
+      this.#options.logger?.warn(
+        { path: message.image.path },
+        'discord: image outside the data folder not attached',
+      );
+      return { body: renderMessage(message, { fullTextUrl }) };
+    }
     try {
       const data = await readFile(path);
       const name = basename(path).replace(/[^A-Za-z0-9._-]/g, '_') || 'image.png';

@@ -17,6 +17,8 @@ export interface RestCall {
   readonly path: string;
   readonly body: unknown;
   readonly contentType: string;
+  /** Files of a multipart request (attachments), by their file name. */
+  readonly files: readonly { readonly name: string; readonly data: Buffer }[];
 }
 
 export interface ScriptedFailure {
@@ -57,7 +59,7 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
   let helloDelayMs = 0;
 
   const server: Server = createServer((req, res) => {
-    void readBody(req).then(({ body, contentType }) => {
+    void readBody(req).then(({ body, contentType, files }) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const path = url.pathname.replace(/^\/api\/v10/, '');
       const method = req.method ?? 'GET';
@@ -73,7 +75,7 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
         });
         return;
       }
-      calls.push({ method, path, body, contentType });
+      calls.push({ method, path, body, contentType, files });
       const failure = failures.shift();
       if (failure) {
         const headers: Record<string, string> = {};
@@ -215,17 +217,27 @@ function message(id: string, channelId: string, body: unknown): Record<string, u
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<{ body: unknown; contentType: string }> {
+async function readBody(
+  req: IncomingMessage,
+): Promise<{ body: unknown; contentType: string; files: { name: string; data: Buffer }[] }> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = Buffer.concat(chunks);
+  const text = raw.toString('utf8');
   const contentType = req.headers['content-type'] ?? '';
-  if (text === '') return { body: null, contentType };
+  if (text === '') return { body: null, contentType, files: [] };
   if (contentType.startsWith('multipart/form-data')) {
     const json = /name="payload_json"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*?)\r\n--/.exec(text);
-    return { body: json?.[1] ? JSON.parse(json[1]) : null, contentType };
+    // The attachments, byte for byte (the fetch API's own multipart parser).
+    const form = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
+    const files: { name: string; data: Buffer }[] = [];
+    for (const [, value] of form) {
+      if (typeof value !== 'string')
+        files.push({ name: value.name, data: Buffer.from(await value.arrayBuffer()) });
+    }
+    return { body: json?.[1] ? JSON.parse(json[1]) : null, contentType, files };
   }
-  return { body: JSON.parse(text), contentType };
+  return { body: JSON.parse(text), contentType, files: [] };
 }
 
 interface Member {

@@ -30,8 +30,8 @@ export interface FakeSlackApi {
   readonly url: string;
   readonly calls: FakeSlackCall[];
   readonly responses: { readonly path: string; readonly body: Record<string, unknown> }[];
-  /** Bytes uploaded to an upload_url (files upload v2). */
-  readonly uploads: { readonly path: string; readonly bytes: number }[];
+  /** What was uploaded to an upload_url (files upload v2): the raw request body and its size. */
+  readonly uploads: { readonly path: string; readonly bytes: number; readonly data: Buffer }[];
   readonly groups: Map<string, string[]>;
   socketUrl: string | null;
   fail(method: string, failure: FakeFailure, times?: number): void;
@@ -40,10 +40,10 @@ export interface FakeSlackApi {
   close(): Promise<void>;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function parseArgs(text: string, contentType: string): Record<string, unknown> {
@@ -68,7 +68,7 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
   const responses: { path: string; body: Record<string, unknown> }[] = [];
   const failures: { method: string; failure: FakeFailure }[] = [];
   const groups = new Map<string, string[]>();
-  const uploads: { path: string; bytes: number }[] = [];
+  const uploads: { path: string; bytes: number; data: Buffer }[] = [];
   let base = '';
   let ts = 1_700_000_000;
   let responseCount = 0;
@@ -105,10 +105,11 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
 
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const text = await readBody(req);
+      const raw = await readBody(req);
+      const text = raw.toString('utf8');
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path.startsWith('/upload/')) {
-        uploads.push({ path, bytes: Buffer.byteLength(text) });
+        uploads.push({ path, bytes: raw.length, data: raw });
         res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
         return;
       }
