@@ -4,23 +4,36 @@
  * 1 s. Beside it, the same process families killed directly with `process.kill(-pgid, 'SIGKILL')`,
  * alternating with the runner's runs, so the figure shows what the runner adds (recording the
  * interruption, SIGTERM first) to what the kernel needs anyway.
+ *
+ * Second: a kill mid-generation. The model router with the real ollama client calls the fake Ollama
+ * server, which is scripted to answer after 30 s; the time from `router.abort(agent)` until both the
+ * call's promise settled with reason `killed` and the server saw the request closed. Beside it, the
+ * same request from a bare `fetch` aborted with its AbortController. Target: p99 under 1 s.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createOllamaClient } from '../adapters/ollama/ollama-client.js';
 import { processAlive } from '../src/actions/executors/command.js';
 import { Runner } from '../src/actions/runner.js';
 import { AuditLog } from '../src/audit/log.js';
 import { migrate, openDatabase } from '../src/db/connection.js';
 import { sequentialIds } from '../src/ids.js';
+import { ModelRouter } from '../src/llm/router.js';
+import { SqliteUsage } from '../src/llm/usage.js';
 import { createLogger } from '../src/log.js';
 import type { CompiledAction, Decision, Proposal } from '../src/policy/types.js';
+import { type FakeOllama, startFakeOllama } from '../test/fakes/ollama-server.js';
+import { makePolicy } from '../test/fixtures/policy.js';
 import type { Bench, BenchResult } from './harness.js';
 import { nowNs, percentile } from './harness.js';
 
 const RUNS = 10;
 const TARGET_MS = 1000;
+/** The fake model answers after this long: every measured call is cut off mid-generation. */
+const SLOW_REPLY_MS = 30_000;
+const MODEL = 'qwen2.5:7b';
 
 /** argv: PIDFILE. Spawns a grandchild in its group, waits until it runs, writes both pids. */
 const FAMILY = `
@@ -90,6 +103,134 @@ function benchAction(script: string): CompiledAction {
   };
 }
 
+/** Resolves on the next turn of the event loop (a finer poll than a 1 ms timer). */
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Polls `done` until true; ms since `t0`. */
+async function until(done: () => boolean, t0: bigint, what: string): Promise<number> {
+  for (;;) {
+    if (done()) return Number(nowNs() - t0) / 1e6;
+    if (Number(nowNs() - t0) / 1e6 > 10_000) throw new Error(`${what} did not happen within 10 s`);
+    await tick();
+  }
+}
+
+/** p50/p99 of a kill mid-generation through the router, and of a bare fetch aborted the same way. */
+async function generationKill(dir: string): Promise<BenchResult> {
+  const server: FakeOllama = await startFakeOllama(() => ({ delayMs: SLOW_REPLY_MS, content: 'too late' }));
+  const database = openDatabase(join(dir, 'router.db'));
+  try {
+    migrate(database);
+    const policy = makePolicy({
+      edit: (doc) => {
+        doc.models = {
+          local: { model: MODEL },
+          maxConcurrentLocal: 2,
+          perAgentConcurrency: 1,
+          timeout: '120s',
+        };
+        doc.budgets.global = { dailyTokens: 1_000_000_000, callsPerHour: 10_000_000 };
+        doc.budgets.perAgent = { dailyTokens: 1_000_000_000, callsPerHour: 10_000_000 };
+      },
+    });
+    let killed = false;
+    const router = new ModelRouter({
+      client: createOllamaClient(),
+      policy: () => policy,
+      now: Date.now,
+      usage: new SqliteUsage(database, { now: Date.now }),
+      isKilled: () => killed,
+      log: { warn: () => {}, info: () => {} },
+      defaultHost: server.url,
+    });
+    const messages = [{ role: 'user' as const, content: 'summarise: GHSA-xvch-5gv4-984h in minimist@1.2.5' }];
+
+    const viaRouter = async (): Promise<number> => {
+      killed = false;
+      const arrived = server.requests.length;
+      const closed = server.aborted();
+      let settled: string | null = null;
+      const call = router.call('guardian', { messages }).then((r) => {
+        settled = r.ok ? 'ok' : r.reason;
+      });
+      await until(() => server.requests.length > arrived, nowNs(), 'the request reaching the fake model');
+      const t0 = nowNs();
+      killed = true;
+      if (router.abort('guardian') !== 1) throw new Error('router.abort() found no call in flight');
+      const settledMs = await until(() => settled !== null, t0, 'the call settling');
+      const closedMs = await until(
+        () => server.aborted() > closed,
+        t0,
+        'the server seeing the request closed',
+      );
+      await call;
+      if (settled !== 'killed') throw new Error(`the call ended ${settled}, not killed`);
+      return Math.max(settledMs, closedMs);
+    };
+    const bare = async (): Promise<number> => {
+      const arrived = server.requests.length;
+      const closed = server.aborted();
+      const controller = new AbortController();
+      let settled = false;
+      const call = fetch(`${server.url}/api/chat`, {
+        method: 'POST',
+        body: JSON.stringify({ model: MODEL, messages, stream: false }),
+        signal: controller.signal,
+      }).then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      await until(() => server.requests.length > arrived, nowNs(), 'the request reaching the fake model');
+      const t0 = nowNs();
+      controller.abort();
+      const settledMs = await until(() => settled, t0, 'the fetch settling');
+      const closedMs = await until(
+        () => server.aborted() > closed,
+        t0,
+        'the server seeing the request closed',
+      );
+      await call;
+      return Math.max(settledMs, closedMs);
+    };
+
+    await viaRouter(); // warm-up (connections, JIT)
+    await bare();
+    const subject: number[] = [];
+    const baseline: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      if (i % 2 === 0) {
+        subject.push(await viaRouter());
+        baseline.push(await bare());
+      } else {
+        baseline.push(await bare());
+        subject.push(await viaRouter());
+      }
+    }
+    subject.sort((a, b) => a - b);
+    baseline.sort((a, b) => a - b);
+    const p99 = percentile(subject, 99);
+    const met = p99 < TARGET_MS;
+    return {
+      name: `kill mid-generation: router.abort() to call settled 'killed' and request closed at the model, p99 of ${RUNS}`,
+      value: Number(p99.toFixed(1)),
+      unit: 'ms',
+      baseline: Number(percentile(baseline, 99).toFixed(1)),
+      baselineName: 'bare fetch to the same server, AbortController.abort()',
+      target: `target p99 < ${TARGET_MS} ms (absolute; median ${percentile(subject, 50).toFixed(1)} ms, fake model replies after ${SLOW_REPLY_MS / 1000} s): ${
+        met ? 'met' : 'NOT met'
+      }`,
+      met,
+    };
+  } finally {
+    database.close();
+    await server.close();
+  }
+}
+
 export const bench: Bench = {
   name: 'kill',
   async run(): Promise<BenchResult[]> {
@@ -148,6 +289,7 @@ export const bench: Bench = {
       baseline.sort((a, b) => a - b);
       const p99 = percentile(subject, 99);
       const met = p99 < TARGET_MS;
+      const generation = await generationKill(dir);
       return [
         {
           name: `kill switch: killAgent() to process group gone (command + grandchild), p99 of ${RUNS}`,
@@ -160,6 +302,7 @@ export const bench: Bench = {
           }`,
           met,
         },
+        generation,
       ];
     } finally {
       database.close();

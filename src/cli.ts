@@ -6,22 +6,25 @@
  */
 import { createWriteStream, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import ms from 'ms';
 import { registerCommands } from '../adapters/discord/commands.js';
+import { acceptDriftBaselines } from './agents/guardian-drift.js';
 import { AuditLog, type ExportFormat } from './audit/log.js';
 import type { ChatMessage } from './chat/message.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { runCommand } from './control/commands/execute.js';
 import { parseCommand } from './control/commands/grammar.js';
 import { ControlStore } from './control/state.js';
-import { type Core, createCore, weeklyDigestText } from './core.js';
+import { type Core, createCore } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
+import { DemoError, driveRunningBot, startDemo } from './demo/run.js';
 import { randomId } from './ids.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { startBot } from './main.js';
+import { buildDigest } from './metrics/digest.js';
 import { runningPid } from './pidfile.js';
 import { formatIssue, PolicyError } from './policy/errors.js';
 import { loadPolicyFile, parsePolicy } from './policy/load.js';
@@ -127,6 +130,44 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     });
 
   program
+    .command('demo')
+    .description(
+      'drive a scripted incident through the webhooks: starts a demo bot (policies/examples/demo.policy.yaml, ' +
+        'fresh database) and keeps it running, or drives a running bot with --url',
+    )
+    .option('--url [url]', 'drive the bot running at URL (default: AUTONOMY_HOST:AUTONOMY_PORT) instead')
+    .option('--data <dir>', "keep the demo bot's database, log and work folder in this empty folder")
+    .option('--pause <ms>', 'pause between steps, in ms', '1500')
+    .option('--wait <seconds>', 'how long to wait for the agents after the last step', '20')
+    .action(async (opts: { url?: string | true; data?: string; pause: string; wait: string }) => {
+      const count = (text: string, flag: string): number => {
+        if (!/^[0-9]{1,7}$/.test(text))
+          throw new CliFailure(`${flag} ${JSON.stringify(text)}: a whole number`, 2);
+        return Number(text);
+      };
+      const demoIo = {
+        env: io.env,
+        cwd: io.cwd,
+        now: io.now,
+        out,
+        pauseMs: count(opts.pause, '--pause'),
+        waitMs: count(opts.wait, '--wait') * 1000,
+      };
+      try {
+        if (opts.url !== undefined) {
+          const r = await driveRunningBot({ ...demoIo, url: opts.url === true ? undefined : opts.url });
+          if (r.failed > 0) throw new CliFailure(`${r.failed} of ${r.steps} step(s) were refused`);
+          return;
+        }
+        const demo = await startDemo({ ...demoIo, start: startBot, dataDir: opts.data });
+        stopOnSignals(demo.stop, demo.bot.log, () => out('demo bot stopped'));
+      } catch (err) {
+        if (err instanceof DemoError) throw new CliFailure(err.message, err.exitCode);
+        throw err;
+      }
+    });
+
+  program
     .command('migrate')
     .description('apply database migrations (the bot also does this at start)')
     .action(() => {
@@ -170,7 +211,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
           : await loadPolicyFile(cfg().policyFile);
         if (!loaded.ok) throw new PolicyError(loaded.issues);
         if (opts.preview || opts.channel === undefined) {
-          out(weeklyDigestText(database, loaded.policy, io.now()));
+          const digest = await buildDigest({
+            database,
+            policy: loaded.policy,
+            now: io.now(),
+            dataDir: cfg().dataDir,
+          });
+          out(digest.text);
+          if (digest.chartFile !== null) out(`chart: ${digest.chartFile}`);
+          for (const warning of digest.warnings) write(io.stderr, warning);
           if (!opts.preview) out('(use --channel CHANNEL to post it, or /autonomy digest in chat)');
           return;
         }
@@ -210,6 +259,30 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .action(async () => {
       const r = await runSignatures(io.stdin ?? process.stdin, io.stdout);
       write(io.stderr, `${r.lines} line(s), ${r.templates} signature(s)`);
+    });
+
+  program
+    .command('drift')
+    .description("guardian's drift baselines")
+    .command('accept [files...]')
+    .description(
+      'record the current content of watched files (default: all of drift.watch) as their baseline',
+    )
+    .action(async (files: string[] = []) => {
+      const loaded = await loadPolicyFile(cfg().policyFile);
+      if (!loaded.ok) throw new PolicyError(loaded.issues);
+      try {
+        const accepted = await acceptDriftBaselines(
+          loaded.policy,
+          join(cfg().dataDir, 'agents', 'guardian'),
+          io.now(),
+          files,
+        );
+        if (accepted.length === 0) out('drift.watch lists no files: nothing to accept');
+        for (const r of accepted) out(`${r.file}: ${r.result}`);
+      } catch (err) {
+        throw new CliFailure((err as Error).message);
+      }
     });
 
   program
@@ -495,6 +568,28 @@ function installSignalHandlers(bot: Awaited<ReturnType<typeof startBot>>): void 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The demo bot: stop it (and remove its temp folder) on Ctrl-C or SIGTERM; a second signal exits at once. */
+function stopOnSignals(stop: () => Promise<void>, log: Logger, done: () => void): void {
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log.info({ signal }, 'stopping the demo');
+    stop().then(
+      () => {
+        done();
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
 function isMain(): boolean {

@@ -71,6 +71,13 @@ const envSchema = z.object({
   OLLAMA_HOST: z
     .url({ protocol: /^https?$/, message: 'the Ollama server URL, e.g. http://127.0.0.1:11434' })
     .default('http://127.0.0.1:11434'),
+  AUTONOMY_SEARCH_URL: z
+    .url({
+      protocol: /^https?$/,
+      message: 'a search endpoint URL (SearXNG JSON API), e.g. http://127.0.0.1:8888/search',
+    })
+    .optional(),
+  AUTONOMY_CHROMIUM: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -104,6 +111,10 @@ export interface Config {
   } | null;
   /** The default model host (each model in the policy may name its own). */
   readonly ollamaHost: string;
+  /** The web_search endpoint (SearXNG JSON API); null: no web_search. */
+  readonly searchUrl: string | null;
+  /** Chromium for the read-only research browser (used only when the file exists). */
+  readonly chromiumPath: string;
   /** Discord is on when a bot token is set. */
   readonly discord: { token: string; guildId: string | null; apiUrl: string | null } | null;
 }
@@ -146,6 +157,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     heartbeatUrl: e.AUTONOMY_HEARTBEAT_URL ?? null,
     githubWebhookSecret: e.GITHUB_WEBHOOK_SECRET ?? null,
     ollamaHost: e.OLLAMA_HOST,
+    searchUrl: e.AUTONOMY_SEARCH_URL ?? null,
+    chromiumPath: e.AUTONOMY_CHROMIUM ?? '/usr/bin/chromium',
     slack: e.SLACK_BOT_TOKEN
       ? {
           botToken: e.SLACK_BOT_TOKEN,

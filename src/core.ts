@@ -30,12 +30,13 @@ import { MuteStore } from './control/mutes.js';
 import { rolesOf } from './control/roles.js';
 import { type ControlStore, isKilled } from './control/state.js';
 import type { Database } from './db/connection.js';
-import { auditLog, modelUsage, runs, skills } from './db/schema.js';
+import { auditLog, modelUsage, runs } from './db/schema.js';
 import type { Clock, NewId } from './ids.js';
+import { registerSkillBuiltins } from './learning/builtins.js';
+import { skillsList } from './learning/list.js';
+import { SkillStore } from './learning/skills.js';
 import type { Logger } from './log.js';
-import { lastCompleteWeek, previousWeek } from './metrics/week.js';
-import { weeklyMetrics } from './metrics/weekly.js';
-import { formatWeekly } from './metrics/weekly-format.js';
+import { buildDigest } from './metrics/digest.js';
 import { formatIssue } from './policy/errors.js';
 import type { Policy } from './policy/types.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
@@ -75,6 +76,7 @@ export interface Core {
   readonly signals: SignalStore;
   readonly incidents: IncidentStore;
   readonly incidentAlerts: IncidentAlerts;
+  readonly skills: SkillStore;
   readonly subscriptions: SubscriptionStore;
   readonly commands: CommandServices;
   readonly inbound: ChatInbound;
@@ -95,6 +97,8 @@ export function createCore(d: CoreDeps): Core {
     env: d.env,
     dryRun: d.config.dryRun,
   });
+  const skills = new SkillStore({ database, dataDir: d.config.dataDir, now, audit });
+  registerSkillBuiltins(runner, skills, database);
   const key = loadOrCreateButtonKey(join(d.config.dataDir, 'button-key'));
   const controlState = () => control.snapshot();
   const grants = new Grants({ database, audit, now, newId, policy: d.policy, controlState });
@@ -140,6 +144,7 @@ export function createCore(d: CoreDeps): Core {
     consoleUrl: () => d.config.publicUrl,
     onQueued: queued,
     updateIntervalMs: d.incidentUpdateIntervalMs,
+    runbook: (incidentId) => skills.runbookForIncident(incidentId),
   });
   signals.onStored((stored) => {
     for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);
@@ -292,21 +297,21 @@ export function createCore(d: CoreDeps): Core {
       ];
     },
     skills: () =>
-      database.db
-        .select({ id: skills.id, title: skills.title, state: skills.state })
-        .from(skills)
-        .orderBy(desc(skills.updatedAt))
-        .all()
-        .map((k) => ({ id: k.id, title: k.title ?? k.id, state: k.state, impact: null })),
+      skillsList(database, d.policy(), now()).map((r) => ({
+        ...r,
+        impact: r.impact === '—' ? null : r.impact,
+      })),
     digest: async (channel, actor) => {
-      const text = weeklyDigestText(database, d.policy(), now());
+      const digest = await buildDigest({
+        database,
+        policy: d.policy(),
+        now: now(),
+        dataDir: d.config.dataDir,
+      });
+      for (const warning of digest.warnings) d.log.warn({ week: digest.weekStart }, warning);
       outbox.enqueue(
         channel,
-        message({
-          kind: 'digest',
-          title: 'Weekly autonomy digest',
-          body: `${text}\n\n(requested by ${actor}; the chart comes with the learning and metrics work)`,
-        }),
+        { ...digest.message, body: `${digest.message.body}\n(requested by ${actor})` },
         { dedupeKey: `digest:now:${channel}:${now()}` },
       );
       queued();
@@ -334,22 +339,12 @@ export function createCore(d: CoreDeps): Core {
     signals,
     incidents,
     incidentAlerts,
+    skills,
     subscriptions,
     commands,
     inbound,
     onKill,
   };
-}
-
-/** The last complete week against the week before, as text (digest and `autonomy digest --preview`). */
-export function weeklyDigestText(database: Database, policy: Policy, now: number): string {
-  const tz = policy.doc.metrics.digest.timezone;
-  const week = lastCompleteWeek(now, tz);
-  const b = policy.doc.budgets;
-  const dailyBudgets = Object.fromEntries(AGENTS.map((a) => [a, (b.agents[a] ?? b.perAgent).dailyTokens]));
-  const current = weeklyMetrics(database, { ...week, dailyBudgets });
-  const previous = weeklyMetrics(database, { ...previousWeek(week), dailyBudgets });
-  return formatWeekly(current, previous);
 }
 
 function toChange(

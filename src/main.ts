@@ -20,11 +20,16 @@ import { createOllamaClient } from '../adapters/ollama/ollama-client.js';
 import { mountSlack } from '../adapters/slack/request-guard.js';
 import { SlackAdapter } from '../adapters/slack/slack-adapter.js';
 import { localDay } from './actions/usage.js';
+import { AgentDispatcher } from './agents/dispatch.js';
+import { AGENT_LIST } from './agents/index.js';
+import { createMentor } from './agents/mentor.js';
+import { AgentPipeline } from './agents/pipeline.js';
+import { sweepBodies } from './agents/sweep-bodies.js';
 import { AuditLog } from './audit/log.js';
 import type { ChatAdapter, Platform } from './chat/adapter.js';
 import { message } from './chat/message.js';
 import { OutboxWorker } from './chat/outbox-worker.js';
-import { approvalChannels, channelsFor, inMaintenance } from './chat/routing.js';
+import { approvalChannels, inMaintenance } from './chat/routing.js';
 import { type Config, loadConfig } from './config.js';
 import { Escalation } from './control/escalation.js';
 import { type ControlSnapshot, ControlStore, isKilled, readControl } from './control/state.js';
@@ -38,6 +43,7 @@ import { ModelRouter } from './llm/router.js';
 import { SqliteUsage } from './llm/usage.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/prometheus.js';
+import { Schedules } from './metrics/schedules.js';
 import { claimPidFile } from './pidfile.js';
 import { PolicyError } from './policy/errors.js';
 import { loadPolicyFile } from './policy/load.js';
@@ -45,6 +51,7 @@ import { PolicyRuntime } from './policy/runtime.js';
 import { createVersionStore } from './policy/versions.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
 import { watchPolicyFile } from './policy/watch.js';
+import { createResearch } from './research/index.js';
 import { HealthMonitor } from './signals/health.js';
 import { InventoryLoader, inventorySpec } from './signals/inventory.js';
 import { RepeatTracker } from './signals/repeats.js';
@@ -155,6 +162,9 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     const policy = started;
     const currentPolicy = () => policy.current;
     const ingestToken = ensureToken(config.dataDir, 'ingest-token', config.ingestToken ?? undefined);
+    const consoleToken = config.consoleEnabled
+      ? ensureToken(config.dataDir, 'console-token', config.consoleToken ?? undefined).token
+      : null;
 
     // Adapters: the console is the embedded default; Slack and Discord come in through options.
     const consoleAdapter = new ConsoleAdapter({ now, newId: randomId });
@@ -175,6 +185,8 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     }
 
     let worker: OutboxWorker | null = null;
+    // The agent pipeline is built after the core and the router; both reach it through this holder.
+    let agents: AgentPipeline | null = null;
     const metrics = new Metrics();
     const core = createCore({
       config,
@@ -192,7 +204,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       incidentUpdateIntervalMs: options.incidentUpdateIntervalMs,
       health: () => [
         ...[...adapters.values()].map((a) => ({ name: `chat:${a.platform}`, ...a.health() })),
-        { name: 'model server', status: 'off' as const, detail: 'agents run on rules (no model router yet)' },
+        modelHealth(),
       ],
     });
     let slack: SlackAdapter | null = null;
@@ -251,25 +263,75 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       isKilled: (agent) => isKilled(control.snapshot(), agent),
       log: log.child({ component: 'llm' }),
       defaultHost: config.ollamaHost,
-      onDegraded: (agent, reason, detail) => {
-        for (const channel of channelsFor(policy.current, agent, 'warning')) {
-          core.outbox.enqueue(
-            channel,
-            message({
-              kind: 'notice',
-              title: `${agent} works on rules alone (${reason})`,
-              severity: 'warning',
-              body: detail,
-            }),
-            { dedupeKey: `degraded:${agent}:${reason}:${now()}:${channel}` },
-          );
-        }
-        worker?.poke();
-      },
+      onDegraded: (agent, reason, detail) => agents?.degraded(agent, reason, detail),
+    });
+
+    /** The model server as the agents see it: degraded while any agent works on rules alone. */
+    const modelHealth = () => {
+      const rulesOnly = AGENTS.filter((a) => router.notices(a).length > 0);
+      return rulesOnly.length === 0
+        ? { name: 'model server', status: 'ok' as const, detail: config.ollamaHost }
+        : {
+            name: 'model server',
+            status: 'degraded' as const,
+            detail: `${rulesOnly.join(', ')} on rules alone (${[...new Set(rulesOnly.flatMap((a) => router.notices(a)))].join(', ')})`,
+          };
+    };
+
+    // The agents: signals that open an incident wake the agents that handle them; every proposal
+    // goes through decide(); every post through the screen (no secrets, no mass mentions).
+    const pipeline = new AgentPipeline({
+      database,
+      audit,
+      now,
+      newId: randomId,
+      log: log.child({ component: 'agents' }),
+      policy: currentPolicy,
+      controlState: () => control.snapshot(),
+      runner: core.runner,
+      approvals: core.approvals,
+      grants: core.grants,
+      outbox: core.outbox,
+      mutes: core.mutes,
+      onQueued: () => worker?.poke(),
+      router,
+      metrics,
+      env,
+      dataDir: config.dataDir,
+      research: (agent, p, signal) =>
+        createResearch({
+          policy: p,
+          agent,
+          signal,
+          searchUrl: config.searchUrl,
+          chromiumPath: config.chromiumPath,
+        }),
+      secrets: () =>
+        new Map([
+          ['AUTONOMY_INGEST_TOKEN', ingestToken.token],
+          ...(consoleToken === null ? [] : [['AUTONOMY_CONSOLE_TOKEN', consoleToken] as [string, string]]),
+        ]),
+    });
+    agents = pipeline;
+    const agentList = [...AGENT_LIST, createMentor({ database, skills: core.skills })];
+    const dispatcher = new AgentDispatcher({
+      agents: agentList,
+      pipeline,
+      policy: currentPolicy,
+      isKilled: (a) => isKilled(control.snapshot(), a),
+      now,
+      log: log.child({ component: 'dispatch' }),
+    });
+    cleanups.push(core.signals.onStored(dispatcher.onStored));
+    cleanups.push(async () => {
+      const drained = dispatcher.stop();
+      await pipeline.stop(5000);
+      await drained;
     });
 
     // Restart recovery: what was running when the process died is reported, never re-run.
-    const interrupted = core.runner.recoverAfterRestart();
+    // Agent runs (no action id) a crash cut short are only marked; actions are reported.
+    const interrupted = core.runner.recoverAfterRestart().filter((r) => r.actionId !== null);
     const interruptedApprovals = core.approvals.recoverAfterRestart();
     if (interrupted.length > 0 || interruptedApprovals > 0) {
       const lines = interrupted.map((r) => `${r.runId}: ${r.agent}/${r.actionId}`);
@@ -343,7 +405,9 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       database,
       sink: core.signals,
       policy: currentPolicy,
-      bodies: {},
+      bodies: sweepBodies(pipeline, currentPolicy, agentList, {
+        extraChecks: (agent, kind) => core.skills.checksFor(currentPolicy(), agent, kind),
+      }),
       isKilled: (a) => isKilled(controlState, a),
       now,
       newId: randomId,
@@ -354,11 +418,28 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     sweeps.start();
     cleanups.push(() => sweeps.stop());
 
+    // The calendar: the weekly digest, the review post, the daily retention purge.
+    const schedules = new Schedules({
+      database,
+      audit,
+      outbox: core.outbox,
+      subscriptions: core.subscriptions,
+      policy: currentPolicy,
+      now,
+      dataDir: config.dataDir,
+      publicUrl: config.publicUrl,
+      log: log.child({ component: 'schedules' }),
+      onQueued: () => worker?.poke(),
+    });
+    cleanups.push(() => schedules.stop());
+    await schedules.start();
+
     cleanups.push(
       policy.onChange((next) => {
         const voided = core.approvals.voidChanged(next);
         if (voided > 0) log.warn({ voided }, 'pending approvals voided: their actions changed in the policy');
         sweeps.reload();
+        schedules.reload();
         worker?.poke();
       }),
     );
@@ -378,6 +459,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
           for (const target of killed) {
             const entry = next.entries.get(`kill:${target}`);
             core.runner.killAgent(target, entry?.actor ?? 'system:control', entry?.reason ?? undefined);
+            pipeline.killAgent(target);
             router.abort(target);
             core.approvals.voidForAgent(target, entry?.reason ?? null, entry?.actor ?? 'system:control');
             for (const a of target === 'all' ? AGENTS : [target]) sweeps.abortAgent(a, `${a} was killed`);
@@ -418,7 +500,10 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
             status: backlog.failed > 0 ? 'degraded' : 'ok',
             detail: `${backlog.pending} pending, ${backlog.failed} failed`,
           },
-          scheduler: { status: 'ok', detail: `${sweeps.scheduled().length} sweep schedule(s)` },
+          scheduler: {
+            status: 'ok',
+            detail: `${sweeps.scheduled().length} sweep schedule(s), ${schedules.scheduled().length} calendar job(s)`,
+          },
           modelServer: { status: 'ok', detail: 'off: agents run on rules' },
         },
         policy: {
@@ -470,9 +555,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     });
     if (slack?.mode === 'http') mountSlack(app, slack, now);
     let port = config.port;
-    let consoleToken: string | null = null;
-    if (config.consoleEnabled) {
-      consoleToken = ensureToken(config.dataDir, 'console-token', config.consoleToken ?? undefined).token;
+    if (consoleToken !== null) {
       consoleAdapter.seed(core.outbox.consoleHistory(500));
       mountConsole(app, {
         adapter: consoleAdapter,
@@ -481,6 +564,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
         consoleUser: () => policy.current.doc.control.consoleUser,
         allowedHosts: () => defaultAllowedHosts(port, config.publicUrl),
         publicUrl: config.publicUrl,
+        dataDir: config.dataDir,
         now,
         log,
       });

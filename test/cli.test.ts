@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -318,5 +318,23 @@ describe('autonomy digest --preview and simulate', () => {
     const bad = await cli('simulate', '--policy', 'policy/bot.policy.yaml');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/bot\.policy\.yaml:\d+:\d+ {2}rollout\.phase/);
+  });
+});
+
+describe('autonomy drift accept', () => {
+  it("records the watched files' current content as guardian's baseline, and refuses files not watched", async () => {
+    writeFileSync(join(setup.dir, 'policy', 'nginx.conf'), 'worker_processes 2;\n');
+    setup.savePolicy(setup.policyText().replace('  watch: []', '  watch: [nginx.conf]'));
+    const ok = await cli('drift', 'accept');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^nginx\.conf: baseline sha256 [0-9a-f]{64} \(20 bytes\)$/m);
+    const baselines = JSON.parse(
+      readFileSync(join(setup.dir, 'data', 'agents', 'guardian', 'baselines.json'), 'utf8'),
+    ) as { files: Record<string, { baseline: { size: number } }> };
+    expect(Object.values(baselines.files).map((f) => f.baseline.size)).toEqual([20]);
+
+    const bad = await cli('drift', 'accept', 'passwd');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('not in drift.watch: passwd (watched: nginx.conf); nothing was changed');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * No floods: 10,000 identical alerts make one chat message, updated in place with the count, and
+ * No floods: 10,000 identical alerts make one chat message (plus the agent's once-per-incident follow-ups), updated in place with the count, and
  * every event is still stored. Through the real bot: signal store, incident, alerts, outbox, console.
  */
 import { count, eq } from 'drizzle-orm';
@@ -63,7 +63,13 @@ describe('alert floods', () => {
       50,
     );
     const rows = db.select().from(outbox).where(eq(outbox.channel, 'console:main')).all();
-    expect(rows.filter((r) => r.op === 'post')).toHaveLength(1);
+    // One alert for the incident; sentinel's follow-ups (its triage, and the tier 0 evidence it
+    // collected under the default policy) come once per incident too, not once per signal.
+    const posts = rows.filter((r) => r.op === 'post').map((r) => (r.message as { title: string }).title);
+    expect(posts.filter((t) => t.startsWith('DiskFull'))).toHaveLength(1);
+    expect(posts.filter((t) => t.startsWith('Triage i1'))).toHaveLength(1);
+    expect(posts.filter((t) => t.startsWith('sentinel ran collect-evidence'))).toHaveLength(1);
+    expect(posts).toHaveLength(3);
     expect(rows.filter((r) => r.op === 'update').length).toBeLessThanOrEqual(5);
     // The console shows one message for it, with the count.
     const feed = (await (

@@ -42,6 +42,8 @@ export interface IncidentAlertsOptions {
   /** Link to the console for the full text (AUTONOMY_PUBLIC_URL or the local URL), if any. */
   readonly consoleUrl?: () => string | null;
   readonly updateIntervalMs?: number;
+  /** A promoted skill's runbook for the incident's pattern, shown on its alert. */
+  readonly runbook?: (incidentId: string) => { readonly relativePath: string } | null;
   /** Called after messages were queued (to wake the outbox worker). */
   readonly onQueued?: () => void;
 }
@@ -157,6 +159,7 @@ export class IncidentAlerts {
   #render(c: IncidentChange, kind: SignalKind): ChatMessage {
     const resolved = c.change === 'resolved';
     const url = this.#o.consoleUrl?.() ?? null;
+    const runbook = resolved ? null : (this.#o.runbook?.(c.id) ?? null);
     return message({
       kind: 'alert',
       title: `${resolved ? 'Resolved: ' : ''}${c.title}`.slice(0, 300),
@@ -168,6 +171,7 @@ export class IncidentAlerts {
         ...(c.service ? [{ label: 'Service', value: c.service }] : []),
         { label: 'Signals', value: String(c.signalCount) },
         { label: 'Status', value: c.change },
+        ...(runbook ? [{ label: 'Runbook', value: runbook.relativePath }] : []),
       ],
       links: url ? [{ label: 'Console', url }] : [],
       buttons: resolved
