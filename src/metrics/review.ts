@@ -12,7 +12,7 @@ import { type ChatMessage, message } from '../chat/message.js';
 import type { Database } from '../db/connection.js';
 import { approvals, auditLog, policyVersions, runs } from '../db/schema.js';
 import type { Millis, Policy } from '../policy/types.js';
-import { cronTimes } from '../signals/cron-time.js';
+import { cronTimes, formatLocalMinute } from '../signals/cron-time.js';
 
 /** The audit kinds a review lists (besides runs, approvals and policy versions, read from their tables). */
 export const REVIEW_AUDIT_KINDS = [
@@ -195,17 +195,6 @@ function parseData(data: string | null): { changed?: unknown; reason?: unknown }
   }
 }
 
-function localTime(t: Millis, timeZone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(t);
-}
-
 /** One line, without newlines or runs of spaces (stored text is data, shown as such). */
 function oneLine(text: string, max = 200): string {
   const t = text.replace(/\s+/g, ' ').trim();
@@ -235,7 +224,7 @@ export function formatReview(
   options: { readonly publicUrl: string | null },
 ): ChatMessage {
   const tz = facts.timezone;
-  const span = `${localTime(facts.from, tz)} to ${localTime(facts.to, tz)} (${tz})`;
+  const span = `${formatLocalMinute(facts.from, tz)} to ${formatLocalMinute(facts.to, tz)} (${tz})`;
   const links = options.publicUrl ? [{ label: 'Console', url: options.publicUrl }] : [];
   const kills = facts.events.filter((e) => e.kind !== 'policy.reject');
   const rejects = facts.events.filter((e) => e.kind === 'policy.reject');
@@ -248,7 +237,7 @@ export function formatReview(
   if (empty) {
     return message({
       kind: 'notice',
-      title: `Review ${localTime(facts.from, tz).slice(0, 10)} to ${localTime(facts.to, tz).slice(0, 10)}: nothing to review`,
+      title: `Review ${formatLocalMinute(facts.from, tz).slice(0, 10)} to ${formatLocalMinute(facts.to, tz).slice(0, 10)}: nothing to review`,
       body: `No tier 2 or 3 actions, approvals, kills, phase changes or policy changes from ${span}.`,
       links,
     });
@@ -266,7 +255,7 @@ export function formatReview(
             : 'no approval on record'
           : `approved by ${r.approval.by ?? 'unknown'} (${r.approval.shortId})`;
       return [
-        `  ${localTime(r.startedAt, tz)}  ${r.id}  ${r.agent}/${r.actionId ?? '-'}  tier ${r.tier}  ${r.status}  ${who}`,
+        `  ${formatLocalMinute(r.startedAt, tz)}  ${r.id}  ${r.agent}/${r.actionId ?? '-'}  tier ${r.tier}  ${r.status}  ${who}`,
         ...(r.outcome ? [`      ${oneLine(r.outcome)}`] : []),
       ];
     }),
@@ -284,7 +273,9 @@ export function formatReview(
       const verb = GIVEN.has(a.state) ? `approved (now ${a.state})` : a.state;
       const by = a.by ? ` by ${a.by}` : '';
       const why = a.reason ? `: ${oneLine(a.reason, 120)}` : '';
-      return [`  ${localTime(a.decidedAt, tz)}  ${a.shortId}  ${a.agent}/${a.actionId}  ${verb}${by}${why}`];
+      return [
+        `  ${formatLocalMinute(a.decidedAt, tz)}  ${a.shortId}  ${a.agent}/${a.actionId}  ${verb}${by}${why}`,
+      ];
     }),
   );
 
@@ -293,7 +284,7 @@ export function formatReview(
   if (kills.length === 0) lines.push('  none');
   lines.push(
     ...capped(kills, (e) => [
-      `  ${localTime(e.at, tz)}  ${EVENT_NAMES[e.kind] ?? e.kind}${e.actor ? ` by ${e.actor}` : ''}: ${oneLine(e.outcome ?? '')}${e.reason ? ` (${oneLine(e.reason, 120)})` : ''}`,
+      `  ${formatLocalMinute(e.at, tz)}  ${EVENT_NAMES[e.kind] ?? e.kind}${e.actor ? ` by ${e.actor}` : ''}: ${oneLine(e.outcome ?? '')}${e.reason ? ` (${oneLine(e.reason, 120)})` : ''}`,
     ]),
   );
 
@@ -302,23 +293,23 @@ export function formatReview(
   if (facts.policyVersions.length === 0 && rejects.length === 0) lines.push('  none');
   lines.push(
     ...capped(facts.policyVersions, (v) => [
-      `  ${localTime(v.loadedAt, tz)}  version ${v.version} in force, loaded by ${v.actor} (sha256 ${v.hash.slice(0, 12)})`,
+      `  ${formatLocalMinute(v.loadedAt, tz)}  version ${v.version} in force, loaded by ${v.actor} (sha256 ${v.hash.slice(0, 12)})`,
     ]),
   );
   lines.push(
     ...capped(rejects, (e) => [
-      `  ${localTime(e.at, tz)}  rejected${e.actor ? ` (${e.actor})` : ''}: ${oneLine(e.outcome ?? '')}`,
+      `  ${formatLocalMinute(e.at, tz)}  rejected${e.actor ? ` (${e.actor})` : ''}: ${oneLine(e.outcome ?? '')}`,
     ]),
   );
 
   lines.push('');
   lines.push(
-    `Details: \`/autonomy audit <run-id>\` shows a run's trail; \`autonomy audit export --since ${localTime(facts.from, tz).slice(0, 10)}\` has every record.`,
+    `Details: \`/autonomy audit <run-id>\` shows a run's trail; \`autonomy audit export --since ${formatLocalMinute(facts.from, tz).slice(0, 10)}\` has every record.`,
   );
   const given = count((a) => GIVEN.has(a.state));
   return message({
     kind: 'notice',
-    title: `Review ${localTime(facts.from, tz).slice(0, 10)} to ${localTime(facts.to, tz).slice(0, 10)}: ${facts.runs.length} tier 2-3 action(s), ${given} approval(s) given, ${kills.length} control change(s)`,
+    title: `Review ${formatLocalMinute(facts.from, tz).slice(0, 10)} to ${formatLocalMinute(facts.to, tz).slice(0, 10)}: ${facts.runs.length} tier 2-3 action(s), ${given} approval(s) given, ${kills.length} control change(s)`,
     body: lines.join('\n').slice(0, 40_000),
     links,
   });

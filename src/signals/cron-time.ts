@@ -182,3 +182,15 @@ export function matchesDayOfWeek(
   }
   return false;
 }
+
+/** `2026-03-30 09:00` in the time zone: how schedules show a slot to people. */
+export function formatLocalMinute(t: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(t);
+}

@@ -17,7 +17,7 @@ import { type SweepKind, type SweepStatus, sweepRuns } from '../db/schema.js';
 import type { NewId } from '../ids.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';
-import { cronTimes } from './cron-time.js';
+import { cronTimes, formatLocalMinute } from './cron-time.js';
 import { type HealthSettings, healthSettings } from './health.js';
 import { cronScheduler, type SweepLog, type SweepSchedule, type SweepScheduler } from './sweep-scheduler.js';
 import type { SignalInput, SignalSink } from './types.js';
@@ -322,7 +322,7 @@ export class Sweeps {
     const capped = slots.length >= MISSED_COUNT_LIMIT;
     const lastSlot = capped ? (times.previous(until - this.#tolerance) ?? first) : (slots.at(-1) as number);
     const count = slots.length;
-    const local = (t: number) => formatLocal(t, timezone);
+    const local = (t: number) => formatLocalMinute(t, timezone);
     const message =
       count === 1
         ? `${agent}'s ${kind} sweep due at ${local(first)} (${timezone}) did not run (the bot was not running, or was blocked)`
@@ -396,15 +396,4 @@ export class Sweeps {
 function describeError(err: unknown): string {
   const text = err instanceof Error ? err.message || err.name : String(err);
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR - 1)}…` : text;
-}
-
-function formatLocal(t: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(t);
 }
