@@ -1,10 +1,3 @@
-/**
- * The composition root: the only file (with cli.ts) that wires adapters to the core. One process,
- * one HTTP server. Start order: config, pid file (one bot per data folder), database (migrated),
- * audit, control (AUTONOMY_KILL), policy (an invalid file stops the start), the core's services,
- * restart recovery, adapters and the outbox worker, timers and sweeps, HTTP. Stop drains in reverse.
- */
-import { and, like, ne } from 'drizzle-orm';
 import type { pino } from 'pino';
 import { defaultAllowedHosts } from '../adapters/console/auth.js';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
@@ -36,7 +29,6 @@ import { type ControlSnapshot, ControlStore, isKilled, readControl } from './con
 import { watchControl } from './control/watch.js';
 import { type Core, createCore } from './core.js';
 import { type Database, migrate, openDatabase } from './db/connection.js';
-import { incidents } from './db/schema.js';
 import { startHeartbeat } from './heartbeat.js';
 import { randomId } from './ids.js';
 import { ModelRouter } from './llm/router.js';
@@ -54,6 +46,7 @@ import { watchPolicyFile } from './policy/watch.js';
 import { createResearch } from './research/index.js';
 import { HealthMonitor } from './signals/health.js';
 import { InventoryLoader, inventorySpec } from './signals/inventory.js';
+import { firingFingerprints } from './signals/members.js';
 import { RepeatTracker } from './signals/repeats.js';
 import { SignatureMiner } from './signals/signatures.js';
 import { Sweeps } from './signals/sweeps.js';
@@ -394,12 +387,8 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
 
     // Sweeps (light and deep, per agent) with the health probes in sentinel's light sweep.
     let controlState = readControl(database);
-    const openHealth = database.db
-      .select({ f: incidents.fingerprint })
-      .from(incidents)
-      .where(and(ne(incidents.status, 'resolved'), like(incidents.fingerprint, 'health:%')))
-      .all()
-      .map((r) => r.f.slice('health:'.length));
+    // Probes still failing when the bot stopped (also those that joined another incident).
+    const openHealth = firingFingerprints(database, 'health:').map((f) => f.slice('health:'.length));
     const probes = new HealthMonitor({ sink: core.signals, now, degradedAtStart: openHealth });
     const sweeps = new Sweeps({
       database,
@@ -533,7 +522,11 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     };
     const templates = new TemplateStore(database);
     const miner = SignatureMiner.restore(templates.load());
+    // One inventory (lockfiles and lists the policy names) for OSV and GitHub advisories.
+    const inventoryLoader = new InventoryLoader();
+    const inventory = () => inventoryLoader.load(inventorySpec(policy.current));
     const hooks = mountHooks(app, {
+      inventory,
       sink: core.signals,
       ingestToken: ingestToken.token,
       githubSecret: config.githubWebhookSecret,
@@ -545,10 +538,9 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
       now,
       log,
     });
-    const inventoryLoader = new InventoryLoader();
     registerOsvHook(app, {
       sink: core.signals,
-      inventory: () => inventoryLoader.load(inventorySpec(policy.current)),
+      inventory,
       counters,
       checkAuth: requireBearer({ token: ingestToken.token, counters, hook: 'osv' }),
       readBody: bodyReader({ counters, hook: 'osv', limit: 5 * 1024 * 1024 }),

@@ -82,7 +82,10 @@ describe('correlation into incidents', () => {
       signalCount: 2,
     });
     expect(change(signal({ severity: 'info' }))).toMatchObject({ severity: 'critical', signalCount: 3 });
-    expect(change(signal({ fingerprint: 'fp-other' }))).toMatchObject({ change: 'opened', shortId: 'i2' });
+    expect(change(signal({ fingerprint: 'fp-other', service: 'web' }))).toMatchObject({
+      change: 'opened',
+      shortId: 'i2',
+    });
     expect(env.incidents.get('i1')).toMatchObject({
       startedAt: T0 - 9 * MIN,
       detectedAt: T0,
@@ -136,6 +139,30 @@ describe('correlation into incidents', () => {
       /severity "urgent"/,
     );
     expect(env.incidents.list({ status: 'all' })).toEqual([]);
+  });
+
+  it('group commit: another unit in the batch sees the counts so far, and a failed unit leaves the rest whole', async () => {
+    change(signal());
+    const seen: number[] = [];
+    const count = () => env.incidents.get('i1')?.signalCount ?? -1;
+    const units = [
+      env.store.ingestBatched([signal()]),
+      env.store.ingestBatched([signal()]),
+      env.store.commit(() => seen.push(count())),
+      env.store.ingestBatched([signal()]),
+    ];
+    const failing = env.store.commit(() => {
+      env.store.ingest([signal()]);
+      throw new Error('later step failed');
+    });
+    await Promise.all(units);
+    await expect(failing).rejects.toThrow('later step failed');
+    // Seen in the batch (rolled back because of the failing unit), then in its retry alone.
+    expect(seen).toEqual([3, 3]);
+    expect(count()).toBe(4);
+    const stored = env.database.sqlite.prepare('SELECT count(*) AS n FROM signals').get() as { n: number };
+    expect(stored.n).toBe(4);
+    expect(env.incidents.get('i1')?.lastSignalAt).toBe(T0);
   });
 
   it('tells listeners after the commit, and never about work that was rolled back', async () => {
@@ -288,9 +315,9 @@ describe('IncidentStore: what people do', () => {
   });
 
   it('lists by status, newest first, and explains bad or unknown ids', () => {
-    change(signal({ fingerprint: 'a' }));
-    change(signal({ fingerprint: 'b' }));
-    change(signal({ fingerprint: 'c' }));
+    change(signal({ fingerprint: 'a', service: 'a' }));
+    change(signal({ fingerprint: 'b', service: 'b' }));
+    change(signal({ fingerprint: 'c', service: 'c' }));
     env.incidents.acknowledge('i2', 'cli:user:ops');
     env.incidents.resolve('i3', 'cli:user:ops');
     expect(env.incidents.list().map((i) => i.shortId)).toEqual(['i2', 'i1']);

@@ -38,7 +38,7 @@ describe('POST /hooks/github (real payloads from @octokit/webhooks-examples)', (
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 1, duplicates: 0, incidents: ['i1'], ignored: null });
     expect(s.incidents.get('i1')).toMatchObject({
-      fingerprint: 'github:check:Codertocat/Hello-World:Octocoders-linter:changes',
+      fingerprint: 'github:ci:Codertocat/Hello-World:changes:check:Octocoders-linter',
       title: 'Codertocat/Hello-World: Octocoders-linter failed on changes',
       severity: 'warning',
       service: 'Codertocat/Hello-World',
@@ -64,7 +64,7 @@ describe('POST /hooks/github (real payloads from @octokit/webhooks-examples)', (
     (run.workflow_run as { conclusion: string }).conclusion = 'failure';
     const res = await s.github('workflow_run', 'd-10', run);
     expect(await res.json()).toMatchObject({ accepted: 1, incidents: ['i1'] });
-    expect(s.incidents.get('i1')?.fingerprint).toBe('github:workflow:octo-org/octo-repo:2823525:master');
+    expect(s.incidents.get('i1')?.fingerprint).toBe('github:ci:octo-org/octo-repo:master:workflow:2823525');
     (run.workflow_run as { conclusion: string }).conclusion = 'cancelled';
     const cancelled = (await (await s.github('workflow_run', 'd-11', run)).json()) as Accepted;
     expect(cancelled).toMatchObject({ accepted: 0, incidents: [] });
@@ -82,11 +82,18 @@ describe('POST /hooks/github (real payloads from @octokit/webhooks-examples)', (
       title:
         'GHSA-c2qf-rxjj-qqgw in wolfy1339/pika-pack: semver: semver vulnerable to Regular Expression Denial of Service',
     });
+    // A global advisory for packages this bot does not run (pip's django): accepted, ignored, said why.
     const published = example('security_advisory', (e) => e.action === 'published');
-    expect(await (await s.github('security_advisory', 'd-21', published)).json()).toMatchObject({
-      incidents: ['i2'],
+    expect(await (await s.github('security_advisory', 'd-21', published)).json()).toEqual({
+      accepted: 0,
+      duplicates: 0,
+      incidents: [],
+      ignored:
+        'security_advisory GHSA-rf4j-j272-fj86 affects nothing in the inventory: the inventory is empty ' +
+        '(list what you run in the policy: inventory.npmLockfiles or inventory.lists); ' +
+        'pip packages are not in the inventory (only npm is matched)',
     });
-    expect(s.incidents.get('i2')?.fingerprint).toBe('github:advisory:GHSA-rf4j-j272-fj86');
+    // Withdrawn: stored as the resolution of whatever it opened (nothing here).
     const withdrawn = example('security_advisory', (e) => e.action === 'withdrawn');
     const w = (await (await s.github('security_advisory', 'd-22', withdrawn)).json()) as Accepted;
     expect(w).toMatchObject({ accepted: 1, incidents: [] });
@@ -109,10 +116,15 @@ describe('POST /hooks/github (real payloads from @octokit/webhooks-examples)', (
         ],
       },
     };
+    // About a repository of ours: a signal even though the inventory does not list the package.
     expect(await (await s.github('repository_advisory', 'd-23', repoAdvisory)).json()).toMatchObject({
-      incidents: ['i3'],
+      incidents: ['i2'],
     });
-    expect(s.incidents.get('i3')?.severity).toBe('critical');
+    expect(s.incidents.get('i2')).toMatchObject({
+      severity: 'critical',
+      fingerprint: 'advisory:GHSA-abcd-1234-efgh',
+      service: 'octo-org/octo-repo',
+    });
     const fixed = example('dependabot_alert', (e) => e.action === 'fixed');
     (fixed.alert as { number: number }).number = 20;
     fixed.repository = created.repository;

@@ -39,7 +39,7 @@ export interface MatchResult {
 type RangeVerdict = { readonly affected: boolean; readonly fixed: string[] } | { readonly error: string };
 
 /** npm versions as the registry writes them; a leading `v` or `=` is tolerated. */
-function parseVersion(text: string): semver.SemVer | null {
+export function parseVersion(text: string): semver.SemVer | null {
   return semver.parse(text.trim(), { loose: true });
 }
 
@@ -169,12 +169,7 @@ export function matchAdvisories(records: readonly OsvRecord[], inventory: Invent
         record.database_specific?.severity,
       );
       const sortedFixed = sortVersions([...fixed]);
-      const v = parseVersion(version);
-      const upgradeTo =
-        sortedFixed.find((f) => {
-          const p = parseVersion(f);
-          return v !== null && p !== null && semver.gt(p, v);
-        }) ?? null;
+      const upgradeTo = lowestAbove(version, sortedFixed);
       const entries = (inventory.byName.get(name) ?? []).filter((e) => e.version === version);
       matches.push({ record, severity, name, version, entries, fixed: sortedFixed, upgradeTo });
     }
@@ -182,10 +177,29 @@ export function matchAdvisories(records: readonly OsvRecord[], inventory: Invent
   return { matches, ignored: dedupe(ignored) };
 }
 
-function sortVersions(list: string[]): string[] {
-  return list
+/** The versions among `list` that parse, ascending, each once. */
+export function sortVersions(list: readonly string[]): string[] {
+  return [...new Set(list)]
     .filter((f) => parseVersion(f) !== null)
     .sort((a, b) => semver.compare(parseVersion(a) as semver.SemVer, parseVersion(b) as semver.SemVer));
+}
+
+/** The lowest of `sortedFixed` above `version` (what to upgrade to), or null. */
+export function lowestAbove(version: string, sortedFixed: readonly string[]): string | null {
+  const v = parseVersion(version);
+  if (v === null) return null;
+  return (
+    sortedFixed.find((f) => {
+      const p = parseVersion(f);
+      return p !== null && semver.gt(p, v);
+    }) ?? null
+  );
+}
+
+/** `upgrade to X`, `fixed in A, B` or `no fix yet`: the end of an advisory signal's title. */
+export function fixText(upgradeTo: string | null, fixed: readonly string[]): string {
+  if (upgradeTo) return `upgrade to ${upgradeTo}`;
+  return fixed.length > 0 ? `fixed in ${fixed.join(', ')}` : 'no fix yet';
 }
 
 function dedupe(list: IgnoredAdvisory[]): IgnoredAdvisory[] {
@@ -203,11 +217,7 @@ const MAX_DETAILS = 4000;
 /** The signal for one match: kind advisory, one per advisory id + modified + package@version. */
 export function advisorySignal(m: AdvisoryMatch): SignalInput {
   const r = m.record;
-  const fix = m.upgradeTo
-    ? `upgrade to ${m.upgradeTo}`
-    : m.fixed.length > 0
-      ? `fixed in ${m.fixed.join(', ')}`
-      : 'no fix yet';
+  const fix = fixText(m.upgradeTo, m.fixed);
   const summary = r.summary?.trim() || r.aliases?.[0] || 'security advisory';
   const files = [...new Set(m.entries.map((e) => e.file))];
   return {

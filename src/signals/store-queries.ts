@@ -1,13 +1,14 @@
 /**
  * The SignalStore's statements (drizzle's query builder, bound straight to better-sqlite3 on the
  * hot path: see fastStatement) and the incident row they read, with the small helpers both the
- * store and the correlator use.
+ * store and the correlator use. The hot path (one more signal of an open incident) uses
+ * `openIncident`, `insertSignal` and `countUpdate`; the rest serve correlation's rarer cases.
  */
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, isNotNull, lt, ne, sql } from 'drizzle-orm';
 import { type Database, fastStatement } from '../db/connection.js';
 import { type IncidentStatus, incidents, signals } from '../db/schema.js';
 import type { Severity } from '../policy/vocabulary.js';
-import type { IncidentChange } from './types.js';
+import type { IncidentChange, SignalInput } from './types.js';
 
 export const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
 export const MAX_TITLE = 300;
@@ -48,6 +49,23 @@ export interface IncidentRow {
   last_signal_at: number | null;
 }
 
+/** The columns of an IncidentRow, keyed by their SQL names (fastStatement returns rows keyed so). */
+const INCIDENT_ROW = {
+  id: incidents.id,
+  number: incidents.number,
+  fingerprint: incidents.fingerprint,
+  title: incidents.title,
+  severity: incidents.severity,
+  service: incidents.service,
+  status: incidents.status,
+  started_at: incidents.startedAt,
+  detected_at: incidents.detectedAt,
+  resolved_at: incidents.resolvedAt,
+  resolved_by: incidents.resolvedBy,
+  signal_count: incidents.signalCount,
+  last_signal_at: incidents.lastSignalAt,
+} satisfies Record<keyof IncidentRow, unknown>;
+
 export function toChange(row: IncidentRow, change: IncidentChange['change']): IncidentChange {
   return {
     id: row.id,
@@ -58,6 +76,24 @@ export function toChange(row: IncidentRow, change: IncidentChange['change']): In
     severity: row.severity,
     service: row.service,
     signalCount: row.signal_count,
+  };
+}
+
+/** A fingerprint's latest signal, as SQLite returns it: where it went and when it happened. */
+export interface LatestSignal {
+  incident_id: string | null;
+  occurred_at: number | null;
+}
+
+/** The row after one more signal: count, last signal, the highest severity, the earliest start. */
+export function advanced(open: IncidentRow, input: SignalInput, at: number): IncidentRow {
+  const occurred = input.occurredAt ?? null;
+  return {
+    ...open,
+    severity: RANK[input.severity] > RANK[open.severity] ? input.severity : open.severity,
+    started_at: occurred !== null && occurred < open.started_at ? occurred : open.started_at,
+    signal_count: open.signal_count + 1,
+    last_signal_at: at,
   };
 }
 
@@ -79,17 +115,89 @@ export function prepareQueries(database: Database) {
     openIncident: fastStatement<{ fp: string }>(
       database,
       db
-        .select()
+        .select(INCIDENT_ROW)
         .from(incidents)
         .where(and(eq(incidents.fingerprint, p('fp')), sql`${incidents.status} <> 'resolved'`)),
     ),
     lastIncident: fastStatement<{ fp: string }>(
       database,
       db
-        .select()
+        .select(INCIDENT_ROW)
         .from(incidents)
         .where(eq(incidents.fingerprint, p('fp')))
         .orderBy(desc(incidents.startedAt), desc(incidents.number))
+        .limit(1),
+    ),
+    incidentById: fastStatement<{ id: string }>(
+      database,
+      db
+        .select(INCIDENT_ROW)
+        .from(incidents)
+        .where(eq(incidents.id, p('id'))),
+    ),
+    /** A fingerprint's latest signal (linked or not): see LatestSignal. */
+    latestSignal: fastStatement<{ fp: string }>(
+      database,
+      db
+        .select({ incident_id: signals.incidentId, occurred_at: signals.occurredAt })
+        .from(signals)
+        .where(eq(signals.fingerprint, p('fp')))
+        .orderBy(desc(signals.receivedAt), desc(signals.id))
+        .limit(1),
+    ),
+    /** A fingerprint's latest signal linked to an incident: which incident it was last part of. */
+    latestLinked: fastStatement<{ fp: string }>(
+      database,
+      db
+        .select({ incident_id: signals.incidentId })
+        .from(signals)
+        .where(and(eq(signals.fingerprint, p('fp')), isNotNull(signals.incidentId)))
+        .orderBy(desc(signals.receivedAt), desc(signals.id))
+        .limit(1),
+    ),
+    /** The other fingerprints with signals in an incident (its members, firing or not). */
+    otherMembers: db
+      .selectDistinct({ fingerprint: signals.fingerprint })
+      .from(signals)
+      .where(and(eq(signals.incidentId, p('id')), ne(signals.fingerprint, p('fp'))))
+      .prepare(),
+    /**
+     * The unresolved incident of a fingerprint family (fingerprints `<family>:...`, the range
+     * [lo, hi) with lo = `<family>:` and hi = `<family>;`), the most recently active first.
+     */
+    familyIncident: fastStatement<{ lo: string; hi: string }>(
+      database,
+      db
+        .select(INCIDENT_ROW)
+        .from(incidents)
+        .where(
+          and(
+            gte(incidents.fingerprint, p('lo')),
+            lt(incidents.fingerprint, p('hi')),
+            sql`${incidents.status} <> 'resolved'`,
+          ),
+        )
+        .orderBy(desc(incidents.lastSignalAt))
+        .limit(1),
+    ),
+    /**
+     * The unresolved incident of a service that heard a signal since `since`, the most recently
+     * active first; never an advisory's (its first signal tells: advisories join nothing).
+     */
+    serviceIncident: fastStatement<{ service: string; since: number }>(
+      database,
+      db
+        .select(INCIDENT_ROW)
+        .from(incidents)
+        .where(
+          and(
+            eq(incidents.service, p('service')),
+            sql`${incidents.status} <> 'resolved'`,
+            gte(incidents.lastSignalAt, p('since')),
+            sql`coalesce((select ${signals.kind} from ${signals} where ${signals.incidentId} = ${incidents.id} limit 1), '') <> 'advisory'`,
+          ),
+        )
+        .orderBy(desc(incidents.lastSignalAt))
         .limit(1),
     ),
     insertSignal: fastStatement<{
@@ -142,6 +250,32 @@ export function prepareQueries(database: Database) {
       db
         .update(incidents)
         .set({ signalCount: sql`${incidents.signalCount} + 1`, lastSignalAt: sql`${p('at')}` })
+        .where(eq(incidents.id, p('id'))),
+    ),
+    /** Absolute counts, for the writes deferred to the end of a transaction (pending.ts). */
+    setCount: fastStatement<{ id: string; count: number; at: number }>(
+      database,
+      db
+        .update(incidents)
+        .set({ signalCount: sql`${p('count')}`, lastSignalAt: sql`${p('at')}` })
+        .where(eq(incidents.id, p('id'))),
+    ),
+    setCountSeverity: fastStatement<{
+      id: string;
+      count: number;
+      at: number;
+      severity: Severity;
+      startedAt: number;
+    }>(
+      database,
+      db
+        .update(incidents)
+        .set({
+          signalCount: sql`${p('count')}`,
+          lastSignalAt: sql`${p('at')}`,
+          severity: sql`${p('severity')}`,
+          startedAt: sql`${p('startedAt')}`,
+        })
         .where(eq(incidents.id, p('id'))),
     ),
     countSignal: fastStatement<{ id: string }>(

@@ -3,44 +3,74 @@
  * transaction per call (all or nothing), committed before the call returns. Webhooks, log repeats,
  * probes and sweeps all come through here.
  *
- * Correlation is by fingerprint:
- * - a signal whose fingerprint has an unresolved incident updates it (count, last signal, the
- *   highest severity seen, the earliest start);
- * - `resolves` resolves that incident (by `source:<source>`, at the signal's own time when given);
- *   with no unresolved incident it is stored, linked to the fingerprint's last incident if any;
+ * Correlation, in this order:
+ * - a signal whose fingerprint is firing in an unresolved incident (the one it opened, or one it
+ *   joined) updates it: count, last signal, the highest severity seen, the earliest start;
+ * - `resolves` ends its fingerprint's part in that incident. The incident is resolved (by
+ *   `source:<source>`, at the signal's own time when given) only when no other fingerprint in it
+ *   is still firing (two Alertmanager alerts in one incident: the first resolution leaves it open,
+ *   audited as `incident.member-resolved`). With nothing firing it is stored and counted on the
+ *   fingerprint's last incident, changing nothing;
+ * - a signal that happened before its fingerprint's last resolution (a late or replayed delivery)
+ *   is stored and counted on that incident, and changes nothing;
+ * - a signal with a `family` joins the family's unresolved incident, however long ago it opened
+ *   (GitHub: every workflow and check of one branch; each still resolves on its own);
  * - otherwise, if the fingerprint's last incident was resolved less than `reopenWindowMs` ago
- *   (default 10 min) the incident is reopened (same number, same start); a signal that happened
- *   before that resolution (a late or replayed delivery) is stored and linked but reopens nothing;
+ *   (default 10 min; not by `system:stale`) it is reopened (same number, same start);
+ * - otherwise a signal with a service (and no family) joins that service's unresolved incident if
+ *   it heard a signal within `correlationWindowMs` (default 10 min): an alert, a failed probe, an
+ *   error signature and a failed job of one service are one incident. Advisories never join by
+ *   service (a vulnerable package is not an outage) and nothing joins an advisory's incident. The
+ *   incident keeps its title and first fingerprint; joins are audited (`incident.joined`);
  * - otherwise a new incident opens, numbered max+1 inside the transaction (`i7`).
  * An unresolved incident that heard nothing for `staleAfterMs` (default 24 h) is not extended by a
  * new signal: it is resolved as `system:stale` at its last signal, and a new one opens.
  *
- * Opened, reopened and resolved incidents are audited in the same transaction; updates are not
+ * Only signals that say a problem is on are linked to their incident (`incident_id`); resolutions
+ * and late deliveries are stored unlinked, and counted in the incident's `signal_count`. That is
+ * how members.ts knows which fingerprints of an incident are still firing.
+ *
+ * Opened, joined, reopened and resolved incidents are audited in the same transaction; updates are not
  * (10,000 repeats would be 10,000 audit records; the signals themselves are the evidence).
  *
  * Group commit: `commit(fn)` / `ingestBatched(inputs)` queue a unit of work; every unit queued in the
  * same turn of the event loop runs in ONE transaction, and each promise settles after that COMMIT
  * (one WAL write for many webhooks). If a unit throws, the batch is rolled back and retried unit by
  * unit, so one bad unit fails alone. Listeners (`onStored`) hear about stored signals after their
- * commit, never about rolled-back ones.
+ * commit, never about rolled-back ones. The signals of one open incident in one transaction update
+ * its row once, at the end (pending.ts).
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AuditLog } from '../audit/log.js';
 import type { Database } from '../db/connection.js';
 import type { Clock, NewId } from '../ids.js';
 import { SEVERITIES, SIGNAL_KINDS } from '../policy/vocabulary.js';
-import { DEFAULT_REOPEN_WINDOW_MS, DEFAULT_STALE_AFTER_MS, IncidentCorrelator } from './correlate.js';
 import {
+  DEFAULT_CORRELATION_WINDOW_MS,
+  DEFAULT_REOPEN_WINDOW_MS,
+  DEFAULT_STALE_AFTER_MS,
+  IncidentCorrelator,
+} from './correlate.js';
+import { PendingIncidents } from './pending.js';
+import {
+  advanced,
   cut,
   type IncidentRow,
   MAX_TITLE,
   prepareQueries,
   type Queries,
   timeOrdered,
+  toChange,
 } from './store-queries.js';
 import type { IncidentChange, IngestOutcome, SignalInput, SignalSink } from './types.js';
 
-export { DEFAULT_REOPEN_WINDOW_MS, DEFAULT_STALE_AFTER_MS, STALE_ACTOR } from './correlate.js';
+export {
+  DEFAULT_CORRELATION_WINDOW_MS,
+  DEFAULT_REOPEN_WINDOW_MS,
+  DEFAULT_STALE_AFTER_MS,
+  STALE_ACTOR,
+} from './correlate.js';
+export { firingFingerprints } from './members.js';
 export { shortIdOf, timeOrdered } from './store-queries.js';
 
 export interface SignalStoreOptions {
@@ -52,6 +82,8 @@ export interface SignalStoreOptions {
   readonly reopenWindowMs?: number;
   /** An unresolved incident silent this long is closed as stale by its next signal (default 24 h). */
   readonly staleAfterMs?: number;
+  /** A new fingerprint joins its service's incident if that heard a signal this recently (default 10 min; 0: never). */
+  readonly correlationWindowMs?: number;
   /** Where a listener's exception goes (it never fails the ingest). */
   readonly onListenerError?: (err: unknown) => void;
 }
@@ -70,6 +102,8 @@ const MAX_KEY = 512;
 
 interface Job {
   readonly fn: () => unknown;
+  /** An ingestBatched() unit (touches signals and incidents only through this store). */
+  readonly own: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -91,6 +125,15 @@ function checkInput(input: SignalInput): void {
   checkText(input.source, 'source', 200);
   checkText(input.dedupeKey, 'dedupeKey', MAX_KEY);
   checkText(input.fingerprint, 'fingerprint', MAX_KEY);
+  const family = input.family;
+  if (family !== undefined && family !== null) {
+    checkText(family, 'family', MAX_KEY);
+    if (!input.fingerprint.startsWith(`${family}:`)) {
+      throw new TypeError(
+        `signal fingerprint "${input.fingerprint}" must start with its family "${family}:"`,
+      );
+    }
+  }
   if (typeof input.title !== 'string') throw new TypeError('signal title must be a string');
   const at = input.occurredAt;
   if (at !== undefined && at !== null && !Number.isSafeInteger(at)) {
@@ -105,6 +148,8 @@ export class SignalStore implements SignalSink {
   private readonly listeners = new Set<SignalListener>();
   private readonly q: Queries;
   private readonly correlator: IncidentCorrelator;
+  /** The fast path's incident writes, held until the transaction ends (pending.ts). */
+  private readonly pending: PendingIncidents;
   private readonly tx: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
   private queue: Job[] = [];
   private scheduled = false;
@@ -124,8 +169,14 @@ export class SignalStore implements SignalSink {
       audit: options.audit ?? null,
       reopenWindowMs: options.reopenWindowMs ?? DEFAULT_REOPEN_WINDOW_MS,
       staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+      correlationWindowMs: options.correlationWindowMs ?? DEFAULT_CORRELATION_WINDOW_MS,
     });
-    this.tx = database.sqlite.transaction((fn: () => unknown) => fn());
+    this.pending = new PendingIncidents(this.q);
+    this.tx = database.sqlite.transaction((fn: () => unknown) => {
+      const value = fn();
+      this.pending.write();
+      return value;
+    });
   }
 
   /** Hears every committed signal (with its incident change). Returns the unsubscribe function. */
@@ -154,7 +205,7 @@ export class SignalStore implements SignalSink {
 
   /** `ingest()` through the group commit: resolves after the COMMIT that holds it. */
   ingestBatched(inputs: readonly SignalInput[]): Promise<IngestOutcome[]> {
-    return this.commit(() => this.ingest(inputs));
+    return this.enqueue(() => this.ingest(inputs), true);
   }
 
   /**
@@ -165,8 +216,12 @@ export class SignalStore implements SignalSink {
    * database (it may run twice).
    */
   commit<T>(fn: () => T): Promise<T> {
+    return this.enqueue(fn, false);
+  }
+
+  private enqueue<T>(fn: () => T, own: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ fn, own, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -183,7 +238,7 @@ export class SignalStore implements SignalSink {
     const heard: StoredSignal[] = [];
     let values: unknown[];
     try {
-      values = this.collect(heard, () => jobs.map((job) => job.fn()));
+      values = this.collect(heard, () => jobs.map((job) => this.run(job)));
     } catch (batchError) {
       if (jobs.length === 1) {
         (jobs[0] as Job).reject(batchError);
@@ -192,7 +247,7 @@ export class SignalStore implements SignalSink {
       for (const job of jobs) {
         const own: StoredSignal[] = [];
         try {
-          const value = this.collect(own, job.fn);
+          const value = this.collect(own, () => this.run(job));
           job.resolve(value);
           this.emit(own);
         } catch (error) {
@@ -205,6 +260,15 @@ export class SignalStore implements SignalSink {
       job.resolve(values[i]);
     });
     this.emit(heard);
+  }
+
+  /** Runs a unit of the group commit: someone else's sees the database whole, before and after. */
+  private run(job: Job): unknown {
+    if (job.own) return job.fn();
+    this.pending.write();
+    const value = job.fn();
+    this.pending.write();
+    return value;
   }
 
   /** Runs `fn` in a write transaction with stored signals collected into `heard`. */
@@ -221,9 +285,20 @@ export class SignalStore implements SignalSink {
     }
   }
 
-  /** writeTransaction() with one cached transaction function (this is the hot path). */
+  /**
+   * writeTransaction() with one cached transaction function (this is the hot path), which writes
+   * the held incident rows before it commits; a rollback forgets them.
+   */
   private inTransaction<T>(fn: () => T): T {
-    return (this.database.sqlite.inTransaction ? this.tx(fn) : this.tx.immediate(fn)) as T;
+    const nested = this.database.sqlite.inTransaction;
+    // A savepoint that fails must not take the enclosing transaction's held rows with it.
+    if (nested) this.pending.write();
+    try {
+      return (nested ? this.tx(fn) : this.tx.immediate(fn)) as T;
+    } catch (error) {
+      this.pending.discard();
+      throw error;
+    }
   }
 
   private emit(heard: readonly StoredSignal[]): void {
@@ -238,16 +313,25 @@ export class SignalStore implements SignalSink {
   }
 
   private ingestOne(input: SignalInput, at: number, heard: StoredSignal[]): IngestOutcome {
-    const open = (this.q.openIncident.get({ fp: input.fingerprint }) as IncidentRow | undefined) ?? null;
+    const fingerprint = input.fingerprint;
+    const open =
+      this.pending.get(fingerprint) ??
+      (this.q.openIncident.get({ fp: fingerprint }) as IncidentRow | undefined) ??
+      null;
     const signalId = timeOrdered(this.newId('sig'), at);
     if (open !== null && !input.resolves && !this.correlator.isStale(open, at)) {
-      // The common case (one more signal of an open incident): insert first, and let the unique
-      // dedupe key say whether it is a repeat, instead of looking it up beforehand.
+      // The common case (one more signal of the incident its fingerprint opened): insert first, and
+      // let the unique dedupe key say whether it is a repeat, instead of looking it up beforehand;
+      // the incident's row is written once, when the transaction ends.
       if (this.insert(signalId, input, at, open.id) === 0) return this.duplicate(input);
-      const change = this.correlator.update(open, input, at);
+      const row = advanced(open, input, at);
+      this.pending.hold(fingerprint, open, row);
+      const change = toChange(row, 'updated');
       heard.push({ signalId, input, receivedAt: at, incident: change });
       return { status: 'stored', signalId, incident: change };
     }
+    // The correlator reads incidents from the database.
+    this.pending.write();
     const existing = this.q.signalByKey.get({ key: input.dedupeKey }) as { id: string } | undefined;
     if (existing !== undefined) return { status: 'duplicate', signalId: existing.id };
     const { incidentId, change } = this.correlator.correlate(input, at, open);

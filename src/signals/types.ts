@@ -13,6 +13,12 @@ export interface SignalInput {
   readonly dedupeKey: string;
   /** What correlates signals into one incident (alert fingerprint, error signature, service+check). */
   readonly fingerprint: string;
+  /**
+   * Fingerprints that are one problem seen from several sides share a family, a prefix of each
+   * (`<family>:<rest>`): e.g. GitHub CI on one branch, every workflow and check its own fingerprint.
+   * They share one unresolved incident whenever they come; each resolves on its own (see store.ts).
+   */
+  readonly family?: string | null;
   readonly title: string;
   readonly service?: string | null;
   readonly severity: Severity;

@@ -49,11 +49,13 @@ export class MemoryCounters implements IngestCounters {
   }
 
   accepted(hook: string, counts: AcceptedCounts): void {
-    for (const [what, n] of Object.entries(counts)) {
-      if (n === 0) continue;
-      const key = `${hook} ${what}`;
-      this.accepts.set(key, (this.accepts.get(key) ?? 0) + n);
-    }
+    if (counts.stored > 0) this.add(`${hook} stored`, counts.stored);
+    if (counts.duplicates > 0) this.add(`${hook} duplicates`, counts.duplicates);
+    if (counts.ignored > 0) this.add(`${hook} ignored`, counts.ignored);
+  }
+
+  private add(key: string, n: number): void {
+    this.accepts.set(key, (this.accepts.get(key) ?? 0) + n);
   }
 
   /** Total rejections (all hooks and reasons). */

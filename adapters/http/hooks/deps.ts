@@ -4,6 +4,7 @@
 import type { Clock } from '../../../src/ids.js';
 import type { Logger } from '../../../src/log.js';
 import type { Policy } from '../../../src/policy/types.js';
+import type { Inventory } from '../../../src/signals/inventory.js';
 import type { LineMiner, RepeatCounter, RepeatSettings } from '../../../src/signals/normalise/logs.js';
 import type { TemplateRecord } from '../../../src/signals/signatures.js';
 import type { SaveResult } from '../../../src/signals/template-store.js';
@@ -42,8 +43,13 @@ export interface HookDeps {
   readonly ingestToken: string;
   /** GITHUB_WEBHOOK_SECRET; null turns /hooks/github off (503, never unsigned). */
   readonly githubSecret: string | null;
-  /** The policy in force (error-signature threshold, window, cooldown). */
+  /** The policy in force (error-signature threshold, window, cooldown; the inventory's files). */
   readonly policy: () => Policy;
+  /**
+   * What GitHub advisories are matched against (as /hooks/osv's, cached by file mtime). Default:
+   * the files the policy in force names, read by a loader of the hooks' own.
+   */
+  readonly inventory?: () => Inventory;
   readonly miner: LogMiner;
   /**
    * Counts repeats of error signatures: an instance (fixed settings), or a factory called with the

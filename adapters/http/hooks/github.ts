@@ -3,10 +3,12 @@
  * body with GITHUB_WEBHOOK_SECRET, constant-time compare) before anything is parsed. Without the
  * secret the hook is off (503): it never accepts an unsigned delivery. Content type
  * application/json or application/x-www-form-urlencoded (GitHub's default, `payload=<json>`).
- * `ping` is answered; other events are mapped by src/signals/normalise/github.ts, or accepted and
- * ignored with the reason. A delivery (X-GitHub-Delivery) is stored once, however often it comes.
+ * `ping` is answered; other events are mapped by src/signals/normalise/github.ts (advisories matched
+ * against the inventory the policy names), or accepted and ignored with the reason. A delivery
+ * (X-GitHub-Delivery) is stored once, however often it comes.
  */
 import type { Handler } from 'hono';
+import type { Inventory } from '../../../src/signals/inventory.js';
 import { normaliseGithub } from '../../../src/signals/normalise/github.js';
 import { githubSignatureMatches } from './auth.js';
 import { mediaType, parseJson, readBody } from './body.js';
@@ -23,7 +25,7 @@ export const GITHUB_OFF_MESSAGE =
 export const BAD_SIGNATURE_MESSAGE =
   'signature does not match: check that the webhook secret in GitHub equals GITHUB_WEBHOOK_SECRET';
 
-export function githubHandler(deps: HookDeps): Handler {
+export function githubHandler(deps: HookDeps, inventory: () => Inventory): Handler {
   const o = { counters: deps.counters, hook: HOOK, limit: limitOf(deps, HOOK) };
   return async (c) => {
     const secret = deps.githubSecret;
@@ -72,17 +74,17 @@ export function githubHandler(deps: HookDeps): Handler {
       deps.counters.accepted(HOOK, { stored: 0, duplicates: 0, ignored: 1 });
       return c.json({ ok: true, message: 'pong: the signature matches; this bot is listening' }, 200);
     }
-    const normalised = normaliseGithub(event, delivery, json.value, deps.now());
+    const normalised = normaliseGithub(event, delivery, json.value, deps.now(), inventory);
     if (!normalised.ok) {
       return reject(c, deps.counters, HOOK, 'bad_schema', 400, `not a ${event} payload GitHub would send`, {
         problems: normalised.problems,
       });
     }
-    const { signal, ignored } = normalised.value;
-    if (signal === null) {
+    const { signals, ignored } = normalised.value;
+    if (ignored !== null) {
       return accept(c, deps.counters, HOOK, { accepted: 0, duplicates: 0, incidents: [] }, { ignored }, 1);
     }
-    const outcomes = await deps.sink.ingestBatched([signal]);
+    const outcomes = await deps.sink.ingestBatched(signals);
     return accept(c, deps.counters, HOOK, summarise(outcomes), { ignored: null });
   };
 }

@@ -10,6 +10,7 @@
  * other methods 405. A rejected request writes nothing and is counted by reason.
  */
 import type { Handler, Hono } from 'hono';
+import { type Inventory, InventoryLoader, inventorySpec } from '../../../src/signals/inventory.js';
 import { alertmanagerHandler } from './alertmanager.js';
 import { bearerCheck } from './auth.js';
 import type { HookDeps } from './deps.js';
@@ -67,6 +68,12 @@ export interface HooksHandle {
   flushTemplates(): void;
 }
 
+/** The inventory the policy in force names, re-read only when a file changes. */
+function policyInventory(deps: HookDeps): () => Inventory {
+  const loader = new InventoryLoader();
+  return () => loader.load(inventorySpec(deps.policy()));
+}
+
 export function mountHooks(app: Hono, deps: HookDeps): HooksHandle {
   if (deps.ingestToken.length === 0) throw new Error('mountHooks needs the ingest token (see src/tokens.ts)');
   // The token check runs inside each route's one handler (no middleware chain on the hot path).
@@ -75,8 +82,9 @@ export function mountHooks(app: Hono, deps: HookDeps): HooksHandle {
     return (c, next) => check(c) ?? handler(c, next);
   };
   const intake = new LogIntake(deps);
+  const inventory = deps.inventory ?? policyInventory(deps);
   app.post('/hooks/alertmanager', guarded('alertmanager', alertmanagerHandler(deps)));
-  app.post('/hooks/github', githubHandler(deps));
+  app.post('/hooks/github', githubHandler(deps, inventory));
   app.post('/hooks/logs', guarded('logs', logsHandler(deps, intake)));
   app.post('/hooks/events', guarded('events', eventsHandler(deps)));
   for (const path of HOOK_PATHS) {
