@@ -8,35 +8,12 @@ import { outbox as outboxTable, policyVersions, runs } from '../src/db/schema.js
 import { RETENTION_SCHEDULE, Schedules } from '../src/metrics/schedules.js';
 import type { Policy } from '../src/policy/types.js';
 import { cronTimes } from '../src/signals/cron-time.js';
-import type { SweepSchedule, SweepScheduler } from '../src/signals/sweep-scheduler.js';
+import { FakeScheduler } from './fakes/scheduler.js';
 import { makePolicy, type PolicyInput } from './fixtures/policy.js';
 import { type TempDatabase, tempDatabase } from './helpers/db.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-/** Records what was scheduled; the test fires the ticks. */
-class FakeScheduler implements SweepScheduler {
-  readonly jobs: { schedule: SweepSchedule; onTick: (at: number) => void; stopped: boolean }[] = [];
-  schedule(schedule: SweepSchedule, onTick: (at: number) => void) {
-    const job = { schedule, onTick, stopped: false };
-    this.jobs.push(job);
-    return {
-      stop: () => {
-        job.stopped = true;
-      },
-    };
-  }
-  active(): string[] {
-    return this.jobs.filter((j) => !j.stopped).map((j) => `${j.schedule.expression} ${j.schedule.timezone}`);
-  }
-  /** Fires the live job with this expression, as node-cron would at `at`. */
-  tick(expression: string, at: number): void {
-    const job = this.jobs.find((j) => !j.stopped && j.schedule.expression === expression);
-    if (job === undefined) throw new Error(`no live job ${expression}; live: ${this.active().join(', ')}`);
-    job.onTick(at);
-  }
-}
 
 function berlinPolicy(edit?: (doc: PolicyInput) => void): Policy {
   return makePolicy({

@@ -22,10 +22,9 @@ import {
   type MissedSweep,
   type SweepBodies,
   type SweepContext,
-  type SweepSchedule,
-  type SweepScheduler,
   Sweeps,
 } from '../src/signals/sweeps.js';
+import { FakeScheduler } from './fakes/scheduler.js';
 import { makePolicy, type PolicyInput } from './fixtures/policy.js';
 
 const BERLIN = 'Europe/Berlin';
@@ -41,23 +40,6 @@ function berlinPolicy(edit?: (d: PolicyInput) => void): Policy {
       edit?.(d);
     },
   });
-}
-
-/** Records what was scheduled; ticks are fired by the test. */
-class FakeScheduler implements SweepScheduler {
-  readonly jobs: { schedule: SweepSchedule; onTick: (at: number) => void; stopped: boolean }[] = [];
-  schedule(schedule: SweepSchedule, onTick: (at: number) => void) {
-    const job = { schedule, onTick, stopped: false };
-    this.jobs.push(job);
-    return {
-      stop: () => {
-        job.stopped = true;
-      },
-    };
-  }
-  active(): string[] {
-    return this.jobs.filter((j) => !j.stopped).map((j) => `${j.schedule.expression} ${j.schedule.timezone}`);
-  }
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
