@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { MemoryCounters, mountHooks } from '../adapters/http/hooks/index.js';
 import { createHttpApp, listen } from '../adapters/http/server.js';
 import { AuditLog } from '../src/audit/log.js';
+import { startCheckpointer } from '../src/db/checkpointer.js';
 import { type Database, migrate, openDatabase } from '../src/db/connection.js';
 import { randomId } from '../src/ids.js';
 import { packageRoot } from '../src/package-root.js';
@@ -58,6 +59,8 @@ async function app(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'autonomy-bench-ingest-'));
   const database: Database = openDatabase(join(dir, 'autonomy.db'));
   migrate(database);
+  // As the bot does (src/main.ts): checkpoints on their own thread.
+  const checkpointer = startCheckpointer(database);
   const loaded = await loadPolicyFile(join(packageRoot(), 'policies', 'default.policy.yaml'));
   if (!loaded.ok) throw new Error('the default policy does not load');
   const now = Date.now;
@@ -88,7 +91,8 @@ async function app(): Promise<void> {
       send({ signals: n.n });
     }
     if (m === 'stop') {
-      void server.close().then(() => {
+      void server.close().then(async () => {
+        await checkpointer.stop();
         database.close();
         rmSync(dir, { recursive: true, force: true });
         process.exit(0);

@@ -28,6 +28,7 @@ import { Escalation } from './control/escalation.js';
 import { type ControlSnapshot, ControlStore, isKilled, readControl } from './control/state.js';
 import { watchControl } from './control/watch.js';
 import { type Core, createCore } from './core.js';
+import { startCheckpointer } from './db/checkpointer.js';
 import { type Database, migrate, openDatabase } from './db/connection.js';
 import { startHeartbeat } from './heartbeat.js';
 import { randomId } from './ids.js';
@@ -137,6 +138,11 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     const database = openDatabase(config.dbFile);
     cleanups.push(() => database.close());
     const migrated = migrate(database);
+    // Checkpoints (the WAL copied back with an fsync) on a thread of their own, not on webhooks' time.
+    const checkpointer = startCheckpointer(database, {
+      onError: (err) => log.warn({ err }, 'the checkpoint thread failed: checkpointing on commit instead'),
+    });
+    cleanups.push(() => checkpointer.stop());
     const audit = new AuditLog(database, { now });
     const control = new ControlStore(database, audit, { now });
     applyKillAtStart(config, control, log);

@@ -58,6 +58,26 @@ describe('bearer auth', () => {
     expect(res.status).toBe(202);
   });
 
+  it("answers the same through Hono's fetch path (app.request) as over HTTP", async () => {
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const viaFetch = (body: string, h: Record<string, string>) =>
+      s.app.request('/hooks/alertmanager', { method: 'POST', body, headers: h });
+    const one = JSON.stringify(alertmanagerPayload([{ fingerprint: 'f1', service: 'api' }]));
+    const two = JSON.stringify(alertmanagerPayload([{ fingerprint: 'f2', service: 'payments' }]));
+    const [overHttp, overFetch] = [
+      await s.post('/hooks/alertmanager', one, headers),
+      await viaFetch(two, headers),
+    ];
+    expect([overHttp.status, overFetch.status]).toEqual([202, 202]);
+    expect(await overFetch.json()).toEqual({ accepted: 1, duplicates: 0, incidents: ['i2'] });
+    expect(overFetch.headers.get('cache-control')).toBe('no-store');
+    expect(overHttp.headers.get('cache-control')).toBe('no-store');
+    const refused = await viaFetch(one, { ...headers, authorization: 'Bearer wrong' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="autonomy"');
+    expect(s.rowCounts()).toMatchObject({ signals: 2, incidents: 2 });
+  });
+
   it('answers other methods with 405', async () => {
     const res = await s.app.request('/hooks/alertmanager', { method: 'GET' });
     expect(res.status).toBe(405);

@@ -1,16 +1,19 @@
 /**
  * A hooks app over a real SQLite file in a temp dir: the real SignalStore, IncidentStore, miner,
  * repeat tracker and template store, mounted on the real HTTP app (so unexpected errors answer 500
- * exactly as in production). Requests go through `app.request()`; no port is opened.
+ * exactly as in production). `post` goes over real HTTP to the app listening on a loopback port (as
+ * the bot serves it: the hooks read and answer on Node's own request and response); `app.request()`
+ * is there for Hono's fetch path.
  */
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { pino } from 'pino';
 import { type HooksHandle, MemoryCounters, mountHooks } from '../../adapters/http/hooks/index.js';
-import { createHttpApp } from '../../adapters/http/server.js';
+import { createHttpApp, listen, type RunningServer } from '../../adapters/http/server.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { type Database, migrate, openDatabase } from '../../src/db/connection.js';
 import { sequentialIds } from '../../src/ids.js';
@@ -111,8 +114,11 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     log: pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
   });
-  const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
-    app.request(path, { method: 'POST', body, headers });
+  let server: Promise<RunningServer> | null = null;
+  const post = async (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) => {
+    server ??= listen(app, '127.0.0.1', 0);
+    return httpPost(`${(await server).url}${path}`, body, headers);
+  };
   Object.assign(setup, {
     dir,
     database,
@@ -153,11 +159,40 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
       };
     },
     cleanup: () => {
+      if (server !== null) void server.then((running) => running.close());
       database.close();
       rmSync(dir, { recursive: true, force: true });
     },
   });
   return setup;
+}
+
+/**
+ * POST over node:http, answered as a fetch Response. With a `content-length` header the body goes in
+ * one piece; without one it is sent chunked (a sender that does not say how much is coming).
+ */
+export function httpPost(url: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
+  return new Promise<Response>((resolve, reject) => {
+    const declared = Object.keys(headers).some((h) => h.toLowerCase() === 'content-length');
+    const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const out = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: out }));
+      });
+    });
+    req.on('error', reject);
+    if (body === undefined || body.length === 0 || declared) req.end(body);
+    else {
+      req.write(body);
+      req.end();
+    }
+  });
 }
 
 /** A realistic Alertmanager v4 notification with one alert per entry of `alerts`. */

@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { IngestCounters } from './counters.js';
+import { headerOf } from './node-io.js';
 import { reject } from './reply.js';
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
@@ -42,7 +43,7 @@ export function bearerCheck(options: BearerOptions): (c: Context) => Response | 
   if (options.token.length === 0) throw new Error('the bearer check needs a non-empty token');
   const expected = Buffer.from(options.token, 'utf8');
   return (c) =>
-    bearerMatches(c.req.header('authorization'), expected)
+    bearerMatches(headerOf(c, 'authorization'), expected)
       ? null
       : reject(c, options.counters, options.hook, 'unauthorized', 401, UNAUTHORIZED_MESSAGE, {
           headers: { 'www-authenticate': 'Bearer realm="autonomy"' },

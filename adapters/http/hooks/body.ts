@@ -12,6 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Context } from 'hono';
 import type { IngestCounters, RejectReason } from './counters.js';
+import { bodyBytes, headerOf } from './node-io.js';
 import { reject } from './reply.js';
 
 export const KiB = 1024;
@@ -52,7 +53,7 @@ export interface BodyOptions {
 
 /** The Content-Type's media type, lower case, without parameters; null when absent. */
 export function mediaType(c: Context): string | null {
-  const header = c.req.header('content-type');
+  const header = headerOf(c, 'content-type');
   if (header === undefined) return null;
   const type = (header.split(';')[0] ?? '').trim().toLowerCase();
   return type === '' ? null : type;
@@ -78,46 +79,17 @@ function tooLarge(limit: number): Checked<never> {
   return failed(413, 'too_large', `body larger than ${showBytes(limit)}: send fewer items per request`);
 }
 
-async function readLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
-
 /** The raw body within `limit` bytes, as bytes and UTF-8 text. */
 export async function readBodyChecked(c: Context, limit: number): Promise<Checked<RawBody>> {
-  const declared = c.req.header('content-length');
-  let bytes: Uint8Array | null;
+  const declared = headerOf(c, 'content-length');
   if (declared !== undefined) {
     if (!/^\d{1,15}$/.test(declared.trim())) {
       return failed(400, 'bad_request', 'Content-Length is not a number of bytes');
     }
     if (Number(declared) > limit) return tooLarge(limit);
-    // The HTTP parser holds the body to the declared length, so this read is bounded.
-    bytes = new Uint8Array(await c.req.arrayBuffer());
-  } else {
-    const stream = c.req.raw.body;
-    bytes = stream === null ? new Uint8Array(0) : await readLimited(stream, limit);
   }
-  if (bytes === null || bytes.byteLength > limit) return tooLarge(limit);
+  const bytes = await bodyBytes(c, limit);
+  if (bytes === null) return tooLarge(limit);
   if (!isUtf8(bytes)) return failed(400, 'bad_encoding', 'body is not valid UTF-8 text');
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // A byte order mark is not part of the text.

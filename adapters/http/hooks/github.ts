@@ -13,6 +13,7 @@ import { normaliseGithub } from '../../../src/signals/normalise/github.js';
 import { githubSignatureMatches } from './auth.js';
 import { mediaType, parseJson, readBody } from './body.js';
 import { type HookDeps, limitOf } from './deps.js';
+import { headerOf, sendJson } from './node-io.js';
 import { accept, reject, summarise } from './reply.js';
 
 const HOOK = 'github';
@@ -45,11 +46,11 @@ export function githubHandler(deps: HookDeps, inventory: () => Inventory): Handl
     }
     const body = await readBody(c, o);
     if (!body.ok) return body.response;
-    if (!githubSignatureMatches(secret, body.value.bytes, c.req.header('x-hub-signature-256'))) {
+    if (!githubSignatureMatches(secret, body.value.bytes, headerOf(c, 'x-hub-signature-256'))) {
       return reject(c, deps.counters, HOOK, 'bad_signature', 401, BAD_SIGNATURE_MESSAGE);
     }
-    const event = c.req.header('x-github-event') ?? '';
-    const delivery = c.req.header('x-github-delivery') ?? '';
+    const event = headerOf(c, 'x-github-event') ?? '';
+    const delivery = headerOf(c, 'x-github-delivery') ?? '';
     if (!EVENT.test(event) || !DELIVERY.test(delivery)) {
       return reject(
         c,
@@ -72,7 +73,7 @@ export function githubHandler(deps: HookDeps, inventory: () => Inventory): Handl
     if (!json.ok) return json.response;
     if (event === 'ping') {
       deps.counters.accepted(HOOK, { stored: 0, duplicates: 0, ignored: 1 });
-      return c.json({ ok: true, message: 'pong: the signature matches; this bot is listening' }, 200);
+      return sendJson(c, { ok: true, message: 'pong: the signature matches; this bot is listening' }, 200);
     }
     const normalised = normaliseGithub(event, delivery, json.value, deps.now(), inventory);
     if (!normalised.ok) {

@@ -18,6 +18,7 @@ import {
 import { readBody } from './body.js';
 import { type HookDeps, limitOf } from './deps.js';
 import { IDEMPOTENCY_KEY, RecentKeys } from './idempotency.js';
+import { headerOf, sendJson } from './node-io.js';
 import { accept, reject, summarise } from './reply.js';
 
 const HOOK = 'logs';
@@ -87,7 +88,7 @@ function queryProblem(c: Context): string | null {
   const level = c.req.query('level');
   if (level !== undefined && !LEVEL.test(level))
     return 'query "level" must be a level word like error or warn';
-  const key = c.req.header('idempotency-key');
+  const key = headerOf(c, 'idempotency-key');
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     return 'Idempotency-Key must be 1 to 200 printable ASCII characters without spaces';
   }
@@ -97,7 +98,7 @@ function queryProblem(c: Context): string | null {
 export function logsHandler(deps: HookDeps, intake: LogIntake): Handler {
   const o = { counters: deps.counters, hook: HOOK, limit: limitOf(deps, HOOK) };
   return async (c) => {
-    const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+    const type = headerOf(c, 'content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
     const format = Object.hasOwn(FORMATS, type) ? FORMATS[type] : undefined;
     if (format === undefined) {
       return reject(
@@ -124,7 +125,7 @@ export function logsHandler(deps: HookDeps, intake: LogIntake): Handler {
         problems: parsed.problems,
       });
     }
-    const key = c.req.header('idempotency-key');
+    const key = headerOf(c, 'idempotency-key');
     if (key !== undefined && !intake.keys.claim(key)) {
       return accept(c, deps.counters, HOOK, { accepted: 0, duplicates: 1, incidents: [] });
     }
@@ -142,7 +143,8 @@ export function logsHandler(deps: HookDeps, intake: LogIntake): Handler {
     intake.saveTemplates();
     const summary = summarise(outcomes);
     deps.counters.accepted(HOOK, { stored: lines.length, duplicates: 0, ignored: 0 });
-    return c.json(
+    return sendJson(
+      c,
       {
         accepted: lines.length,
         duplicates: 0,

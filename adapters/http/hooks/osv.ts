@@ -13,6 +13,7 @@ import { parseOsvBody } from '../../../src/signals/osv.js';
 import type { SignalSink } from '../../../src/signals/types.js';
 import type { BodyResult } from './body.js';
 import type { IngestCounters } from './counters.js';
+import { sendJson } from './node-io.js';
 import { accept, reject, summarise } from './reply.js';
 
 export interface OsvHookDeps {
@@ -32,7 +33,7 @@ const HOOK = 'osv';
 export function registerOsvHook(app: Hono, deps: OsvHookDeps): void {
   app.post(OSV_PATH, deps.checkAuth, async (c) => {
     const body = await deps.readBody(c);
-    if (!body.ok) return c.json({ error: body.error }, body.status, { 'cache-control': 'no-store' });
+    if (!body.ok) return sendJson(c, { error: body.error }, body.status, { 'cache-control': 'no-store' });
     const parsed = parseOsvBody(body.value);
     if (!parsed.ok) {
       const first = parsed.issues[0];

@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Problem } from '../../../src/signals/normalise/common.js';
 import type { IngestOutcome } from '../../../src/signals/types.js';
 import type { IngestCounters, RejectReason } from './counters.js';
+import { sendJson } from './node-io.js';
 
 export interface RejectExtra {
   readonly headers?: Readonly<Record<string, string>>;
@@ -33,7 +34,7 @@ export function reject(
   const headers: Record<string, string> = { ...NO_STORE, ...(extra.headers ?? {}) };
   // The sender may still be sending a body we will not read: do not keep the connection.
   if (status === 413) headers.connection = 'close';
-  return c.json(body, status, headers);
+  return sendJson(c, body, status, headers);
 }
 
 export interface Summary {
@@ -70,5 +71,5 @@ export function accept(
   ignored = 0,
 ): Response {
   counters.accepted(hook, { stored: summary.accepted, duplicates: summary.duplicates, ignored });
-  return c.json({ ...summary, ...extra }, 202, NO_STORE);
+  return sendJson(c, { ...summary, ...extra }, 202, NO_STORE);
 }
