@@ -11,6 +11,8 @@ import { Grants } from './actions/grants.js';
 import { describeExecution } from './actions/render.js';
 import { Runner } from './actions/runner.js';
 import { actionUsage, localDay } from './actions/usage.js';
+import { screenText } from './agents/screen.js';
+import { redactorFor } from './agents/secrets.js';
 import type { AuditLog } from './audit/log.js';
 import type { ChatInbound } from './chat/adapter.js';
 import { createInbound } from './chat/inbound.js';
@@ -64,6 +66,8 @@ export interface CoreDeps {
   readonly onQueued?: () => void;
   /** At most one update of an incident's alert per this long (default 10 s). */
   readonly incidentUpdateIntervalMs?: number;
+  /** The bot's own secrets by name (ingest and console tokens): redacted from what it posts. */
+  readonly secrets?: () => ReadonlyMap<string, string>;
 }
 
 export interface Core {
@@ -133,6 +137,8 @@ export function createCore(d: CoreDeps): Core {
     onListenerError: (err) => d.log.error({ err }, 'incident alert failed'),
   });
   const incidents = new IncidentStore(database, audit, { now });
+  // Alert titles and services are the sender's text: screened like every agent post.
+  const redact = redactorFor(d.env, d.secrets);
   const incidentAlerts = new IncidentAlerts({
     database,
     outbox,
@@ -145,6 +151,7 @@ export function createCore(d: CoreDeps): Core {
     onQueued: queued,
     updateIntervalMs: d.incidentUpdateIntervalMs,
     runbook: (incidentId) => skills.runbookForIncident(incidentId),
+    screen: (text, max) => screenText(text, max, redact(d.policy())),
   });
   signals.onStored((stored) => {
     for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);

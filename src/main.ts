@@ -187,7 +187,13 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     // The agent pipeline is built after the core and the router; both reach it through this holder.
     let agents: AgentPipeline | null = null;
     const metrics = new Metrics();
+    const botSecrets = () =>
+      new Map([
+        ['AUTONOMY_INGEST_TOKEN', ingestToken.token],
+        ...(consoleToken === null ? [] : [['AUTONOMY_CONSOLE_TOKEN', consoleToken] as [string, string]]),
+      ]);
     const core = createCore({
+      secrets: botSecrets,
       config,
       database,
       audit,
@@ -305,11 +311,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
           searchUrl: config.searchUrl,
           chromiumPath: config.chromiumPath,
         }),
-      secrets: () =>
-        new Map([
-          ['AUTONOMY_INGEST_TOKEN', ingestToken.token],
-          ...(consoleToken === null ? [] : [['AUTONOMY_CONSOLE_TOKEN', consoleToken] as [string, string]]),
-        ]),
+      secrets: botSecrets,
     });
     agents = pipeline;
     const agentList = [...AGENT_LIST, createMentor({ database, skills: core.skills })];

@@ -284,3 +284,30 @@ describe('hostile model replies', () => {
     expect(k.agentRuns()[0]?.evidence).toContain(page);
   });
 });
+
+describe('hostile webhook text', () => {
+  it("posts an incident's alert with no secret and no live mention, whatever the sender wrote", async () => {
+    const k = await setup({ summary: 'nothing to do', action: 'none', params: {}, rationale: '' });
+    const [outcome] = k.core.signals.ingest([
+      {
+        kind: 'alert',
+        source: 'alertmanager',
+        dedupeKey: 'alertmanager:hostile:firing:1',
+        fingerprint: 'alertmanager:hostile',
+        title: `DiskFull: token ${SLACK_TOKEN} leaked, <!channel> @here ping <@U0ADMIN> ${GITHUB_PAT}`,
+        service: `web <!everyone> ${DEPLOY_TOKEN}`,
+        severity: 'critical',
+        payload: {},
+      },
+    ]);
+    expect(outcome?.status).toBe('stored');
+    const alert = k.messages().find((m) => m.message.kind === 'alert')?.message;
+    expect(alert?.title).toMatch(/^DiskFull: token \[redacted SLACK_BOT_TOKEN\] leaked/);
+    expect(alert?.title).toContain('[redacted github token]');
+    expect(alert?.fields).toContainEqual({
+      label: 'Service',
+      value: 'web <\u200b!everyone> [redacted DEPLOY_TOKEN]',
+    });
+    expectNothingLeaked(k);
+  });
+});

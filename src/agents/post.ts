@@ -12,7 +12,7 @@ import type { Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';
 import type { AgentPipelineDeps, AgentTrigger } from './pipeline-types.js';
 import { screenFinding } from './screen.js';
-import { postRedactor, type Redact } from './secrets.js';
+import { type Redact, redactorFor } from './secrets.js';
 import type { Finding } from './types.js';
 
 export type PostResult =
@@ -35,20 +35,12 @@ export function dedupeKey(prefix: string, ...parts: readonly (string | number)[]
 
 export class Poster {
   readonly #d: AgentPipelineDeps;
-  readonly #redactors = new WeakMap<Policy, Redact>();
+  /** Redacts this policy's secrets (and the bot's) from a text. */
+  readonly redactor: (policy: Policy) => Redact;
 
   constructor(deps: AgentPipelineDeps) {
     this.#d = deps;
-  }
-
-  /** Redacts this policy's secrets (and the bot's) from a text. */
-  redactor(policy: Policy): Redact {
-    let r = this.#redactors.get(policy);
-    if (r === undefined) {
-      r = postRedactor(policy, this.#d.env, this.#d.secrets?.() ?? new Map());
-      this.#redactors.set(policy, r);
-    }
-    return r;
+    this.redactor = redactorFor(deps.env, deps.secrets);
   }
 
   /** Screens, routes and queues a finding of `agent`; says where it went or why not. */

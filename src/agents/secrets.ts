@@ -50,6 +50,25 @@ export function secretEnvNames(policy: Policy, env: Env): Set<string> {
 }
 
 /**
+ * `postRedactor` for the policy in force, built once per policy (a reload makes a new one).
+ * `secrets`: the bot's own (the ingest and console tokens), by name.
+ */
+export function redactorFor(
+  env: Env,
+  secrets?: () => ReadonlyMap<string, string>,
+): (policy: Policy) => Redact {
+  const cache = new WeakMap<Policy, Redact>();
+  return (policy) => {
+    let r = cache.get(policy);
+    if (r === undefined) {
+      r = postRedactor(policy, env, secrets?.() ?? new Map());
+      cache.set(policy, r);
+    }
+    return r;
+  };
+}
+
+/**
  * A function that takes every secret out of a text: known values first (longest first, as
  * `[redacted NAME]`), then token shapes. PATH and the like are never secret (not in the names).
  */

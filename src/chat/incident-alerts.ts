@@ -46,6 +46,11 @@ export interface IncidentAlertsOptions {
   readonly runbook?: (incidentId: string) => { readonly relativePath: string } | null;
   /** Called after messages were queued (to wake the outbox worker). */
   readonly onQueued?: () => void;
+  /**
+   * Makes source text safe to post (secrets redacted, mentions inert, cut to `max`): an alert's
+   * title and service come from whoever sent the webhook. Default: only cut to `max`.
+   */
+  readonly screen?: (text: string, max: number) => string;
 }
 
 export class IncidentAlerts {
@@ -84,7 +89,7 @@ export class IncidentAlerts {
     const base = this.#render(change, kind);
     const msg = message({
       ...base,
-      title: `${what === 'resolved' ? 'Resolved: ' : ''}${change.title}`.slice(0, 300),
+      title: this.#screen(`${what === 'resolved' ? 'Resolved: ' : ''}${change.title}`, 300),
       severity: what === 'resolved' ? 'info' : base.severity,
       body: `${what} by ${by} at ${new Date(o.now()).toISOString()}`,
       buttons: [],
@@ -156,19 +161,23 @@ export class IncidentAlerts {
     o.onQueued?.();
   }
 
+  #screen(text: string, max: number): string {
+    return this.#o.screen ? this.#o.screen(text, max) : text.slice(0, max);
+  }
+
   #render(c: IncidentChange, kind: SignalKind): ChatMessage {
     const resolved = c.change === 'resolved';
     const url = this.#o.consoleUrl?.() ?? null;
     const runbook = resolved ? null : (this.#o.runbook?.(c.id) ?? null);
     return message({
       kind: 'alert',
-      title: `${resolved ? 'Resolved: ' : ''}${c.title}`.slice(0, 300),
+      title: this.#screen(`${resolved ? 'Resolved: ' : ''}${c.title}`, 300),
       severity: resolved ? 'info' : c.severity,
       body: resolved ? 'The source reports the condition is over.' : '',
       fields: [
         { label: 'Incident', value: c.shortId },
         { label: 'Kind', value: kind },
-        ...(c.service ? [{ label: 'Service', value: c.service }] : []),
+        ...(c.service ? [{ label: 'Service', value: this.#screen(c.service, 200) }] : []),
         { label: 'Signals', value: String(c.signalCount) },
         { label: 'Status', value: c.change },
         ...(runbook ? [{ label: 'Runbook', value: runbook.relativePath }] : []),
