@@ -71,6 +71,8 @@ export interface CoreDeps {
 }
 
 export interface Core {
+  /** Source text (an alert's title, a service) made safe to post: secrets redacted, mentions inert, cut to `max`. */
+  readonly screenSource: (text: string, max: number) => string;
   readonly outbox: Outbox;
   readonly mutes: MuteStore;
   readonly runner: Runner;
@@ -139,6 +141,7 @@ export function createCore(d: CoreDeps): Core {
   const incidents = new IncidentStore(database, audit, { now });
   // Alert titles and services are the sender's text: screened like every agent post.
   const redact = redactorFor(d.env, d.secrets);
+  const screenSource = (text: string, max: number) => screenText(text, max, redact(d.policy()));
   const incidentAlerts = new IncidentAlerts({
     database,
     outbox,
@@ -151,7 +154,7 @@ export function createCore(d: CoreDeps): Core {
     onQueued: queued,
     updateIntervalMs: d.incidentUpdateIntervalMs,
     runbook: (incidentId) => skills.runbookForIncident(incidentId),
-    screen: (text, max) => screenText(text, max, redact(d.policy())),
+    screen: screenSource,
   });
   signals.onStored((stored) => {
     for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);
@@ -337,6 +340,7 @@ export function createCore(d: CoreDeps): Core {
   });
 
   return {
+    screenSource,
     outbox,
     mutes,
     runner,

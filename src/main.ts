@@ -366,6 +366,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
           core.mutes.isMuted({ service: incident.service ?? undefined }, t) !== null) ||
         inMaintenance(policy.current, { service: incident.service, severity: incident.severity }, t) !== null,
       ackNonce: (id) => core.key.nonce('incident', id),
+      screen: core.screenSource,
     });
     const safely = (what: string, fn: () => unknown) => () => {
       try {

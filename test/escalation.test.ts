@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ButtonKey } from '../src/actions/button-key.js';
+import { screenText } from '../src/agents/screen.js';
+import { postRedactor } from '../src/agents/secrets.js';
 import type { ChatMessage } from '../src/chat/message.js';
 import { Escalation, type EscalationOptions } from '../src/control/escalation.js';
 import { incidents } from '../src/db/schema.js';
@@ -178,6 +180,26 @@ describe('escalating a critical incident', () => {
       `i7 not acknowledged after 10m: level 1 mentions ${LEAD} in slack:C0ALERTS`,
       `i7 not acknowledged after 25m: level 2 mentions ${BOSS} in slack:C0ALERTS, slack:C0MGMT`,
     ]);
+  });
+
+  it("re-posts the sender's title and service screened: no secret, no live mention", () => {
+    const pat = `ghp_${'A1b2C3d4'.repeat(5)}`;
+    const id = openIncident(node, 8);
+    node.database.db
+      .update(incidents)
+      .set({ title: `disk full <!channel> token ${pat}`, service: 'web @here' })
+      .where(eq(incidents.id, id))
+      .run();
+    const redact = postRedactor(kit.policy, {});
+    const esc = escalation(node, { screen: (text, max) => screenText(text, max, redact) });
+    at(10);
+    expect(esc.tick().incidents).toBe(1);
+    const [post] = escalationPosts();
+    expect(post?.title).toBe(
+      'Escalation 1: critical incident i8 not acknowledged: disk full <\u200b!channel> token [redacted github token]',
+    );
+    expect(post?.fields).toContainEqual({ label: 'Service', value: 'web @\u200bhere' });
+    expect(JSON.stringify(post)).not.toContain(pat);
   });
 
   it('stops on acknowledgement', () => {

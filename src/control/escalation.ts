@@ -39,6 +39,11 @@ export interface EscalationOptions {
   readonly incidentChannels?: (incident: IncidentRow, policy: Policy) => readonly string[];
   /** Nonce for the incident's Acknowledge button; without it the re-post has no button. */
   readonly ackNonce?: (incidentId: string) => string;
+  /**
+   * Makes the incident's title and service (the webhook sender's text) safe to post: the core's
+   * `screenSource` (secrets redacted, mentions inert). Default: control characters dropped only.
+   */
+  readonly screen?: (text: string, max: number) => string;
 }
 
 export interface TickResult {
@@ -195,7 +200,8 @@ export class Escalation {
 
   private incidentMessage(inc: IncidentRow, level: Level, now: number): ChatMessage {
     const sid = `i${inc.number}`;
-    const title = untrusted(inc.title, 200);
+    const screen = this.o.screen ?? untrusted;
+    const title = screen(inc.title, 200);
     const buttons: Button[] = [];
     if (this.o.ackNonce !== undefined) {
       buttons.push({
@@ -215,7 +221,7 @@ export class Escalation {
         `Acknowledge to stop the escalation: \`/autonomy ack ${sid}\`.`,
       ].join('\n'),
       fields: [
-        { label: 'Service', value: inc.service === null ? 'unknown' : untrusted(inc.service, 200) },
+        { label: 'Service', value: inc.service === null ? 'unknown' : screen(inc.service, 200) },
         { label: 'Detected', value: when(inc.detectedAt) },
         { label: 'Signals', value: String(inc.signalCount) },
         { label: 'Level', value: `${level.index + 1} (after ${level.after})` },
