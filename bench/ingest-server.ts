@@ -59,13 +59,13 @@ async function app(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'autonomy-bench-ingest-'));
   const database: Database = openDatabase(join(dir, 'autonomy.db'));
   migrate(database);
-  // As the bot does (src/main.ts): checkpoints on their own thread.
-  const checkpointer = startCheckpointer(database);
   const loaded = await loadPolicyFile(join(packageRoot(), 'policies', 'default.policy.yaml'));
   if (!loaded.ok) throw new Error('the default policy does not load');
   const now = Date.now;
   const audit = new AuditLog(database, { now });
   const store = new SignalStore(database, { now, newId: randomId, audit });
+  // As the bot does (src/main.ts): checkpoints on their own thread, the group commit held for the last stretch.
+  const checkpointer = startCheckpointer(database, { writes: store });
   const http = createHttpApp({
     health: () => ({ status: 'ok', checks: {} }),
     onError: (err) => process.stderr.write(`bench app error: ${err.stack ?? err.message}\n`),

@@ -138,11 +138,6 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     const database = openDatabase(config.dbFile);
     cleanups.push(() => database.close());
     const migrated = migrate(database);
-    // Checkpoints (the WAL copied back with an fsync) on a thread of their own, not on webhooks' time.
-    const checkpointer = startCheckpointer(database, {
-      onError: (err) => log.warn({ err }, 'the checkpoint thread failed: checkpointing on commit instead'),
-    });
-    cleanups.push(() => checkpointer.stop());
     const audit = new AuditLog(database, { now });
     const control = new ControlStore(database, audit, { now });
     applyKillAtStart(config, control, log);
@@ -212,6 +207,13 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
         modelHealth(),
       ],
     });
+    // Checkpoints (the WAL copied back with an fsync) on a thread of their own, not on webhooks'
+    // time; the group commit waits out the last stretch of each, so the WAL starts over.
+    const checkpointer = startCheckpointer(database, {
+      writes: core.signals,
+      onError: (err) => log.warn({ err }, 'the checkpoint thread failed: checkpointing on commit instead'),
+    });
+    cleanups.push(() => checkpointer.stop());
     let slack: SlackAdapter | null = null;
     if (config.slack && !adapters.has('slack')) {
       slack = new SlackAdapter({

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startCheckpointer } from '../src/db/checkpointer.js';
-import { type Database, openDatabase } from '../src/db/connection.js';
+import { type Database, migrate, openDatabase } from '../src/db/connection.js';
+import { sequentialIds } from '../src/ids.js';
+import { SignalStore } from '../src/signals/store.js';
 
 let dir: string;
 let database: Database;
@@ -19,6 +21,7 @@ afterEach(() => {
 
 const autocheckpoint = () => database.sqlite.pragma('wal_autocheckpoint', { simple: true });
 const fileBytes = () => statSync(join(dir, 'autonomy.db')).size;
+const walBytes = () => statSync(join(dir, 'autonomy.db-wal')).size;
 
 /** Commits `mib` MiB in 64 KiB rows, one transaction per MiB (the WAL grows by that much). */
 function write(mib: number): void {
@@ -60,6 +63,45 @@ describe('WAL checkpoints on their own thread', () => {
     // Stopped: the connection checkpoints on commit again (SQLite's default).
     expect(checkpointer.running).toBe(false);
     expect(autocheckpoint()).toBe(1000);
+  });
+
+  it('keeps the WAL small under a steady stream of group commits: it starts over after each round', async () => {
+    migrate(database);
+    const store = new SignalStore(database, { now: Date.now, newId: sequentialIds() });
+    let holds = 0;
+    const writes = {
+      hold: () => {
+        holds++;
+        store.hold();
+      },
+      release: () => store.release(),
+    };
+    const checkpointer = startCheckpointer(database, { intervalMs: 20, writes });
+    let n = 0;
+    const signal = () => ({
+      kind: 'alert' as const,
+      source: 'test',
+      dedupeKey: `k-${++n}`,
+      fingerprint: 'fp',
+      title: 'disk full',
+      severity: 'warning' as const,
+      payload: { text: 'x'.repeat(1000) },
+    });
+    try {
+      // Commits back to back (the checkpoint thread never sees the WAL still) until a dozen rounds
+      // needed a hold; without the holds the WAL would hold every frame ever written.
+      const end = Date.now() + 8000;
+      while ((holds < 12 || n < 20_000) && Date.now() < end) {
+        await Promise.all(Array.from({ length: 20 }, () => store.ingestBatched([signal()])));
+      }
+      // 20,000+ signals of 1 KiB: tens of MiB in the file, a few rounds' worth in the WAL.
+      expect(walBytes()).toBeLessThan(fileBytes() / 2);
+      expect(holds).toBeGreaterThanOrEqual(12);
+      const stored = database.sqlite.prepare('SELECT count(*) AS n FROM signals').get() as { n: number };
+      expect(stored.n).toBe(n);
+    } finally {
+      await checkpointer.stop();
+    }
   });
 
   it('falls back to checkpointing on commit, and says so once, when the thread cannot work', async () => {

@@ -179,6 +179,25 @@ describe('correlation into incidents', () => {
     expect(heard.map((h) => h.input.fingerprint)).toEqual(['fp-backup']);
     expect(env.incidents.list({ status: 'all' }).map((i) => i.fingerprint)).toEqual(['fp-backup']);
   });
+
+  it('holds group commits while asked (the checkpoint thread finishing), and commits them on release', async () => {
+    const stored = () =>
+      (env.database.sqlite.prepare('SELECT count(*) AS n FROM signals').get() as { n: number }).n;
+    env.store.hold();
+    let settled = 0;
+    const units = [env.store.ingestBatched([signal()]), env.store.ingestBatched([signal()])];
+    for (const unit of units) void unit.then(() => settled++);
+    // Several turns of the event loop later: queued, nothing written, nobody answered.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect([stored(), settled]).toEqual([0, 0]);
+    // A direct (synchronous) ingest is not part of the group commit and is not held.
+    env.store.ingest([signal()]);
+    expect(stored()).toBe(1);
+    env.store.release();
+    const outcomes = await Promise.all(units);
+    expect(outcomes.map((o) => o[0]?.status)).toEqual(['stored', 'stored']);
+    expect([stored(), settled]).toEqual([3, 2]);
+  });
 });
 
 describe('no floods', () => {

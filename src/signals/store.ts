@@ -38,7 +38,8 @@
  * (one WAL write for many webhooks). If a unit throws, the batch is rolled back and retried unit by
  * unit, so one bad unit fails alone. Listeners (`onStored`) hear about stored signals after their
  * commit, never about rolled-back ones. The signals of one open incident in one transaction update
- * its row once, at the end (pending.ts).
+ * its row once, at the end (pending.ts). `hold()` / `release()` let the checkpoint thread
+ * (db/checkpointer.ts) finish a checkpoint with no commit in between: queued units wait meanwhile.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AuditLog } from '../audit/log.js';
@@ -153,6 +154,8 @@ export class SignalStore implements SignalSink {
   private readonly tx: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
   private queue: Job[] = [];
   private scheduled = false;
+  /** Group commits wait (the checkpoint thread is finishing a checkpoint). */
+  private held = false;
   /** Inside a group commit: stored signals wait here for the COMMIT. */
   private collecting: StoredSignal[] | null = null;
 
@@ -219,19 +222,34 @@ export class SignalStore implements SignalSink {
     return this.enqueue(fn, false);
   }
 
+  /** From now on, queued units wait for `release()` (ingest() and writes elsewhere do not). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Commits what queued during the hold (in the next turn), and goes on as before. */
+  release(): void {
+    this.held = false;
+    if (this.queue.length > 0) this.schedule();
+  }
+
   private enqueue<T>(fn: () => T, own: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, own, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.held) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   /** Runs every queued unit now (normally called by the scheduler, one turn after the first commit()). */
   flush(): void {
     this.scheduled = false;
+    if (this.held) return;
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
