@@ -1,6 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listen } from '../adapters/http/server.js';
 import { openDatabase } from '../src/db/connection.js';
 import { ensureToken, TokenError } from '../src/tokens.js';
@@ -82,6 +82,49 @@ describe('bearer auth', () => {
     const res = await s.app.request('/hooks/alertmanager', { method: 'GET' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe('the hooks are served straight from node:http', () => {
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+
+  it('routes a POST to its exact path whatever the query; anything else gets 405 or 404 as from Hono', async () => {
+    const body = JSON.stringify(alertmanagerPayload([{}]));
+    const withQuery = await s.request('/hooks/alertmanager?source=prod', { method: 'POST', body, headers });
+    expect(withQuery.status).toBe(202);
+    const get = await s.request('/hooks/alertmanager');
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+    expect(await get.json()).toEqual({ error: 'method not allowed: /hooks/alertmanager takes POST' });
+    const slash = await s.request('/hooks/alertmanager/', { method: 'POST', body, headers });
+    expect(slash.status).toBe(404);
+    const unknown = await s.request('/hooks/prometheus', { method: 'POST', body, headers });
+    expect([unknown.status, await unknown.json()]).toEqual([
+      404,
+      { error: 'not found', path: '/hooks/prometheus' },
+    ]);
+    expect((await s.request('/healthz')).status).toBe(200);
+    expect(s.rowCounts()).toMatchObject({ signals: 1 });
+  });
+
+  it('answers an unexpected error with 500 "internal error" and reports it, over HTTP as through Hono', async () => {
+    vi.spyOn(s.store, 'ingestBatched').mockRejectedValue(new Error('disk I/O error at /var/lib/secret-path'));
+    const body = JSON.stringify(alertmanagerPayload([{}]));
+    const overHttp = await s.request('/hooks/alertmanager', { method: 'POST', body, headers });
+    const overFetch = await s.app.request('/hooks/alertmanager', { method: 'POST', body, headers });
+    for (const res of [overHttp, overFetch]) {
+      expect(res.status).toBe(500);
+      // Nothing of the error reaches the sender; the bot's log has it.
+      expect(await res.text()).toBe('{"error":"internal error"}');
+    }
+    expect(s.errors.map((e) => e.message)).toEqual([
+      'disk I/O error at /var/lib/secret-path',
+      'disk I/O error at /var/lib/secret-path',
+    ]);
+    s.errors.length = 0;
+    // The server goes on serving.
+    vi.restoreAllMocks();
+    const after = await s.request('/hooks/alertmanager', { method: 'POST', body, headers });
+    expect(after.status).toBe(202);
   });
 });
 

@@ -66,6 +66,8 @@ export interface IngestSetup {
   /** The clock every part reads; tests move it. */
   clock: number;
   post(path: string, body: string | Uint8Array, headers?: Record<string, string>): Promise<Response>;
+  /** Any request over HTTP (fetch) to the app listening on a loopback port. */
+  request(path: string, init?: RequestInit): Promise<Response>;
   /** POST with the bearer token and JSON content type. */
   postJson(path: string, value: unknown, headers?: Record<string, string>): Promise<Response>;
   /** A signed GitHub delivery. */
@@ -115,10 +117,12 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     ...(options.limits ? { limits: options.limits } : {}),
   });
   let server: Promise<RunningServer> | null = null;
-  const post = async (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) => {
+  const url = async (path: string) => {
     server ??= listen(app, '127.0.0.1', 0);
-    return httpPost(`${(await server).url}${path}`, body, headers);
+    return `${(await server).url}${path}`;
   };
+  const post = async (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+    httpPost(await url(path), body, headers);
   Object.assign(setup, {
     dir,
     database,
@@ -133,6 +137,7 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     errors,
     clock: T0,
     post,
+    request: async (path: string, init?: RequestInit) => fetch(await url(path), init),
     postJson: (path: string, value: unknown, headers: Record<string, string> = {}) =>
       post(path, JSON.stringify(value), {
         authorization: `Bearer ${TOKEN}`,

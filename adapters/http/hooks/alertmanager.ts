@@ -8,12 +8,12 @@
  *           send_resolved: true
  *           http_config: { authorization: { credentials_file: /path/to/data/ingest-token } }
  */
-import type { Handler } from 'hono';
 import { normaliseAlertmanager } from '../../../src/signals/normalise/alertmanager.js';
 import type { HookDeps } from './deps.js';
+import type { HookHandler } from './exchange.js';
 import { jsonHookHandler } from './json-hook.js';
 
-export function alertmanagerHandler(deps: HookDeps): Handler {
+export function alertmanagerHandler(deps: HookDeps): HookHandler {
   return jsonHookHandler(
     deps,
     'alertmanager',

@@ -4,9 +4,9 @@
  * which part was wrong.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { IngestCounters } from './counters.js';
-import { headerOf } from './node-io.js';
+import { exchangeOf, type HookExchange } from './exchange.js';
 import { reject } from './reply.js';
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
@@ -39,13 +39,13 @@ export const UNAUTHORIZED_MESSAGE =
   '(AUTONOMY_INGEST_TOKEN, or the ingest-token file in the data folder)';
 
 /** The 401 (counted as `unauthorized`) for a request without the bearer token, or null to go on. */
-export function bearerCheck(options: BearerOptions): (c: Context) => Response | null {
+export function bearerCheck(options: BearerOptions): (x: HookExchange) => Response | null {
   if (options.token.length === 0) throw new Error('the bearer check needs a non-empty token');
   const expected = Buffer.from(options.token, 'utf8');
-  return (c) =>
-    bearerMatches(headerOf(c, 'authorization'), expected)
+  return (x) =>
+    bearerMatches(x.header('authorization'), expected)
       ? null
-      : reject(c, options.counters, options.hook, 'unauthorized', 401, UNAUTHORIZED_MESSAGE, {
+      : reject(x, options.counters, options.hook, 'unauthorized', 401, UNAUTHORIZED_MESSAGE, {
           headers: { 'www-authenticate': 'Bearer realm="autonomy"' },
         });
 }
@@ -54,7 +54,7 @@ export function bearerCheck(options: BearerOptions): (c: Context) => Response | 
 export function requireBearer(options: BearerOptions): MiddlewareHandler {
   const check = bearerCheck(options);
   return async (c, next) => {
-    const refused = check(c);
+    const refused = check(exchangeOf(c));
     if (refused !== null) return refused;
     await next();
   };

@@ -6,13 +6,12 @@
  *
  * Two layers: `readBodyChecked` / `readJsonChecked` return what was wrong as data
  * ({status, reason, message}); `readBody` / `readJsonBody` answer it (counted) and hand back the
- * Response. `bodyReader()` gives the `(c) => {ok, value} | {ok: false, status, error}` shape the
+ * Response. `bodyReader()` gives the `(x) => {ok, value} | {ok: false, status, error}` shape the
  * /hooks/osv route takes.
  */
 import { isUtf8 } from 'node:buffer';
-import type { Context } from 'hono';
 import type { IngestCounters, RejectReason } from './counters.js';
-import { bodyBytes, headerOf } from './node-io.js';
+import type { HookExchange } from './exchange.js';
 import { reject } from './reply.js';
 
 export const KiB = 1024;
@@ -52,8 +51,8 @@ export interface BodyOptions {
 }
 
 /** The Content-Type's media type, lower case, without parameters; null when absent. */
-export function mediaType(c: Context): string | null {
-  const header = headerOf(c, 'content-type');
+export function mediaType(x: HookExchange): string | null {
+  const header = x.header('content-type');
   if (header === undefined) return null;
   const type = (header.split(';')[0] ?? '').trim().toLowerCase();
   return type === '' ? null : type;
@@ -80,15 +79,15 @@ function tooLarge(limit: number): Checked<never> {
 }
 
 /** The raw body within `limit` bytes, as bytes and UTF-8 text. */
-export async function readBodyChecked(c: Context, limit: number): Promise<Checked<RawBody>> {
-  const declared = headerOf(c, 'content-length');
+export async function readBodyChecked(x: HookExchange, limit: number): Promise<Checked<RawBody>> {
+  const declared = x.header('content-length');
   if (declared !== undefined) {
     if (!/^\d{1,15}$/.test(declared.trim())) {
       return failed(400, 'bad_request', 'Content-Length is not a number of bytes');
     }
     if (Number(declared) > limit) return tooLarge(limit);
   }
-  const bytes = await bodyBytes(c, limit);
+  const bytes = await x.body(limit);
   if (bytes === null) return tooLarge(limit);
   if (!isUtf8(bytes)) return failed(400, 'bad_encoding', 'body is not valid UTF-8 text');
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -150,8 +149,8 @@ export function checkJson(text: string, bytes?: Uint8Array): Checked<unknown> {
 }
 
 /** Content-Type (JSON or absent, else 415), size (413), UTF-8 and JSON (400). */
-export async function readJsonChecked(c: Context, limit: number): Promise<Checked<JsonBody>> {
-  const type = mediaType(c);
+export async function readJsonChecked(x: HookExchange, limit: number): Promise<Checked<JsonBody>> {
+  const type = mediaType(x);
   if (!isJsonType(type)) {
     return failed(
       415,
@@ -159,32 +158,32 @@ export async function readJsonChecked(c: Context, limit: number): Promise<Checke
       `unsupported Content-Type "${(type ?? '').slice(0, 100)}": send the body as application/json`,
     );
   }
-  const body = await readBodyChecked(c, limit);
+  const body = await readBodyChecked(x, limit);
   if (!body.ok) return body;
   const json = checkJson(body.value.text, body.value.bytes);
   if (!json.ok) return json;
   return { ok: true, value: { ...body.value, json: json.value } };
 }
 
-function answer<T>(c: Context, o: Omit<BodyOptions, 'limit'>, checked: Checked<T>): Gate<T> {
+function answer<T>(x: HookExchange, o: Omit<BodyOptions, 'limit'>, checked: Checked<T>): Gate<T> {
   if (checked.ok) return checked;
   const { status, reason, message } = checked.error;
-  return { ok: false, response: reject(c, o.counters, o.hook, reason, status, message) };
+  return { ok: false, response: reject(x, o.counters, o.hook, reason, status, message) };
 }
 
 /** readBodyChecked, with a refusal answered (and counted). */
-export async function readBody(c: Context, o: BodyOptions): Promise<Gate<RawBody>> {
-  return answer(c, o, await readBodyChecked(c, o.limit));
+export async function readBody(x: HookExchange, o: BodyOptions): Promise<Gate<RawBody>> {
+  return answer(x, o, await readBodyChecked(x, o.limit));
 }
 
 /** checkJson, with a refusal answered (and counted). */
-export function parseJson(c: Context, o: Omit<BodyOptions, 'limit'>, text: string): Gate<unknown> {
-  return answer(c, o, checkJson(text));
+export function parseJson(x: HookExchange, o: Omit<BodyOptions, 'limit'>, text: string): Gate<unknown> {
+  return answer(x, o, checkJson(text));
 }
 
 /** readJsonChecked, with a refusal answered (and counted). */
-export async function readJsonBody(c: Context, o: BodyOptions): Promise<Gate<JsonBody>> {
-  return answer(c, o, await readJsonChecked(c, o.limit));
+export async function readJsonBody(x: HookExchange, o: BodyOptions): Promise<Gate<JsonBody>> {
+  return answer(x, o, await readJsonChecked(x, o.limit));
 }
 
 /** What `bodyReader()` gives: the parsed JSON, or the refusal to send (already counted). */
@@ -193,9 +192,9 @@ export type BodyResult =
   | { readonly ok: false; readonly status: 400 | 413 | 415; readonly error: string };
 
 /** A JSON body reader for routes that answer refusals themselves (e.g. /hooks/osv's `readBody`). */
-export function bodyReader(o: BodyOptions): (c: Context) => Promise<BodyResult> {
-  return async (c) => {
-    const checked = await readJsonChecked(c, o.limit);
+export function bodyReader(o: BodyOptions): (x: HookExchange) => Promise<BodyResult> {
+  return async (x) => {
+    const checked = await readJsonChecked(x, o.limit);
     if (checked.ok) return { ok: true, value: checked.value.json };
     o.counters.rejected(o.hook, checked.error.reason);
     return { ok: false, status: checked.error.status, error: checked.error.message };

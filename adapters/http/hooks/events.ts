@@ -2,12 +2,12 @@
  * POST /hooks/events: the generic schema (src/signals/normalise/events.ts) for anything without a
  * webhook of its own, bearer-token guarded. One event object or an array of them.
  */
-import type { Handler } from 'hono';
 import { normaliseEvents } from '../../../src/signals/normalise/events.js';
 import type { HookDeps } from './deps.js';
+import type { HookHandler } from './exchange.js';
 import { jsonHookHandler } from './json-hook.js';
 
-export function eventsHandler(deps: HookDeps): Handler {
+export function eventsHandler(deps: HookDeps): HookHandler {
   return jsonHookHandler(
     deps,
     'events',

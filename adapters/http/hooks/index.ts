@@ -9,12 +9,14 @@
  * schema (with JSON paths), 401 bad auth, 413 too large, 415 wrong content type, 503 hook off;
  * other methods 405. A rejected request writes nothing and is counted by reason.
  */
-import type { Handler, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { type Inventory, InventoryLoader, inventorySpec } from '../../../src/signals/inventory.js';
+import { postDirect } from '../server.js';
 import { alertmanagerHandler } from './alertmanager.js';
 import { bearerCheck } from './auth.js';
 import type { HookDeps } from './deps.js';
 import { eventsHandler } from './events.js';
+import { exchangeOf, type HookHandler, nodeExchange } from './exchange.js';
 import { githubHandler } from './github.js';
 import { LogIntake, logsHandler } from './logs.js';
 
@@ -77,16 +79,21 @@ function policyInventory(deps: HookDeps): () => Inventory {
 export function mountHooks(app: Hono, deps: HookDeps): HooksHandle {
   if (deps.ingestToken.length === 0) throw new Error('mountHooks needs the ingest token (see src/tokens.ts)');
   // The token check runs inside each route's one handler (no middleware chain on the hot path).
-  const guarded = (hook: string, handler: Handler): Handler => {
+  const guarded = (hook: string, handler: HookHandler): HookHandler => {
     const check = bearerCheck({ token: deps.ingestToken, counters: deps.counters, hook });
-    return (c, next) => check(c) ?? handler(c, next);
+    return (x) => check(x) ?? handler(x);
+  };
+  // Served straight from node:http by the bot's server, and mounted on Hono for everything else.
+  const route = (path: string, handler: HookHandler) => {
+    app.post(path, (c) => handler(exchangeOf(c)));
+    postDirect(app, path, async (incoming, outgoing) => handler(nodeExchange(incoming, outgoing)));
   };
   const intake = new LogIntake(deps);
   const inventory = deps.inventory ?? policyInventory(deps);
-  app.post('/hooks/alertmanager', guarded('alertmanager', alertmanagerHandler(deps)));
-  app.post('/hooks/github', githubHandler(deps, inventory));
-  app.post('/hooks/logs', guarded('logs', logsHandler(deps, intake)));
-  app.post('/hooks/events', guarded('events', eventsHandler(deps)));
+  route('/hooks/alertmanager', guarded('alertmanager', alertmanagerHandler(deps)));
+  route('/hooks/github', githubHandler(deps, inventory));
+  route('/hooks/logs', guarded('logs', logsHandler(deps, intake)));
+  route('/hooks/events', guarded('events', eventsHandler(deps)));
   for (const path of HOOK_PATHS) {
     app.all(path, (c) => c.json({ error: `method not allowed: ${path} takes POST` }, 405, { allow: 'POST' }));
   }

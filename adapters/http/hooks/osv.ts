@@ -6,14 +6,14 @@
  * 202; a bad record rejects the whole request (400 with JSON paths) and writes nothing. Re-sending
  * the same records stores nothing new (the dedupe key is id + modified + package@version).
  */
-import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { advisorySignals } from '../../../src/signals/advisories.js';
 import type { Inventory } from '../../../src/signals/inventory.js';
 import { parseOsvBody } from '../../../src/signals/osv.js';
 import type { SignalSink } from '../../../src/signals/types.js';
 import type { BodyResult } from './body.js';
 import type { IngestCounters } from './counters.js';
-import { sendJson } from './node-io.js';
+import { exchangeOf, type HookExchange } from './exchange.js';
 import { accept, reject, summarise } from './reply.js';
 
 export interface OsvHookDeps {
@@ -23,7 +23,7 @@ export interface OsvHookDeps {
   /** The ingest-token check, `requireBearer({token, counters, hook: 'osv'})`: answers 401 itself. */
   readonly checkAuth: MiddlewareHandler;
   /** `bodyReader({counters, hook: 'osv', limit})`: the JSON body, or the refusal (already counted). */
-  readonly readBody: (c: Context) => Promise<BodyResult>;
+  readonly readBody: (x: HookExchange) => Promise<BodyResult>;
   readonly counters: IngestCounters;
 }
 
@@ -32,14 +32,15 @@ const HOOK = 'osv';
 
 export function registerOsvHook(app: Hono, deps: OsvHookDeps): void {
   app.post(OSV_PATH, deps.checkAuth, async (c) => {
-    const body = await deps.readBody(c);
-    if (!body.ok) return sendJson(c, { error: body.error }, body.status, { 'cache-control': 'no-store' });
+    const x = exchangeOf(c);
+    const body = await deps.readBody(x);
+    if (!body.ok) return x.json({ error: body.error }, body.status, { 'cache-control': 'no-store' });
     const parsed = parseOsvBody(body.value);
     if (!parsed.ok) {
       const first = parsed.issues[0];
       const where = first ? `${first.path}: ${first.message}` : 'unknown shape';
       return reject(
-        c,
+        x,
         deps.counters,
         HOOK,
         'bad_schema',
@@ -53,7 +54,7 @@ export function registerOsvHook(app: Hono, deps: OsvHookDeps): void {
     const outcomes = signals.length > 0 ? deps.sink.ingest(signals) : [];
     const unmatched = parsed.records.filter((r) => !result.matches.some((m) => m.record === r)).length;
     return accept(
-      c,
+      x,
       deps.counters,
       HOOK,
       summarise(outcomes),
