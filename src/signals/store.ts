@@ -61,6 +61,7 @@ import {
   prepareQueries,
   type Queries,
   timeOrdered,
+  timeStamp,
   toChange,
 } from './store-queries.js';
 import type { IncidentChange, IngestOutcome, SignalInput, SignalSink } from './types.js';
@@ -156,6 +157,7 @@ export class SignalStore implements SignalSink {
   private scheduled = false;
   /** Group commits wait (the checkpoint thread is finishing a checkpoint). */
   private held = false;
+  private lastStamp = { at: Number.NaN, stamp: '' };
   /** Inside a group commit: stored signals wait here for the COMMIT. */
   private collecting: StoredSignal[] | null = null;
 
@@ -336,7 +338,7 @@ export class SignalStore implements SignalSink {
       this.pending.get(fingerprint) ??
       (this.q.openIncident.get({ fp: fingerprint }) as IncidentRow | undefined) ??
       null;
-    const signalId = timeOrdered(this.newId('sig'), at);
+    const signalId = timeOrdered(this.newId('sig'), at, this.stampAt(at));
     if (open !== null && !input.resolves && !this.correlator.isStale(open, at)) {
       // The common case (one more signal of the incident its fingerprint opened): insert first, and
       // let the unique dedupe key say whether it is a repeat, instead of looking it up beforehand;
@@ -356,6 +358,12 @@ export class SignalStore implements SignalSink {
     this.insert(signalId, input, at, incidentId);
     heard.push({ signalId, input, receivedAt: at, incident: change });
     return { status: 'stored', signalId, incident: change };
+  }
+
+  /** timeStamp(at), remembered: a burst's signals share a millisecond (base 36 formatting is slow). */
+  private stampAt(at: number): string {
+    if (at !== this.lastStamp.at) this.lastStamp = { at, stamp: timeStamp(at) };
+    return this.lastStamp.stamp;
   }
 
   /** Inserts the signal unless its dedupe key is stored already; 1 when inserted, 0 when not. */
