@@ -28,8 +28,8 @@ export interface HttpDeps {
   onError(err: Error): void;
 }
 
-/** A route served straight from node:http: answers on `outgoing` itself. */
-export type NodeRoute = (incoming: IncomingMessage, outgoing: ServerResponse) => Promise<unknown>;
+/** A route served straight from node:http: answers on `outgoing` itself (sync or async). */
+export type NodeRoute = (incoming: IncomingMessage, outgoing: ServerResponse) => unknown;
 
 interface DirectRoutes {
   readonly routes: Map<string, NodeRoute>;
@@ -96,7 +96,8 @@ function requestListener(
       return;
     }
     try {
-      route(incoming, outgoing).catch((err: unknown) => failed(err, outgoing, onError));
+      const done = route(incoming, outgoing);
+      if (done instanceof Promise) done.catch((err: unknown) => failed(err, outgoing, onError));
     } catch (err) {
       failed(err, outgoing, onError);
     }

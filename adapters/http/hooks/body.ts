@@ -78,22 +78,32 @@ function tooLarge(limit: number): Checked<never> {
   return failed(413, 'too_large', `body larger than ${showBytes(limit)}: send fewer items per request`);
 }
 
-/** The raw body within `limit` bytes, as bytes and UTF-8 text. */
-export async function readBodyChecked(x: HookExchange, limit: number): Promise<Checked<RawBody>> {
+/** What is wrong with the declared Content-Length (not a number, over `limit`), or null. */
+function declaredSizeProblem(x: HookExchange, limit: number): Checked<never> | null {
   const declared = x.header('content-length');
-  if (declared !== undefined) {
-    if (!/^\d{1,15}$/.test(declared.trim())) {
-      return failed(400, 'bad_request', 'Content-Length is not a number of bytes');
-    }
-    if (Number(declared) > limit) return tooLarge(limit);
+  if (declared === undefined) return null;
+  if (!/^\d{1,15}$/.test(declared.trim())) {
+    return failed(400, 'bad_request', 'Content-Length is not a number of bytes');
   }
-  const bytes = await x.body(limit);
+  return Number(declared) > limit ? tooLarge(limit) : null;
+}
+
+/** The bytes read (null: past `limit`) as bytes and UTF-8 text, or why not. */
+function rawBodyOf(bytes: Uint8Array | null, limit: number): Checked<RawBody> {
   if (bytes === null) return tooLarge(limit);
   if (!isUtf8(bytes)) return failed(400, 'bad_encoding', 'body is not valid UTF-8 text');
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // A byte order mark is not part of the text.
   const bom = buffer.length >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
   return { ok: true, value: { bytes, text: buffer.toString('utf8', bom ? 3 : 0) } };
+}
+
+// The readers below check what they can before the body arrives, then wait for it ONCE (no
+// chain of awaits per request: this is the webhook hot path).
+
+/** The raw body within `limit` bytes, as bytes and UTF-8 text. */
+export async function readBodyChecked(x: HookExchange, limit: number): Promise<Checked<RawBody>> {
+  return declaredSizeProblem(x, limit) ?? rawBodyOf(await x.body(limit), limit);
 }
 
 /**
@@ -148,21 +158,29 @@ export function checkJson(text: string, bytes?: Uint8Array): Checked<unknown> {
   }
 }
 
-/** Content-Type (JSON or absent, else 415), size (413), UTF-8 and JSON (400). */
-export async function readJsonChecked(x: HookExchange, limit: number): Promise<Checked<JsonBody>> {
+/** What is wrong with the Content-Type for a JSON body (415), or null. */
+function jsonTypeProblem(x: HookExchange): Checked<never> | null {
   const type = mediaType(x);
-  if (!isJsonType(type)) {
-    return failed(
-      415,
-      'unsupported_media_type',
-      `unsupported Content-Type "${(type ?? '').slice(0, 100)}": send the body as application/json`,
-    );
-  }
-  const body = await readBodyChecked(x, limit);
+  if (isJsonType(type)) return null;
+  return failed(
+    415,
+    'unsupported_media_type',
+    `unsupported Content-Type "${(type ?? '').slice(0, 100)}": send the body as application/json`,
+  );
+}
+
+function jsonBodyOf(body: Checked<RawBody>): Checked<JsonBody> {
   if (!body.ok) return body;
   const json = checkJson(body.value.text, body.value.bytes);
   if (!json.ok) return json;
   return { ok: true, value: { ...body.value, json: json.value } };
+}
+
+/** Content-Type (JSON or absent, else 415), size (413), UTF-8 and JSON (400). */
+export async function readJsonChecked(x: HookExchange, limit: number): Promise<Checked<JsonBody>> {
+  return (
+    jsonTypeProblem(x) ?? declaredSizeProblem(x, limit) ?? jsonBodyOf(rawBodyOf(await x.body(limit), limit))
+  );
 }
 
 function answer<T>(x: HookExchange, o: Omit<BodyOptions, 'limit'>, checked: Checked<T>): Gate<T> {
@@ -173,7 +191,7 @@ function answer<T>(x: HookExchange, o: Omit<BodyOptions, 'limit'>, checked: Chec
 
 /** readBodyChecked, with a refusal answered (and counted). */
 export async function readBody(x: HookExchange, o: BodyOptions): Promise<Gate<RawBody>> {
-  return answer(x, o, await readBodyChecked(x, o.limit));
+  return answer(x, o, declaredSizeProblem(x, o.limit) ?? rawBodyOf(await x.body(o.limit), o.limit));
 }
 
 /** checkJson, with a refusal answered (and counted). */
@@ -183,7 +201,8 @@ export function parseJson(x: HookExchange, o: Omit<BodyOptions, 'limit'>, text: 
 
 /** readJsonChecked, with a refusal answered (and counted). */
 export async function readJsonBody(x: HookExchange, o: BodyOptions): Promise<Gate<JsonBody>> {
-  return answer(x, o, await readJsonChecked(x, o.limit));
+  const early = jsonTypeProblem(x) ?? declaredSizeProblem(x, o.limit);
+  return answer(x, o, early ?? jsonBodyOf(rawBodyOf(await x.body(o.limit), o.limit)));
 }
 
 /** What `bodyReader()` gives: the parsed JSON, or the refusal to send (already counted). */

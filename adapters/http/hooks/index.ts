@@ -86,7 +86,7 @@ export function mountHooks(app: Hono, deps: HookDeps): HooksHandle {
   // Served straight from node:http by the bot's server, and mounted on Hono for everything else.
   const route = (path: string, handler: HookHandler) => {
     app.post(path, (c) => handler(exchangeOf(c)));
-    postDirect(app, path, async (incoming, outgoing) => handler(nodeExchange(incoming, outgoing)));
+    postDirect(app, path, (incoming, outgoing) => handler(nodeExchange(incoming, outgoing)));
   };
   const intake = new LogIntake(deps);
   const inventory = deps.inventory ?? policyInventory(deps);

@@ -66,9 +66,9 @@ export function accept(
   counters: IngestCounters,
   hook: string,
   summary: Summary,
-  extra: Readonly<Record<string, unknown>> = {},
+  extra?: Readonly<Record<string, unknown>>,
   ignored = 0,
 ): Response {
   counters.accepted(hook, { stored: summary.accepted, duplicates: summary.duplicates, ignored });
-  return x.json({ ...summary, ...extra }, 202, NO_STORE);
+  return x.json(extra === undefined ? summary : { ...summary, ...extra }, 202, NO_STORE);
 }
