@@ -38,7 +38,7 @@ export interface WriteHold {
 }
 
 export interface CheckpointerOptions {
-  /** How often the thread checkpoints (default 200 ms). */
+  /** How often the thread checkpoints (default 500 ms). */
   readonly intervalMs?: number;
   /** The writes to hold while a checkpoint catches up, so the WAL can start over (see above). */
   readonly writes?: WriteHold;
@@ -108,7 +108,7 @@ export function startCheckpointer(database: Database, options: CheckpointerOptio
     workerData: {
       driver: driverPath,
       file,
-      intervalMs: options.intervalMs ?? 200,
+      intervalMs: options.intervalMs ?? 500,
       hold: writes !== undefined,
     },
   });

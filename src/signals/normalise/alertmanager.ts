@@ -62,7 +62,9 @@ function labelsFingerprint(labels: Record<string, string>): string {
 function titleOf(alert: Alert): string {
   const name = alert.labels.alertname?.trim();
   const a = alert.annotations ?? {};
-  const summary = (a.summary ?? a.message ?? a.description ?? '').split('\n')[0]?.trim() ?? '';
+  const text = a.summary ?? a.message ?? a.description ?? '';
+  const newline = text.indexOf('\n');
+  const summary = (newline < 0 ? text : text.slice(0, newline)).trim();
   if (name && summary) return cut(`${name}: ${summary}`, 300);
   return cut(name || summary || 'alert', 300);
 }
@@ -70,8 +72,9 @@ function titleOf(alert: Alert): string {
 function one(alert: Alert, doc: AlertmanagerPayload, now: number): SignalInput {
   const fp = alert.fingerprint ?? labelsFingerprint(alert.labels);
   const startsAt = parseIsoTime(alert.startsAt) as number;
-  const endsAt = parseIsoTime(alert.endsAt);
   const resolved = alert.status === 'resolved';
+  // A firing alert's endsAt is a guess (or Go's zero time) and says nothing: only a resolution's is read.
+  const endsAt = resolved ? parseIsoTime(alert.endsAt) : null;
   const service = alert.labels.service ?? alert.labels.job ?? alert.labels.instance ?? null;
   return {
     kind: 'alert',
