@@ -26,7 +26,7 @@
  * - Budget use per agent: model tokens and calls in the week, against the daily budget times the
  *   week's 7 days when budgets are given.
  */
-import { and, eq, gte, inArray, isNotNull, lt } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
 import { approvals, incidents, modelUsage, proposals, runs, signals, skills } from '../db/schema.js';
 import type { Millis } from '../policy/types.js';
@@ -119,33 +119,19 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     )
     .all();
 
-  // The first signal of each incident of the week (earliest receipt; ties by id).
-  const firstSignal = new Map<string, { source: string; kind: string; at: number; id: string }>();
-  if (detected.length > 0) {
-    const ids = detected.map((i) => i.id);
-    const rows = [];
-    for (let i = 0; i < ids.length; i += 500) {
-      rows.push(
-        ...db
-          .select({
-            id: signals.id,
-            incidentId: signals.incidentId,
-            source: signals.source,
-            kind: signals.kind,
-            at: signals.receivedAt,
-          })
-          .from(signals)
-          .where(inArray(signals.incidentId, ids.slice(i, i + 500)))
-          .all(),
-      );
-    }
-    for (const r of rows) {
-      if (r.incidentId === null) continue;
-      const seen = firstSignal.get(r.incidentId);
-      if (seen === undefined || r.at < seen.at || (r.at === seen.at && r.id < seen.id)) {
-        firstSignal.set(r.incidentId, { source: r.source, kind: r.kind, at: r.at, id: r.id });
-      }
-    }
+  // The first signal of each incident of the week (earliest receipt; ties by id). One indexed
+  // lookup per incident: an alert storm's incident holds thousands of signals, never loaded here.
+  const firstOf = db
+    .select({ source: signals.source, kind: signals.kind })
+    .from(signals)
+    .where(eq(signals.incidentId, sql.placeholder('incident')))
+    .orderBy(asc(signals.receivedAt), asc(signals.id))
+    .limit(1)
+    .prepare();
+  const firstSignal = new Map<string, { source: string; kind: string }>();
+  for (const incident of detected) {
+    const first = firstOf.get({ incident: incident.id });
+    if (first !== undefined) firstSignal.set(incident.id, first);
   }
   const early = detected.filter((i) => {
     const first = firstSignal.get(i.id);
@@ -187,25 +173,31 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     .where(and(isNotNull(approvals.decidedAt), gte(approvals.decidedAt, from), lt(approvals.decidedAt, to)))
     .all();
 
-  const sigs = new Map<string, { count: number; title: string | null; last: number }>();
-  for (const s of db
-    .select()
+  // Counted by SQLite (a storm week holds millions of signals); then each top one's latest title.
+  const inWeek = and(
+    eq(signals.kind, 'error_signature'),
+    gte(signals.receivedAt, from),
+    lt(signals.receivedAt, to),
+  );
+  const counted = count();
+  const topSignatures = db
+    .select({ fingerprint: signals.fingerprint, count: counted })
     .from(signals)
-    .where(and(gte(signals.receivedAt, from), lt(signals.receivedAt, to)))
-    .all()) {
-    if (s.kind !== 'error_signature') continue;
-    const prev = sigs.get(s.fingerprint);
-    const newer = prev === undefined || s.receivedAt >= prev.last;
-    sigs.set(s.fingerprint, {
-      count: (prev?.count ?? 0) + 1,
-      title: newer ? (s.title ?? prev?.title ?? null) : (prev?.title ?? null),
-      last: newer ? s.receivedAt : (prev?.last ?? s.receivedAt),
+    .where(inWeek)
+    .groupBy(signals.fingerprint)
+    .orderBy(desc(counted), asc(signals.fingerprint))
+    .limit(options.topSignatures ?? 5)
+    .all()
+    .map(({ fingerprint, count: n }) => {
+      const latest = db
+        .select({ title: signals.title })
+        .from(signals)
+        .where(and(inWeek, eq(signals.fingerprint, fingerprint), isNotNull(signals.title)))
+        .orderBy(desc(signals.receivedAt), desc(signals.id))
+        .limit(1)
+        .get();
+      return { fingerprint, title: latest?.title ?? null, count: n };
     });
-  }
-  const topSignatures = [...sigs.entries()]
-    .map(([fingerprint, v]) => ({ fingerprint, title: v.title, count: v.count }))
-    .sort((a, b) => b.count - a.count || (a.fingerprint < b.fingerprint ? -1 : 1))
-    .slice(0, options.topSignatures ?? 5);
 
   const budgets = AGENTS.map((agent): AgentBudgetUse => {
     const mine = usage.filter((u) => u.agent === agent);
