@@ -33,6 +33,7 @@ import { formatSimulation, simulate } from './policy/simulate.js';
 import { summarizePolicy } from './policy/summary.js';
 import { activeContent, activeVersion } from './policy/versions.js';
 import { runSignatures } from './signals/signatures-cli.js';
+import { keptToken } from './tokens.js';
 
 export interface CliIo {
   readonly stdin?: NodeJS.ReadableStream;
@@ -458,6 +459,16 @@ function reportError(err: unknown, io: CliIo): number {
   return 1;
 }
 
+/** The ingest and console tokens the bot uses, by env name, where there are any. */
+function botTokens(config: Config): Map<string, string> {
+  const tokens = new Map<string, string>();
+  const ingest = keptToken(config.dataDir, 'ingest-token', config.ingestToken ?? undefined);
+  const consoleToken = keptToken(config.dataDir, 'console-token', config.consoleToken ?? undefined);
+  if (ingest !== null) tokens.set('AUTONOMY_INGEST_TOKEN', ingest);
+  if (consoleToken !== null) tokens.set('AUTONOMY_CONSOLE_TOKEN', consoleToken);
+  return tokens;
+}
+
 /** Opens the core on the database, under the policy version the bot enforces (or the file, before any start). */
 async function withCore<T>(config: Config, io: CliIo, fn: (core: Core) => Promise<T>): Promise<T> {
   const database = openDatabase(config.dbFile);
@@ -481,6 +492,8 @@ async function withCore<T>(config: Config, io: CliIo, fn: (core: Core) => Promis
       now: io.now,
       newId: randomId,
       env: io.env,
+      // The bot's own tokens, if it made any: redacted like the bot redacts them (never made here).
+      secrets: () => botTokens(config),
       log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
     });
     const result = await fn(core);

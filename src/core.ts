@@ -12,7 +12,7 @@ import { describeExecution } from './actions/render.js';
 import { Runner } from './actions/runner.js';
 import { actionUsage, localDay } from './actions/usage.js';
 import { screenText } from './agents/screen.js';
-import { redactorFor } from './agents/secrets.js';
+import { type Redact, redactorFor } from './agents/secrets.js';
 import type { AuditLog } from './audit/log.js';
 import type { ChatInbound } from './chat/adapter.js';
 import { createInbound } from './chat/inbound.js';
@@ -71,6 +71,8 @@ export interface CoreDeps {
 }
 
 export interface Core {
+  /** Takes the policy's and the bot's secrets out of a text (one per policy, cached): share it. */
+  readonly redactor: (policy: Policy) => Redact;
   /** Source text (an alert's title, a service) made safe to post: secrets redacted, mentions inert, cut to `max`. */
   readonly screenSource: (text: string, max: number) => string;
   readonly outbox: Outbox;
@@ -341,6 +343,7 @@ export function createCore(d: CoreDeps): Core {
 
   return {
     screenSource,
+    redactor: redact,
     outbox,
     mutes,
     runner,

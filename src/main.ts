@@ -314,6 +314,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
           chromiumPath: config.chromiumPath,
         }),
       secrets: botSecrets,
+      redactor: core.redactor,
     });
     agents = pipeline;
     const agentList = [...AGENT_LIST, createMentor({ database, skills: core.skills })];

@@ -97,6 +97,22 @@ function syncDir(dir: string): void {
 }
 
 /**
+ * The token called `name` as the bot would use it (`envValue` when set, else the one kept in
+ * `<dataDir>/<name>`), or null when there is none or it is unusable. Never makes one: for tools
+ * that only need to know the bot's secrets (to redact them), like the CLI.
+ */
+export function keptToken(dataDir: string, name: string, envValue: string | undefined): string | null {
+  const fromEnv = envValue?.trim() ?? '';
+  if (fromEnv !== '') return fromEnv;
+  if (!NAME.test(name)) return null;
+  try {
+    return readTokenFile(join(dataDir, name), tokenEnvName(name));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The token called `name` (e.g. `ingest-token`): `envValue` when set (non-empty), else the one kept
  * in `<dataDir>/<name>`, else a new one saved there with mode 600. Throws TokenError (saying what
  * to do) when the env value or the file is unusable; never includes the token in a message.

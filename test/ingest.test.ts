@@ -1,9 +1,9 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listen } from '../adapters/http/server.js';
 import { openDatabase } from '../src/db/connection.js';
-import { ensureToken, TokenError } from '../src/tokens.js';
+import { ensureToken, keptToken, TokenError } from '../src/tokens.js';
 import {
   alertmanagerPayload,
   type IngestSetup,
@@ -408,5 +408,15 @@ describe('ensureToken', () => {
     expect(err).toBeInstanceOf(TokenError);
     expect((err as Error).message).toMatch(/console-token is shorter than 16 .*delete it/);
     expect((err as Error).message).not.toContain('tiny');
+  });
+
+  it('keptToken: what the bot would use, or null; never makes a token or throws', () => {
+    expect(keptToken(s.dir, 'ingest-token', undefined)).toBeNull();
+    expect(existsSync(join(s.dir, 'ingest-token'))).toBe(false);
+    const made = ensureToken(s.dir, 'ingest-token', undefined).token;
+    expect(keptToken(s.dir, 'ingest-token', undefined)).toBe(made);
+    expect(keptToken(s.dir, 'ingest-token', 'from-the-environment-1234')).toBe('from-the-environment-1234');
+    writeFileSync(join(s.dir, 'console-token'), 'tiny\n');
+    expect(keptToken(s.dir, 'console-token', undefined)).toBeNull();
   });
 });

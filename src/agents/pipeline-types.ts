@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/prometheus.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName, Severity, SignalKind } from '../policy/vocabulary.js';
+import type { Redact } from './secrets.js';
 import type { ResearchTools } from './types.js';
 
 /** What started an agent run. */
@@ -78,6 +79,8 @@ export interface AgentPipelineDeps {
   readonly env: Env;
   /** More secrets to redact by name (tokens generated into the data folder). */
   readonly secrets?: () => ReadonlyMap<string, string>;
+  /** The bot's redactor (core.redactor) to share instead of building one from `env` and `secrets`. */
+  readonly redactor?: (policy: Policy) => Redact;
   /** The bot's data folder (each agent gets `<dataDir>/agents/<agent>`). */
   readonly dataDir: string;
 }

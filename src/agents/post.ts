@@ -40,7 +40,7 @@ export class Poster {
 
   constructor(deps: AgentPipelineDeps) {
     this.#d = deps;
-    this.redactor = redactorFor(deps.env, deps.secrets);
+    this.redactor = deps.redactor ?? redactorFor(deps.env, deps.secrets);
   }
 
   /** Screens, routes and queues a finding of `agent`; says where it went or why not. */
