@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { agentSignalOf } from '../src/agents/dispatch.js';
 import { guardian } from '../src/agents/guardian.js';
 import { acceptDriftBaselines } from '../src/agents/guardian-drift.js';
 import type { AgentSignal, ResearchPage, ResearchTools } from '../src/agents/types.js';
@@ -41,15 +42,10 @@ function record(id: string): OsvRecord {
 }
 
 function asAgentSignal(input: SignalInput, shortId = 'i3'): AgentSignal {
-  return agentSignal({
-    id: 'sig-adv',
-    kind: input.kind,
-    source: input.source,
-    fingerprint: input.fingerprint,
-    title: input.title,
-    service: input.service ?? null,
-    severity: input.severity,
-    payload: input.payload,
+  return agentSignalOf({
+    signalId: 'sig-adv',
+    input,
+    receivedAt: 0,
     incident: {
       id: 'inc-1',
       shortId,

@@ -7,6 +7,7 @@
  * normalisers, so the agent reads what the bot stores.
  */
 import { describe, expect, it } from 'vitest';
+import { agentSignalOf } from '../src/agents/dispatch.js';
 import { sentinel } from '../src/agents/sentinel.js';
 import type { AgentSignal, ResearchPage, ResearchTools } from '../src/agents/types.js';
 import type { CallResult } from '../src/llm/router.js';
@@ -74,19 +75,7 @@ function incident(over: Partial<IncidentChange> = {}): IncidentChange {
 
 /** A stored signal as the pipeline hands it over. */
 function fromInput(input: SignalInput, inc: IncidentChange | null, id = 'sig-41'): AgentSignal {
-  return agentSignal({
-    id,
-    kind: input.kind,
-    source: input.source,
-    fingerprint: input.fingerprint,
-    title: input.title,
-    service: input.service ?? null,
-    severity: input.severity,
-    payload: input.payload,
-    occurredAt: input.occurredAt ?? null,
-    resolves: input.resolves ?? false,
-    incident: inc,
-  });
+  return agentSignalOf({ signalId: id, input, receivedAt: 0, incident: inc });
 }
 
 interface AlertOptions {

@@ -8,12 +8,13 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { agentSignalOf } from '../src/agents/dispatch.js';
 import type { AgentProposal, AgentSignal, ProposalOutcome } from '../src/agents/types.js';
 import { validator } from '../src/agents/validator.js';
 import { eventToSignal } from '../src/signals/normalise/events.js';
 import { normaliseGithub } from '../src/signals/normalise/github.js';
 import type { IncidentChange, SignalInput } from '../src/signals/types.js';
-import { agentSignal, type FakeContext, fakeContext, SUGGESTED } from './fakes/agent-context.js';
+import { type FakeContext, fakeContext, SUGGESTED } from './fakes/agent-context.js';
 import { type ActionInput, makePolicy } from './fixtures/policy.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -28,16 +29,10 @@ function example(event: string, pick: (e: Record<string, unknown>) => boolean): 
 }
 
 function asAgentSignal(input: SignalInput, change: IncidentChange['change'] = 'opened'): AgentSignal {
-  return agentSignal({
-    id: 'sig-job',
-    kind: input.kind,
-    source: input.source,
-    fingerprint: input.fingerprint,
-    title: input.title,
-    service: input.service ?? null,
-    severity: input.severity,
-    payload: input.payload,
-    resolves: input.resolves ?? false,
+  return agentSignalOf({
+    signalId: 'sig-job',
+    input,
+    receivedAt: 0,
     incident: {
       id: 'inc-4',
       shortId: 'i4',
