@@ -111,6 +111,21 @@ describe('the dispatcher', () => {
     expect(sentinel.seen).toHaveLength(1);
   });
 
+  it('hands over a health probe getting worse (slow, then down: the monitor sends nothing in between)', async () => {
+    const sentinel = recorder('sentinel', ['health']);
+    const k = setup([sentinel.agent]);
+    const probe = { kind: 'health' as const, source: 'probe:web', fingerprint: 'health:web' };
+    k.core.signals.ingest([input({ ...probe, severity: 'warning', title: 'web is slow' })]);
+    await dispatcher?.idle();
+    k.core.signals.ingest([input({ ...probe, severity: 'critical', title: 'web is down' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen.map((s) => [s.title, s.severity, s.incident?.change])).toEqual([
+      ['web is slow', 'warning', 'opened'],
+      ['web is down', 'critical', 'updated'],
+    ]);
+    expect(k.agentRuns()).toHaveLength(2);
+  });
+
   it('makes one agent run of 1,000 identical alerts', async () => {
     const sentinel = recorder('sentinel', ['alert']);
     const k = setup([sentinel.agent]);

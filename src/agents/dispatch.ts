@@ -9,7 +9,9 @@
  * - a signal that opened or reopened an incident, or correlates to no incident (a late delivery),
  *   goes to `onSignal`; one that resolved an incident goes only to agents with `handlesResolved`;
  * - a signal that merely updated an open incident goes nowhere (its alert already counts it):
- *   10,000 identical alerts are one agent run, not 10,000.
+ *   10,000 identical alerts are one agent run, not 10,000. Except a health signal: the monitor
+ *   sends one for an open incident only when the probe got worse (slow turned into down), and the
+ *   agents triage that again;
  * Per agent: one run at a time, in order (FIFO), at most `maxQueue` waiting (the oldest is dropped
  * when full, logged at most once a minute with how many), and a signal whose fingerprint already
  * waits in that agent's queue is not queued twice.
@@ -176,6 +178,7 @@ export class AgentDispatcher {
     if (change === 'resolved') resolved = true;
     else if (change === 'opened' || change === 'reopened') resolved = false;
     else if (change === null && s.input.resolves !== true) resolved = false;
+    else if (change === 'updated' && kind === 'health' && s.input.resolves !== true) resolved = false;
     else return; // updated, or a resolution that resolved nothing
     let signal: AgentSignal | null = null;
     for (const lane of this.#lanes.values()) {
