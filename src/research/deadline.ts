@@ -12,6 +12,9 @@ export interface Deadline {
   fail(error: unknown, what: string): ResearchError;
 }
 
+/** Node's codes for a certificate that cannot be trusted (self-signed, unknown issuer, expired, wrong name). */
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
 export function startDeadline(timeoutMs: number, caller?: AbortSignal): Deadline {
   const timer = AbortSignal.timeout(timeoutMs);
   const signal = caller === undefined ? timer : AbortSignal.any([caller, timer]);
@@ -30,6 +33,15 @@ export function startDeadline(timeoutMs: number, caller?: AbortSignal): Deadline
         );
       }
       const message = error instanceof Error ? error.message : String(error);
+      const code = (error as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && TLS_TRUST.test(code)) {
+        return new ResearchError(
+          'network',
+          `${what} failed: the site's certificate is not trusted (${message}); research reads only ` +
+            'pages whose certificate a trusted CA vouches for (a private CA can be added with NODE_EXTRA_CA_CERTS)',
+          { cause: error },
+        );
+      }
       return new ResearchError('network', `${what} failed: ${message}`, { cause: error });
     },
   };
