@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listen } from '../adapters/http/server.js';
@@ -371,6 +372,34 @@ describe('on a real socket', () => {
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       });
       expect(huge.status).toBe(413);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('a sender that goes away mid-body', () => {
+  it('stores nothing, reports no server error, and the server goes on serving', async () => {
+    const server = await listen(s.app, '127.0.0.1', 0);
+    try {
+      const { port } = new URL(server.url);
+      const body = JSON.stringify(alertmanagerPayload([{ fingerprint: 'cut' }]));
+      // Declares the whole body, sends half, and closes the connection.
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            `POST /hooks/alertmanager HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\n` +
+              `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 40)}`,
+          );
+          setTimeout(() => socket.destroy(), 50);
+        });
+        socket.on('close', () => resolve());
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(s.rowCounts()).toMatchObject({ signals: 0 });
+      expect(s.errors).toEqual([]);
+      const after = await s.postJson('/hooks/alertmanager', alertmanagerPayload([{ fingerprint: 'whole' }]));
+      expect(after.status).toBe(202);
     } finally {
       await server.close();
     }

@@ -40,6 +40,11 @@ const direct = new WeakMap<Hono, DirectRoutes>();
 
 const INTERNAL_ERROR = JSON.stringify({ error: 'internal error' });
 
+/** The sender closed the connection mid-request: nobody to answer, and not the server's fault. */
+function clientWentAway(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+}
+
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   direct.set(app, { routes: new Map(), onError: deps.onError });
@@ -51,7 +56,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((err, c) => {
     // Never leak a stack or internals to a client; the caller's logger has the details.
-    deps.onError(err);
+    if (!clientWentAway(err)) deps.onError(err);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
@@ -68,6 +73,10 @@ export function postDirect(app: Hono, path: string, route: NodeRoute): void {
 }
 
 function failed(err: unknown, outgoing: ServerResponse, onError: (err: Error) => void): void {
+  if (clientWentAway(err)) {
+    outgoing.destroy();
+    return;
+  }
   onError(err instanceof Error ? err : new Error(String(err)));
   if (outgoing.headersSent) {
     outgoing.destroy();

@@ -135,7 +135,12 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
       incoming.off('data', onData).off('end', onEnd).off('aborted', onAborted);
       reject(err);
     };
-    const onAborted = () => onError(new Error('the client closed the connection before the body ended'));
+    const onAborted = () =>
+      onError(
+        Object.assign(new Error('the client closed the connection before the body ended'), {
+          code: 'ECONNRESET',
+        }),
+      );
     incoming.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
   });
 }
