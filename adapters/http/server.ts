@@ -93,8 +93,7 @@ function requestListener(
 ): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
   const hono = getRequestListener(app.fetch, { hostname: host });
   const table = direct.get(app);
-  if (table === undefined || table.routes.size === 0)
-    return (incoming, outgoing) => void hono(incoming, outgoing);
+  if (table === undefined) return (incoming, outgoing) => void hono(incoming, outgoing);
   const { routes, onError } = table;
   return (incoming, outgoing) => {
     const url = incoming.url ?? '';
