@@ -13,12 +13,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { MemoryCounters, mountHooks } from '../adapters/http/hooks/index.js';
+import { metricsCounters, mountHooks } from '../adapters/http/hooks/index.js';
 import { createHttpApp, listen } from '../adapters/http/server.js';
 import { AuditLog } from '../src/audit/log.js';
 import { startCheckpointer } from '../src/db/checkpointer.js';
 import { type Database, migrate, openDatabase } from '../src/db/connection.js';
 import { randomId } from '../src/ids.js';
+import { Metrics } from '../src/metrics/prometheus.js';
 import { packageRoot } from '../src/package-root.js';
 import { loadPolicyFile } from '../src/policy/load.js';
 import { RepeatTracker } from '../src/signals/repeats.js';
@@ -78,7 +79,8 @@ async function app(): Promise<void> {
     miner: new SignatureMiner({ now }),
     repeats: (s) => new RepeatTracker(s),
     templates: new TemplateStore(database),
-    counters: new MemoryCounters(),
+    // As the bot counts (src/main.ts): into its Prometheus metrics.
+    counters: metricsCounters(new Metrics()),
     now,
     log: pino({ level: 'silent' }),
   });

@@ -5,7 +5,7 @@ import { mountConsole } from '../adapters/console/routes.js';
 import { DiscordAdapter } from '../adapters/discord/discord-adapter.js';
 import { requireBearer } from '../adapters/http/hooks/auth.js';
 import { bodyReader } from '../adapters/http/hooks/body.js';
-import { mountHooks } from '../adapters/http/hooks/index.js';
+import { metricsCounters, mountHooks } from '../adapters/http/hooks/index.js';
 import { registerOsvHook } from '../adapters/http/hooks/osv.js';
 import { mountMetrics } from '../adapters/http/metrics-route.js';
 import { createHttpApp, type HealthReport, listen, type RunningServer } from '../adapters/http/server.js';
@@ -528,10 +528,7 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     // HTTP: one server for /healthz, /metrics, the console and the ingest hooks.
     const app = createHttpApp({ health, onError: (err) => log.error({ err }, 'http request failed') });
     mountMetrics(app, metrics, (err) => log.error({ err }, 'metrics scrape failed'));
-    const counters = {
-      rejected: (_hook: string, reason: string) => metrics.ingestRejected(reason),
-      accepted: () => {},
-    };
+    const counters = metricsCounters(metrics);
     const templates = new TemplateStore(database);
     const miner = SignatureMiner.restore(templates.load());
     // One inventory (lockfiles and lists the policy names) for OSV and GitHub advisories.

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/audit/log.js';
@@ -39,6 +39,40 @@ describe('the bot process', () => {
     expect(banner).toMatchObject({ url: bot.url, db: setup.dbFile, policy: setup.policyFile, phase: 1 });
     expect(existsSync(join(setup.dir, 'data', 'autonomy.pid'))).toBe(true);
     expect((await fetch(`${bot.url}/nope`)).status).toBe(404);
+  });
+
+  it('takes an Alertmanager webhook with its ingest token and counts it on /metrics', async () => {
+    const { bot } = await start();
+    const token = readFileSync(join(setup.dir, 'data', 'ingest-token'), 'utf8').trim();
+    const body = JSON.stringify({
+      version: '4',
+      status: 'firing',
+      alerts: [
+        {
+          status: 'firing',
+          labels: { alertname: 'DiskFull', service: 'db', severity: 'critical' },
+          annotations: { summary: 'disk 95% full' },
+          startsAt: '2026-12-03T09:00:00Z',
+        },
+      ],
+    });
+    const post = (auth: string) =>
+      fetch(`${bot.url}/hooks/alertmanager`, {
+        method: 'POST',
+        body,
+        headers: { authorization: auth, 'content-type': 'application/json' },
+      });
+    const first = await post(`Bearer ${token}`);
+    expect([first.status, await first.json()]).toEqual([
+      202,
+      { accepted: 1, duplicates: 0, incidents: ['i1'] },
+    ]);
+    expect((await post(`Bearer ${token}`)).status).toBe(202);
+    expect((await post('Bearer not-the-token-at-all')).status).toBe(401);
+    const metrics = await (await fetch(`${bot.url}/metrics`)).text();
+    expect(metrics).toContain('autonomy_ingest_items_total{hook="alertmanager",outcome="stored"} 1');
+    expect(metrics).toContain('autonomy_ingest_items_total{hook="alertmanager",outcome="duplicate"} 1');
+    expect(metrics).toContain('autonomy_ingest_rejections_total{reason="unauthorized"} 1');
   });
 
   it('refuses to start on an invalid policy, reporting every error, and leaves nothing running', async () => {

@@ -42,6 +42,9 @@ describe('/metrics', () => {
     metrics.modelCall('mentor', 'llama3.1:8b', { ok: true, promptTokens: 1200, completionTokens: 300 });
     metrics.modelCall('mentor', 'llama3.1:8b', { ok: false });
     metrics.ingestRejected('bad-signature');
+    metrics.ingestAccepted('alertmanager', { stored: 3, duplicates: 1, ignored: 0 });
+    metrics.ingestAccepted('alertmanager', { stored: 2, duplicates: 0, ignored: 0 });
+    metrics.ingestAccepted('github', { stored: 0, duplicates: 0, ignored: 1 });
 
     const res = await app.request('/metrics');
     expect(res.status).toBe(200);
@@ -64,6 +67,11 @@ describe('/metrics', () => {
       300,
     );
     expect(s.get('autonomy_ingest_rejections_total{reason="bad-signature"}')).toBe(1);
+    expect(s.get('autonomy_ingest_items_total{hook="alertmanager",outcome="stored"}')).toBe(5);
+    expect(s.get('autonomy_ingest_items_total{hook="alertmanager",outcome="duplicate"}')).toBe(1);
+    expect(s.get('autonomy_ingest_items_total{hook="github",outcome="ignored"}')).toBe(1);
+    // Every hook and outcome from the start, as for decisions.
+    expect(s.get('autonomy_ingest_items_total{hook="osv",outcome="stored"}')).toBe(0);
     expect(s.get('autonomy_approvals{state="pending"}')).toBe(2);
     expect(s.get('autonomy_approvals{state="succeeded"}')).toBe(5);
     expect(s.get('autonomy_approvals{state="void"}')).toBe(0);

@@ -25,6 +25,9 @@ export interface MetricsOptions {
 }
 
 const PREFIX = 'autonomy_';
+/** The webhook routes (adapters/http/hooks) and what becomes of an item they accept. */
+const INGEST_HOOKS = ['alertmanager', 'github', 'logs', 'events', 'osv'] as const;
+const INGEST_OUTCOMES = ['stored', 'duplicate', 'ignored'] as const;
 
 /** Label values from outside (ingest reasons, model names) are kept short and printable. */
 function labelValue(text: string, max = 64): string {
@@ -41,6 +44,9 @@ export class Metrics {
   readonly #modelCalls: Counter<'agent' | 'model' | 'outcome'>;
   readonly #modelTokens: Counter<'agent' | 'model' | 'kind'>;
   readonly #ingestRejections: Counter<'reason'>;
+  readonly #ingestItems: Counter<'hook' | 'outcome'>;
+  /** #ingestItems' children by hook and outcome (a webhook storm increments this per request). */
+  readonly #ingestItemChildren = new Map<string, Counter.Internal>();
   readonly #sourceErrors: Counter<'source'>;
 
   constructor(options: MetricsOptions = {}) {
@@ -79,6 +85,16 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
+    this.#ingestItems = new Counter({
+      name: `${PREFIX}ingest_items_total`,
+      help:
+        'Webhook items accepted, by hook and outcome: stored (signals; log lines for logs), ' +
+        'duplicate (seen before, nothing written), ignored (accepted, no signal).',
+      labelNames: ['hook', 'outcome'],
+      registers,
+    });
+    for (const hook of INGEST_HOOKS)
+      for (const outcome of INGEST_OUTCOMES) this.#ingestItems.inc({ hook, outcome }, 0);
 
     const read = <T>(source: keyof MetricSources, fn: (() => T) | undefined): T | undefined => {
       if (!fn) return undefined;
@@ -174,6 +190,23 @@ export class Metrics {
 
   ingestRejected(reason: string): void {
     this.#ingestRejections.inc({ reason: labelValue(reason) });
+  }
+
+  /** Items a webhook delivery brought: `stored`, `duplicates` and `ignored` counts. */
+  ingestAccepted(hook: string, counts: { stored: number; duplicates: number; ignored: number }): void {
+    if (counts.stored > 0) this.#ingestItem(hook, 'stored').inc(counts.stored);
+    if (counts.duplicates > 0) this.#ingestItem(hook, 'duplicate').inc(counts.duplicates);
+    if (counts.ignored > 0) this.#ingestItem(hook, 'ignored').inc(counts.ignored);
+  }
+
+  #ingestItem(hook: string, outcome: (typeof INGEST_OUTCOMES)[number]): Counter.Internal {
+    const key = `${hook}\u0000${outcome}`;
+    let child = this.#ingestItemChildren.get(key);
+    if (child === undefined) {
+      child = this.#ingestItems.labels({ hook: labelValue(hook), outcome });
+      this.#ingestItemChildren.set(key, child);
+    }
+    return child;
   }
 
   /** The Content-Type of `render()`'s text. */

@@ -1,9 +1,9 @@
 /**
  * Ingest counters: rejections by reason, and signals stored / duplicate / ignored, per hook. A tiny
- * interface so routes stay testable; `promIngestCounters()` backs it with prom-client for /metrics,
+ * interface so routes stay testable; `metricsCounters()` backs it with the bot's /metrics,
  * `MemoryCounters` with a plain map (tests, or a process without /metrics).
  */
-import { Counter, type Registry } from 'prom-client';
+import type { Metrics } from '../../../src/metrics/prometheus.js';
 
 export const REJECT_REASONS = [
   /** Missing or wrong bearer token. */
@@ -67,31 +67,12 @@ export class MemoryCounters implements IngestCounters {
 }
 
 /**
- * prom-client counters in `registry`:
- * - `autonomy_ingest_rejected_total{hook, reason}`
- * - `autonomy_ingest_signals_total{hook, outcome="stored"|"duplicate"|"ignored"}`
+ * The counters the bot exports on /metrics (src/metrics/prometheus.ts):
+ * `autonomy_ingest_rejections_total{reason}` and `autonomy_ingest_items_total{hook, outcome}`.
  */
-export function promIngestCounters(registry: Registry): IngestCounters {
-  const rejected = new Counter({
-    name: 'autonomy_ingest_rejected_total',
-    help: 'Webhook requests rejected, by hook and reason (unauthorized, bad_signature, too_large, ...)',
-    labelNames: ['hook', 'reason'] as const,
-    registers: [registry],
-  });
-  const signals = new Counter({
-    name: 'autonomy_ingest_signals_total',
-    help: 'Webhook items accepted, by hook and outcome (stored, duplicate, ignored)',
-    labelNames: ['hook', 'outcome'] as const,
-    registers: [registry],
-  });
+export function metricsCounters(metrics: Pick<Metrics, 'ingestRejected' | 'ingestAccepted'>): IngestCounters {
   return {
-    rejected(hook, reason) {
-      rejected.inc({ hook, reason });
-    },
-    accepted(hook, counts) {
-      if (counts.stored > 0) signals.inc({ hook, outcome: 'stored' }, counts.stored);
-      if (counts.duplicates > 0) signals.inc({ hook, outcome: 'duplicate' }, counts.duplicates);
-      if (counts.ignored > 0) signals.inc({ hook, outcome: 'ignored' }, counts.ignored);
-    },
+    rejected: (_hook, reason) => metrics.ingestRejected(reason),
+    accepted: (hook, counts) => metrics.ingestAccepted(hook, counts),
   };
 }

@@ -49,7 +49,7 @@ export {
   type AcceptedCounts,
   type IngestCounters,
   MemoryCounters,
-  promIngestCounters,
+  metricsCounters,
   REJECT_REASONS,
   type RejectReason,
 } from './counters.js';
