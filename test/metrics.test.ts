@@ -82,6 +82,18 @@ describe('/metrics', () => {
     expect(s.get('autonomy_kill_switch{agent="all"}')).toBe(0);
   });
 
+  it('counts webhook items between scrapes without counting any twice', async () => {
+    const metrics = new Metrics();
+    const stored = async () =>
+      samples(await metrics.render()).get('autonomy_ingest_items_total{hook="logs",outcome="stored"}');
+    expect(await stored()).toBe(0);
+    metrics.ingestAccepted('logs', { stored: 40, duplicates: 0, ignored: 0 });
+    expect(await stored()).toBe(40);
+    expect(await stored()).toBe(40);
+    metrics.ingestAccepted('logs', { stored: 2, duplicates: 0, ignored: 0 });
+    expect(await stored()).toBe(42);
+  });
+
   it('reads gauges at scrape time', async () => {
     const { metrics, killed } = setup();
     killed.clear();

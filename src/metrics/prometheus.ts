@@ -28,6 +28,14 @@ const PREFIX = 'autonomy_';
 /** The webhook routes (adapters/http/hooks) and what becomes of an item they accept. */
 const INGEST_HOOKS = ['alertmanager', 'github', 'logs', 'events', 'osv'] as const;
 const INGEST_OUTCOMES = ['stored', 'duplicate', 'ignored'] as const;
+type IngestOutcome = (typeof INGEST_OUTCOMES)[number];
+type IngestTally = Record<IngestOutcome, number> & { readonly reported: Record<IngestOutcome, number> };
+const newTally = (): IngestTally => ({
+  stored: 0,
+  duplicate: 0,
+  ignored: 0,
+  reported: { stored: 0, duplicate: 0, ignored: 0 },
+});
 
 /** Label values from outside (ingest reasons, model names) are kept short and printable. */
 function labelValue(text: string, max = 64): string {
@@ -44,9 +52,11 @@ export class Metrics {
   readonly #modelCalls: Counter<'agent' | 'model' | 'outcome'>;
   readonly #modelTokens: Counter<'agent' | 'model' | 'kind'>;
   readonly #ingestRejections: Counter<'reason'>;
-  readonly #ingestItems: Counter<'hook' | 'outcome'>;
-  /** #ingestItems' children by hook and outcome (a webhook storm increments this per request). */
-  readonly #ingestItemChildren = new Map<string, Counter.Internal>();
+  /**
+   * Items per hook, counted in plain numbers (a webhook storm adds to them on every request) and
+   * handed to `autonomy_ingest_items_total` when /metrics is scraped.
+   */
+  readonly #ingestItems = new Map<string, IngestTally>();
   readonly #sourceErrors: Counter<'source'>;
 
   constructor(options: MetricsOptions = {}) {
@@ -85,16 +95,25 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
-    this.#ingestItems = new Counter({
+    for (const hook of INGEST_HOOKS) this.#ingestItems.set(hook, newTally());
+    const items = this.#ingestItems;
+    new Counter({
       name: `${PREFIX}ingest_items_total`,
       help:
         'Webhook items accepted, by hook and outcome: stored (signals; log lines for logs), ' +
         'duplicate (seen before, nothing written), ignored (accepted, no signal).',
       labelNames: ['hook', 'outcome'],
       registers,
+      collect() {
+        for (const [hook, tally] of items) {
+          for (const outcome of INGEST_OUTCOMES) {
+            const delta = tally[outcome] - tally.reported[outcome];
+            this.inc({ hook: labelValue(hook), outcome }, delta);
+            tally.reported[outcome] = tally[outcome];
+          }
+        }
+      },
     });
-    for (const hook of INGEST_HOOKS)
-      for (const outcome of INGEST_OUTCOMES) this.#ingestItems.inc({ hook, outcome }, 0);
 
     const read = <T>(source: keyof MetricSources, fn: (() => T) | undefined): T | undefined => {
       if (!fn) return undefined;
@@ -194,19 +213,14 @@ export class Metrics {
 
   /** Items a webhook delivery brought: `stored`, `duplicates` and `ignored` counts. */
   ingestAccepted(hook: string, counts: { stored: number; duplicates: number; ignored: number }): void {
-    if (counts.stored > 0) this.#ingestItem(hook, 'stored').inc(counts.stored);
-    if (counts.duplicates > 0) this.#ingestItem(hook, 'duplicate').inc(counts.duplicates);
-    if (counts.ignored > 0) this.#ingestItem(hook, 'ignored').inc(counts.ignored);
-  }
-
-  #ingestItem(hook: string, outcome: (typeof INGEST_OUTCOMES)[number]): Counter.Internal {
-    const key = `${hook}\u0000${outcome}`;
-    let child = this.#ingestItemChildren.get(key);
-    if (child === undefined) {
-      child = this.#ingestItems.labels({ hook: labelValue(hook), outcome });
-      this.#ingestItemChildren.set(key, child);
+    let tally = this.#ingestItems.get(hook);
+    if (tally === undefined) {
+      tally = newTally();
+      this.#ingestItems.set(hook, tally);
     }
-    return child;
+    tally.stored += counts.stored;
+    tally.duplicate += counts.duplicates;
+    tally.ignored += counts.ignored;
   }
 
   /** The Content-Type of `render()`'s text. */
