@@ -191,7 +191,7 @@ function answer<T>(x: HookExchange, o: Omit<BodyOptions, 'limit'>, checked: Chec
 
 /** readBodyChecked, with a refusal answered (and counted). */
 export async function readBody(x: HookExchange, o: BodyOptions): Promise<Gate<RawBody>> {
-  return answer(x, o, declaredSizeProblem(x, o.limit) ?? rawBodyOf(await x.body(o.limit), o.limit));
+  return answer(x, o, await readBodyChecked(x, o.limit));
 }
 
 /** checkJson, with a refusal answered (and counted). */
@@ -199,7 +199,7 @@ export function parseJson(x: HookExchange, o: Omit<BodyOptions, 'limit'>, text: 
   return answer(x, o, checkJson(text));
 }
 
-/** readJsonChecked, with a refusal answered (and counted). */
+/** readJsonChecked, with a refusal answered (and counted); written out, not awaited: the hot path. */
 export async function readJsonBody(x: HookExchange, o: BodyOptions): Promise<Gate<JsonBody>> {
   const early = jsonTypeProblem(x) ?? declaredSizeProblem(x, o.limit);
   return answer(x, o, early ?? jsonBodyOf(rawBodyOf(await x.body(o.limit), o.limit)));
