@@ -119,8 +119,8 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     )
     .all();
 
-  // The first signal of each incident of the week (earliest receipt; ties by id). One indexed
-  // lookup per incident: an alert storm's incident holds thousands of signals, never loaded here.
+  // The first signal of each incident of the week (earliest receipt; ties by id), found by SQLite
+  // through the incident index: a storm's incident holds thousands of signals, none loaded here.
   const firstOf = db
     .select({ source: signals.source, kind: signals.kind })
     .from(signals)
