@@ -7,16 +7,9 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResearchTools } from '../src/agents/types.js';
-import { createResearch, type ResearchOptions } from '../src/research/index.js';
+import type { ResearchOptions } from '../src/research/index.js';
 import { CHROMIUM } from './helpers/chromium.js';
-import {
-  html,
-  type ResearchInput,
-  researchPolicy,
-  type Site,
-  startSite,
-  testResolver,
-} from './helpers/research-site.js';
+import { html, type ResearchInput, researchTools, type Site, startSite } from './helpers/research-site.js';
 
 const DOCS = 'docs.example.test';
 let site: Site;
@@ -78,15 +71,7 @@ beforeAll(async () => {
 afterAll(() => site?.close());
 
 function tools(research: Partial<ResearchInput> = {}, options: Partial<ResearchOptions> = {}): ResearchTools {
-  const made = createResearch({
-    policy: researchPolicy(research),
-    agent: 'guardian',
-    resolve: testResolver(),
-    chromiumPath: CHROMIUM,
-    ...options,
-  });
-  if (made === null) throw new Error('expected research tools');
-  return made;
+  return researchTools(CHROMIUM, research, options);
 }
 
 describe('the read-only browser', () => {

@@ -13,6 +13,7 @@ import {
   html,
   type ResearchInput,
   researchPolicy,
+  researchTools,
   type Site,
   startSite,
   testResolver,
@@ -93,15 +94,7 @@ beforeAll(async () => {
 afterAll(() => site.close());
 
 function tools(research: Partial<ResearchInput> = {}, options: Partial<ResearchOptions> = {}): ResearchTools {
-  const made = createResearch({
-    policy: researchPolicy(research),
-    agent: 'guardian',
-    resolve: testResolver(),
-    chromiumPath: null,
-    ...options,
-  });
-  if (made === null) throw new Error('expected research tools');
-  return made;
+  return researchTools(null, research, options);
 }
 
 const DOCS = 'docs.example.test';

@@ -6,7 +6,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ResearchTools } from '../../src/agents/types.js';
 import type { Resolve } from '../../src/research/address-guard.js';
+import { createResearch, type ResearchOptions } from '../../src/research/index.js';
 import { makePolicy, type PolicyInput } from '../fixtures/policy.js';
 
 export interface SeenRequest {
@@ -109,4 +111,21 @@ export function researchPolicy(research: Partial<ResearchInput> = {}) {
       };
     },
   });
+}
+
+/** guardian's research tools under `researchPolicy(research)`, resolving with `testResolver()`. */
+export function researchTools(
+  chromiumPath: string | null,
+  research: Partial<ResearchInput> = {},
+  options: Partial<ResearchOptions> = {},
+): ResearchTools {
+  const made = createResearch({
+    policy: researchPolicy(research),
+    agent: 'guardian',
+    resolve: testResolver(),
+    chromiumPath,
+    ...options,
+  });
+  if (made === null) throw new Error('expected research tools');
+  return made;
 }
