@@ -94,8 +94,10 @@ describe('WAL checkpoints on their own thread', () => {
       while ((holds < 12 || n < 20_000) && Date.now() < end) {
         await Promise.all(Array.from({ length: 20 }, () => store.ingestBatched([signal()])));
       }
-      // 20,000+ signals of 1 KiB: tens of MiB in the file, a few rounds' worth in the WAL.
-      expect(walBytes()).toBeLessThan(fileBytes() / 2);
+      // 20,000+ signals of 1 KiB: tens of MiB in the file, a few rounds' worth in the WAL (its size
+      // is its high-water mark: on a busy machine one slow round has taken it to half the file).
+      // Without the holds it would hold every frame ever written: about four times the file.
+      expect(walBytes()).toBeLessThan(fileBytes());
       expect(holds).toBeGreaterThanOrEqual(12);
       const stored = database.sqlite.prepare('SELECT count(*) AS n FROM signals').get() as { n: number };
       expect(stored.n).toBe(n);
