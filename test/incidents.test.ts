@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/audit/log.js';
 import { type Database, migrate, openDatabase } from '../src/db/connection.js';
-import { sequentialIds } from '../src/ids.js';
+import { randomId, sequentialIds } from '../src/ids.js';
 import { IncidentCoalescer, type Notice } from '../src/signals/coalesce.js';
 import { IncidentStore, parseIncidentRef } from '../src/signals/incidents.js';
 import { normaliseAlertmanager } from '../src/signals/normalise/alertmanager.js';
 import { SignalStore, type StoredSignal } from '../src/signals/store.js';
+import { timeStamp } from '../src/signals/store-queries.js';
 import type { IncidentChange, SignalInput } from '../src/signals/types.js';
 import { alertmanagerPayload, T0 } from './helpers/ingest.js';
 
@@ -197,6 +198,24 @@ describe('correlation into incidents', () => {
     const outcomes = await Promise.all(units);
     expect(outcomes.map((o) => o[0]?.status)).toEqual(['stored', 'stored']);
     expect([stored(), settled]).toEqual([3, 2]);
+  });
+
+  it('gives signals short ids that sort by receipt time: sig_<time>_<16 random hex digits>', () => {
+    const store = new SignalStore(env.database, { now: () => env.clock, newId: randomId });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      env.clock += 1;
+      const [outcome] = store.ingest([signal(), signal()]);
+      ids.push(outcome?.signalId ?? '');
+    }
+    for (const id of ids) expect(id).toMatch(/^sig_[0-9a-z]{9}_[0-9a-f]{16}$/);
+    expect(ids[2]?.slice(4, 13)).toBe(timeStamp(env.clock));
+    expect([...ids].sort()).toEqual(ids);
+    const all = env.database.sqlite
+      .prepare('SELECT id FROM signals ORDER BY rowid')
+      .pluck()
+      .all() as string[];
+    expect(new Set(all).size).toBe(6);
   });
 });
 

@@ -17,14 +17,20 @@ export function cut(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }
 
+/** Characters of the injected id a timeOrdered id keeps: of a random one, 64 bits (16 hex digits). */
+export const TIME_ORDERED_KEEP = 16;
+
 /**
- * `sig_<id>` -> `sig_<receipt time, base 36>_<id>`: ids that sort by time, so inserting a signal
- * appends to the primary-key index instead of dirtying a random page of it (random UUIDs cost
- * about a quarter of the pages each commit writes). Still unique: the injected id is kept whole.
+ * `sig_<id>` -> `sig_<receipt time, base 36>_<id, its first 16 characters>`: ids that sort by time,
+ * so inserting a signal appends to the primary-key index instead of dirtying a random page of it
+ * (random UUIDs cost about a quarter of the pages each commit writes). Still unique: two ids clash
+ * only if 64 random bits do within one millisecond. Short, too: the id is in two B-trees of every
+ * signal (36 bytes instead of 46 is about 1.5 µs of a webhook's 52 in bench/ingest.bench.ts).
  */
 export function timeOrdered(id: string, at: number, stamp = timeStamp(at)): string {
   const sep = id.indexOf('_');
-  return sep < 0 ? `${stamp}_${id}` : `${id.slice(0, sep)}_${stamp}_${id.slice(sep + 1)}`;
+  const rest = id.slice(sep + 1, sep + 1 + TIME_ORDERED_KEEP);
+  return sep < 0 ? `${stamp}_${rest}` : `${id.slice(0, sep)}_${stamp}_${rest}`;
 }
 
 /** The time part of a timeOrdered id: epoch ms in base 36, 9 digits (sorts as text until 5188). */
