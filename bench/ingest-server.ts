@@ -18,14 +18,14 @@ import { createHttpApp, listen } from '../adapters/http/server.js';
 import { AuditLog } from '../src/audit/log.js';
 import { startCheckpointer } from '../src/db/checkpointer.js';
 import { type Database, migrate, openDatabase } from '../src/db/connection.js';
-import { randomId } from '../src/ids.js';
 import { Metrics } from '../src/metrics/prometheus.js';
-import { packageRoot } from '../src/package-root.js';
 import { loadPolicyFile } from '../src/policy/load.js';
-import { RepeatTracker } from '../src/signals/repeats.js';
-import { SignatureMiner } from '../src/signals/signatures.js';
-import { SignalStore } from '../src/signals/store.js';
-import { TemplateStore } from '../src/signals/template-store.js';
+import { randomId } from '../src/process/ids.js';
+import { packageRoot } from '../src/process/package-root.js';
+import { SignalStore } from '../src/signals/incidents/store.js';
+import { SignatureMiner } from '../src/signals/signatures/miner.js';
+import { RepeatTracker } from '../src/signals/signatures/repeats.js';
+import { TemplateStore } from '../src/signals/signatures/template-store.js';
 
 /** The parent passes the token to use (never a real one: a fresh temp database). */
 const TOKEN = process.env.AUTONOMY_BENCH_TOKEN ?? '';

@@ -10,7 +10,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { SignatureMiner } from '../src/signals/signatures.js';
+import { SignatureMiner } from '../src/signals/signatures/miner.js';
 import { generate, Rng } from '../test/fixtures/logs/generator.js';
 import { STYLES } from '../test/fixtures/logs/styles.js';
 import type { Bench, BenchResult } from './harness.js';

@@ -5,45 +5,45 @@
  */
 import { join } from 'node:path';
 import { and, desc, eq, gte, like, ne, sql } from 'drizzle-orm';
-import { Approvals } from './actions/approvals.js';
-import { type ButtonKey, loadOrCreateButtonKey } from './actions/button-key.js';
+import { Approvals } from './actions/approvals/approvals.js';
 import { Grants } from './actions/grants.js';
 import { describeExecution } from './actions/render.js';
 import { Runner } from './actions/runner.js';
 import { actionUsage, localDay } from './actions/usage.js';
-import { screenText } from './agents/screen.js';
-import { type Redact, redactorFor } from './agents/secrets.js';
+import { screenText } from './agents/runtime/screen.js';
+import { type Redact, redactorFor } from './agents/runtime/secrets.js';
 import type { AuditLog } from './audit/log.js';
 import type { ChatInbound } from './chat/adapter.js';
-import { createInbound } from './chat/inbound.js';
-import { IncidentAlerts } from './chat/incident-alerts.js';
-import { message } from './chat/message.js';
-import { Outbox } from './chat/outbox.js';
-import { SubscriptionStore } from './chat/subscriptions.js';
-import type { Config } from './config.js';
-import type { AgentOrAll } from './control/commands/grammar.js';
+import { type ButtonKey, loadOrCreateButtonKey } from './chat/button-key.js';
+import type { AgentOrAll } from './chat/commands/grammar.js';
 import {
   CommandRefusal,
   type CommandServices,
   type Health,
   type StatusFacts,
-} from './control/commands/services.js';
+} from './chat/commands/services.js';
+import { createInbound } from './chat/inbound.js';
+import { IncidentAlerts } from './chat/incident-alerts.js';
+import { message } from './chat/message.js';
+import { Outbox } from './chat/outbox.js';
+import { SubscriptionStore } from './chat/subscriptions.js';
 import { MuteStore } from './control/mutes.js';
 import { rolesOf } from './control/roles.js';
 import { type ControlStore, isKilled } from './control/state.js';
 import type { Database } from './db/connection.js';
 import { auditLog, modelUsage, runs } from './db/schema.js';
-import type { Clock, NewId } from './ids.js';
 import { registerSkillBuiltins } from './learning/builtins.js';
 import { skillsList } from './learning/list.js';
 import { SkillStore } from './learning/skills.js';
-import type { Logger } from './log.js';
 import { buildDigest } from './metrics/digest.js';
 import { formatIssue } from './policy/errors.js';
 import type { Policy } from './policy/types.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
-import { IncidentStore } from './signals/incidents.js';
-import { SignalStore } from './signals/store.js';
+import type { Config } from './process/config.js';
+import type { Clock, NewId } from './process/ids.js';
+import type { Logger } from './process/log.js';
+import { IncidentStore } from './signals/incidents/incidents.js';
+import { SignalStore } from './signals/incidents/store.js';
 
 export interface CoreDeps {
   readonly config: Config;

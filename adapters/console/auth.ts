@@ -5,7 +5,7 @@
  * must come to an allowed Host (DNS rebinding) from the same Origin (CSRF).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../../src/ids.js';
+import type { Clock } from '../../src/process/ids.js';
 
 export const SESSION_COOKIE = 'autonomy_console';
 

@@ -6,7 +6,7 @@
  */
 import { type ChatAdapter, type DeliveredRef, DeliveryError } from '../../src/chat/adapter.js';
 import { type ButtonAction, type ChatMessage, messageSchema } from '../../src/chat/message.js';
-import type { Clock, NewId } from '../../src/ids.js';
+import type { Clock, NewId } from '../../src/process/ids.js';
 
 /** One message in the feed, as the JSON API and the stream show it. */
 export interface FeedItem {

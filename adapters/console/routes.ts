@@ -13,9 +13,9 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { ChatInbound } from '../../src/chat/adapter.js';
 import { BUTTON_ACTIONS, type ChatMessage, SHORT_ID } from '../../src/chat/message.js';
-import type { Clock } from '../../src/ids.js';
-import type { Logger } from '../../src/log.js';
 import { CHART_NAME, DIGEST_DIR } from '../../src/metrics/digest.js';
+import type { Clock } from '../../src/process/ids.js';
+import type { Logger } from '../../src/process/log.js';
 import {
   bearerToken,
   ConsoleSessions,

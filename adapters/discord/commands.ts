@@ -5,7 +5,7 @@
  * guild (instant) or globally (Discord may take up to an hour to show it).
  */
 import { REST, Routes, SlashCommandBuilder, type SlashCommandSubcommandBuilder } from 'discord.js';
-import { VERBS, type Verb } from '../../src/control/commands/grammar.js';
+import { VERBS, type Verb } from '../../src/chat/commands/grammar.js';
 import { AGENTS } from '../../src/policy/vocabulary.js';
 
 type OptionKind = 'string' | 'integer' | 'agent' | 'agent-or-all' | 'mute-kind';

@@ -8,7 +8,7 @@ import type { App } from '@slack/bolt';
 import { z } from 'zod';
 import type { ChatInbound, InboundClick } from '../../src/chat/adapter.js';
 import { BUTTON_ACTIONS, type ChatMessage, SHORT_ID } from '../../src/chat/message.js';
-import type { Logger } from '../../src/log.js';
+import type { Logger } from '../../src/process/log.js';
 import type { RenderedSlackMessage } from './render.js';
 
 export interface HandlerDeps {

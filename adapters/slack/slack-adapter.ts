@@ -11,8 +11,8 @@ import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel, SocketModeRecei
 import type { ChatAdapter, ChatInbound, DeliveredRef } from '../../src/chat/adapter.js';
 import { DeliveryError } from '../../src/chat/adapter.js';
 import type { ChatMessage } from '../../src/chat/message.js';
-import type { Clock } from '../../src/ids.js';
-import type { Logger } from '../../src/log.js';
+import type { Clock } from '../../src/process/ids.js';
+import type { Logger } from '../../src/process/log.js';
 import { registerHandlers } from './handlers.js';
 import { renderSlackMessage } from './render.js';
 import { AUTH_ERRORS, toDeliveryError } from './slack-errors.js';

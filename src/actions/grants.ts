@@ -13,11 +13,11 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { grants } from '../db/schema.js';
-import type { NewId } from '../ids.js';
 import { effectivePhase } from '../policy/decide.js';
 import { bindingHash, checkParams } from '../policy/params.js';
 import type { Authorisation, CompiledAction, DecisionState, Params, Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';
+import type { NewId } from '../process/ids.js';
 
 /** The kill and phase facts a grant needs (a ControlSnapshot fits). */
 export type ControlFacts = Pick<

@@ -9,8 +9,8 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { AuditLog } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { approvals, runs } from '../db/schema.js';
-import type { Clock } from '../ids.js';
 import type { AgentName, Tier } from '../policy/vocabulary.js';
+import type { Clock } from '../process/ids.js';
 import type { FinalStatus } from './run-outcome.js';
 import type { RunRequest } from './runner.js';
 

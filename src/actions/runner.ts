@@ -14,11 +14,11 @@
  */
 import type { AuditLog } from '../audit/log.js';
 import type { Database } from '../db/connection.js';
-import type { Clock, NewId } from '../ids.js';
-import type { Logger } from '../log.js';
 import { checkParams } from '../policy/params.js';
 import type { CompiledAction, Decision, Proposal } from '../policy/types.js';
 import type { AgentName, Tier } from '../policy/vocabulary.js';
+import type { Clock, NewId } from '../process/ids.js';
+import type { Logger } from '../process/log.js';
 import {
   type BuiltinFn,
   type BuiltinName,

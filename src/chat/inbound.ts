@@ -5,13 +5,14 @@
  * Platforms redeliver (Slack retries, a gateway resume): a delivery id seen before gets the same
  * answer again and nothing runs twice.
  */
-import type { ButtonKey } from '../actions/button-key.js';
+
 import type { AuditLog } from '../audit/log.js';
-import { runCommand } from '../control/commands/execute.js';
-import type { CommandServices } from '../control/commands/services.js';
 import { describeRoles, permits, rolesOf } from '../control/roles.js';
 import type { Policy } from '../policy/types.js';
 import type { ChatInbound, InboundClick, InboundCommand } from './adapter.js';
+import type { ButtonKey } from './button-key.js';
+import { runCommand } from './commands/execute.js';
+import type { CommandServices } from './commands/services.js';
 import { type ChatMessage, message } from './message.js';
 
 export interface InboundDeps {

@@ -5,13 +5,13 @@
  * and the agent's kill switch hold back posts, never storage. Alerts carry an Acknowledge button.
  */
 import { eq } from 'drizzle-orm';
-import type { ButtonKey } from '../actions/button-key.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { incidents, type MessageRef } from '../db/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName, SignalKind } from '../policy/vocabulary.js';
-import { IncidentCoalescer, type Notice } from '../signals/coalesce.js';
+import { IncidentCoalescer, type Notice } from '../signals/incidents/coalesce.js';
 import type { IncidentChange } from '../signals/types.js';
+import type { ButtonKey } from './button-key.js';
 import { type ChatMessage, message } from './message.js';
 import type { Outbox } from './outbox.js';
 import { channelsFor, inMaintenance } from './routing.js';

@@ -20,7 +20,7 @@ import { durationMs, scopeMatcher } from '../policy/compile.js';
 import type { PolicyDoc } from '../policy/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { Severity } from '../policy/vocabulary.js';
-import { matchesDayOfMonth, matchesDayOfWeek } from '../signals/cron-time.js';
+import { matchesDayOfMonth, matchesDayOfWeek } from '../signals/sweeps/cron-time.js';
 
 export type MaintenanceWindowDoc = PolicyDoc['control']['maintenanceWindows'][number];
 

@@ -9,8 +9,8 @@ import { and, asc, eq, gt, isNull } from 'drizzle-orm';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { MUTE_KINDS, type MuteKind, mutes } from '../db/schema.js';
-import type { NewId } from '../ids.js';
 import { AGENTS } from '../policy/vocabulary.js';
+import type { NewId } from '../process/ids.js';
 
 /** A mute as stored. Times are epoch ms. */
 export interface Mute {

@@ -9,7 +9,7 @@ import { is, Param, Placeholder, type Query } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as drizzleMigrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { packageRoot } from '../package-root.js';
+import { packageRoot } from '../process/package-root.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;

@@ -456,7 +456,7 @@ export const mutes = sqliteTable(
 
 /**
  * Mined error-signature templates, so signature ids stay stable across restarts. `record` is the
- * miner's own JSON (src/signals/signatures.ts snapshot()); the other columns are for queries.
+ * miner's own JSON (src/signals/signatures/miner.ts snapshot()); the other columns are for queries.
  */
 export const signatureTemplates = sqliteTable(
   'signature_templates',

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../package-root.js';
+import { packageRoot } from '../process/package-root.js';
 
 /** What varies per run: an id (letters and digits) and the time the run started. */
 export interface RunContext {

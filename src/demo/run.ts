@@ -22,9 +22,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { loadConfig } from '../config.js';
 import type { Bot, BotOptions } from '../main.js';
-import { packageRoot } from '../package-root.js';
+import { loadConfig } from '../process/config.js';
+import { packageRoot } from '../process/package-root.js';
 import { ConsoleFeed, type FeedEntry, sleep, waitForReactions } from './console-feed.js';
 import { accepted, botFacts, DemoError, describeAnswer, type Fetch, send, type Target } from './driver.js';
 import { workflowRunExample } from './payloads.js';

@@ -14,7 +14,7 @@ import type { SkillCheck } from './skill-file.js';
 /** Classes a skill's check may have: it runs unattended in sweeps, so it may only test or collect. */
 export const CHECK_CLASSES: ReadonlySet<string> = new Set(['test-run', 'evidence']);
 
-/** A check as the sweep bodies take it (src/agents/sweep-bodies.ts SweepCheck). */
+/** A check as the sweep bodies take it (src/agents/runtime/sweep-bodies.ts SweepCheck). */
 export interface SkillSweepCheck {
   readonly actionId: string;
   readonly params: Readonly<Record<string, string | number>>;

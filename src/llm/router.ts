@@ -7,10 +7,10 @@
  * Model output is data: it is returned as text or as a value that passed the caller's schema.
  */
 import { z } from 'zod';
-import type { Clock } from '../ids.js';
 import { durationMs } from '../policy/compile.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';
+import type { Clock } from '../process/ids.js';
 import { BudgetGate, HostBackoff } from './budget.js';
 import { FairLimiter } from './limiter.js';
 import type { LlmMessage, ModelClient } from './types.js';

@@ -6,8 +6,8 @@
 import { and, eq, gte, sql, sum } from 'drizzle-orm';
 import { type Database, type FastStatement, fastStatement } from '../db/connection.js';
 import { modelUsage } from '../db/schema.js';
-import type { Clock } from '../ids.js';
 import { AGENTS, type AgentName } from '../policy/vocabulary.js';
+import type { Clock } from '../process/ids.js';
 
 export interface UsageStore {
   tokensToday(agent: AgentName): number;

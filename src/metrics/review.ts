@@ -12,7 +12,7 @@ import { type ChatMessage, message } from '../chat/message.js';
 import type { Database } from '../db/connection.js';
 import { approvals, auditLog, policyVersions, runs } from '../db/schema.js';
 import type { Millis, Policy } from '../policy/types.js';
-import { cronTimes, formatLocalMinute } from '../signals/cron-time.js';
+import { cronTimes, formatLocalMinute } from '../signals/sweeps/cron-time.js';
 
 /** The audit kinds a review lists (besides runs, approvals and policy versions, read from their tables). */
 export const REVIEW_AUDIT_KINDS = [

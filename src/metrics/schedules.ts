@@ -22,15 +22,15 @@ import type { EnqueueOptions, EnqueueResult } from '../chat/outbox.js';
 import { digestChannels, reviewChannels } from '../chat/routing.js';
 import type { Database } from '../db/connection.js';
 import { policyVersions } from '../db/schema.js';
-import type { Clock } from '../ids.js';
 import type { Millis, Policy } from '../policy/types.js';
-import { cronTimes } from '../signals/cron-time.js';
+import type { Clock } from '../process/ids.js';
+import { cronTimes } from '../signals/sweeps/cron-time.js';
 import {
   cronScheduler,
   type SweepLog,
   type SweepSchedule,
   type SweepScheduler,
-} from '../signals/sweep-scheduler.js';
+} from '../signals/sweeps/scheduler.js';
 import { buildDigest, digestDedupeKey } from './digest.js';
 import { purgeExpired, type RetentionResult } from './retention.js';
 import { buildReview, reviewDedupeKey } from './review.js';

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page, Request, Route } from 'playwright-core';
-import type { ResearchPage } from '../agents/types.js';
+import type { ResearchPage } from '../agents/runtime/types.js';
 import { checkHost, parseWebUrl } from './allowlist.js';
 import { type Deadline, startDeadline } from './deadline.js';
 import { ResearchError, showUrl } from './errors.js';

@@ -4,7 +4,7 @@
  * whole call at research.timeout or the caller's signal. Error statuses and non-text replies
  * (images, archives, PDFs) are refused with a ResearchError that says so.
  */
-import type { ResearchPage } from '../agents/types.js';
+import type { ResearchPage } from '../agents/runtime/types.js';
 import type { AddressGuard } from './address-guard.js';
 import type { Allowlist } from './allowlist.js';
 import { startDeadline } from './deadline.js';

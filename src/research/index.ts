@@ -6,7 +6,7 @@
  * page read is remembered for the run's evidence: `cited()` lists them in the order they were read.
  * Nothing here can post, submit or sign in: only GET and HEAD exist, and no request carries a body.
  */
-import type { ResearchHit, ResearchPage, ResearchTools } from '../agents/types.js';
+import type { ResearchHit, ResearchPage, ResearchTools } from '../agents/runtime/types.js';
 import { durationMs } from '../policy/compile.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';

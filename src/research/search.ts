@@ -7,7 +7,7 @@
  * back, at most MAX_HITS. A hit is not a page read: it is cited only once it is fetched.
  */
 import { z } from 'zod';
-import type { ResearchHit } from '../agents/types.js';
+import type { ResearchHit } from '../agents/runtime/types.js';
 import { type Allowlist, parseWebUrl } from './allowlist.js';
 import { startDeadline } from './deadline.js';
 import { ResearchError, showUrl } from './errors.js';

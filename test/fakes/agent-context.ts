@@ -1,7 +1,7 @@
 /**
  * A fake AgentContext for unit tests of one agent: it records what the agent posted, proposed and
  * cited, and answers proposals and model calls from a script. The real one is built by the agent
- * pipeline (src/agents/pipeline.ts), which the pipeline's own tests cover.
+ * pipeline (src/agents/runtime/pipeline.ts), which the pipeline's own tests cover.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import type {
   Finding,
   ProposalOutcome,
   ResearchTools,
-} from '../../src/agents/types.js';
+} from '../../src/agents/runtime/types.js';
 import type { CallRequest, CallResult } from '../../src/llm/router.js';
 import type { Decision, Policy } from '../../src/policy/types.js';
 import type { AgentName } from '../../src/policy/vocabulary.js';

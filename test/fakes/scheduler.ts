@@ -2,7 +2,7 @@
  * A SweepScheduler for tests: it records what was scheduled, and the test fires the ticks (the
  * sweeps and the digest/review/retention calendar both run on one).
  */
-import type { SweepSchedule, SweepScheduler } from '../../src/signals/sweep-scheduler.js';
+import type { SweepSchedule, SweepScheduler } from '../../src/signals/sweeps/scheduler.js';
 
 /** Records what was scheduled; the test fires the ticks. */
 export class FakeScheduler implements SweepScheduler {

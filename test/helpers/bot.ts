@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { packageRoot } from '../../src/package-root.js';
+import { packageRoot } from '../../src/process/package-root.js';
 
 export const ROOT = packageRoot();
 export const DEFAULT_POLICY = join(ROOT, 'policies', 'default.policy.yaml');

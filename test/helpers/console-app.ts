@@ -9,7 +9,7 @@ import { ConsoleAdapter } from '../../adapters/console/console-adapter.js';
 import { mountConsole } from '../../adapters/console/routes.js';
 import type { ChatInbound, InboundClick, InboundCommand } from '../../src/chat/adapter.js';
 import { type ChatMessage, message } from '../../src/chat/message.js';
-import { sequentialIds } from '../../src/ids.js';
+import { sequentialIds } from '../../src/process/ids.js';
 import { LogSink } from './bot.js';
 
 export const TOKEN = 'tok_0123456789abcdef0123456789abcdef';

@@ -16,13 +16,13 @@ import { type HooksHandle, MemoryCounters, mountHooks } from '../../adapters/htt
 import { createHttpApp, listen, type RunningServer } from '../../adapters/http/server.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { type Database, migrate, openDatabase } from '../../src/db/connection.js';
-import { sequentialIds } from '../../src/ids.js';
 import type { Policy } from '../../src/policy/types.js';
-import { IncidentStore } from '../../src/signals/incidents.js';
-import { RepeatTracker } from '../../src/signals/repeats.js';
-import { SignatureMiner } from '../../src/signals/signatures.js';
-import { SignalStore } from '../../src/signals/store.js';
-import { TemplateStore } from '../../src/signals/template-store.js';
+import { sequentialIds } from '../../src/process/ids.js';
+import { IncidentStore } from '../../src/signals/incidents/incidents.js';
+import { SignalStore } from '../../src/signals/incidents/store.js';
+import { SignatureMiner } from '../../src/signals/signatures/miner.js';
+import { RepeatTracker } from '../../src/signals/signatures/repeats.js';
+import { TemplateStore } from '../../src/signals/signatures/template-store.js';
 import { makePolicy } from '../fixtures/policy.js';
 
 export interface Accepted {

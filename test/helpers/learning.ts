@@ -7,8 +7,8 @@
 import { AuditLog } from '../../src/audit/log.js';
 import type { Database } from '../../src/db/connection.js';
 import { proposals, runs } from '../../src/db/schema.js';
-import { IncidentStore } from '../../src/signals/incidents.js';
-import { SignalStore } from '../../src/signals/store.js';
+import { IncidentStore } from '../../src/signals/incidents/incidents.js';
+import { SignalStore } from '../../src/signals/incidents/store.js';
 import type { IncidentChange, SignalInput } from '../../src/signals/types.js';
 
 export const HOUR = 3_600_000;

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ResearchTools } from '../../src/agents/types.js';
+import type { ResearchTools } from '../../src/agents/runtime/types.js';
 import type { Resolve } from '../../src/research/address-guard.js';
 import { createResearch, type ResearchOptions } from '../../src/research/index.js';
 import { makePolicy, type PolicyInput } from '../fixtures/policy.js';

@@ -1,13 +1,14 @@
 /**
  * What the hook routes need from the composition root (src/main.ts wires it; see mountHooks).
  */
-import type { Clock } from '../../../src/ids.js';
-import type { Logger } from '../../../src/log.js';
+
 import type { Policy } from '../../../src/policy/types.js';
-import type { Inventory } from '../../../src/signals/inventory.js';
+import type { Clock } from '../../../src/process/ids.js';
+import type { Logger } from '../../../src/process/log.js';
+import type { Inventory } from '../../../src/signals/advisories/inventory.js';
 import type { LineMiner, RepeatCounter, RepeatSettings } from '../../../src/signals/normalise/logs.js';
-import type { TemplateRecord } from '../../../src/signals/signatures.js';
-import type { SaveResult } from '../../../src/signals/template-store.js';
+import type { TemplateRecord } from '../../../src/signals/signatures/miner.js';
+import type { SaveResult } from '../../../src/signals/signatures/template-store.js';
 import type { IngestOutcome, SignalInput } from '../../../src/signals/types.js';
 import { MiB } from './body.js';
 import type { IngestCounters } from './counters.js';

@@ -7,7 +7,7 @@
  * against the inventory the policy names), or accepted and ignored with the reason. A delivery
  * (X-GitHub-Delivery) is stored once, however often it comes.
  */
-import type { Inventory } from '../../../src/signals/inventory.js';
+import type { Inventory } from '../../../src/signals/advisories/inventory.js';
 import { normaliseGithub } from '../../../src/signals/normalise/github.js';
 import { githubSignatureMatches } from './auth.js';
 import { mediaType, parseJson, readBody } from './body.js';

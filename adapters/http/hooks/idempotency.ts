@@ -5,7 +5,7 @@
  * restart the key is forgotten, as are the repeat counts it fed: see the report on a durable
  * `ingest_deliveries` table.)
  */
-import type { Clock } from '../../../src/ids.js';
+import type { Clock } from '../../../src/process/ids.js';
 
 export interface RecentKeysOptions {
   readonly now: Clock;

@@ -10,7 +10,7 @@
  * other methods 405. A rejected request writes nothing and is counted by reason.
  */
 import type { Hono } from 'hono';
-import { type Inventory, InventoryLoader, inventorySpec } from '../../../src/signals/inventory.js';
+import { type Inventory, InventoryLoader, inventorySpec } from '../../../src/signals/advisories/inventory.js';
 import { postDirect } from '../server.js';
 import { alertmanagerHandler } from './alertmanager.js';
 import { bearerCheck } from './auth.js';
@@ -77,7 +77,8 @@ function policyInventory(deps: HookDeps): () => Inventory {
 }
 
 export function mountHooks(app: Hono, deps: HookDeps): HooksHandle {
-  if (deps.ingestToken.length === 0) throw new Error('mountHooks needs the ingest token (see src/tokens.ts)');
+  if (deps.ingestToken.length === 0)
+    throw new Error('mountHooks needs the ingest token (see src/process/tokens.ts)');
   // The token check runs inside each route's one handler (no middleware chain on the hot path).
   const guarded = (hook: string, handler: HookHandler): HookHandler => {
     const check = bearerCheck({ token: deps.ingestToken, counters: deps.counters, hook });

@@ -1,15 +1,15 @@
 /**
  * `POST /hooks/osv`: OSV advisories (one record, `{"vulns": [...]}` or an array), matched against
  * the inventory the policy names. Transport only: auth and body reading are the shared hook helpers
- * (`requireBearer`, `bodyReader`, passed in), parsing is src/signals/osv.ts, matching
- * src/signals/advisories.ts, storage the sink. Every match is stored in one transaction before the
+ * (`requireBearer`, `bodyReader`, passed in), parsing is src/signals/advisories/osv.ts, matching
+ * src/signals/advisories/match.ts, storage the sink. Every match is stored in one transaction before the
  * 202; a bad record rejects the whole request (400 with JSON paths) and writes nothing. Re-sending
  * the same records stores nothing new (the dedupe key is id + modified + package@version).
  */
 import type { Hono, MiddlewareHandler } from 'hono';
-import { advisorySignals } from '../../../src/signals/advisories.js';
-import type { Inventory } from '../../../src/signals/inventory.js';
-import { parseOsvBody } from '../../../src/signals/osv.js';
+import type { Inventory } from '../../../src/signals/advisories/inventory.js';
+import { advisorySignals } from '../../../src/signals/advisories/match.js';
+import { parseOsvBody } from '../../../src/signals/advisories/osv.js';
 import type { SignalSink } from '../../../src/signals/types.js';
 import type { BodyResult } from './body.js';
 import type { IngestCounters } from './counters.js';

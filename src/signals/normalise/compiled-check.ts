@@ -12,7 +12,7 @@
  * would make the check say yes where zod says no (or gives something else), so compiling refuses
  * the ones it sees, loudly, on first use. That guard is a help, not a proof (a refined schema used
  * in two places is seen once): each schema compiled here has a property test that the check and
- * zod agree (test/compiled-check.test.ts). Lengths count code points and patterns run without
+ * zod agree (test/signals/normalise/compiled-check.test.ts). Lengths count code points and patterns run without
  * the u flag, as zod does.
  */
 import { Ajv } from 'ajv';

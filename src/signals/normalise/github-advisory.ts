@@ -12,12 +12,12 @@
  * Severity from the CVSS vector, else GitHub's CVSS score, else its rating (cvss.ts). Pure.
  */
 import { z } from 'zod';
-import { fixText } from '../advisories.js';
 import {
   type GithubAdvisoryMatch,
   type GithubVulnerability,
   matchGithubAdvisory,
-} from '../github-advisories.js';
+} from '../advisories/github.js';
+import { fixText } from '../advisories/match.js';
 import type { SignalInput } from '../types.js';
 import { boundedKey, cut, type Normalised } from './common.js';
 import {

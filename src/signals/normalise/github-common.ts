@@ -3,8 +3,8 @@
  * outcome of a delivery, the context it is mapped in, and small helpers and schema parts. Pure.
  */
 import { z } from 'zod';
-import { advisorySeverity } from '../cvss.js';
-import { buildInventory, type Inventory } from '../inventory.js';
+import { advisorySeverity } from '../advisories/cvss.js';
+import { buildInventory, type Inventory } from '../advisories/inventory.js';
 import type { SignalInput } from '../types.js';
 import { type Normalised, parseIsoTime, zodProblems } from './common.js';
 

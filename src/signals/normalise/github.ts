@@ -20,7 +20,7 @@
  * delivery: one per matched package, `github:<delivery>:<name>@<version>`).
  */
 import { z } from 'zod';
-import type { Inventory } from '../inventory.js';
+import type { Inventory } from '../advisories/inventory.js';
 import { boundedKey, cut, type Normalised, shortHash } from './common.js';
 import { dependabotAlert, repositoryAdvisory, securityAdvisory } from './github-advisory.js';
 import {

@@ -10,10 +10,10 @@
  * error level or above (error, err, fatal, critical, crit, severe, alert, emerg, panic) are counted
  * per signature; when a signature repeats `threshold` times within the policy's window, ONE
  * `error_signature` signal is made (fingerprint = the signature, with the count), at most once per
- * cooldown: that is the RepeatCounter's job (src/signals/repeats.ts).
+ * cooldown: that is the RepeatCounter's job (src/signals/signatures/repeats.ts).
  */
 import { z } from 'zod';
-import { stripHeader } from '../header.js';
+import { stripHeader } from '../signatures/header.js';
 import type { SignalInput } from '../types.js';
 import { cut, MAX_PROBLEMS, type Normalised, type Problem, parseAnyTime } from './common.js';
 

@@ -1,0 +1,446 @@
+/**
+ * Error signatures: an online log template miner in the spirit of Drain (He et al., ICWS 2017).
+ *
+ * Each message is stripped of its header, tokenised and masked (mask.ts), then matched against the
+ * templates of the same token count whose first token is the same or a wildcard (Drain's
+ * fixed-depth tree: token count, then first token). A template absorbs a message when they differ
+ * only where either side is a variable or in "soft" tokens (identifiers, not plain words); the
+ * differing positions become `<*>`. Beyond Drain (the rules are in signature-rules.ts):
+ * - masking before the tree is much broader, and a run of values collapses into one `<*>`, so
+ *   variable-length lists (block ids, addresses, numbers) do not split a template;
+ * - two plain words that differ are never merged on similarity alone (`opened` / `closed`): when a
+ *   template is created, a post-pass merges the templates that differ from it only in the same few
+ *   positions once each position has shown enough distinct words — 2 after a naming word (`user`,
+ *   `from`, `by`...), 3 after `for` / `:` / `,` or in a long message, 5 elsewhere (user names and
+ *   states become variables; `GET` / `POST` / `DELETE` stay apart);
+ * - one `<*>` may cover one extra word of a template of another length (`powered off`);
+ * - the agreement needed is adaptive: short messages need more of their tokens to agree;
+ * - an exact-match cache keyed by the masked message serves repeated shapes without a search.
+ *
+ * A signature (`s_` + a hash of the template as first seen) is kept when its template generalises;
+ * a template merged into another keeps answering through `resolve()` (aliases are persisted).
+ * Memory is bounded: templates, never lines, are kept, at most `maxTemplates` of them (the least
+ * recently seen evicted first, a small batch at a time).
+ */
+import { z } from 'zod';
+import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
+import { fitScore, hash53, MAX_SPAN_EXTRA, sameLengthMerge, softAllowance, spanFits } from './rules.js';
+
+/** The wildcard, as a module constant (hot loops compare against it). */
+const WILDCARD: string = MASKED;
+
+export interface SignatureMatch {
+  /** Stable id of the template, e.g. `s_1x9k2m0qz4`. */
+  readonly signature: string;
+  /** The template, variables as `<*>`. */
+  readonly template: string;
+  /** True when this message created the template. */
+  readonly isNew: boolean;
+  /** Messages seen with this template so far (including this one). */
+  readonly count: number;
+}
+
+/** One template as persisted: plain JSON-safe data. */
+export interface TemplateRecord {
+  readonly signature: string;
+  readonly template: string;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Signatures of templates merged into this one; `resolve()` maps them here. */
+  readonly aliases: readonly string[];
+}
+
+export const templateRecordSchema = z.object({
+  signature: z.string().min(1).max(64),
+  template: z.string().max(100_000),
+  count: z.number().int().nonnegative(),
+  firstSeen: z.number().finite(),
+  lastSeen: z.number().finite(),
+  aliases: z.array(z.string().min(1).max(64)),
+});
+
+export interface SignatureMinerOptions {
+  /** Templates kept at most; the least recently seen is evicted beyond it. Default 50,000. */
+  readonly maxTemplates?: number;
+  /** Drop a timestamp / level / component header before mining. Default true. */
+  readonly stripHeaders?: boolean;
+  /** Distinct words a position needs, in the general case, before it becomes `<*>`. Default 5. */
+  readonly cardinality?: number;
+  /** The clock used when `add` is given no time. */
+  readonly now?: () => number;
+}
+
+interface Template {
+  id: string;
+  tokens: string[];
+  text: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  aliases: string[];
+  bucket: string;
+  /** When it was last seen, in adds (see `tick`). */
+  used: number;
+  /** Set when this template was merged into another or evicted. */
+  dead: boolean;
+  mergedInto: Template | null;
+}
+
+const DEFAULT_MAX_TEMPLATES = 50_000;
+const DEFAULT_CARDINALITY = 5;
+/** How many templates of one length a new template is compared with (bounds the post-pass). */
+const SCAN_LIMIT = 256;
+/** Exact-match cache size (masked message -> template); cleared when full. */
+const CACHE_LIMIT = 50_000;
+/** Aliases kept per template (the oldest are forgotten beyond it). */
+const MAX_ALIASES = 256;
+
+function splitTemplate(text: string): string[] {
+  return text === '' ? [] : text.split(' ');
+}
+
+export class SignatureMiner {
+  private readonly maxTemplates: number;
+  private readonly stripHeaders: boolean;
+  private readonly cardinality: number;
+  private readonly now: () => number;
+  /** Live templates by signature. */
+  private readonly live = new Map<string, Template>();
+  /** Merged signature -> the signature it was merged into (possibly itself merged later). */
+  private readonly aliasOf = new Map<string, string>();
+  /** `${length} ${first token}` -> templates. */
+  private readonly buckets = new Map<string, Set<Template>>();
+  private readonly byLength = new Map<number, Set<Template>>();
+  private readonly cache = new Map<string, Template>();
+  /** Counts adds: a template's `used` is the tick it was last seen at (the LRU order). */
+  private tick = 0;
+
+  constructor(options: SignatureMinerOptions = {}) {
+    this.maxTemplates = Math.max(1, options.maxTemplates ?? DEFAULT_MAX_TEMPLATES);
+    this.stripHeaders = options.stripHeaders ?? true;
+    this.cardinality = Math.max(2, options.cardinality ?? DEFAULT_CARDINALITY);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Templates kept now. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Mine one message (or whole line): its signature and template. Never throws on any string. */
+  add(message: string, at?: number): SignatureMatch {
+    const when = at ?? this.now();
+    const text = this.stripHeaders ? stripHeader(message) : message;
+    const tokens = maskTokens(tokenize(text));
+    const key = tokens.join(' ');
+    let template = this.fromCache(key);
+    let isNew = false;
+    if (template === null) {
+      template = this.match(tokens);
+      if (template !== null) this.generalise(template, tokens);
+      else {
+        template = this.create(tokens, when);
+        isNew = true;
+        const merged = this.consolidate(template);
+        if (merged !== template) {
+          template = merged;
+          isNew = false;
+        }
+      }
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(key, template);
+    }
+    template.count += 1;
+    if (when > template.lastSeen) template.lastSeen = when;
+    if (when < template.firstSeen) template.firstSeen = when;
+    template.used = ++this.tick;
+    return { signature: template.id, template: template.text, isNew, count: template.count };
+  }
+
+  /** The live signature a (possibly merged) signature now answers to, or null when unknown. */
+  resolve(signature: string): string | null {
+    let id = signature;
+    for (let hops = 0; hops < 64; hops++) {
+      if (this.live.has(id)) return id;
+      const next = this.aliasOf.get(id);
+      if (next === undefined) return null;
+      id = next;
+    }
+    return null;
+  }
+
+  /** The current template of a signature (following merges), or null. */
+  templateOf(signature: string): string | null {
+    const id = this.resolve(signature);
+    return id === null ? null : ((this.live.get(id) as Template).text ?? null);
+  }
+
+  /** Every template, least recently seen first, as plain records (JSON-safe). */
+  snapshot(): TemplateRecord[] {
+    const order = [...this.live.values()].sort((a, b) => a.used - b.used);
+    return order.map((t) => ({
+      signature: t.id,
+      template: t.text,
+      count: t.count,
+      firstSeen: t.firstSeen,
+      lastSeen: t.lastSeen,
+      aliases: [...t.aliases],
+    }));
+  }
+
+  /** A miner holding the templates of a snapshot, with the same signatures and aliases. */
+  static restore(records: readonly unknown[], options: SignatureMinerOptions = {}): SignatureMiner {
+    const miner = new SignatureMiner(options);
+    records.forEach((raw, index) => {
+      const parsed = templateRecordSchema.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = `[${index}]${issue?.path.map((p) => `.${String(p)}`).join('') ?? ''}`;
+        throw new Error(
+          `signature snapshot record ${where}: ${issue?.message ?? 'invalid'}; the snapshot is not one SignatureMiner.snapshot() wrote`,
+        );
+      }
+      miner.insert(parsed.data);
+    });
+    return miner;
+  }
+
+  private insert(record: TemplateRecord): void {
+    if (this.live.has(record.signature)) return;
+    const tokens = splitTemplate(record.template);
+    const t: Template = {
+      id: record.signature,
+      tokens,
+      text: record.template,
+      count: record.count,
+      firstSeen: record.firstSeen,
+      lastSeen: record.lastSeen,
+      aliases: [...record.aliases],
+      bucket: '',
+      used: ++this.tick,
+      dead: false,
+      mergedInto: null,
+    };
+    for (const alias of t.aliases) this.aliasOf.set(alias, t.id);
+    this.index(t);
+    this.live.set(t.id, t);
+    this.evictOverflow();
+  }
+
+  private fromCache(key: string): Template | null {
+    let t = this.cache.get(key);
+    if (t === undefined) return null;
+    while (t.mergedInto !== null) t = t.mergedInto;
+    if (t.dead) {
+      this.cache.delete(key);
+      return null;
+    }
+    return t;
+  }
+
+  /** The best template for a message among those sharing its length and first token (or `<*>`). */
+  private match(tokens: readonly string[]): Template | null {
+    const n = tokens.length;
+    const soft = softAllowance(n);
+    let best: Template | null = null;
+    let bestScore = -1;
+    const first = n === 0 ? '' : (tokens[0] as string);
+    const own = this.buckets.get(`${n} ${first}`);
+    const wild = first === WILDCARD ? undefined : this.buckets.get(`${n} ${WILDCARD}`);
+    for (const set of [own, wild]) {
+      if (set === undefined) continue;
+      for (const t of set) {
+        const score = fitScore(t.tokens, tokens, soft);
+        if (score > bestScore) {
+          best = t;
+          bestScore = score;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Put `<*>` where the template and the message differ. */
+  private generalise(t: Template, tokens: readonly string[]): void {
+    let changed = false;
+    for (let i = 0; i < t.tokens.length; i++) {
+      if (t.tokens[i] !== tokens[i] && t.tokens[i] !== WILDCARD) {
+        t.tokens[i] = WILDCARD;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    t.text = t.tokens.join(' ');
+    this.reindex(t);
+  }
+
+  private create(tokens: readonly string[], at: number): Template {
+    const text = tokens.join(' ');
+    let id = '';
+    for (let seed = 0; ; seed++) {
+      id = `s_${hash53(text, seed).toString(36)}`;
+      if (!this.live.has(id) && !this.aliasOf.has(id)) break;
+    }
+    const t: Template = {
+      id,
+      tokens: [...tokens],
+      text,
+      count: 0,
+      firstSeen: at,
+      lastSeen: at,
+      aliases: [],
+      bucket: '',
+      used: ++this.tick,
+      dead: false,
+      mergedInto: null,
+    };
+    this.index(t);
+    this.live.set(id, t);
+    this.evictOverflow();
+    return t;
+  }
+
+  /**
+   * The post-pass, run when a template is created: merge it with templates that differ from it only
+   * (a) in soft tokens, across first tokens the tree kept apart; (b) in a few word positions, once
+   * each of those positions has shown enough distinct words (`distinctNeeded`); (c) in the length of
+   * a span an existing `<*>` covers (variable-length values). Returns the surviving template.
+   */
+  private consolidate(fresh: Template): Template {
+    return this.mergeAcrossLengths(this.mergeSameLength(fresh));
+  }
+
+  private mergeSameLength(fresh: Template): Template {
+    const peers = this.byLength.get(fresh.tokens.length);
+    if (peers === undefined) return fresh;
+    const members = sameLengthMerge(fresh, peers, this.cardinality, SCAN_LIMIT);
+    return members === null ? fresh : this.merge(members, null);
+  }
+
+  /**
+   * Variable-length values: a template whose `<*>` can cover a longer span of a template of another
+   * length, everything else equal, absorbs it (`has been <*> by` / `has been powered off by`).
+   */
+  private mergeAcrossLengths(t: Template): Template {
+    const n = t.tokens.length;
+    for (let d = 1; d <= MAX_SPAN_EXTRA; d++) {
+      const shorter = this.byLength.get(n - d);
+      if (shorter === undefined) continue;
+      let scanned = 0;
+      for (const s of shorter) {
+        if (++scanned > SCAN_LIMIT) break;
+        if (spanFits(s.tokens, t.tokens)) return this.merge([t, s], s.tokens);
+      }
+    }
+    if (!t.tokens.includes(WILDCARD)) return t;
+    const absorbed: Template[] = [];
+    for (let d = 1; d <= MAX_SPAN_EXTRA; d++) {
+      const longer = this.byLength.get(n + d);
+      if (longer === undefined) continue;
+      let scanned = 0;
+      for (const l of longer) {
+        if (++scanned > SCAN_LIMIT) break;
+        if (spanFits(t.tokens, l.tokens)) absorbed.push(l);
+      }
+    }
+    return absorbed.length === 0 ? t : this.merge([t, ...absorbed], t.tokens);
+  }
+
+  /**
+   * Merge templates into the oldest one; the others become its aliases (but not one created by the
+   * message being added, whose id nobody has seen). `shape` is the merged template when the
+   * templates differ in length; otherwise they are generalised position by position.
+   */
+  private merge(group: readonly Template[], shape: readonly string[] | null): Template {
+    const unique = [...new Set(group)];
+    const sorted = unique.sort(
+      (x, y) => x.firstSeen - y.firstSeen || y.count - x.count || (x.id < y.id ? -1 : 1),
+    );
+    const survivor = sorted[0] as Template;
+    const oldLength = survivor.tokens.length;
+    if (shape !== null && shape.length !== oldLength) {
+      this.unindex(survivor);
+      survivor.tokens = [...shape];
+    }
+    for (const other of sorted.slice(1)) {
+      if (other.tokens.length === survivor.tokens.length) {
+        for (let i = 0; i < survivor.tokens.length; i++) {
+          if (survivor.tokens[i] !== other.tokens[i]) survivor.tokens[i] = WILDCARD;
+        }
+      }
+      survivor.count += other.count;
+      survivor.firstSeen = Math.min(survivor.firstSeen, other.firstSeen);
+      survivor.lastSeen = Math.max(survivor.lastSeen, other.lastSeen);
+      const ids = other.count > 0 ? [other.id, ...other.aliases] : other.aliases;
+      survivor.aliases.push(...ids);
+      for (const alias of ids) this.aliasOf.set(alias, survivor.id);
+      if (survivor.aliases.length > MAX_ALIASES) {
+        for (const gone of survivor.aliases.splice(0, survivor.aliases.length - MAX_ALIASES))
+          this.aliasOf.delete(gone);
+      }
+      this.unindex(other);
+      this.live.delete(other.id);
+      other.dead = true;
+      other.mergedInto = survivor;
+    }
+    survivor.text = survivor.tokens.join(' ');
+    if (survivor.tokens.length !== oldLength) this.index(survivor);
+    else this.reindex(survivor);
+    return survivor;
+  }
+
+  private index(t: Template): void {
+    const n = t.tokens.length;
+    t.bucket = `${n} ${n === 0 ? '' : t.tokens[0]}`;
+    let set = this.buckets.get(t.bucket);
+    if (set === undefined) {
+      set = new Set();
+      this.buckets.set(t.bucket, set);
+    }
+    set.add(t);
+    let peers = this.byLength.get(n);
+    if (peers === undefined) {
+      peers = new Set();
+      this.byLength.set(n, peers);
+    }
+    peers.add(t);
+  }
+
+  private unindex(t: Template): void {
+    const set = this.buckets.get(t.bucket);
+    if (set !== undefined) {
+      set.delete(t);
+      if (set.size === 0) this.buckets.delete(t.bucket);
+    }
+    const peers = this.byLength.get(t.tokens.length);
+    if (peers !== undefined) {
+      peers.delete(t);
+      if (peers.size === 0) this.byLength.delete(t.tokens.length);
+    }
+  }
+
+  private reindex(t: Template): void {
+    const n = t.tokens.length;
+    const bucket = `${n} ${n === 0 ? '' : t.tokens[0]}`;
+    if (bucket === t.bucket) return;
+    this.unindex(t);
+    this.index(t);
+  }
+
+  /**
+   * Beyond the cap, evict the least recently seen templates, a small batch at a time so that the
+   * order is only worked out once per batch (not on every add).
+   */
+  private evictOverflow(): void {
+    if (this.live.size <= this.maxTemplates) return;
+    const target = this.maxTemplates - Math.max(0, Math.floor(this.maxTemplates / 64) - 1);
+    const order = [...this.live.values()].sort((a, b) => a.used - b.used);
+    for (const oldest of order.slice(0, this.live.size - target)) {
+      this.live.delete(oldest.id);
+      this.unindex(oldest);
+      for (const alias of oldest.aliases) this.aliasOf.delete(alias);
+      oldest.dead = true;
+    }
+  }
+}

@@ -1,0 +1,332 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AgentDispatcher } from '../../../src/agents/runtime/dispatch.js';
+import { sweepBodies } from '../../../src/agents/runtime/sweep-bodies.js';
+import type { Agent, AgentSignal } from '../../../src/agents/runtime/types.js';
+import { isKilled } from '../../../src/control/state.js';
+import type { AgentName, SignalKind } from '../../../src/policy/vocabulary.js';
+import { Sweeps } from '../../../src/signals/sweeps/sweeps.js';
+import type { SignalInput } from '../../../src/signals/types.js';
+import { type AgentKit, agentKit, fakeAgent, gate, kitPolicy } from '../../helpers/agent-kit.js';
+import { eventually } from '../../helpers/bot.js';
+
+let kit: AgentKit | null = null;
+let dispatcher: AgentDispatcher | null = null;
+
+afterEach(async () => {
+  await dispatcher?.stop();
+  dispatcher = null;
+  await kit?.pipeline.stop(2000);
+  kit?.close();
+  kit = null;
+});
+
+let n = 0;
+function input(over: Partial<SignalInput> & { fingerprint: string }): SignalInput {
+  n++;
+  return {
+    kind: 'alert',
+    source: 'alertmanager',
+    dedupeKey: `d-${n}`,
+    title: `alert ${over.fingerprint}`,
+    severity: 'warning',
+    payload: {},
+    // One service per fingerprint: signals of one service within the correlation window join one
+    // incident, and these tests are about distinct incidents.
+    service: `web-${over.fingerprint}`,
+    ...over,
+  };
+}
+
+/** A kit and a dispatcher over `agents`, subscribed to the core's signal store. */
+function setup(
+  agents: Agent[],
+  o: { maxQueue?: number; policy?: ReturnType<typeof kitPolicy> } = {},
+): AgentKit {
+  const k = agentKit(o.policy === undefined ? {} : { policy: o.policy });
+  kit = k;
+  dispatcher = new AgentDispatcher({
+    agents,
+    pipeline: k.pipeline,
+    policy: () => k.policy,
+    isKilled: (a) => isKilled(k.control.snapshot(), a),
+    now: () => k.clock.t,
+    log: kitLog(k),
+    ...(o.maxQueue === undefined ? {} : { maxQueue: o.maxQueue }),
+  });
+  k.core.signals.onStored(dispatcher.onStored);
+  return k;
+}
+
+function kitLog(k: AgentKit) {
+  const records: { level: string; msg: string }[] = [];
+  logged.set(k, records);
+  return {
+    warn: (_obj: object, msg: string) => records.push({ level: 'warn', msg }),
+    error: (_obj: object, msg: string) => records.push({ level: 'error', msg }),
+  };
+}
+const logged = new WeakMap<AgentKit, { level: string; msg: string }[]>();
+
+/** An agent that records the signals it was given. */
+function recorder(name: AgentName, handles: SignalKind[], o: { handlesResolved?: boolean } = {}) {
+  const seen: AgentSignal[] = [];
+  const agent = fakeAgent(name, {
+    handles,
+    ...o,
+    onSignal: async (s) => {
+      seen.push(s);
+    },
+  });
+  return { agent, seen };
+}
+
+describe('the dispatcher', () => {
+  it('hands a signal that opens an incident to the agents that handle it, and not its updates', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const validator = recorder('validator', ['failed_job']);
+    const k = setup([sentinel.agent, validator.agent]);
+    const [stored] = k.core.signals.ingest([input({ fingerprint: 'web-down' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(1);
+    expect(validator.seen).toHaveLength(0);
+    const s = sentinel.seen[0];
+    expect(s).toMatchObject({
+      kind: 'alert',
+      fingerprint: 'web-down',
+      service: 'web-web-down',
+      incident: { change: 'opened' },
+    });
+    if (stored?.status !== 'stored') throw new Error('not stored');
+    expect(s?.id).toBe(stored.signalId);
+    const [run] = k.agentRuns();
+    expect(run).toMatchObject({
+      triggerSource: 'webhook',
+      triggerRef: stored.signalId,
+      incidentId: s?.incident?.id,
+    });
+    expect(run?.evidence).toEqual([`signal:${stored.signalId}`, `incident:${s?.incident?.id}`]);
+
+    k.core.signals.ingest([input({ fingerprint: 'web-down' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(1);
+  });
+
+  it('hands over a health probe getting worse (slow, then down: the monitor sends nothing in between)', async () => {
+    const sentinel = recorder('sentinel', ['health']);
+    const k = setup([sentinel.agent]);
+    const probe = { kind: 'health' as const, source: 'probe:web', fingerprint: 'health:web' };
+    k.core.signals.ingest([input({ ...probe, severity: 'warning', title: 'web is slow' })]);
+    await dispatcher?.idle();
+    k.core.signals.ingest([input({ ...probe, severity: 'critical', title: 'web is down' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen.map((s) => [s.title, s.severity, s.incident?.change])).toEqual([
+      ['web is slow', 'warning', 'opened'],
+      ['web is down', 'critical', 'updated'],
+    ]);
+    expect(k.agentRuns()).toHaveLength(2);
+  });
+
+  it('makes one agent run of 1,000 identical alerts', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const k = setup([sentinel.agent]);
+    for (let i = 0; i < 10; i++) {
+      k.core.signals.ingest(Array.from({ length: 100 }, () => input({ fingerprint: 'flood' })));
+    }
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(1);
+    expect(k.agentRuns()).toHaveLength(1);
+  });
+
+  it('names probes and sweeps as the trigger source', async () => {
+    const sentinel = recorder('sentinel', ['health']);
+    const k = setup([sentinel.agent]);
+    k.core.signals.ingest([input({ kind: 'health', source: 'probe:web', fingerprint: 'health:web' })]);
+    await dispatcher?.idle();
+    expect(k.agentRuns()[0]?.triggerSource).toBe('probe');
+  });
+
+  it('does not dispatch kinds outside triggers.events, nor to killed or disabled agents', async () => {
+    const sentinel = recorder('sentinel', ['alert', 'event']);
+    const guardian = recorder('guardian', ['alert']);
+    const k = setup([sentinel.agent, guardian.agent], {
+      policy: kitPolicy({ phase: 3, agents: { guardian: { enabled: false } } }),
+    });
+    k.core.signals.ingest([input({ kind: 'event', source: 'events', fingerprint: 'deploy' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(0);
+
+    k.control.kill('sentinel', 'slack:user:U0OPERATOR');
+    k.core.signals.ingest([input({ fingerprint: 'db-slow' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(0);
+    expect(guardian.seen).toHaveLength(0);
+    expect(k.agentRuns()).toEqual([]);
+  });
+
+  it('gives the resolution of an incident only to agents that handle resolutions', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const mentor = recorder('mentor', ['alert'], { handlesResolved: true });
+    const k = setup([sentinel.agent, mentor.agent]);
+    k.core.signals.ingest([input({ fingerprint: 'disk-full' })]);
+    await dispatcher?.idle();
+    k.core.signals.ingest([input({ fingerprint: 'disk-full', resolves: true })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen.map((s) => s.incident?.change)).toEqual(['opened']);
+    expect(mentor.seen.map((s) => s.incident?.change)).toEqual(['opened', 'resolved']);
+    // A resolution that resolves nothing goes nowhere.
+    k.core.signals.ingest([input({ fingerprint: 'never-opened', resolves: true })]);
+    await dispatcher?.idle();
+    expect(mentor.seen).toHaveLength(2);
+  });
+
+  it('runs one signal at a time per agent, in order, and keeps a bounded queue (oldest dropped, logged once)', async () => {
+    const held = gate();
+    const seen: string[] = [];
+    let running = 0;
+    let most = 0;
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s) => {
+        running++;
+        most = Math.max(most, running);
+        seen.push(s.fingerprint);
+        if (seen.length === 1) await held.promise;
+        running--;
+      },
+    });
+    const k = setup([sentinel], { maxQueue: 3 });
+    k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
+    await eventually(() => seen.length === 1);
+    for (let i = 1; i < 10; i++) k.core.signals.ingest([input({ fingerprint: `fp-${i}` })]);
+    await eventually(() => dispatcher?.queued().sentinel === 3);
+    held.open();
+    await dispatcher?.idle();
+    expect(seen).toEqual(['fp-0', 'fp-7', 'fp-8', 'fp-9']);
+    expect(most).toBe(1);
+    const warnings = (logged.get(k) ?? []).filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toContain("sentinel's signal queue is full");
+  });
+
+  it('queues a fingerprint once while it waits', async () => {
+    const held = gate();
+    const seen: string[] = [];
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s) => {
+        seen.push(`${s.fingerprint}:${s.incident?.change}`);
+        if (seen.length === 1) await held.promise;
+      },
+    });
+    const k = setup([sentinel]);
+    k.core.signals.ingest([input({ fingerprint: 'a' })]);
+    await eventually(() => seen.length === 1);
+    k.core.signals.ingest([input({ fingerprint: 'b' })]);
+    k.core.signals.ingest([input({ fingerprint: 'b', resolves: true })]);
+    k.core.signals.ingest([input({ fingerprint: 'b' })]); // reopens b, which still waits
+    held.open();
+    await dispatcher?.idle();
+    expect(seen).toEqual(['a:opened', 'b:opened']);
+  });
+});
+
+describe('sweep bodies', () => {
+  const noSchedule = { schedule: () => ({ stop: () => {} }) };
+
+  function sweeps(k: AgentKit, agents: Agent[], extra?: Parameters<typeof sweepBodies>[3]) {
+    return new Sweeps({
+      database: k.db.database,
+      sink: k.core.signals,
+      policy: () => k.policy,
+      bodies: sweepBodies(k.pipeline, () => k.policy, agents, extra),
+      isKilled: (a) => isKilled(k.control.snapshot(), a),
+      now: () => k.clock.t,
+      newId: (p) => `${p}_${Math.random().toString(36).slice(2)}`,
+      scheduler: noSchedule,
+    });
+  }
+
+  it("runs the agent's own checks, then the policy's checks of its actions, each through decide()", async () => {
+    const k = agentKit({
+      policy: kitPolicy({
+        phase: 3,
+        edit: (doc) => {
+          doc.checks = [
+            { action: 's-echo', params: { msg: 'swept' }, sweep: 'light' },
+            { action: 'page-oncall', params: { severity: 'warning' }, sweep: 'light' },
+            { action: 'rerun-ci-job', params: { jobId: 1 }, sweep: 'light' }, // validator's: not sentinel's check
+            { action: 's-touch', params: { msg: 'deep' }, sweep: 'deep' },
+          ];
+        },
+      }),
+    });
+    kit = k;
+    const order: string[] = [];
+    const sentinel = fakeAgent('sentinel', {
+      light: async (ctx) => {
+        order.push(`own light ${ctx.trigger}`);
+      },
+    });
+    const s = sweeps(k, [sentinel], {
+      extraChecks: (agent, kind) =>
+        agent === 'sentinel' && kind === 'deep' ? [{ actionId: 's-echo', params: { msg: 'skill' } }] : [],
+    });
+    const light = await s.tick('sentinel', 'light', k.clock.t);
+    expect(light.status).toBe('succeeded');
+    expect(order).toEqual(['own light sweep:light']);
+    expect(k.proposals().map((p) => [p.actionId, p.verdict])).toEqual([
+      ['s-echo', 'execute'],
+      ['page-oncall', 'suggest'],
+    ]);
+    const [run] = k.agentRuns();
+    expect(run).toMatchObject({ triggerSource: 'cron', triggerRef: light.runId, status: 'succeeded' });
+
+    const deep = await s.tick('sentinel', 'deep', k.clock.t);
+    expect(deep.status).toBe('succeeded');
+    expect(
+      k
+        .proposals()
+        .slice(2)
+        .map((p) => [p.actionId, p.verdict]),
+    ).toEqual([
+      ['s-touch', 'execute'],
+      ['s-echo', 'execute'],
+    ]);
+    expect(
+      k
+        .actionRuns()
+        .map((r) => r.actionId)
+        .sort(),
+    ).toEqual(['s-echo', 's-echo', 's-touch']);
+  });
+
+  it('fails the sweep when the run fails (so the failure streak counts it), and records nothing when idle', async () => {
+    const k = agentKit();
+    kit = k;
+    const sentinel = fakeAgent('sentinel', {
+      light: async () => {
+        throw new Error('baseline file is corrupt');
+      },
+    });
+    const mentor = fakeAgent('mentor');
+    const s = sweeps(k, [sentinel, mentor]);
+    const failed = await s.tick('sentinel', 'light', k.clock.t);
+    expect(failed).toMatchObject({ status: 'failed', error: 'failed: baseline file is corrupt' });
+    const idle = await s.tick('mentor', 'light', k.clock.t);
+    expect(idle.status).toBe('succeeded');
+    expect(k.agentRuns().map((r) => r.agent)).toEqual(['sentinel']);
+  });
+
+  it('is interrupted when the sweep is aborted (the agent was killed)', async () => {
+    const k = agentKit();
+    kit = k;
+    const held = gate();
+    const sentinel = fakeAgent('sentinel', { deep: () => held.promise });
+    const s = sweeps(k, [sentinel]);
+    const tick = s.tick('sentinel', 'deep', k.clock.t);
+    await eventually(() => k.pipeline.inFlight().length === 1);
+    k.pipeline.killAgent('sentinel');
+    s.abortAgent('sentinel', 'sentinel was killed');
+    expect(await tick).toMatchObject({ status: 'failed', error: 'stopped: sentinel was killed' });
+    expect(k.agentRuns()[0]).toMatchObject({ status: 'interrupted' });
+    held.open();
+  });
+});

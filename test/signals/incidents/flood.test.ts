@@ -1,0 +1,84 @@
+/**
+ * No floods: 10,000 identical alerts make one chat message (plus the agent's once-per-incident follow-ups), updated in place with the count, and
+ * every event is still stored. Through the real bot: signal store, incident, alerts, outbox, console.
+ */
+import { count, eq } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { outbox, signals } from '../../../src/db/schema.js';
+import { type Bot, startBot } from '../../../src/main.js';
+import type { SignalInput } from '../../../src/signals/types.js';
+import { eventually, LogSink, type TempSetup, tempSetup } from '../../helpers/bot.js';
+
+let setup: TempSetup;
+let bot: Bot;
+
+afterEach(async () => {
+  await bot?.stop();
+  setup?.cleanup();
+});
+
+function alert(i: number): SignalInput {
+  return {
+    kind: 'alert',
+    source: 'alertmanager',
+    dedupeKey: `am:disk-full:${i}`,
+    fingerprint: 'DiskFull:db-1',
+    title: 'DiskFull: db-1 at 97%',
+    service: 'api',
+    severity: 'critical',
+    payload: { n: i },
+    occurredAt: 1_000 + i,
+  };
+}
+
+describe('alert floods', () => {
+  it('10,000 identical alerts: every one stored, one message, updated in place with the count', async () => {
+    setup = tempSetup();
+    bot = await startBot({
+      env: setup.env,
+      logDestination: new LogSink(),
+      print: () => {},
+      incidentUpdateIntervalMs: 200,
+    });
+    for (let b = 0; b < 20; b++) {
+      bot.core.signals.ingest(Array.from({ length: 500 }, (_, i) => alert(b * 500 + i)));
+    }
+    const db = bot.database.db;
+    expect(db.select({ n: count() }).from(signals).get()?.n).toBe(10_000);
+    const incidents = bot.core.incidents.list({ status: 'unresolved' });
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]?.signalCount).toBe(10_000);
+
+    // The throttled last update carries the final count; then everything is delivered.
+    await eventually(
+      () => {
+        const rows = db.select().from(outbox).where(eq(outbox.channel, 'console:main')).all();
+        const last = rows.at(-1)?.message as { fields?: { label: string; value: string }[] } | undefined;
+        return (
+          rows.every((r) => r.state === 'delivered') &&
+          last?.fields?.find((f) => f.label === 'Signals')?.value === '10000'
+        );
+      },
+      5000,
+      50,
+    );
+    const rows = db.select().from(outbox).where(eq(outbox.channel, 'console:main')).all();
+    // One alert for the incident; sentinel's follow-ups (its triage, and the tier 0 evidence it
+    // collected under the default policy) come once per incident too, not once per signal.
+    const posts = rows.filter((r) => r.op === 'post').map((r) => (r.message as { title: string }).title);
+    expect(posts.filter((t) => t.startsWith('DiskFull'))).toHaveLength(1);
+    expect(posts.filter((t) => t.startsWith('Triage i1'))).toHaveLength(1);
+    expect(posts.filter((t) => t.startsWith('sentinel ran collect-evidence'))).toHaveLength(1);
+    expect(posts).toHaveLength(3);
+    expect(rows.filter((r) => r.op === 'update').length).toBeLessThanOrEqual(5);
+    // The console shows one message for it, with the count.
+    const feed = (await (
+      await fetch(`${bot.url}/api/messages`, {
+        headers: { authorization: `Bearer ${bot.consoleUrl?.split('token=')[1]}` },
+      })
+    ).json()) as { messages: { message: { title: string; fields: { label: string; value: string }[] } }[] };
+    const forIncident = feed.messages.filter((m) => m.message.title.startsWith('DiskFull'));
+    expect(forIncident).toHaveLength(1);
+    expect(forIncident[0]?.message.fields.find((f) => f.label === 'Signals')?.value).toBe('10000');
+  });
+});
