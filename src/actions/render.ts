@@ -1,20 +1,15 @@
 /**
  * What a person sees before approving: exactly what will run, with the params filled in by the same
- * rule the executors use (executors/template.ts), the system it targets, and the tier and why.
+ * rule the executors use (src/policy/placeholders.ts, filled by executors/template.ts), the system it
+ * targets, and the tier and why.
  * Secrets stay placeholders: a header shows `${CI_TOKEN}`, never its value.
  */
 import { targetSystem } from '../policy/params.js';
+import { replacePlaceholders } from '../policy/placeholders.js';
 import type { CompiledAction, Params } from '../policy/types.js';
 import type { Tier } from '../policy/vocabulary.js';
 import type { Env } from './executors/command.js';
-import {
-  envNames,
-  fillArgv,
-  fillBody,
-  fillText,
-  fillUrl,
-  replacePlaceholders,
-} from './executors/template.js';
+import { envNames, fillArgv, fillBody, fillText, fillUrl } from './executors/template.js';
 
 export interface ExecutionDescription {
   readonly kind: 'command' | 'http' | 'builtin';

@@ -12,7 +12,7 @@ import { approvals, runs } from '../db/schema.js';
 import type { AgentName, Tier } from '../policy/vocabulary.js';
 import type { Clock } from '../process/ids.js';
 import type { FinalStatus } from './run-outcome.js';
-import type { RunRequest } from './runner.js';
+import type { RunRequest } from './run-request.js';
 
 /** Who the runner is in the audit log. */
 export const RUNNER_ACTOR = 'system:runner';

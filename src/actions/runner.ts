@@ -15,13 +15,11 @@
 import type { AuditLog } from '../audit/log.js';
 import type { Database } from '../db/connection.js';
 import { checkParams } from '../policy/params.js';
-import type { CompiledAction, Decision, Proposal } from '../policy/types.js';
-import type { AgentName, Tier } from '../policy/vocabulary.js';
+import type { AgentName, BuiltinName, Tier } from '../policy/vocabulary.js';
 import type { Clock, NewId } from '../process/ids.js';
 import type { Logger } from '../process/log.js';
 import {
   type BuiltinFn,
-  type BuiltinName,
   BuiltinRegistry,
   type BuiltinResult,
   builtinFacts,
@@ -52,12 +50,14 @@ import {
   recoverInterruptedRuns,
   type StopCause,
 } from './run-records.js';
+import type { RunRequest } from './run-request.js';
 
-export type { BuiltinFn, BuiltinName } from './executors/builtin.js';
+export type { BuiltinName } from '../policy/vocabulary.js';
+export type { BuiltinFn } from './executors/builtin.js';
 export type { Execution, FinalStatus } from './run-outcome.js';
-
 export type { InterruptedRun } from './run-records.js';
 export { RUNNER_ACTOR } from './run-records.js';
+export type { RunRequest, RunTrigger } from './run-request.js';
 
 export interface RunnerOptions {
   readonly database: Database;
@@ -74,27 +74,6 @@ export interface RunnerOptions {
   /** Output kept per stream (default 64 KiB). */
   readonly maxOutputBytes?: number;
   readonly fetch?: typeof fetch;
-}
-
-export interface RunTrigger {
-  /** `webhook`, `cron`, `chat`, `cli`, `approval`, ... */
-  readonly source: string;
-  /** What exactly: a signal id, a sweep name, an approval id. */
-  readonly ref?: string | null;
-}
-
-export interface RunRequest {
-  readonly proposal: Proposal;
-  readonly action: CompiledAction;
-  /** From decide(); must say execute. */
-  readonly decision: Decision;
-  readonly trigger: RunTrigger;
-  readonly incidentId?: string | null;
-  readonly approvalId?: string | null;
-  /** The model that chose the action, or null/absent when rules did. */
-  readonly model?: { readonly name: string; readonly provider: string } | null;
-  /** Links or ids that led here (signals, incident, pages read). */
-  readonly evidence?: readonly string[];
 }
 
 export interface RunResult {

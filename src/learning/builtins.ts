@@ -6,9 +6,10 @@
  * approval that let the run happen.
  */
 import { eq } from 'drizzle-orm';
-import type { BuiltinCall, BuiltinFn, BuiltinName, BuiltinOutput } from '../actions/executors/builtin.js';
+import type { BuiltinCall, BuiltinFn, BuiltinOutput } from '../actions/executors/builtin.js';
 import type { Database } from '../db/connection.js';
 import { approvals } from '../db/schema.js';
+import type { BuiltinName } from '../policy/vocabulary.js';
 import type { SkillStore } from './skills.js';
 
 /** Who made this run happen: the approver, else the agent (a phase 4 standing grant). */

@@ -4,13 +4,11 @@
  * programs, targets in scope, params that cannot carry unchecked text, and builtins that declare
  * exactly the params their function reads.
  */
-import { BUILTIN_PARAMS } from '../actions/executors/builtin.js';
-import { ENV_NAME, placeholders, replacePlaceholders } from '../actions/executors/template.js';
-import type { PartialPolicyDoc, Report } from './check.js';
-import { placeholderName, scopeMatcher } from './compile.js';
-import type { PathSegment } from './errors.js';
-import type { ActionDoc, AgentDoc, ParamDoc } from './schema.js';
-import { AGENT_CLASSES, type AgentName, type Tier } from './vocabulary.js';
+import { scopeMatcher } from './compile.js';
+import type { PathSegment, Report } from './errors.js';
+import { ENV_NAME, placeholderName, placeholders, replacePlaceholders } from './placeholders.js';
+import type { ActionDoc, AgentDoc, ParamDoc, PartialPolicyDoc } from './schema.js';
+import { AGENT_CLASSES, type AgentName, BUILTIN_PARAMS, type Tier } from './vocabulary.js';
 
 const SHELLS = new Set('sh bash zsh dash ksh fish csh tcsh cmd powershell pwsh'.split(' '));
 /** Values a checked param should never accept: command substitution and newlines. */
@@ -82,7 +80,7 @@ function checkExecutor(
 ): Set<string> {
   const used = new Set<string>();
   const scan = (text: string, path: PathSegment[], envAllowed: boolean, instead: string): void => {
-    // The one placeholder rule (src/actions/executors/template.ts), as the executors fill them in.
+    // The one placeholder rule (placeholders.ts), as the executors fill them in.
     for (const { token, kind, name } of placeholders(text)) {
       if (kind === 'env') {
         if (!envAllowed) report(path, `${token}: env vars are only filled in in http headers; ${instead}`);

@@ -10,23 +10,14 @@
 import { validateDetailed } from 'node-cron';
 import { checkActions, classesOf, tierOf } from './check-actions.js';
 import { durationMs, scopeMatcher } from './compile.js';
-import type { PathSegment } from './errors.js';
-import type { ActionDoc, AgentDoc, PolicyDoc } from './schema.js';
+import type { PathSegment, Report } from './errors.js';
+import type { ActionDoc, AgentDoc, PartialPolicyDoc } from './schema.js';
 import { AGENTS, type AgentName } from './vocabulary.js';
 
 export interface CheckIssue {
   readonly path: readonly PathSegment[];
   readonly message: string;
 }
-
-/** The sections of a document that passed the schema; a full `PolicyDoc` is one. */
-export type PartialPolicyDoc = Partial<Omit<PolicyDoc, 'agents' | 'actions'>> & {
-  readonly agents?: Partial<Record<AgentName, AgentDoc>>;
-  /** Same indices as in the file; undefined where that action failed the schema. */
-  readonly actions?: readonly (ActionDoc | undefined)[];
-};
-
-export type Report = (path: readonly PathSegment[], message: string) => void;
 
 /** Runs every check; returns the problems in document order of the checks (the loader sorts by line). */
 export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 import ms from 'ms';
+import { placeholderName } from './placeholders.js';
 import type { ActionDoc, ParamDoc, PolicyDoc } from './schema.js';
 import type { CompiledAction, CompiledParam, Millis, Policy, ScopeMatcher } from './types.js';
 import { AGENTS, type AgentName, type Phase, type Tier } from './vocabulary.js';
@@ -21,12 +22,6 @@ export function durationMs(text: string): Millis {
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-/** `{name}` when the whole string is one placeholder, else null. */
-export function placeholderName(text: string): string | null {
-  const m = /^\{([a-z][a-zA-Z0-9_]{0,31})\}$/.exec(text);
-  return m ? (m[1] as string) : null;
 }
 
 /** The tier an action really has: class-requires-approval lifts it to 3. Never lowered. */

@@ -17,6 +17,9 @@ export interface PolicyIssue {
 /** A segment of a path into the document: a mapping key or a list index. */
 export type PathSegment = string | number;
 
+/** How a check reports a problem: where in the document it is, and what to write instead. */
+export type Report = (path: readonly PathSegment[], message: string) => void;
+
 const PLAIN_KEY = /^[A-Za-z0-9_$-]+$/;
 
 /** `['actions', 3, 'params', 'service']` -> `actions[3].params.service`. */

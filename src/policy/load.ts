@@ -18,10 +18,10 @@ import {
   visit,
 } from 'yaml';
 import type { z } from 'zod';
-import { checkPolicy, type PartialPolicyDoc } from './check.js';
+import { checkPolicy } from './check.js';
 import { compilePolicy } from './compile.js';
 import { formatPath, type PathSegment, type PolicyIssue, sortIssues } from './errors.js';
-import { type PolicyDoc, policySchema } from './schema.js';
+import { type PartialPolicyDoc, type PolicyDoc, policySchema } from './schema.js';
 import { describeZodIssue } from './schema-issues.js';
 import type { Policy } from './types.js';
 import { AGENTS } from './vocabulary.js';

@@ -5,10 +5,12 @@
  * `autonomy policy schema` prints this as JSON Schema for editors.
  */
 import { z } from 'zod';
-import { BUILTIN_NAMES } from '../actions/executors/builtin.js';
+import { ENV_NAME } from './placeholders.js';
 import {
   ACTION_CLASSES,
   AGENTS,
+  type AgentName,
+  BUILTIN_NAMES,
   CHANNEL_PATTERN,
   DURATION_PATTERN,
   IDENTITY_PATTERN,
@@ -285,10 +287,7 @@ const param = z.union([
 const commandExecutor = z.strictObject({
   command: z.array(z.string().min(1)).min(1).describe('argv; run with execFile, never a shell'),
   cwd: z.string().optional(),
-  env: z
-    .array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/))
-    .default([])
-    .describe('env vars passed through'),
+  env: z.array(z.string().regex(ENV_NAME)).default([]).describe('env vars passed through'),
 });
 const httpExecutor = z.strictObject({
   http: z.strictObject({
@@ -357,6 +356,16 @@ export type PolicyDoc = z.output<typeof policySchema>;
 export type ActionDoc = PolicyDoc['actions'][number];
 export type ParamDoc = ActionDoc['params'][string];
 export type AgentDoc = PolicyDoc['agents']['sentinel'];
+
+/**
+ * The sections of a document that passed the schema; a full `PolicyDoc` is one. The checks
+ * (check.ts) run on it when other sections failed.
+ */
+export type PartialPolicyDoc = Partial<Omit<PolicyDoc, 'agents' | 'actions'>> & {
+  readonly agents?: Partial<Record<AgentName, AgentDoc>>;
+  /** Same indices as in the file; undefined where that action failed the schema. */
+  readonly actions?: readonly (ActionDoc | undefined)[];
+};
 
 /** JSON Schema of the policy file, for editors (`autonomy policy schema`). */
 export function policyJsonSchema(): unknown {

@@ -62,6 +62,24 @@ export const ACTION_CLASSES = [
 ] as const;
 export type ActionClass = (typeof ACTION_CLASSES)[number];
 
+/**
+ * The bot's own functions a catalog action may name (`executor: { builtin: skill-publish }`): the
+ * schema's enum is built from this list. The learning loop registers them with the runner
+ * (src/actions/executors/builtin.ts runs them).
+ */
+export const BUILTIN_NAMES = ['skill-publish', 'skill-rollback'] as const;
+export type BuiltinName = (typeof BUILTIN_NAMES)[number];
+
+/** The params each builtin reads: a catalog entry must declare exactly these (check-actions.ts). */
+export const BUILTIN_PARAMS: Readonly<Record<BuiltinName, readonly string[]>> = {
+  'skill-publish': ['skill'],
+  'skill-rollback': ['skill'],
+};
+
+export function isBuiltinName(name: string): name is BuiltinName {
+  return (BUILTIN_NAMES as readonly string[]).includes(name);
+}
+
 /** Who someone is, in the policy and in the audit: `slack:user:U123`, `discord:role:456`, ... */
 export const IDENTITY_PATTERN =
   '^(slack:(user|group):[A-Z0-9]{2,32}|discord:(user|role):[0-9]{5,25}|console:user:[A-Za-z0-9._-]{1,64}|cli:user:[A-Za-z0-9._-]{1,64})$';

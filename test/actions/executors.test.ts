@@ -12,11 +12,11 @@ import {
   fillBody,
   fillUrl,
   MissingEnvError,
-  placeholders,
   TemplateError,
 } from '../../src/actions/executors/template.js';
 import { describeExecution, shellQuote } from '../../src/actions/render.js';
 import { checkParams } from '../../src/policy/params.js';
+import { placeholders } from '../../src/policy/placeholders.js';
 import type { CompiledAction, Params } from '../../src/policy/types.js';
 import { type ActionInput, makePolicy } from '../fixtures/policy.js';
 import { familyPids, goneWithin, killAll, type Scripts, writeScripts } from '../helpers/processes.js';

@@ -5,22 +5,13 @@
  * decide(), approved by a person, run and recorded by the runner.
  *
  * The functions are registered with the runner by the composition root (src/main.ts); the policy
- * can only name one of BUILTIN_NAMES, and the params it passes are the declared, checked params.
+ * can only name one of BUILTIN_NAMES (the policy's vocabulary, src/policy/vocabulary.ts, with the
+ * params each reads), and the params it passes are the declared, checked params.
  * A builtin that is not registered in this process fails the run with a reason, it never guesses.
  */
 import { performance } from 'node:perf_hooks';
 import type { CompiledAction, Params } from '../../policy/types.js';
-import type { AgentName } from '../../policy/vocabulary.js';
-
-/** Every builtin a policy may name (the schema's enum is built from this list). */
-export const BUILTIN_NAMES = ['skill-publish', 'skill-rollback'] as const;
-export type BuiltinName = (typeof BUILTIN_NAMES)[number];
-
-/** The params each builtin reads: a catalog entry must declare exactly these (check-actions.ts). */
-export const BUILTIN_PARAMS: Readonly<Record<BuiltinName, readonly string[]>> = {
-  'skill-publish': ['skill'],
-  'skill-rollback': ['skill'],
-};
+import { type AgentName, BUILTIN_NAMES, type BuiltinName, isBuiltinName } from '../../policy/vocabulary.js';
 
 /** What a builtin function is called with. */
 export interface BuiltinCall {
@@ -45,10 +36,6 @@ export interface BuiltinOutput {
 
 /** A builtin's implementation. Throw an Error whose message says what was wrong to fail the run. */
 export type BuiltinFn = (call: BuiltinCall) => Promise<BuiltinOutput> | BuiltinOutput;
-
-export function isBuiltinName(name: string): name is BuiltinName {
-  return (BUILTIN_NAMES as readonly string[]).includes(name);
-}
 
 /** The functions this process can run, by name. */
 export class BuiltinRegistry {

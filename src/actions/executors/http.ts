@@ -7,9 +7,10 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { replacePlaceholders } from '../../policy/placeholders.js';
 import type { CompiledAction, Params } from '../../policy/types.js';
 import type { Env } from './command.js';
-import { fillBody, fillHeader, fillUrl, replacePlaceholders } from './template.js';
+import { fillBody, fillHeader, fillUrl } from './template.js';
 
 export const DEFAULT_BODY_CAP = 64 * 1024;
 

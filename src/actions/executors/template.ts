@@ -1,53 +1,13 @@
 /**
- * The one placeholder rule of the action catalog, shared by the policy check (src/policy/
- * check-actions.ts), the executors and the approval message (src/actions/render.ts):
- * - `{name}` with an identifier-shaped name is a param, filled only with a value that passed
- *   checkParams();
- * - `${NAME}` is an env var, filled only in http headers (a secret such as a token);
- * - any other braces are literal text (JSON bodies: `{"a":1}`, `{}`, `{ x }`).
+ * Fills in the action catalog's templates by the one placeholder rule (src/policy/placeholders.ts:
+ * `{name}` a checked param, `${NAME}` an env var in http headers only, other braces literal text),
+ * the rule the policy check holds the catalog to. The executors and the approval message
+ * (src/actions/render.ts) fill them here.
  * How a value is written depends on where it lands: argv elements get it as is (each element on its
  * own, never joined, never a shell), URLs percent-encoded, JSON bodies JSON-escaped.
  */
+import { ENV_NAME, type Placeholder, placeholders, replacePlaceholders } from '../../policy/placeholders.js';
 import type { Params } from '../../policy/types.js';
-
-/** A `{name}` placeholder names a param when `name` has this shape. */
-export const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** A `${NAME}` placeholder must name an env var of this shape. */
-export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-
-/** `{x}` or `${x}`: braces around text without braces or whitespace. */
-const TOKEN_SOURCE = '(\\$?)\\{([^{}\\s]*)\\}';
-
-export interface Placeholder {
-  /** The placeholder as written, e.g. `{service}` or `${CI_TOKEN}`. */
-  readonly token: string;
-  readonly kind: 'param' | 'env';
-  /** The name inside the braces (an env name may be malformed: check it with ENV_NAME). */
-  readonly name: string;
-  readonly index: number;
-}
-
-/** Every placeholder in `text`, in order. Braces that are neither a param nor `${...}` are skipped. */
-export function placeholders(text: string): Placeholder[] {
-  const out: Placeholder[] = [];
-  for (const m of text.matchAll(new RegExp(TOKEN_SOURCE, 'g'))) {
-    const [token, dollar, name = ''] = m;
-    if (dollar === '$') out.push({ token, kind: 'env', name, index: m.index });
-    else if (PARAM_NAME.test(name)) out.push({ token, kind: 'param', name, index: m.index });
-  }
-  return out;
-}
-
-/** Replaces each placeholder with what `fill` returns for it; everything else is kept as written. */
-export function replacePlaceholders(text: string, fill: (p: Placeholder) => string): string {
-  let out = '';
-  let at = 0;
-  for (const p of placeholders(text)) {
-    out += text.slice(at, p.index) + fill(p);
-    at = p.index + p.token.length;
-  }
-  return out + text.slice(at);
-}
 
 /** A template that cannot be filled: names an unknown param, or an env var where none is allowed. */
 export class TemplateError extends Error {
