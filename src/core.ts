@@ -1,37 +1,41 @@
 /**
  * Every store and service of the core, built over one open database and a way to read the policy
- * in force. No adapters, no HTTP, no timers: the bot (src/main.ts) adds those, and the CLI uses
- * this as it is to run the same chat verbs when chat is down.
+ * in force, and the service list (service.ts) that starts, stops, kills and reports on them. No
+ * HTTP and no platform: the bot (src/main.ts) hands in the chat adapters it made, adds its other
+ * parts to `services` and starts the list; the CLI uses this as it is, never started, to run the
+ * same chat verbs when chat is down (a kill there runs the same kill loop).
  */
+
 import { join } from 'node:path';
 import { and, desc, eq, gte, like, ne, sql } from 'drizzle-orm';
 import { Approvals } from './actions/approvals/approvals.js';
+import { Escalation } from './actions/approvals/escalation.js';
 import { Grants } from './actions/grants.js';
 import { describeExecution } from './actions/render.js';
+import { restartReport } from './actions/restart-report.js';
 import { Runner } from './actions/runner.js';
 import { actionUsage, localDay } from './actions/usage.js';
 import { screenText } from './agents/runtime/screen.js';
 import { type Redact, redactorFor } from './agents/runtime/secrets.js';
 import type { AuditLog } from './audit/log.js';
 import type { ChatInbound } from './chat/adapter.js';
+import { type ChatAdapter, chatService, type Platform } from './chat/adapter.js';
 import { type ButtonKey, loadOrCreateButtonKey } from './chat/button-key.js';
-import type { AgentOrAll } from './chat/commands/grammar.js';
-import {
-  CommandRefusal,
-  type CommandServices,
-  type Health,
-  type StatusFacts,
-} from './chat/commands/services.js';
+import { CommandRefusal, type CommandServices, type StatusFacts } from './chat/commands/services.js';
 import { createInbound } from './chat/inbound.js';
 import { IncidentAlerts } from './chat/incident-alerts.js';
 import { message } from './chat/message.js';
 import { Outbox } from './chat/outbox.js';
+import { OutboxWorker } from './chat/outbox-worker.js';
+import { inMaintenance } from './chat/routing.js';
 import { SubscriptionStore } from './chat/subscriptions.js';
 import { MuteStore } from './control/mutes.js';
 import { rolesOf } from './control/roles.js';
 import { type ControlStore, isKilled } from './control/state.js';
+import { ControlWatch } from './control/watch.js';
 import type { Database } from './db/connection.js';
 import { auditLog, modelUsage, runs } from './db/schema.js';
+import { DatabaseService } from './db/service.js';
 import { registerSkillBuiltins } from './learning/builtins.js';
 import { skillsList } from './learning/list.js';
 import { SkillStore } from './learning/skills.js';
@@ -42,6 +46,7 @@ import { AGENTS, type AgentName } from './policy/vocabulary.js';
 import type { Config } from './process/config.js';
 import type { Clock, NewId } from './process/ids.js';
 import type { Logger } from './process/log.js';
+import { type HealthStatus, type ServiceHealth, ServiceList } from './service.js';
 import { IncidentStore } from './signals/incidents/incidents.js';
 import { SignalStore } from './signals/incidents/store.js';
 
@@ -60,8 +65,12 @@ export interface CoreDeps {
   readonly newId: NewId;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
-  /** Health of the parts only the bot process has (adapters, outbox worker, model server). */
-  readonly health?: () => readonly Health[];
+  /** The chat adapters by platform (the bot's); with any, the core delivers the outbox to them. */
+  readonly adapters?: ReadonlyMap<Platform, ChatAdapter>;
+  /** A delivery failed (for the bot's metrics). */
+  readonly onDeliveryFailed?: (platform: Platform, permanent: boolean) => void;
+  /** How often the control watch looks for changes made by other processes (default 200 ms). */
+  readonly controlPollMs?: number;
   /** Wakes the outbox worker after messages were queued (the bot's; the CLI has none). */
   readonly onQueued?: () => void;
   /** At most one update of an incident's alert per this long (default 10 s). */
@@ -71,6 +80,14 @@ export interface CoreDeps {
 }
 
 export interface Core {
+  /**
+   * The parts in start order: the database, the chat adapters, the outbox worker, restart recovery,
+   * the runner, approvals, incident alerts, escalation and the control watch. The bot adds its own.
+   */
+  readonly services: ServiceList;
+  readonly controlWatch: ControlWatch;
+  /** The outbox worker (only when adapters were given). */
+  readonly worker: OutboxWorker | null;
   /** Takes the policy's and the bot's secrets out of a text (one per policy, cached): share it. */
   readonly redactor: (policy: Policy) => Redact;
   /** Source text (an alert's title, a service) made safe to post: secrets redacted, mentions inert, cut to `max`. */
@@ -88,12 +105,39 @@ export interface Core {
   readonly subscriptions: SubscriptionStore;
   readonly commands: CommandServices;
   readonly inbound: ChatInbound;
-  /** Kill's teeth: abort in-flight runs and void pending approvals of the target. */
-  onKill(target: AgentOrAll, actor: string, reason: string | null): { aborted: number; voided: number };
+  /**
+   * Kill's teeth, after a kill switch was written: the control watch reads it and runs the kill loop
+   * over `services` (runs aborted, approvals voided, sweeps and model calls stopped).
+   */
+  onKill(): { aborted: number; voided: number };
+  /** What `/healthz` answers; `status` shows the same checks. */
+  healthReport(): CoreHealth;
+}
+
+/** The health report: one check per part that reports, and what people look for first. */
+export interface CoreHealth {
+  readonly status: HealthStatus;
+  readonly checks: Readonly<Record<string, ServiceHealth>>;
+  readonly policy: {
+    readonly file: string;
+    readonly version: number;
+    readonly hash: string;
+    readonly phase: number;
+    readonly lastReloadError: { readonly at: string; readonly errors: number } | null;
+  };
+  readonly killed: { readonly all: boolean; readonly agents: readonly AgentName[] };
+  readonly outbox: {
+    readonly pending: number;
+    readonly failed: number;
+    readonly oldestPendingAgeMs: number | null;
+  };
 }
 
 export function createCore(d: CoreDeps): Core {
   const { database, audit, control, now, newId } = d;
+  const services = new ServiceList({
+    onError: (service, step, err) => d.log.error({ err, service }, `${service}: ${step} failed`),
+  });
   const outbox = new Outbox(database, audit, { now });
   const mutes = new MuteStore(database, audit, { now, newId });
   const runner = new Runner({
@@ -157,18 +201,57 @@ export function createCore(d: CoreDeps): Core {
     updateIntervalMs: d.incidentUpdateIntervalMs,
     runbook: (incidentId) => skills.runbookForIncident(incidentId),
     screen: screenSource,
+    onError: (err) => d.log.error({ err }, 'incident updates failed'),
   });
+  // The chat alert of a signal's incident: the first hand-off after a commit (the agents' is in
+  // agents/runtime/service.ts).
   signals.onStored((stored) => {
     for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);
   });
   const subscriptions = new SubscriptionStore(database, audit, now);
 
-  const onKill = (target: AgentOrAll, actor: string, reason: string | null) => {
-    const { aborted } = runner.killAgent(target, actor, reason ?? undefined);
-    const voided = approvals.voidForAgent(target, reason, actor);
-    queued();
-    return { aborted, voided };
-  };
+  const escalation = new Escalation({
+    database,
+    audit,
+    now,
+    messages,
+    policy: d.policy,
+    approvalMessage: (id) => approvals.pendingMessage(id),
+    // A mute holds back a non-critical incident's escalation; a maintenance window holds back
+    // what it covers (critical ones only when the window says holdCritical).
+    isHeld: (incident, t) =>
+      (incident.severity !== 'critical' &&
+        mutes.isMuted({ service: incident.service ?? undefined }, t) !== null) ||
+      inMaintenance(d.policy(), { service: incident.service, severity: incident.severity }, t) !== null,
+    ackNonce: (id) => key.nonce('incident', id),
+    screen: screenSource,
+    beforeTick: () => approvals.expireDue(),
+    afterTick: queued,
+    onError: (err) => d.log.error({ err }, 'expiry and escalation failed'),
+  });
+  // The one kill path: whoever wrote a kill switch, the watch hands it to the kill loop.
+  const controlWatch = new ControlWatch({
+    database,
+    onKill: (order) => services.kill(order),
+    onChange: (next) =>
+      d.log.warn(
+        { killed: next.killedAll ? ['all'] : [...next.killedAgents], phaseOverride: next.phaseOverride },
+        'control state changed',
+      ),
+    intervalMs: d.controlPollMs,
+    onError: (err) => d.log.error({ err }, 'cannot read control state; keeping the last one'),
+  });
+  const worker =
+    d.adapters === undefined
+      ? null
+      : new OutboxWorker({
+          outbox,
+          adapters: d.adapters,
+          now,
+          log: d.log.child({ component: 'outbox' }),
+          metrics: { failed: (e) => d.onDeliveryFailed?.(e.platform, e.reason === 'permanent') },
+        });
+  const onKill = () => controlWatch.check();
 
   const budgets = () => {
     const policy = d.policy();
@@ -240,7 +323,7 @@ export function createCore(d: CoreDeps): Core {
       },
       lastPolicyError: err ? { at: err.at, errors: err.issues.map(formatIssue) } : null,
       policyVersion: d.policyVersion(),
-      health: [{ name: 'database', status: 'ok' }, ...(d.health?.() ?? [])],
+      health: services.health().checks,
       grants: grants
         .list(t)
         .map((g) => ({ id: g.id, actionId: g.actionId, expiresAt: g.expiresAt, grantedBy: g.grantedBy })),
@@ -341,7 +424,51 @@ export function createCore(d: CoreDeps): Core {
     acknowledge: (shortId, actor) => commands.incidents.acknowledge(shortId, actor),
   });
 
+  services.add(
+    new DatabaseService(database, {
+      writes: signals,
+      onError: (err) => d.log.warn({ err }, 'the checkpoint thread failed: checkpointing on commit instead'),
+    }),
+  );
+  for (const adapter of d.adapters?.values() ?? []) services.add(chatService(adapter, inbound));
+  if (worker !== null) services.add(worker);
+  services.add(restartReport({ runner, approvals, outbox, policy: d.policy, now, log: d.log }));
+  services.add(runner);
+  services.add(approvals);
+  services.add(incidentAlerts);
+  services.add(escalation);
+  services.add(controlWatch);
+
+  const healthReport = (): CoreHealth => {
+    const { status, checks } = services.health();
+    const policy = d.policy();
+    const err = d.lastPolicyError();
+    const snap = controlWatch.snapshot();
+    const backlog = outbox.backlog();
+    return {
+      status,
+      checks: Object.fromEntries(checks.map(({ name, ...h }) => [name, h])),
+      policy: {
+        file: policy.source,
+        version: d.policyVersion(),
+        hash: policy.hash,
+        phase: snap.phaseOverride ?? policy.phase,
+        lastReloadError: err ? { at: new Date(err.at).toISOString(), errors: err.issues.length } : null,
+      },
+      killed: { all: snap.killedAll, agents: snap.killedAll ? [...AGENTS] : [...snap.killedAgents] },
+      outbox: {
+        pending: backlog.pending,
+        failed: backlog.failed,
+        oldestPendingAgeMs: backlog.oldestPendingAgeMs,
+      },
+    };
+  };
+
   return {
+    services,
+    controlWatch,
+    worker,
+    healthReport,
     screenSource,
     redactor: redact,
     outbox,

@@ -18,8 +18,8 @@ export type CheckStatus = 'ok' | 'degraded' | 'down';
 
 export interface HealthReport {
   readonly status: CheckStatus;
+  /** One check per part of the bot; the rest of the report (policy, kill switches, ...) is served as given. */
   readonly checks: Readonly<Record<string, { readonly status: CheckStatus; readonly detail?: string }>>;
-  readonly [key: string]: unknown;
 }
 
 export interface HttpDeps {

@@ -29,7 +29,8 @@ export interface SlackAdapterOptions {
   /** The bot's ids, when known (skips the auth.test call). */
   readonly botId?: string;
   readonly botUserId?: string;
-  readonly inbound: ChatInbound;
+  /** The core; may also be given later with `attach()` (the bot builds the core after the adapters). */
+  readonly inbound?: ChatInbound;
   readonly now: Clock;
   /** AUTONOMY_PUBLIC_URL: where people read the full text of a cut message. */
   readonly publicUrl: string | null;
@@ -56,10 +57,12 @@ export class SlackAdapter implements ChatAdapter {
   readonly #options: SlackAdapterOptions;
   readonly #http: HTTPReceiver | null;
   readonly #groupCache = new Map<string, { at: number; users: Promise<ReadonlySet<string>> }>();
+  #inbound: ChatInbound | undefined;
   #problem: { status: 'degraded' | 'down'; detail: string } | null = null;
   #started = false;
 
   constructor(options: SlackAdapterOptions) {
+    this.#inbound = options.inbound;
     this.#options = options;
     this.maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_SKEW_MS;
     if (options.botToken.trim() === '')
@@ -102,11 +105,26 @@ export class SlackAdapter implements ChatAdapter {
       this.app = new App({ token: options.botToken, receiver: this.#http, logger, clientOptions, ...ids });
     }
     registerHandlers(this.app, {
-      inbound: options.inbound,
+      // Commands and clicks go to the core attached now, not the one at construction.
+      inbound: {
+        command: (cmd) => this.#attached().command(cmd),
+        click: (click) => this.#attached().click(click),
+      },
       groupsOf: (userId) => this.groupsOf(userId),
       render: (m) => this.render(m),
       log: options.log,
     });
+  }
+
+  /** Hands the adapter the core's inbound side (commands and clicks before this are refused). */
+  attach(inbound: ChatInbound): void {
+    this.#inbound = inbound;
+  }
+
+  #attached(): ChatInbound {
+    if (this.#inbound === undefined)
+      throw new Error('slack: no core attached yet (the bot is still starting)');
+    return this.#inbound;
   }
 
   /** The HTTP mode receiver's node request listener (null in Socket Mode). See request-guard.ts. */

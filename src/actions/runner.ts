@@ -18,6 +18,7 @@ import { checkParams } from '../policy/params.js';
 import type { AgentName, BuiltinName, Tier } from '../policy/vocabulary.js';
 import type { Clock, NewId } from '../process/ids.js';
 import type { Logger } from '../process/log.js';
+import type { KillOrder, KillTeeth, Service } from '../service.js';
 import {
   type BuiltinFn,
   BuiltinRegistry,
@@ -126,7 +127,8 @@ export class RunnerClosedError extends Error {
   override readonly name = 'RunnerClosedError';
 }
 
-export class Runner {
+export class Runner implements Service {
+  readonly name = 'runner';
   private readonly running = new Map<string, Entry>();
   private readonly builtins = new BuiltinRegistry();
   private closing = false;
@@ -372,6 +374,15 @@ export class Runner {
    */
   recoverAfterRestart(): InterruptedRun[] {
     return recoverInterruptedRuns(this.o, new Set(this.running.keys()));
+  }
+
+  onKill(order: KillOrder): KillTeeth {
+    return this.killAgent(order.target, order.actor, order.reason);
+  }
+
+  /** The SIGTERM drain: in-flight runs finish until `deadline`, the rest are stopped (close()). */
+  async stop(deadline: number): Promise<void> {
+    await this.close(Math.max(0, deadline - Date.now()));
   }
 
   /**

@@ -4,6 +4,7 @@
  * `ChatInbound` with a normalised event; they render `ChatMessage`s and report delivery errors
  * as `DeliveryError` so the outbox can retry (honouring Retry-After) or give up.
  */
+import type { Service } from '../service.js';
 import type { ButtonAction, ChatMessage } from './message.js';
 
 export type Platform = 'slack' | 'discord' | 'console';
@@ -82,4 +83,20 @@ export interface InboundClick {
 export interface ChatInbound {
   command(cmd: InboundCommand): Promise<ChatMessage>;
   click(click: InboundClick): Promise<ChatMessage>;
+}
+
+/**
+ * A chat adapter as a service of the bot (`chat:slack`, ...): started after it was handed the core's
+ * entrance for commands and clicks, stopped after the outbox drained, its health as it reports it.
+ */
+export function chatService(adapter: ChatAdapter, inbound: ChatInbound): Service {
+  return {
+    name: `chat:${adapter.platform}`,
+    async start() {
+      adapter.attach?.(inbound);
+      await adapter.start();
+    },
+    stop: () => adapter.stop(),
+    health: () => adapter.health(),
+  };
 }

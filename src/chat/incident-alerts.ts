@@ -9,6 +9,8 @@ import { type Database, writeTransaction } from '../db/connection.js';
 import { incidents, type MessageRef } from '../db/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName, SignalKind } from '../policy/vocabulary.js';
+import { every } from '../process/timer.js';
+import type { Service } from '../service.js';
 import { IncidentCoalescer, type Notice } from '../signals/incidents/coalesce.js';
 import type { IncidentChange } from '../signals/types.js';
 import type { ButtonKey } from './button-key.js';
@@ -51,16 +53,34 @@ export interface IncidentAlertsOptions {
    * title and service come from whoever sent the webhook. Default: only cut to `max`.
    */
   readonly screen?: (text: string, max: number) => string;
+  /** Where a failed timer round is reported. */
+  readonly onError?: (err: unknown) => void;
 }
 
-export class IncidentAlerts {
+export class IncidentAlerts implements Service {
+  readonly name = 'incident alerts';
   readonly #o: IncidentAlertsOptions;
+  #stopTimer: (() => void) | null = null;
   readonly #coalescer: IncidentCoalescer;
   #kinds = new Map<string, SignalKind>();
 
   constructor(options: IncidentAlertsOptions) {
     this.#o = options;
     this.#coalescer = new IncidentCoalescer({ now: options.now, updateIntervalMs: options.updateIntervalMs });
+  }
+
+  /** Sends the held-back updates of incident alerts every second while started. */
+  start(): void {
+    this.#stopTimer ??= every(
+      1000,
+      () => this.flush(),
+      (err) => this.#o.onError?.(err),
+    );
+  }
+
+  stop(): void {
+    this.#stopTimer?.();
+    this.#stopTimer = null;
   }
 
   /** Feed every stored signal's incident change here (SignalStore.onStored). */

@@ -15,6 +15,7 @@
  *   poll is one indexed query; nothing spins.
  * - `start()` puts rows a crash left `sending` back to pending (see outbox.ts: at least once).
  */
+import type { Service, ServiceHealth } from '../service.js';
 import { type ChatAdapter, DeliveryError, type Platform } from './adapter.js';
 import type { ChatMessage } from './message.js';
 import { type FailReason, type Outbox, type OutboxRow, storedMessage } from './outbox.js';
@@ -98,7 +99,8 @@ const DEFAULTS = {
 
 type Settings = typeof DEFAULTS;
 
-export class OutboxWorker {
+export class OutboxWorker implements Service {
+  readonly name = 'outbox';
   private readonly outbox: Outbox;
   private readonly adapters: ReadonlyMap<Platform, ChatAdapter>;
   private readonly now: () => number;
@@ -162,8 +164,28 @@ export class OutboxWorker {
     if (this.running) this.schedule(0);
   }
 
-  /** Stops polling and waits for the messages in hand (each bounded by sendTimeoutMs). */
-  async stop(): Promise<void> {
+  /** The backlog: degraded while any message has failed for good. */
+  health(): ServiceHealth {
+    const b = this.outbox.backlog();
+    return { status: b.failed > 0 ? 'degraded' : 'ok', detail: `${b.pending} pending, ${b.failed} failed` };
+  }
+
+  /** A kill or a policy change may have queued notices: send them now. */
+  onKill(): undefined {
+    this.poke();
+    return undefined;
+  }
+
+  onPolicyChange(): void {
+    this.poke();
+  }
+
+  /**
+   * Stops polling and waits for the messages in hand (each bounded by sendTimeoutMs). With a
+   * `deadline` (epoch ms, the SIGTERM drain) it first delivers what it can until then (drain()).
+   */
+  async stop(deadline?: number): Promise<void> {
+    if (deadline !== undefined && this.running) await this.drain(Math.max(0, deadline - Date.now()));
     this.running = false;
     this.halted = true;
     this.clearTimer();

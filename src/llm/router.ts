@@ -9,8 +9,9 @@
 import { z } from 'zod';
 import { durationMs } from '../policy/compile.js';
 import type { Policy } from '../policy/types.js';
-import type { AgentName } from '../policy/vocabulary.js';
+import { AGENTS, type AgentName } from '../policy/vocabulary.js';
 import type { Clock } from '../process/ids.js';
+import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../service.js';
 import { BudgetGate, HostBackoff } from './budget.js';
 import { FairLimiter } from './limiter.js';
 import type { LlmMessage, ModelClient } from './types.js';
@@ -76,7 +77,8 @@ class Stop extends Error {
   }
 }
 
-export class ModelRouter {
+export class ModelRouter implements Service {
+  readonly name = 'model';
   private readonly budget: BudgetGate;
   private readonly backoff = new HostBackoff();
   readonly limiter: FairLimiter;
@@ -95,6 +97,18 @@ export class ModelRouter {
   /** Reasons this agent is working on rules alone right now (cleared by its next successful call). */
   notices(agent: AgentName): DegradedReason[] {
     return [...(this.degraded.get(agent) ?? [])];
+  }
+
+  /** The model server as the agents see it: degraded while any agent works on rules alone. */
+  health(): ServiceHealth {
+    const rulesOnly = AGENTS.filter((a) => this.notices(a).length > 0);
+    if (rulesOnly.length === 0) return { status: 'ok', detail: this.options.defaultHost };
+    const reasons = [...new Set(rulesOnly.flatMap((a) => this.notices(a)))];
+    return { status: 'degraded', detail: `${rulesOnly.join(', ')} on rules alone (${reasons.join(', ')})` };
+  }
+
+  onKill(order: KillOrder): KillTeeth {
+    return { aborted: this.abort(order.target) };
   }
 
   /** Aborts every queued and running call of `agent` (or all): wire to the kill switch. */

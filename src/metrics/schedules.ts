@@ -24,6 +24,7 @@ import type { Database } from '../db/connection.js';
 import { policyVersions } from '../db/schema.js';
 import type { Millis, Policy } from '../policy/types.js';
 import type { Clock } from '../process/ids.js';
+import type { Service, ServiceHealth } from '../service.js';
 import { cronTimes } from '../signals/sweeps/cron-time.js';
 import {
   cronScheduler,
@@ -86,7 +87,8 @@ interface Job {
   readonly handle: { stop(): void };
 }
 
-export class Schedules {
+export class Schedules implements Service {
+  readonly name = 'schedules';
   readonly #jobs = new Map<JobName, Job>();
   readonly #scheduler: SweepScheduler;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -253,6 +255,14 @@ export class Schedules {
   /** Resolves when every tick in progress has finished. */
   async settled(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  onPolicyChange(): void {
+    this.reload();
+  }
+
+  health(): ServiceHealth {
+    return { status: 'ok', detail: `${this.scheduled().length} calendar job(s)` };
   }
 
   /** Stops the schedules and waits for ticks in progress (so the database is not closed under them). */

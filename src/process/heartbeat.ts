@@ -3,6 +3,8 @@
  * minute (a GET, like healthchecks.io or Uptime Kuma push monitors expect). If pings stop, the
  * monitor alerts a person: the bot cannot report its own death.
  */
+import type { Service } from '../service.js';
+
 export interface HeartbeatDeps {
   readonly url: string;
   readonly intervalMs?: number;
@@ -34,4 +36,19 @@ export function startHeartbeat(deps: HeartbeatDeps): () => void {
   const timer = setInterval(() => void ping(), deps.intervalMs ?? 60_000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The heartbeat as a service of the bot: pings while started. */
+export function heartbeatService(deps: HeartbeatDeps): Service {
+  let stop: (() => void) | null = null;
+  return {
+    name: 'heartbeat',
+    start() {
+      stop ??= startHeartbeat(deps);
+    },
+    stop() {
+      stop?.();
+      stop = null;
+    },
+  };
 }

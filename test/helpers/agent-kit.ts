@@ -182,7 +182,7 @@ export function agentKit(o: KitOptions = {}): AgentKit {
     },
     kill(target) {
       control.kill(target, 'slack:user:U0OPERATOR', 'test');
-      core.onKill(target, 'slack:user:U0OPERATOR', 'test');
+      core.onKill();
       pipeline.killAgent(target);
     },
     messages: () =>

@@ -10,6 +10,7 @@ import { bindingHash, checkParams, showValue } from '../../policy/params.js';
 import type { ActionUsage, Decision, Policy, Proposal } from '../../policy/types.js';
 import type { AgentName } from '../../policy/vocabulary.js';
 import type { NewId } from '../../process/ids.js';
+import type { KillOrder, KillTeeth, Service } from '../../service.js';
 import { type ControlFacts, type Grants, triggerOf } from '../grants.js';
 import { approvalMessage, replyMessage, staleAnswer, untrusted } from './messages.js';
 import type { ActionExecutor, ApprovalInfo, DecideInput, Describe, MessageSink } from './ports.js';
@@ -72,7 +73,8 @@ type ApproveOutcome =
   | { readonly kind: 'void'; readonly record: ApprovalRecord }
   | Approved;
 
-export class Approvals {
+export class Approvals implements Service {
+  readonly name = 'approvals';
   private readonly store: ApprovalStore;
   private readonly view: ApprovalView;
   private readonly moves: ApprovalTransitions;
@@ -268,6 +270,19 @@ export class Approvals {
   pendingMessage(approvalId: string): ChatMessage | null {
     const rec = this.store.byId(approvalId);
     return rec === null || rec.state !== 'pending' ? null : approvalMessage(this.view.facts(rec));
+  }
+
+  onKill(order: KillOrder): KillTeeth {
+    return { voided: this.voidForAgent(order.target, order.reason, order.actor) };
+  }
+
+  onPolicyChange(policy: Policy): void {
+    this.voidChanged(policy);
+  }
+
+  /** The SIGTERM drain: approved actions already running are recorded before the database closes. */
+  async stop(): Promise<void> {
+    await this.settled();
   }
 
   /** Resolves when every run started here has finished and been recorded (tests, SIGTERM drain). */

@@ -19,6 +19,8 @@ import { type Database, writeTransaction } from '../../db/connection.js';
 import { incidents } from '../../db/schema.js';
 import { durationMs } from '../../policy/compile.js';
 import type { Policy } from '../../policy/types.js';
+import { every } from '../../process/timer.js';
+import type { Service } from '../../service.js';
 import { span, untrusted, when } from './messages.js';
 import type { MessageSink } from './ports.js';
 import { ApprovalStore, approvalShortId } from './store.js';
@@ -44,6 +46,14 @@ export interface EscalationOptions {
    * `screenSource` (secrets redacted, mentions inert). Default: control characters dropped only.
    */
   readonly screen?: (text: string, max: number) => string;
+  /** Runs before each timer round (the bot expires due approvals here). */
+  readonly beforeTick?: () => void;
+  /** Runs after each timer round (the bot wakes the outbox worker). */
+  readonly afterTick?: () => void;
+  /** Where a failed round is reported (default: nowhere; the next round still comes). */
+  readonly onError?: (err: unknown) => void;
+  /** Rounds every this long while started (default 15 s). */
+  readonly intervalMs?: number;
 }
 
 export interface TickResult {
@@ -66,11 +76,31 @@ interface Level {
 const ACTOR = 'system:escalation';
 const AUDIT_KIND = 'escalation.level';
 
-export class Escalation {
+export class Escalation implements Service {
+  readonly name = 'escalation';
   private readonly store: ApprovalStore;
+  private stopTimer: (() => void) | null = null;
 
   constructor(private readonly o: EscalationOptions) {
     this.store = new ApprovalStore(o.database);
+  }
+
+  /** Rounds on a timer: expiry (beforeTick), the steps due, then afterTick. */
+  start(): void {
+    this.stopTimer ??= every(
+      this.o.intervalMs ?? 15_000,
+      () => {
+        this.o.beforeTick?.();
+        this.tick();
+        this.o.afterTick?.();
+      },
+      (err) => this.o.onError?.(err),
+    );
+  }
+
+  stop(): void {
+    this.stopTimer?.();
+    this.stopTimer = null;
   }
 
   /** Posts every escalation step due at `now` (default: the clock). Call from a timer and at start. */

@@ -15,8 +15,9 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../../db/connection.js';
 import { type SweepKind, type SweepStatus, sweepRuns } from '../../db/schema.js';
 import type { Policy } from '../../policy/types.js';
-import type { AgentName } from '../../policy/vocabulary.js';
+import { AGENTS, type AgentName } from '../../policy/vocabulary.js';
 import type { NewId } from '../../process/ids.js';
+import type { KillOrder, Service, ServiceHealth } from '../../service.js';
 import { type HealthSettings, healthSettings } from '../health/probes.js';
 import type { SignalInput, SignalSink } from '../types.js';
 import { cronTimes, formatLocalMinute } from './cron-time.js';
@@ -96,7 +97,8 @@ const MAX_ERROR = 500;
 /** Missed slots are counted up to this many (a long outage is "more than 1000"). */
 const MISSED_COUNT_LIMIT = 1000;
 
-export class Sweeps {
+export class Sweeps implements Service {
+  readonly name = 'sweeps';
   readonly #jobs = new Map<string, Job>();
   readonly #running = new Map<string, Running>();
   readonly #scheduler: SweepScheduler;
@@ -230,8 +232,28 @@ export class Sweeps {
     }
   }
 
-  /** Stops every schedule and aborts running sweeps; waits up to `graceMs` for them to end. */
-  async stop(graceMs = 5000): Promise<void> {
+  /** The kill switch: the target's running sweeps end at once (its schedules skip while killed). */
+  onKill(order: KillOrder): undefined {
+    for (const agent of order.target === 'all' ? AGENTS : [order.target]) {
+      this.abortAgent(agent, `${agent} was killed`);
+    }
+    return undefined;
+  }
+
+  onPolicyChange(): void {
+    this.reload();
+  }
+
+  health(): ServiceHealth {
+    return { status: 'ok', detail: `${this.scheduled().length} sweep schedule(s)` };
+  }
+
+  /**
+   * Stops every schedule and aborts running sweeps; waits for them to end until `deadline` (epoch
+   * ms; default 5 s from now).
+   */
+  async stop(deadline?: number): Promise<void> {
+    const graceMs = deadline === undefined ? 5000 : Math.max(0, deadline - Date.now());
     this.#stopped = true;
     for (const job of this.#jobs.values()) job.handle.stop();
     this.#jobs.clear();
