@@ -4,8 +4,8 @@
  * loop over that list; this file only says which parts there are and what each is given.
  */
 import type { pino } from 'pino';
+import { chatAdapters } from '../adapters/chat-adapters.js';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
-import { DiscordAdapter } from '../adapters/discord/discord-adapter.js';
 import { HttpService } from '../adapters/http/service.js';
 import { createOllamaClient } from '../adapters/ollama/ollama-client.js';
 import { SlackAdapter } from '../adapters/slack/slack-adapter.js';
@@ -27,20 +27,18 @@ import { PolicyError } from './policy/errors.js';
 import { loadPolicyFile } from './policy/load.js';
 import { PolicyRuntime } from './policy/runtime.js';
 import { PolicyService } from './policy/service.js';
+import type { AgentName } from './policy/vocabulary.js';
 import { type Config, loadConfig } from './process/config.js';
 import { heartbeatService } from './process/heartbeat.js';
 import { randomId } from './process/ids.js';
 import { createLogger, type Logger } from './process/log.js';
 import { claimPidFile } from './process/pidfile.js';
-import { ensureToken } from './process/tokens.js';
+import { type EnsuredToken, ensureToken } from './process/tokens.js';
 import { createResearch } from './research/index.js';
 import { ServiceList } from './service.js';
-import { InventoryLoader, inventorySpec } from './signals/advisories/inventory.js';
 import { HealthMonitor } from './signals/health/probes.js';
 import { firingFingerprints } from './signals/incidents/members.js';
-import { SignatureMiner } from './signals/signatures/miner.js';
-import { RepeatTracker } from './signals/signatures/repeats.js';
-import { TemplateStore } from './signals/signatures/template-store.js';
+import { ingestParts } from './signals/ingest.js';
 import { Sweeps } from './signals/sweeps/sweeps.js';
 
 /** Who the bot itself is in the audit log, per trigger. */
@@ -153,23 +151,24 @@ interface Ground {
 
 /** Builds every part on the opened database and policy, in start order, and starts them. */
 async function assemble(g: Ground) {
-  const { config, log, now, database, policy } = g;
-  const currentPolicy = () => policy.current;
+  const { config, policy } = g;
   const ingestToken = ensureToken(config.dataDir, 'ingest-token', config.ingestToken ?? undefined);
   const consoleToken = config.consoleEnabled
     ? ensureToken(config.dataDir, 'console-token', config.consoleToken ?? undefined).token
     : null;
-  const botSecrets = () =>
-    new Map([
-      ['AUTONOMY_INGEST_TOKEN', ingestToken.token],
-      ...(consoleToken === null ? [] : [['AUTONOMY_CONSOLE_TOKEN', consoleToken] as [string, string]]),
-    ]);
   const metrics = new Metrics();
-  const adapters = chatAdapters(g);
+  const adapters = chatAdapters({ ...g, policy: () => policy.current, given: g.options.adapters });
   const core = createCore({
     ...g,
-    secrets: botSecrets,
-    policy: currentPolicy,
+    // The bot's own tokens: redacted from whatever it posts.
+    secrets: () =>
+      new Map(
+        Object.entries({
+          AUTONOMY_INGEST_TOKEN: ingestToken.token,
+          AUTONOMY_CONSOLE_TOKEN: consoleToken,
+        }).filter((e): e is [string, string] => e[1] !== null),
+      ),
+    policy: () => policy.current,
     policyVersion: () => policy.version,
     lastPolicyError: () => policy.lastError,
     newId: randomId,
@@ -178,37 +177,58 @@ async function assemble(g: Ground) {
     controlPollMs: g.options.controlPollMs,
     incidentUpdateIntervalMs: g.options.incidentUpdateIntervalMs,
   });
-  const services = core.services;
-  const worker = core.worker as OutboxWorker;
-  const slack = adapters.get('slack');
-  if (slack instanceof SlackAdapter) slack.attach(core.inbound);
-  services.add(new PolicyService(policy, config.policyFile, SYSTEM_ACTOR.watch));
-  policy.onChange((next) => services.policyChanged(next));
-  const controlState = () => core.controlWatch.snapshot();
-  metrics.provide({
-    killSwitches: controlState,
-    outbox: () => {
-      const b = core.outbox.backlog();
-      return { depth: b.pending, oldestAgeMs: b.oldestPendingAgeMs };
-    },
-    approvalsByState: () => {
-      const counts: Record<string, number> = {};
-      for (const a of core.approvals.list({ state: 'all' })) counts[a.state] = (counts[a.state] ?? 0) + 1;
-      return counts;
-    },
-  });
+  metrics.provide(metricSources(core));
+  core.services.add(new PolicyService(policy, config.policyFile, SYSTEM_ACTOR.watch));
+  policy.onChange((next) => core.services.policyChanged(next));
+  const router = addAgentParts(g, core, metrics);
+  const http = core.services.add(
+    httpService(g, core, metrics, adapters, { ingest: ingestToken.token, console: consoleToken }),
+  );
+  if (config.heartbeatUrl) core.services.add(heartbeatService({ url: config.heartbeatUrl, log: g.log }));
+  try {
+    await core.services.start();
+  } catch (err) {
+    await core.services.stop(Date.now());
+    throw err;
+  }
+  const consoleUrl = consoleToken === null ? null : `${config.publicUrl ?? http.url}/?token=${consoleToken}`;
+  const handle = {
+    ...g,
+    url: http.url,
+    consoleUrl,
+    ingestToken: ingestToken.token,
+    core,
+    router,
+    outboxWorker: core.worker as OutboxWorker,
+    controlState: () => core.controlWatch.snapshot(),
+    health: () => core.healthReport(),
+  };
+  return {
+    services: core.services,
+    banner: banner(handle, ingestToken, adapters.keys()),
+    consoleUrl,
+    handle,
+  };
+}
 
-  // The model router: the policy's local model by default, escalation, budgets, caps. Agents that
-  // lose their model (no server, no budget) say so once and keep working on rules.
+/**
+ * The model router, the agents, their sweeps and the calendar. Agents that lose their model (no
+ * server, no budget) say so once and keep working on rules.
+ */
+function addAgentParts(g: Ground, core: Core, metrics: Metrics): ModelRouter {
+  const { config, log, now, database } = g;
+  const policy = () => g.policy.current;
+  const killed = (agent: AgentName) => isKilled(core.controlWatch.snapshot(), agent);
+  const poke = () => core.worker?.poke();
   let agents: Agents | null = null;
-  const router = services.add(
+  const router = core.services.add(
     new ModelRouter({
       client: createOllamaClient(),
-      policy: currentPolicy,
+      policy,
       now,
       usage: new SqliteUsage(database, {
         now,
-        dayStart: (at) => localDay(at, currentPolicy().doc.triggers.timezone).startsAt,
+        dayStart: (at) => localDay(at, policy().doc.triggers.timezone).startsAt,
       }),
       isKilled: (agent) => isKilled(g.control.snapshot(), agent),
       log: log.child({ component: 'llm' }),
@@ -216,17 +236,16 @@ async function assemble(g: Ground) {
       onDegraded: (agent, reason, detail) => agents?.pipeline.degraded(agent, reason, detail),
     }),
   );
-  // The agents: stored signals wake the agents that handle them; every proposal goes through
-  // decide(); every post through the screen (no secrets, no mass mentions).
-  agents = services.add(
+  // Every proposal goes through decide(); every post through the screen (no secrets, no mass mentions).
+  agents = core.services.add(
     new Agents({
       ...g,
+      ...core,
       newId: randomId,
       log: log.child({ component: 'agents' }),
-      policy: currentPolicy,
+      policy,
       controlState: () => g.control.snapshot(),
-      ...core,
-      onQueued: () => worker.poke(),
+      onQueued: poke,
       router,
       metrics,
       dataDir: config.dataDir,
@@ -238,23 +257,20 @@ async function assemble(g: Ground) {
           searchUrl: config.searchUrl,
           chromiumPath: config.chromiumPath,
         }),
-      secrets: botSecrets,
-      redactor: core.redactor,
-      isKilled: (a) => isKilled(g.control.snapshot(), a),
+      isKilled: (agent) => isKilled(g.control.snapshot(), agent),
     }),
   );
-  // Sweeps (light and deep, per agent) with the health probes in sentinel's light sweep; probes
-  // still failing when the bot stopped (also those that joined another incident) stay degraded.
+  // Probes still failing when the bot stopped (also those that joined another incident) stay degraded.
   const openHealth = firingFingerprints(database, 'health:').map((f) => f.slice('health:'.length));
-  services.add(
+  core.services.add(
     new Sweeps({
       database,
       sink: core.signals,
-      policy: currentPolicy,
+      policy,
       bodies: agents.sweepBodies({
-        extraChecks: (agent, kind) => core.skills.checksFor(currentPolicy(), agent, kind),
+        extraChecks: (agent, kind) => core.skills.checksFor(policy(), agent, kind),
       }),
-      isKilled: (a) => isKilled(controlState(), a),
+      isKilled: killed,
       now,
       newId: randomId,
       probes: new HealthMonitor({ sink: core.signals, now, degradedAtStart: openHealth }),
@@ -262,152 +278,93 @@ async function assemble(g: Ground) {
       onMissed: (m) => log.warn({ agent: m.agent, kind: m.kind, count: m.count }, m.message),
     }),
   );
-  // The calendar: the weekly digest, the review post, the daily retention purge.
-  services.add(
+  core.services.add(
     new Schedules({
       ...g,
-      outbox: core.outbox,
-      subscriptions: core.subscriptions,
-      policy: currentPolicy,
+      ...core,
+      policy,
       dataDir: config.dataDir,
       publicUrl: config.publicUrl,
       log: log.child({ component: 'schedules' }),
-      onQueued: () => worker.poke(),
+      onQueued: poke,
     }),
   );
-  const http = services.add(httpService(g, core, metrics, ingestToken.token, consoleToken, adapters));
-  if (config.heartbeatUrl) services.add(heartbeatService({ url: config.heartbeatUrl, log }));
-  try {
-    await services.start();
-  } catch (err) {
-    await services.stop(Date.now());
-    throw err;
-  }
-
-  const consoleUrl = consoleToken === null ? null : `${config.publicUrl ?? http.url}/?token=${consoleToken}`;
-  const snap = controlState();
-  const banner = {
-    message: `autonomy is running on ${http.url} (policy phase ${policy.current.phase}, version ${policy.version})`,
-    url: http.url,
-    healthz: `${http.url}/healthz`,
-    metrics: `${http.url}/metrics`,
-    hooks: `${http.url}/hooks/`,
-    db: config.dbFile,
-    dataDir: config.dataDir,
-    ingestToken: `${ingestToken.source} (${ingestToken.path ?? 'AUTONOMY_INGEST_TOKEN'})`,
-    policy: config.policyFile,
-    policyVersion: policy.version,
-    phase: policy.current.phase,
-    chat: [...adapters.keys()],
-    services: services.names(),
-    dryRun: config.dryRun,
-    killed: snap.killedAll ? 'all' : [...snap.killedAgents],
-  };
-  const handle = {
-    config,
-    url: http.url,
-    consoleUrl,
-    ingestToken: ingestToken.token,
-    log,
-    database,
-    audit: g.audit,
-    control: g.control,
-    policy,
-    core,
-    router,
-    outboxWorker: worker,
-    controlState,
-    health: () => core.healthReport(),
-  };
-  return { services, banner, consoleUrl, handle };
+  return router;
 }
 
-/** The console (the embedded default), then Slack and Discord when their tokens are set. */
-function chatAdapters(g: Ground): Map<Platform, ChatAdapter> {
-  const { config, log, now } = g;
-  const adapters = new Map<Platform, ChatAdapter>();
-  if (config.consoleEnabled) adapters.set('console', new ConsoleAdapter({ now, newId: randomId }));
-  for (const a of g.options.adapters ?? []) adapters.set(a.platform, a);
-  if (config.discord && !adapters.has('discord')) {
-    adapters.set(
-      'discord',
-      new DiscordAdapter({
-        token: config.discord.token,
-        apiUrl: config.discord.apiUrl ?? undefined,
-        fullTextUrl: config.publicUrl,
-        dataDir: config.dataDir,
-        logger: log.child({ chat: 'discord' }),
-      }),
-    );
-  }
-  if (config.slack && !adapters.has('slack')) {
-    const roles = () => g.policy.current.doc.control.roles;
-    adapters.set(
-      'slack',
-      new SlackAdapter({
-        botToken: config.slack.botToken,
-        signingSecret: config.slack.signingSecret ?? undefined,
-        appToken: config.slack.appToken ?? undefined,
-        apiUrl: config.slack.apiUrl ?? undefined,
-        now,
-        publicUrl: config.publicUrl,
-        log: log.child({ chat: 'slack' }),
-        groups: () => [
-          ...new Set(
-            [...roles().operators, ...roles().approvers, ...roles().admins].filter((i) =>
-              i.startsWith('slack:group:'),
-            ),
-          ),
-        ],
-        dataDir: config.dataDir,
-      }),
-    );
-  }
-  return adapters;
-}
-
-/** One HTTP server: /healthz, /metrics, the console, Slack's events and the webhook ingest. */
+/** One HTTP server: /healthz, /metrics, the webhook ingest, Slack's events and the console. */
 function httpService(
   g: Ground,
   core: Core,
   metrics: Metrics,
-  ingestToken: string,
-  consoleToken: string | null,
   adapters: ReadonlyMap<Platform, ChatAdapter>,
+  tokens: { readonly ingest: string; readonly console: string | null },
 ): HttpService {
   const { config, policy } = g;
-  // One inventory (lockfiles and lists the policy names) for OSV and GitHub advisories.
-  const inventoryLoader = new InventoryLoader();
-  const templates = new TemplateStore(g.database);
+  const slack = adapters.get('slack');
   const consoleAdapter = adapters.get('console');
   if (consoleAdapter instanceof ConsoleAdapter) consoleAdapter.seed(core.outbox.consoleHistory(500));
-  const slack = adapters.get('slack');
   return new HttpService({
     ...config,
     ...g,
     health: () => core.healthReport(),
     metrics,
     hooks: {
-      inventory: () => inventoryLoader.load(inventorySpec(policy.current)),
+      ...ingestParts(g.database, () => policy.current),
       sink: core.signals,
-      ingestToken,
+      ingestToken: tokens.ingest,
       githubSecret: config.githubWebhookSecret,
       policy: () => policy.current,
-      miner: SignatureMiner.restore(templates.load()),
-      repeats: (settings) => new RepeatTracker(settings),
-      templates,
     },
     slack: slack instanceof SlackAdapter ? slack : null,
     console:
-      consoleToken !== null && consoleAdapter instanceof ConsoleAdapter
+      tokens.console !== null && consoleAdapter instanceof ConsoleAdapter
         ? {
             adapter: consoleAdapter,
             inbound: core.inbound,
-            token: consoleToken,
+            token: tokens.console,
             consoleUser: () => policy.current.doc.control.consoleUser,
           }
         : null,
   });
+}
+
+function metricSources(core: Core): Parameters<Metrics['provide']>[0] {
+  return {
+    killSwitches: () => core.controlWatch.snapshot(),
+    outbox: () => {
+      const b = core.outbox.backlog();
+      return { depth: b.pending, oldestAgeMs: b.oldestPendingAgeMs };
+    },
+    approvalsByState: () => {
+      const counts: Record<string, number> = {};
+      for (const a of core.approvals.list({ state: 'all' })) counts[a.state] = (counts[a.state] ?? 0) + 1;
+      return counts;
+    },
+  };
+}
+
+/** The start line: where everything is, once. */
+function banner(bot: Omit<Bot, 'stop'>, ingestToken: EnsuredToken, chat: Iterable<Platform>) {
+  const { url, config, policy } = bot;
+  const snap = bot.controlState();
+  return {
+    message: `autonomy is running on ${url} (policy phase ${policy.current.phase}, version ${policy.version})`,
+    url,
+    healthz: `${url}/healthz`,
+    metrics: `${url}/metrics`,
+    hooks: `${url}/hooks/`,
+    db: config.dbFile,
+    dataDir: config.dataDir,
+    ingestToken: `${ingestToken.source} (${ingestToken.path ?? 'AUTONOMY_INGEST_TOKEN'})`,
+    policy: config.policyFile,
+    policyVersion: policy.version,
+    phase: policy.current.phase,
+    chat: [...chat],
+    services: bot.core.services.names(),
+    dryRun: config.dryRun,
+    killed: snap.killedAll ? 'all' : [...snap.killedAgents],
+  };
 }
 
 function applyKillAtStart(config: Config, control: ControlStore, log: Logger): void {

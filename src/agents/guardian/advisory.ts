@@ -1,6 +1,6 @@
 /**
  * What guardian reads from an advisory signal, whichever door it came in by: an OSV record matched
- * against the inventory (signals/advisories.ts), a GitHub security/repository advisory or Dependabot
+ * against the inventory (signals/advisories/match.ts), a GitHub security/repository advisory or Dependabot
  * alert (signals/normalise/github.ts), or a generic event of kind advisory (its `details`). Every
  * value is untrusted data: it is checked for shape and size here, shown to people as data, and only
  * ever reaches an action through a param that passes the catalog's enum or pattern.

@@ -2,11 +2,11 @@
  * Mentor: documentation and skill codification (issue 6), and the learning loop (issue 9).
  *
  * - On a resolved incident it writes the runbook draft of the incident's pattern
- *   (mentor-runbook.ts). For a signal that opened or updated an incident it does nothing.
+ *   (runbook.ts). For a signal that opened or updated an incident it does nothing.
  * - In the deep sweep: skill requests that ended are reconciled, repeated patterns become skill
  *   drafts, drafts are proposed for publication, promoted skills are validated or proposed for
  *   rollback once their validation window has passed, and skills whose pattern went away are
- *   marked stale (mentor-skills.ts, mentor-impact.ts).
+ *   marked stale (skills.ts, impact.ts).
  * Drafts and runbooks are the mentor's own files in the data folder; publishing and rolling back
  * are catalog actions (`publish-skill`, `rollback-skill`, class policy-publication: approval).
  *

@@ -2,12 +2,12 @@
  * Sentinel: monitoring and anomaly detection. For each new incident of the kinds it handles
  * (Alertmanager alerts, health probes, repeated error signatures, generic events, failing sweeps)
  * it posts a triage that follows up the bot's incident alert: the facts by rules
- * (sentinel-triage.ts), one line of a dependency's status page when the alert names one and
- * research allows it (sentinel-research.ts), and for warning and critical signals a short
+ * (triage.ts), one line of a dependency's status page when the alert names one and
+ * research allows it (research.ts), and for warning and critical signals a short
  * model-written "likely cause" when a model is reachable, affordable and citable
- * (sentinel-model.ts). Then it proposes, by rules, its evidence actions for the signal's service,
+ * (model.ts). Then it proposes, by rules, its evidence actions for the signal's service,
  * and for critical signals and health degradations its service-affecting ones, which decide()
- * turns into approval requests (sentinel-proposals.ts).
+ * turns into approval requests (proposals.ts).
  *
  * Quiet on purpose: nothing for a resolving signal (the incident alert already says so), and
  * nothing for one more signal of an open incident (its alert's count goes up), except a health
