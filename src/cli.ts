@@ -29,6 +29,7 @@ import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
 import { summarizePolicy } from './policy/summary.js';
 import { type Config, ConfigError, loadConfig } from './process/config.js';
+import { installCrashGuard } from './process/crash-guard.js';
 import { randomId } from './process/ids.js';
 import { createLogger, type Logger } from './process/log.js';
 import { runningPid } from './process/pidfile.js';
@@ -127,6 +128,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .description('run the bot: migrate, load the policy, serve HTTP (GET /healthz); stops on SIGTERM')
     .action(async () => {
       const bot = await startBot({ env: io.env, cwd: io.cwd, now: io.now });
+      installCrashGuard({ log: bot.log, audit: (entry) => bot.audit.append(entry) });
       installSignalHandlers(bot);
     });
 

@@ -2,7 +2,9 @@
  * HTTP mode: the node request listener for `POST /slack/events`, and a hono mount for it. Before
  * Bolt verifies the signature (on the raw bytes), refuse requests whose timestamp is more than
  * five minutes from now in either direction: Bolt only refuses old ones, and a request signed
- * for the future could be replayed until then.
+ * for the future could be replayed until then. Then the adapter reads and verifies the body
+ * (`refusal()`): a signed body that means nothing gets a 400 at once. A failure inside Bolt's
+ * listener is answered with a 500 and logged here, never left as an unhandled rejection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -42,8 +44,32 @@ export function slackRequestListener(adapter: SlackAdapter, now: () => number = 
       res.end(refusal);
       return;
     }
-    void listener(req, res);
+    handle(adapter, listener, req, res).catch((err: unknown) => {
+      adapter.requestFailed(err);
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('the bot could not handle this request; see its log');
+      } else if (!res.writableEnded) {
+        res.destroy();
+      }
+    });
   };
+}
+
+async function handle(
+  adapter: SlackAdapter,
+  listener: NonNullable<SlackAdapter['receiverListener']>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const refused = await adapter.refusal(req);
+  if (refused !== null) {
+    req.resume();
+    res.writeHead(refused.status, { 'content-type': 'text/plain' });
+    res.end(refused.reason);
+    return;
+  }
+  await listener(req, res);
 }
 
 /**

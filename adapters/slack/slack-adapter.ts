@@ -6,8 +6,16 @@
  * DeliveryErrors (with Retry-After) and nothing is lost. Commands and clicks: see handlers.ts.
  */
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { basename, resolve, sep } from 'node:path';
-import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel, SocketModeReceiver } from '@slack/bolt';
+import {
+  App,
+  type Logger as BoltLogger,
+  HTTPModuleFunctions,
+  HTTPReceiver,
+  LogLevel,
+  SocketModeReceiver,
+} from '@slack/bolt';
 import type { ChatAdapter, ChatInbound, DeliveredRef } from '../../src/chat/adapter.js';
 import { DeliveryError } from '../../src/chat/adapter.js';
 import type { ChatMessage } from '../../src/chat/message.js';
@@ -130,6 +138,36 @@ export class SlackAdapter implements ChatAdapter {
   /** The HTTP mode receiver's node request listener (null in Socket Mode). See request-guard.ts. */
   get receiverListener(): HTTPReceiver['requestListener'] | null {
     return this.#http?.requestListener ?? null;
+  }
+
+  /**
+   * HTTP mode, before Bolt sees the request: reads the body (Bolt reuses it), checks the signature
+   * as Bolt does, and refuses a signed body that is no Slack event, command or interaction (Bolt
+   * would wait 2.5 s for an ack nobody gives, or throw on `payload=null`). Null: hand it to Bolt.
+   */
+  async refusal(req: IncomingMessage): Promise<{ readonly status: number; readonly reason: string } | null> {
+    const secret = this.#options.signingSecret;
+    if (this.#http === null || secret === undefined) return { status: 404, reason: 'Socket Mode' };
+    let body: unknown;
+    try {
+      const buffered = await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ signingSecret: secret }, req);
+      try {
+        body = HTTPModuleFunctions.parseHTTPRequestBody(buffered);
+      } catch {
+        return { status: 400, reason: 'the body is not form data or JSON Slack sends' };
+      }
+    } catch (err) {
+      if (HTTPModuleFunctions.isRawBodyError(err) && err.statusCode === 413) {
+        return { status: 413, reason: 'the body is too large' };
+      }
+      return { status: 401, reason: 'the request is not signed with the signing secret' };
+    }
+    const problem = slackBodyProblem(body);
+    if (problem !== null) {
+      this.#options.log.warn({ problem }, 'slack: refused a signed request that means nothing (400)');
+      return { status: 400, reason: problem };
+    }
+    return null;
   }
 
   render(message: ChatMessage) {
@@ -258,6 +296,14 @@ export class SlackAdapter implements ChatAdapter {
     if (this.mode === 'socket') await this.app.stop();
   }
 
+  /** A request Bolt failed on (answered 500 by request-guard.ts): logged, the process goes on. */
+  requestFailed(err: unknown): void {
+    this.#options.log.error(
+      { err: err instanceof Error ? err.message : String(err) },
+      'slack: handling a request failed (answered 500)',
+    );
+  }
+
   #ok(): void {
     this.#problem = null;
   }
@@ -269,6 +315,22 @@ export class SlackAdapter implements ChatAdapter {
     else if (!e.options.permanent) this.#problem = { status: 'degraded', detail: e.message };
     return e;
   }
+}
+
+/**
+ * Why a verified, parsed body is none of what Slack sends to the events URL (an event or
+ * url_verification with `type`, an interaction payload with `type`, a slash command with
+ * `command`, Slack's `ssl_check`), or null when it is one of them.
+ */
+export function slackBodyProblem(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return 'the body is not an object (a Slack event, command or interaction)';
+  }
+  const b = body as Record<string, unknown>;
+  if (b.ssl_check === '1') return null;
+  if (typeof b.type === 'string' && b.type !== '') return null;
+  if (typeof b.command === 'string' && b.command !== '') return null;
+  return 'the body has no type or command: not a Slack event, command or interaction';
 }
 
 /** `slack:C123` -> `C123`; anything else is a permanent delivery error. */

@@ -172,6 +172,35 @@ describe('slash command /autonomy (HTTP mode, signed requests)', () => {
   });
 });
 
+describe('signed requests that mean nothing', () => {
+  it('answers 400 to a signed payload=null, JSON null and a body with no type or command; the core sees nothing', async () => {
+    const nulls = await send('payload=null');
+    expect(nulls.status).toBe(400);
+    const json = await fetch(h.url, {
+      method: 'POST',
+      headers: { ...sign('null', Math.floor(Date.now() / 1000)), 'content-type': 'application/json' },
+      body: 'null',
+    });
+    expect(json.status).toBe(400);
+    const empty = await send('foo=bar');
+    expect(empty.status).toBe(400);
+    expect(await empty.text()).toContain('no type or command');
+    const broken = await send('payload=%7Bnot-json');
+    expect(broken.status).toBe(400);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.commands).toHaveLength(0);
+    expect(h.clicks).toHaveLength(0);
+    // The adapter still serves a real command after them.
+    expect((await send(slashBody('status'))).status).toBe(200);
+    await until(() => h.commands.length === 1);
+  });
+
+  it('still refuses an unsigned meaningless body with 401 (the signature is checked first)', async () => {
+    const res = await send('payload=null', { secret: 'not-the-secret' });
+    expect(res.status).toBe(401);
+  });
+});
+
 describe('buttons', () => {
   it('approve: the click reaches the core with target, nonce and actor; the reply is ephemeral', async () => {
     const res = await send(actionBody('autonomy:approve', 'a12:nonce-123456'));
