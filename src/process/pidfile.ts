@@ -1,9 +1,17 @@
 /**
  * The running bot's pid, kept in the data folder, so that shell commands (`autonomy policy
  * reload`) can find it. One bot per database: a second start on the same data folder is refused.
+ *
+ * The file names its owner: the pid on the first line (`kill $(head -1 autonomy.pid)` works), the
+ * process's identity (proc-identity.ts: boot id and start time) on the second. A file left by a
+ * crash whose pid now belongs to another process (pids are reused, often after a reboot or in a
+ * container where the bot is always pid 1 or 7) is not taken for a running bot. Where the identity
+ * cannot be read (no /proc: macOS, Windows), or in a one-line file from an older version, a live pid
+ * counts as the bot, as before.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processIdentity } from './proc-identity.js';
 
 export function pidFilePath(dataDir: string): string {
   return join(dataDir, 'autonomy.pid');
@@ -27,9 +35,14 @@ export function runningPid(dataDir: string): number | null {
   } catch {
     return null;
   }
-  const pid = Number.parseInt(text.trim(), 10);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
-  return alive(pid) ? pid : null;
+  const [first = '', owner = ''] = text.split('\n').map((line) => line.trim());
+  if (!/^[0-9]{1,10}$/.test(first)) return null;
+  const pid = Number(first);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !alive(pid)) return null;
+  if (owner === '') return pid;
+  const identity = processIdentity(pid);
+  // Known and different: the pid was reused by a process that is not the bot that wrote the file.
+  return identity !== null && identity !== owner ? null : pid;
 }
 
 /** Claims the data folder for this bot; throws when a live bot (even in this process) holds it. */
@@ -42,10 +55,10 @@ export function claimPidFile(dataDir: string, pid = process.pid): () => void {
       `another autonomy (pid ${other}) is running on ${dataDir}; stop it first, or set AUTONOMY_DB to another file`,
     );
   }
-  // A file left by a crash names a dead pid: take it over. `wx` makes two racing starts fail one.
+  // A file left by a crash names a dead (or reused) pid: take it over. `wx` makes two racing starts fail one.
   rmSync(path, { force: true });
   try {
-    writeFileSync(path, `${pid}\n`, { mode: 0o644, flag: 'wx' });
+    writeFileSync(path, `${pid}\n${processIdentity(pid) ?? ''}\n`, { mode: 0o644, flag: 'wx' });
   } catch (cause) {
     throw new Error(`another autonomy is starting on ${dataDir} at the same moment; try again`, { cause });
   }
