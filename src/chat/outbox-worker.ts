@@ -7,6 +7,12 @@
  *   means the post is finished first; if it failed for good, or the platform refuses the edit for
  *   good (message gone, too old), the update is posted as a new message instead.
  * - Retries: Retry-After exactly when the platform gives one, else exponential backoff with jitter.
+ * - Outages: a transient failure without Retry-After (5xx, timeout, network) marks the platform
+ *   failing. While it fails, one message (the oldest head not held by a Retry-After) is tried every
+ *   `probeMs` (default 5 s) whatever its own backoff says; the first success anywhere on the
+ *   platform ends the outage and makes every head of the platform due now (Retry-After holds are
+ *   kept), so the backlog drains at the platform's rate instead of each message's backoff (which
+ *   reaches 5 min). Order per channel is unchanged: only heads are ever sent.
  *   A permanent error, or an error after `maxAgeMs` (default 24 h) of trying, makes the row
  *   `failed`, audited as `outbox.failed` with the last error, and logged. Never silently dropped.
  * - No adapter for a channel's platform (e.g. Slack not configured): its rows stay pending, without
@@ -67,6 +73,10 @@ export interface OutboxWorkerOptions {
   readonly baseDelayMs?: number;
   /** Longest retry delay without Retry-After (default 5 min). */
   readonly maxDelayMs?: number;
+  /** While a platform fails, how often one message probes it (default 5 s). */
+  readonly probeMs?: number;
+  /** The oldest undelivered message older than this makes the outbox degraded (default 60 s). */
+  readonly staleMs?: number;
   /** Give up on a message still failing this long after it was queued (default 24 h). */
   readonly maxAgeMs?: number;
   /** Channels sent to at the same time (default 8). */
@@ -93,6 +103,8 @@ const DEFAULTS = {
   baseDelayMs: 1000,
   maxDelayMs: 5 * 60_000,
   maxAgeMs: 24 * 3600_000,
+  probeMs: 5000,
+  staleMs: 60_000,
   maxParallel: 8,
   sendTimeoutMs: 60_000,
 };
@@ -112,6 +124,10 @@ export class OutboxWorker implements Service {
   private readonly lanes = new Map<string, Promise<void>>();
   /** Channels whose platform has no adapter, already logged (logged again once it is back). */
   private readonly missing = new Set<string>();
+  /** Platforms failing now (transient errors without Retry-After), and when to probe them next. */
+  private readonly outages = new Map<Platform, { since: number; error: string; probeAt: number }>();
+  /** Channels held by the platform's Retry-After, until (epoch ms). */
+  private readonly holds = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   /** Set by stop() and drain(): lanes finish the message in hand and take no more. */
@@ -131,6 +147,8 @@ export class OutboxWorker implements Service {
       baseDelayMs: options.baseDelayMs ?? DEFAULTS.baseDelayMs,
       maxDelayMs: options.maxDelayMs ?? DEFAULTS.maxDelayMs,
       maxAgeMs: options.maxAgeMs ?? DEFAULTS.maxAgeMs,
+      probeMs: options.probeMs ?? DEFAULTS.probeMs,
+      staleMs: options.staleMs ?? DEFAULTS.staleMs,
       maxParallel: options.maxParallel ?? DEFAULTS.maxParallel,
       sendTimeoutMs: options.sendTimeoutMs ?? DEFAULTS.sendTimeoutMs,
     };
@@ -164,10 +182,25 @@ export class OutboxWorker implements Service {
     if (this.running) this.schedule(0);
   }
 
-  /** The backlog: degraded while any message has failed for good. */
+  /**
+   * The backlog: degraded, with the reasons, while a platform fails, the oldest undelivered message
+   * is older than `staleMs`, or any message has failed for good.
+   */
   health(): ServiceHealth {
     const b = this.outbox.backlog();
-    return { status: b.failed > 0 ? 'degraded' : 'ok', detail: `${b.pending} pending, ${b.failed} failed` };
+    const now = this.now();
+    const reasons: string[] = [];
+    for (const [platform, outage] of this.outages) {
+      reasons.push(`${platform} failing for ${formatMs(now - outage.since)}: ${outage.error}`);
+    }
+    if (b.oldestPendingAgeMs !== null && b.oldestPendingAgeMs > this.settings.staleMs) {
+      reasons.push(`the oldest undelivered message is ${formatMs(b.oldestPendingAgeMs)} old`);
+    }
+    if (b.failed > 0) reasons.push(`${b.failed} message(s) failed for good (audited as outbox.failed)`);
+    const detail = `${b.pending} pending, ${b.failed} failed`;
+    return reasons.length === 0
+      ? { status: 'ok', detail }
+      : { status: 'degraded', detail: `${detail}; ${reasons.join('; ')}` };
   }
 
   /** A kill or a policy change may have queued notices: send them now. */
@@ -248,9 +281,55 @@ export class OutboxWorker implements Service {
       if (this.lanes.has(head.channel) || head.state !== 'pending' || head.nextAttemptAt > now) continue;
       const adapter = this.adapterFor(head.channel);
       if (adapter === null) continue;
-      const lane = this.lane(head, adapter).finally(() => this.lanes.delete(head.channel));
-      this.lanes.set(head.channel, lane);
+      this.startLane(head, adapter, false);
     }
+    this.probe(now);
+  }
+
+  private startLane(head: OutboxRow, adapter: ChatAdapter, force: boolean): void {
+    const lane = this.lane(head, adapter, force).finally(() => this.lanes.delete(head.channel));
+    this.lanes.set(head.channel, lane);
+  }
+
+  /** For each failing platform whose probe is due: tries its oldest head not held by a Retry-After. */
+  private probe(now: number): void {
+    for (const [platform, outage] of this.outages) {
+      if (outage.probeAt > now || this.lanes.size >= this.settings.maxParallel) continue;
+      const adapter = this.adapters.get(platform);
+      if (adapter === undefined) continue;
+      const head = this.outbox
+        .heads()
+        .find(
+          (h) =>
+            h.state === 'pending' &&
+            platformOfChannel(h.channel) === platform &&
+            !this.lanes.has(h.channel) &&
+            (this.holds.get(h.channel) ?? 0) <= now,
+        );
+      if (head === undefined) continue;
+      outage.probeAt = now + this.settings.probeMs;
+      this.startLane(head, adapter, true);
+    }
+  }
+
+  /** The platform answered: the outage is over and every head of it not held by Retry-After is due now. */
+  private recovered(platform: Platform): void {
+    const outage = this.outages.get(platform);
+    if (outage === undefined) return;
+    this.outages.delete(platform);
+    const now = this.now();
+    let woken = 0;
+    for (const head of this.outbox.heads()) {
+      if (head.state !== 'pending' || platformOfChannel(head.channel) !== platform) continue;
+      if (head.nextAttemptAt <= now || (this.holds.get(head.channel) ?? 0) > now) continue;
+      this.outbox.markRetry(head.id, now, head.lastError ?? '');
+      woken++;
+    }
+    this.log.info(
+      { platform, outageMs: now - outage.since, channels: woken },
+      `outbox: ${platform} answers again after ${formatMs(now - outage.since)}; sending its backlog now`,
+    );
+    this.poke();
   }
 
   /** When the next message could be sent (epoch ms), or null when none can (empty, or no adapter). */
@@ -299,10 +378,15 @@ export class OutboxWorker implements Service {
   }
 
   /** Sends a channel's messages in order, while they are due; a retry or a failure ends the lane. */
-  private async lane(first: OutboxRow, adapter: ChatAdapter): Promise<void> {
+  private async lane(first: OutboxRow, adapter: ChatAdapter, force: boolean): Promise<void> {
     let row: OutboxRow | null = first;
     try {
-      while (row !== null && !this.halted && row.state === 'pending' && row.nextAttemptAt <= this.now()) {
+      while (
+        row !== null &&
+        !this.halted &&
+        row.state === 'pending' &&
+        (row.nextAttemptAt <= this.now() || (force && row === first))
+      ) {
         await this.deliver(row, adapter);
         const after = this.outbox.get(row.id);
         if (after === null || after.state === 'pending' || after.state === 'sending') return;
@@ -328,6 +412,8 @@ export class OutboxWorker implements Service {
       const ref = await this.send(claimed, message, adapter);
       this.outbox.markDelivered(claimed.id, ref);
       this.deliveredCount++;
+      this.holds.delete(claimed.channel);
+      this.recovered(platform);
       this.metrics.delivered?.({ channel: claimed.channel, platform, attempts: claimed.attempts });
     } catch (error) {
       this.failed(claimed, platform, error);
@@ -376,10 +462,26 @@ export class OutboxWorker implements Service {
       return;
     }
     const retryAfter = error instanceof DeliveryError ? error.options.retryAfterMs : undefined;
-    const delayMs =
-      retryAfter !== undefined && Number.isFinite(retryAfter)
-        ? Math.max(0, retryAfter)
-        : this.backoff(row.attempts);
+    const honoured = retryAfter !== undefined && Number.isFinite(retryAfter);
+    const delayMs = honoured ? Math.max(0, retryAfter) : this.backoff(row.attempts);
+    if (honoured) {
+      // Still not accepting: an outage goes on (with this reason) until a message is delivered.
+      this.holds.set(row.channel, now + delayMs);
+      const outage = this.outages.get(platform);
+      if (outage !== undefined) outage.error = text;
+    } else {
+      // The platform did not answer (or answered 5xx): probe it until it does.
+      const outage = this.outages.get(platform);
+      if (outage === undefined) {
+        this.outages.set(platform, { since: now, error: text, probeAt: now + this.settings.probeMs });
+        this.log.warn(
+          { platform, err: text },
+          `outbox: ${platform} is failing; probing it every ${formatMs(this.settings.probeMs)}`,
+        );
+      } else {
+        outage.error = text;
+      }
+    }
     this.outbox.markRetry(row.id, now + delayMs, text);
     this.metrics.retried?.({ channel: row.channel, platform, delayMs });
     this.log.info(

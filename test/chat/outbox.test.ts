@@ -359,6 +359,111 @@ describe('OutboxWorker delivery', () => {
   });
 });
 
+describe('outages and recovery', () => {
+  /**
+   * One alert a second to two channels; the platform answers 429 (Retry-After 10 s) for a minute,
+   * then fails (5xx / unreachable) for a minute, then is back. The clock moves in 250 ms steps, one
+   * poll each, as the worker's poll loop would.
+   */
+  async function outage(s: Setup, worker: OutboxWorker) {
+    let n = 0;
+    const step = async () => {
+      if (s.clock.t % 1000 === 0) {
+        n++;
+        s.outbox.enqueue(n % 2 ? 'slack:C01' : 'slack:C02', msg(`a${n}`), { dedupeKey: `a${n}` });
+      }
+      await worker.runOnce();
+      s.clock.advance(250);
+    };
+    for (let t = 0; t < 60_000; t += 250) {
+      if (t % 10_000 === 0) s.chat.rateLimit(2, 10_000);
+      await step();
+    }
+    s.chat.down();
+    for (let t = 0; t < 60_000; t += 250) await step();
+    return { step, count: () => n };
+  }
+
+  it('drains a 2-minute backlog within seconds of the platform answering again, in order, once', async () => {
+    const s = setup();
+    const worker = s.worker();
+    const { step, count } = await outage(s, worker);
+    expect(s.chat.posts.length).toBeLessThan(20);
+    s.chat.up();
+    const back = s.clock.t;
+    while (s.outbox.backlog().pending > 0 && s.clock.t - back < 600_000) await step();
+    // Found within one probe (5 s) and sent at once: not each message's backoff (up to 5 min).
+    expect(s.clock.t - back).toBeLessThanOrEqual(6_000);
+    for (const channel of ['slack:C01', 'slack:C02']) {
+      const titles = s.chat.titles(channel);
+      const expected = Array.from({ length: count() }, (_, i) => i + 1)
+        .filter((i) => (i % 2 ? 'slack:C01' : 'slack:C02') === channel)
+        .slice(0, titles.length)
+        .map((i) => `a${i}`);
+      expect(titles).toEqual(expected);
+    }
+    expect(s.chat.posts.length).toBe(count());
+    expect(new Set(s.chat.posts.map((p) => p.message.title)).size).toBe(count());
+    expect(s.outbox.backlog()).toMatchObject({ pending: 0, failed: 0 });
+  });
+
+  it('probes a failing platform with one message at a time, every 5 s, not every head', async () => {
+    const s = setup();
+    s.chat.down();
+    for (let i = 1; i <= 6; i++) s.outbox.enqueue(`slack:C0${i}`, msg(`p${i}`), { dedupeKey: `p${i}` });
+    const worker = s.worker();
+    for (let t = 0; t < 120_000; t += 250) {
+      await worker.runOnce();
+      s.clock.advance(250);
+    }
+    // Six first attempts, then their own backoff (1 s, 2 s, ... 64 s) plus one probe per 5 s.
+    const calls = s.chat.calls.length;
+    expect(calls).toBeGreaterThan(6 + 20);
+    expect(calls).toBeLessThan(6 * 8 + 120 / 5 + 2);
+  });
+
+  it('keeps a Retry-After hold when the platform comes back', async () => {
+    const s = setup();
+    s.chat.rateLimit(1, 30_000, 'slack:C02');
+    s.outbox.enqueue('slack:C02', msg('held'), { dedupeKey: 'held' });
+    const worker = s.worker();
+    await worker.runOnce();
+    s.chat.serverError(1);
+    s.outbox.enqueue('slack:C01', msg('probe'), { dedupeKey: 'probe' });
+    await worker.runOnce();
+    const held = s.clock.t;
+    for (let t = 0; t < 20_000; t += 250) {
+      await worker.runOnce();
+      s.clock.advance(250);
+    }
+    expect(s.chat.titles('slack:C01')).toEqual(['probe']);
+    expect(s.chat.titles('slack:C02')).toEqual([]);
+    await deliverAll(s, worker);
+    expect(s.chat.posts.find((p) => p.message.title === 'held')?.at).toBeGreaterThanOrEqual(held + 30_000);
+  });
+
+  it('health: degraded with the reason while the platform fails and while the backlog is over a minute old', async () => {
+    const s = setup();
+    const worker = s.worker();
+    expect(worker.health()).toEqual({ status: 'ok', detail: '0 pending, 0 failed' });
+    s.chat.down();
+    s.outbox.enqueue('slack:C01', msg('x'), { dedupeKey: 'x' });
+    await worker.runOnce();
+    s.clock.advance(30_000);
+    expect(worker.health().status).toBe('degraded');
+    expect(worker.health().detail).toMatch(/slack failing for 30 s: .*down/);
+    s.chat.up();
+    s.chat.rateLimit(1, 60_000);
+    s.clock.advance(5_000);
+    await worker.runOnce(); // the probe: rate limited for a minute; nothing is accepted yet
+    s.clock.advance(30_000);
+    expect(worker.health().detail).toMatch(/slack failing for 1.1 min: .*rate limited/);
+    expect(worker.health().detail).toMatch(/the oldest undelivered message is 1.1 min old/);
+    await deliverAll(s, worker);
+    expect(worker.health()).toEqual({ status: 'ok', detail: '0 pending, 0 failed' });
+  });
+});
+
 describe('updates', () => {
   it('edits the message its post landed as, after the post', async () => {
     const s = setup();
