@@ -108,7 +108,7 @@ export function renderStatus(
     });
   }
   const bad =
-    control.killedAll || facts.lastPolicyError !== null || facts.health.some((h) => h.status === 'down');
+    control.killedAll || facts.lastPolicyError !== null || facts.health.some((h) => h.status !== 'ok');
   return message({
     kind: 'reply',
     title: `autonomy status: phase ${control.phaseOverride ?? policy.phase}${control.killedAll ? ', everything killed' : ''}`,

@@ -101,6 +101,8 @@ export class Sweeps implements Service {
   readonly name = 'sweeps';
   readonly #jobs = new Map<string, Job>();
   readonly #running = new Map<string, Running>();
+  /** Sweeps whose last run failed (not aborted by a kill or a stop), by `agent:kind`: health. */
+  readonly #failing = new Map<string, string>();
   readonly #scheduler: SweepScheduler;
   readonly #tolerance: number;
   #stopped = false;
@@ -221,6 +223,8 @@ export class Sweeps implements Service {
       .where(eq(sweepRuns.id, runId))
       .run();
     if (error !== null) this.deps.log?.warn({ agent, kind, runId, error }, `${agent} ${kind} sweep failed`);
+    if (error === null) this.#failing.delete(key);
+    else if (!controller.signal.aborted) this.#failing.set(key, error);
     this.#afterRun(agent, kind, runId, error);
     return error === null ? { status: 'succeeded', runId } : { status: 'failed', runId, error };
   }
@@ -244,8 +248,12 @@ export class Sweeps implements Service {
     this.reload();
   }
 
+  /** Degraded, with the error, while the last run of any sweep failed (until it succeeds again). */
   health(): ServiceHealth {
-    return { status: 'ok', detail: `${this.scheduled().length} sweep schedule(s)` };
+    const detail = `${this.scheduled().length} sweep schedule(s)`;
+    if (this.#failing.size === 0) return { status: 'ok', detail };
+    const failing = [...this.#failing].map(([key, error]) => `${key.replace(':', ' ')} failed: ${error}`);
+    return { status: 'degraded', detail: `${detail}; ${failing.join('; ')}` };
   }
 
   /**

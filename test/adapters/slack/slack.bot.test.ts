@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bot, startBot } from '../../../src/main.js';
 import { type FakeSlackApi, slackSignedHeaders, startFakeSlackApi } from '../../fakes/slack-api.js';
-import { eventually, LogSink, type TempSetup, tempSetup } from '../../helpers/bot.js';
+import { eventually, getHealth, LogSink, type TempSetup, tempSetup } from '../../helpers/bot.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 let setup: TempSetup;
@@ -100,4 +100,46 @@ describe('Slack in the running bot', () => {
     // Event text can never mention anyone: the <!channel> in the alert arrives escaped.
     expect(JSON.stringify(posted?.args)).not.toContain('<!channel>');
   });
+
+  it('/healthz is degraded, with the reason, while Slack fails, and ok again once it answers', async () => {
+    api = await startFakeSlackApi();
+    setup = tempSetup();
+    setup.savePolicy(
+      setup.policyText().replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]'),
+    );
+    bot = await startBot({
+      env: {
+        ...setup.env,
+        SLACK_BOT_TOKEN: 'xoxb-test-token',
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: api.url,
+      },
+      logDestination: new LogSink(),
+      print: () => {},
+    });
+    const url = bot.url;
+    expect((await getHealth(url)).status).toBe('ok');
+    api.fail('chat.postMessage', { status: 500 }, 3);
+    bot.core.signals.ingest([
+      {
+        kind: 'alert',
+        source: 'alertmanager',
+        dedupeKey: 'am:down',
+        fingerprint: 'HighErrorRate:api',
+        title: 'HighErrorRate on api',
+        service: 'api',
+        severity: 'critical',
+        payload: {},
+      },
+    ]);
+    const degraded = await eventually(async () => {
+      const h = await getHealth(url);
+      return h.status === 'degraded' ? h : undefined;
+    }, 5000);
+    expect(degraded.checks.outbox?.detail).toMatch(/slack failing for .*HTTP 500/);
+    expect(degraded.checks['chat:slack']?.status).toBe('degraded');
+    // Back: the probe (every 5 s) delivers it and the bot is ok again.
+    await eventually(async () => (await getHealth(url)).status === 'ok', 15_000, 100);
+    expect(api.callsTo('chat.postMessage').length).toBeGreaterThanOrEqual(4);
+  }, 30_000);
 });

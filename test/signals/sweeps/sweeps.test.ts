@@ -191,6 +191,11 @@ describe('sweeps', () => {
         error: 'cannot reach the CI API: 502 Bad Gateway',
       });
     }
+    // Health says so from the first failure: honest before the streak raises a signal.
+    expect(sweeps.health()).toEqual({
+      status: 'degraded',
+      detail: expect.stringContaining('validator deep failed: cannot reach the CI API: 502 Bad Gateway'),
+    });
     const stored = () => database.db.select().from(signals).all();
     expect(stored()).toMatchObject([
       {
@@ -205,6 +210,7 @@ describe('sweeps', () => {
     fail = false;
     clock = T0 + 5 * day;
     expect(await sweeps.tick('validator', 'deep', T0 + 5 * day)).toMatchObject({ status: 'succeeded' });
+    expect(sweeps.health().status).toBe('ok');
     expect(stored()).toHaveLength(2);
     expect(database.db.select().from(incidents).all()).toMatchObject([{ status: 'resolved' }]);
   });
@@ -339,6 +345,8 @@ describe('sweeps', () => {
     const m = sweeps.tick('mentor', 'deep', T0);
     sweeps.abortAgent('builder', 'builder was killed by slack:user:U1');
     expect(await b).toMatchObject({ status: 'failed', error: 'builder was killed by slack:user:U1' });
+    // A kill is no failure of the sweep: health stays ok.
+    expect(sweeps.health().status).toBe('ok');
     await sweeps.stop();
     expect(await m).toMatchObject({ status: 'failed', error: 'the bot is stopping' });
   });
