@@ -13,6 +13,7 @@ async function loadBenches(): Promise<Bench[]> {
     import('./signatures.bench.js'),
     import('./ingest.bench.js'),
     import('./router.bench.js'),
+    import('./outbox-recovery.bench.js'),
   ]);
   return modules.map((m) => m.bench);
 }
