@@ -1,18 +1,13 @@
 /**
  * The bot's one HTTP server. Transport only: routes call into functions the composition root
- * (src/main.ts) hands in. Adapters (console, ingest, Slack) mount their routes on the Hono app.
- *
- * One exception, for the webhook hot path: a route added with `postDirect` is served straight from
- * node:http, ahead of Hono (@hono/node-server builds a Request, a Context and reads back a Response
- * for every request: a tenth of a webhook's CPU time, bench/ingest.bench.ts). It matches POST on
- * exactly its path (any query string); anything else (other methods, other spellings of the path)
- * goes to Hono, where the same route is mounted too (and serves `app.request()` in tests). A direct
- * route's unexpected error goes to the app's `onError` and answers 500, as Hono's would.
+ * (src/main.ts) hands in. Adapters (console, ingest, Slack) mount their routes on the Hono app,
+ * and every request, webhooks included, goes through it (@hono/node-server).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';
 
@@ -28,26 +23,13 @@ export interface HttpDeps {
   onError(err: Error): void;
 }
 
-/** A route served straight from node:http: answers on `outgoing` itself (sync or async). */
-export type NodeRoute = (incoming: IncomingMessage, outgoing: ServerResponse) => unknown;
-
-interface DirectRoutes {
-  readonly routes: Map<string, NodeRoute>;
-  readonly onError: (err: Error) => void;
-}
-
-const direct = new WeakMap<Hono, DirectRoutes>();
-
-const INTERNAL_ERROR = JSON.stringify({ error: 'internal error' });
-
 /** The sender closed the connection mid-request: nobody to answer, and not the server's fault. */
-function clientWentAway(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+function clientWentAway(err: unknown, request: Request): boolean {
+  return (err as { code?: unknown } | null)?.code === 'ECONNRESET' || request.signal.aborted;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
-  direct.set(app, { routes: new Map(), onError: deps.onError });
   app.get('/healthz', (c) => {
     const report = deps.health();
     // 503 only when the bot cannot do its job; degraded parts still answer 200 with detail.
@@ -55,61 +37,13 @@ export function createHttpApp(deps: HttpDeps): Hono {
   });
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
   app.onError((err, c) => {
+    // A middleware's refusal (bearerAuth, bodyLimit) is an answer, not a failure.
+    if (err instanceof HTTPException) return err.getResponse();
     // Never leak a stack or internals to a client; the caller's logger has the details.
-    if (!clientWentAway(err)) deps.onError(err);
+    if (!clientWentAway(err, c.req.raw)) deps.onError(err);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
-}
-
-/**
- * Serves POST `path` with `route` straight from node:http when `app` is served by `listen()` (see
- * above). Mount the same route on `app` as well. Only for apps made by `createHttpApp`.
- */
-export function postDirect(app: Hono, path: string, route: NodeRoute): void {
-  const table = direct.get(app);
-  if (table === undefined) throw new Error('postDirect needs an app made by createHttpApp');
-  table.routes.set(path, route);
-}
-
-function failed(err: unknown, outgoing: ServerResponse, onError: (err: Error) => void): void {
-  if (clientWentAway(err)) {
-    outgoing.destroy();
-    return;
-  }
-  onError(err instanceof Error ? err : new Error(String(err)));
-  if (outgoing.headersSent) {
-    outgoing.destroy();
-    return;
-  }
-  outgoing.writeHead(500, { 'content-type': 'application/json', 'content-length': INTERNAL_ERROR.length });
-  outgoing.end(INTERNAL_ERROR);
-}
-
-/** Node's request listener for `app`: direct routes first, then Hono. */
-function requestListener(
-  app: Hono,
-  host: string,
-): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
-  const hono = getRequestListener(app.fetch, { hostname: host });
-  const table = direct.get(app);
-  if (table === undefined) return (incoming, outgoing) => void hono(incoming, outgoing);
-  const { routes, onError } = table;
-  return (incoming, outgoing) => {
-    const url = incoming.url ?? '';
-    const query = url.indexOf('?');
-    const route = incoming.method === 'POST' ? routes.get(query < 0 ? url : url.slice(0, query)) : undefined;
-    if (route === undefined) {
-      void hono(incoming, outgoing);
-      return;
-    }
-    try {
-      const done = route(incoming, outgoing);
-      if (done instanceof Promise) done.catch((err: unknown) => failed(err, outgoing, onError));
-    } catch (err) {
-      failed(err, outgoing, onError);
-    }
-  };
 }
 
 export interface RunningServer {
@@ -121,7 +55,7 @@ export interface RunningServer {
 /** Listens on host:port (port 0 picks a free one); rejects with a clear error when the port is taken. */
 export function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
   return new Promise((resolvePromise, reject) => {
-    const server = createServer(requestListener(app, host));
+    const server = createServer(getRequestListener(app.fetch, { hostname: host }));
     const onError = (err: NodeJS.ErrnoException) => {
       const hint =
         err.code === 'EADDRINUSE'

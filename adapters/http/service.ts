@@ -10,17 +10,13 @@ import type { Metrics } from '../../src/metrics/prometheus.js';
 import type { Logger } from '../../src/process/log.js';
 import type { Service } from '../../src/service.js';
 import type { Inventory } from '../../src/signals/advisories/inventory.js';
-import type { SignalSink } from '../../src/signals/types.js';
 import { defaultAllowedHosts } from '../console/auth.js';
 import type { ConsoleAdapter } from '../console/console-adapter.js';
 import { mountConsole } from '../console/routes.js';
 import { mountSlack } from '../slack/request-guard.js';
 import type { SlackAdapter } from '../slack/slack-adapter.js';
-import { requireBearer } from './hooks/auth.js';
-import { bodyReader } from './hooks/body.js';
 import type { HookDeps } from './hooks/deps.js';
 import { metricsCounters, mountHooks } from './hooks/index.js';
-import { registerOsvHook } from './hooks/osv.js';
 import { mountMetrics } from './metrics-route.js';
 import { createHttpApp, type HealthReport, listen, type RunningServer } from './server.js';
 
@@ -34,9 +30,8 @@ export interface HttpServiceDeps {
   readonly log: Logger;
   readonly now: () => number;
   /** The webhook ingest (the counters are made here, from `metrics`); OSV and GitHub share one inventory. */
-  readonly hooks: Omit<HookDeps, 'counters' | 'log' | 'now' | 'inventory' | 'sink'> & {
+  readonly hooks: Omit<HookDeps, 'counters' | 'log' | 'now' | 'inventory'> & {
     readonly inventory: () => Inventory;
-    readonly sink: SignalSink & HookDeps['sink'];
   };
   /** Slack in HTTP mode answers on /slack/events; null otherwise. */
   readonly slack: SlackAdapter | null;
@@ -68,13 +63,6 @@ export class HttpService implements Service {
     mountMetrics(app, metrics, (err) => log.error({ err }, 'metrics scrape failed'));
     const counters = metricsCounters(metrics);
     const hooks = mountHooks(app, { ...deps.hooks, counters, now, log });
-    registerOsvHook(app, {
-      sink: deps.hooks.sink,
-      inventory: deps.hooks.inventory,
-      counters,
-      checkAuth: requireBearer({ token: deps.hooks.ingestToken, counters, hook: 'osv' }),
-      readBody: bodyReader({ counters, hook: 'osv', limit: 5 * 1024 * 1024 }),
-    });
     if (deps.slack?.mode === 'http') mountSlack(app, deps.slack, now);
     if (deps.console !== null) {
       mountConsole(app, {

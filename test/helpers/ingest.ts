@@ -2,8 +2,7 @@
  * A hooks app over a real SQLite file in a temp dir: the real SignalStore, IncidentStore, miner,
  * repeat tracker and template store, mounted on the real HTTP app (so unexpected errors answer 500
  * exactly as in production). `post` goes over real HTTP to the app listening on a loopback port (as
- * the bot serves it: the hooks read and answer on Node's own request and response); `app.request()`
- * is there for Hono's fetch path.
+ * the bot serves it, through @hono/node-server); `app.request()` is there for Hono's fetch path.
  */
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { pino } from 'pino';
-import { type HooksHandle, MemoryCounters, mountHooks } from '../../adapters/http/hooks/index.js';
+import {
+  type HookDeps,
+  type HooksHandle,
+  MemoryCounters,
+  mountHooks,
+} from '../../adapters/http/hooks/index.js';
 import { createHttpApp, listen, type RunningServer } from '../../adapters/http/server.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { type Database, migrate, openDatabase } from '../../src/db/connection.js';
@@ -61,6 +65,8 @@ export interface IngestSetup {
   readonly counters: MemoryCounters;
   readonly app: Hono;
   readonly hooks: HooksHandle;
+  /** What the hooks were mounted with. */
+  readonly hookDeps: HookDeps;
   /** Errors the app answered with 500 (should stay empty). */
   readonly errors: Error[];
   /** The clock every part reads; tests move it. */
@@ -103,7 +109,7 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     health: () => ({ status: 'ok', checks: {} }),
     onError: (err) => errors.push(err),
   });
-  const hooks = mountHooks(app, {
+  const hookDeps: HookDeps = {
     sink: store,
     ingestToken: TOKEN,
     githubSecret: options.githubSecret === undefined ? SECRET : options.githubSecret,
@@ -115,7 +121,8 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     now,
     log: pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
-  });
+  };
+  const hooks = mountHooks(app, hookDeps);
   let server: Promise<RunningServer> | null = null;
   const url = async (path: string) => {
     server ??= listen(app, '127.0.0.1', 0);
@@ -134,6 +141,7 @@ export function ingestSetup(options: IngestOptions = {}): IngestSetup {
     counters,
     app,
     hooks,
+    hookDeps,
     errors,
     clock: T0,
     post,

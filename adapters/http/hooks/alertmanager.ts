@@ -9,8 +9,7 @@
  *           http_config: { authorization: { credentials_file: /path/to/data/ingest-token } }
  */
 import { normaliseAlertmanager } from '../../../src/signals/normalise/alertmanager.js';
-import type { HookDeps } from './deps.js';
-import type { HookHandler } from './exchange.js';
+import type { HookDeps, HookHandler } from './deps.js';
 import { jsonHookHandler } from './json-hook.js';
 
 export function alertmanagerHandler(deps: HookDeps): HookHandler {

@@ -2,6 +2,7 @@
  * What the hook routes need from the composition root (src/main.ts wires it; see mountHooks).
  */
 
+import type { Context } from 'hono';
 import type { Policy } from '../../../src/policy/types.js';
 import type { Clock } from '../../../src/process/ids.js';
 import type { Logger } from '../../../src/process/log.js';
@@ -28,7 +29,10 @@ export interface TemplateSaver {
   save(records: readonly TemplateRecord[]): SaveResult;
 }
 
-export type HookName = 'alertmanager' | 'github' | 'logs' | 'events';
+export type HookName = 'alertmanager' | 'github' | 'logs' | 'events' | 'osv';
+
+/** A hook's handler, after its auth and size limit: answers the request. */
+export type HookHandler = (c: Context) => Response | Promise<Response>;
 
 export const DEFAULT_LIMITS: Readonly<Record<HookName, number>> = {
   alertmanager: 5 * MiB,
@@ -36,6 +40,7 @@ export const DEFAULT_LIMITS: Readonly<Record<HookName, number>> = {
   github: 25 * MiB,
   logs: 5 * MiB,
   events: 1 * MiB,
+  osv: 5 * MiB,
 };
 
 export interface HookDeps {
@@ -47,7 +52,7 @@ export interface HookDeps {
   /** The policy in force (error-signature threshold, window, cooldown; the inventory's files). */
   readonly policy: () => Policy;
   /**
-   * What GitHub advisories are matched against (as /hooks/osv's, cached by file mtime). Default:
+   * What GitHub and OSV advisories are matched against (cached by file mtime). Default:
    * the files the policy in force names, read by a loader of the hooks' own.
    */
   readonly inventory?: () => Inventory;

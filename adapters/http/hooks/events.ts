@@ -3,8 +3,7 @@
  * webhook of its own, bearer-token guarded. One event object or an array of them.
  */
 import { normaliseEvents } from '../../../src/signals/normalise/events.js';
-import type { HookDeps } from './deps.js';
-import type { HookHandler } from './exchange.js';
+import type { HookDeps, HookHandler } from './deps.js';
 import { jsonHookHandler } from './json-hook.js';
 
 export function eventsHandler(deps: HookDeps): HookHandler {

@@ -11,8 +11,7 @@ import type { Inventory } from '../../../src/signals/advisories/inventory.js';
 import { normaliseGithub } from '../../../src/signals/normalise/github.js';
 import { githubSignatureMatches } from './auth.js';
 import { mediaType, parseJson, readBody } from './body.js';
-import { type HookDeps, limitOf } from './deps.js';
-import type { HookHandler } from './exchange.js';
+import type { HookDeps, HookHandler } from './deps.js';
 import { accept, reject, summarise } from './reply.js';
 
 const HOOK = 'github';
@@ -26,16 +25,16 @@ export const BAD_SIGNATURE_MESSAGE =
   'signature does not match: check that the webhook secret in GitHub equals GITHUB_WEBHOOK_SECRET';
 
 export function githubHandler(deps: HookDeps, inventory: () => Inventory): HookHandler {
-  const o = { counters: deps.counters, hook: HOOK, limit: limitOf(deps, HOOK) };
-  return async (x) => {
+  const o = { counters: deps.counters, hook: HOOK };
+  return async (c) => {
     const secret = deps.githubSecret;
     if (secret === null || secret === '') {
-      return reject(x, deps.counters, HOOK, 'not_configured', 503, GITHUB_OFF_MESSAGE);
+      return reject(c, deps.counters, HOOK, 'not_configured', 503, GITHUB_OFF_MESSAGE);
     }
-    const type = mediaType(x);
+    const type = mediaType(c);
     if (type !== 'application/json' && type !== FORM) {
       return reject(
-        x,
+        c,
         deps.counters,
         HOOK,
         'unsupported_media_type',
@@ -43,16 +42,16 @@ export function githubHandler(deps: HookDeps, inventory: () => Inventory): HookH
         `unsupported Content-Type "${(type ?? '').slice(0, 100)}": set the webhook's content type to application/json`,
       );
     }
-    const body = await readBody(x, o);
+    const body = await readBody(c, o);
     if (!body.ok) return body.response;
-    if (!githubSignatureMatches(secret, body.value.bytes, x.header('x-hub-signature-256'))) {
-      return reject(x, deps.counters, HOOK, 'bad_signature', 401, BAD_SIGNATURE_MESSAGE);
+    if (!githubSignatureMatches(secret, body.value.bytes, c.req.header('x-hub-signature-256'))) {
+      return reject(c, deps.counters, HOOK, 'bad_signature', 401, BAD_SIGNATURE_MESSAGE);
     }
-    const event = x.header('x-github-event') ?? '';
-    const delivery = x.header('x-github-delivery') ?? '';
+    const event = c.req.header('x-github-event') ?? '';
+    const delivery = c.req.header('x-github-delivery') ?? '';
     if (!EVENT.test(event) || !DELIVERY.test(delivery)) {
       return reject(
-        x,
+        c,
         deps.counters,
         HOOK,
         'bad_request',
@@ -64,27 +63,27 @@ export function githubHandler(deps: HookDeps, inventory: () => Inventory): HookH
     if (type === FORM) {
       const payload = new URLSearchParams(text).get('payload');
       if (payload === null) {
-        return reject(x, deps.counters, HOOK, 'bad_json', 400, 'form body without a "payload" field');
+        return reject(c, deps.counters, HOOK, 'bad_json', 400, 'form body without a "payload" field');
       }
       text = payload;
     }
-    const json = parseJson(x, o, text);
+    const json = parseJson(c, o, text);
     if (!json.ok) return json.response;
     if (event === 'ping') {
       deps.counters.accepted(HOOK, { stored: 0, duplicates: 0, ignored: 1 });
-      return x.json({ ok: true, message: 'pong: the signature matches; this bot is listening' }, 200);
+      return c.json({ ok: true, message: 'pong: the signature matches; this bot is listening' }, 200);
     }
     const normalised = normaliseGithub(event, delivery, json.value, deps.now(), inventory);
     if (!normalised.ok) {
-      return reject(x, deps.counters, HOOK, 'bad_schema', 400, `not a ${event} payload GitHub would send`, {
+      return reject(c, deps.counters, HOOK, 'bad_schema', 400, `not a ${event} payload GitHub would send`, {
         problems: normalised.problems,
       });
     }
     const { signals, ignored } = normalised.value;
     if (ignored !== null) {
-      return accept(x, deps.counters, HOOK, { accepted: 0, duplicates: 0, incidents: [] }, { ignored }, 1);
+      return accept(c, deps.counters, HOOK, { accepted: 0, duplicates: 0, incidents: [] }, { ignored }, 1);
     }
     const outcomes = await deps.sink.ingestBatched(signals);
-    return accept(x, deps.counters, HOOK, summarise(outcomes), { ignored: null });
+    return accept(c, deps.counters, HOOK, summarise(outcomes), { ignored: null });
   };
 }

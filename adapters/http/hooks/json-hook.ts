@@ -5,8 +5,7 @@
 import type { Normalised } from '../../../src/signals/normalise/common.js';
 import type { SignalInput } from '../../../src/signals/types.js';
 import { readJsonBody } from './body.js';
-import { type HookDeps, type HookName, limitOf } from './deps.js';
-import type { HookHandler } from './exchange.js';
+import type { HookDeps, HookHandler, HookName } from './deps.js';
 import { accept, reject, summarise } from './reply.js';
 
 export function jsonHookHandler(
@@ -16,15 +15,15 @@ export function jsonHookHandler(
   /** What the body should have been, for the 400's message. */
   expected: string,
 ): HookHandler {
-  const o = { counters: deps.counters, hook, limit: limitOf(deps, hook) };
-  return async (x) => {
-    const body = await readJsonBody(x, o);
+  const o = { counters: deps.counters, hook };
+  return async (c) => {
+    const body = await readJsonBody(c, o);
     if (!body.ok) return body.response;
     const normalised = normalise(body.value.json, deps.now());
     if (!normalised.ok) {
-      return reject(x, deps.counters, hook, 'bad_schema', 400, expected, { problems: normalised.problems });
+      return reject(c, deps.counters, hook, 'bad_schema', 400, expected, { problems: normalised.problems });
     }
     const outcomes = normalised.value.length === 0 ? [] : await deps.sink.ingestBatched(normalised.value);
-    return accept(x, deps.counters, hook, summarise(outcomes));
+    return accept(c, deps.counters, hook, summarise(outcomes));
   };
 }

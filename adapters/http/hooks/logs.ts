@@ -6,6 +6,8 @@
  * `error_signature` signal (src/signals/normalise/logs.ts). `Idempotency-Key` makes a retry safe.
  * Reply: 202 {accepted: lines, duplicates: 0|1, incidents, signatures, repeats}.
  */
+
+import type { Context } from 'hono';
 import { durationMs } from '../../../src/policy/compile.js';
 import {
   type LogFormat,
@@ -14,9 +16,8 @@ import {
   type RepeatCounter,
   type RepeatSettings,
 } from '../../../src/signals/normalise/logs.js';
-import { readBody } from './body.js';
-import { type HookDeps, limitOf } from './deps.js';
-import type { HookExchange, HookHandler } from './exchange.js';
+import { mediaType, readBody } from './body.js';
+import type { HookDeps, HookHandler } from './deps.js';
 import { IDEMPOTENCY_KEY, RecentKeys } from './idempotency.js';
 import { accept, reject, summarise } from './reply.js';
 
@@ -79,15 +80,15 @@ export class LogIntake {
   }
 }
 
-function queryProblem(x: HookExchange): string | null {
-  const service = x.query('service');
+function queryProblem(c: Context): string | null {
+  const service = c.req.query('service');
   if (service !== undefined && !SERVICE.test(service)) {
     return 'query "service" must be a name like api or payments-db (letters, digits, ._:/@-; up to 200)';
   }
-  const level = x.query('level');
+  const level = c.req.query('level');
   if (level !== undefined && !LEVEL.test(level))
     return 'query "level" must be a level word like error or warn';
-  const key = x.header('idempotency-key');
+  const key = c.req.header('idempotency-key');
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     return 'Idempotency-Key must be 1 to 200 printable ASCII characters without spaces';
   }
@@ -95,13 +96,13 @@ function queryProblem(x: HookExchange): string | null {
 }
 
 export function logsHandler(deps: HookDeps, intake: LogIntake): HookHandler {
-  const o = { counters: deps.counters, hook: HOOK, limit: limitOf(deps, HOOK) };
-  return async (x) => {
-    const type = x.header('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  const o = { counters: deps.counters, hook: HOOK };
+  return async (c) => {
+    const type = mediaType(c) ?? '';
     const format = Object.hasOwn(FORMATS, type) ? FORMATS[type] : undefined;
     if (format === undefined) {
       return reject(
-        x,
+        c,
         deps.counters,
         HOOK,
         'unsupported_media_type',
@@ -109,24 +110,24 @@ export function logsHandler(deps: HookDeps, intake: LogIntake): HookHandler {
         `unsupported Content-Type "${type.slice(0, 100)}": send text/plain (one log line per line) or application/x-ndjson`,
       );
     }
-    const problem = queryProblem(x);
-    if (problem !== null) return reject(x, deps.counters, HOOK, 'bad_request', 400, problem);
-    const body = await readBody(x, o);
+    const problem = queryProblem(c);
+    if (problem !== null) return reject(c, deps.counters, HOOK, 'bad_request', 400, problem);
+    const body = await readBody(c, o);
     if (!body.ok) return body.response;
     const parsed = parseLogBody(body.value.text, {
       format,
       now: deps.now(),
-      service: x.query('service') ?? null,
-      defaultLevel: x.query('level') ?? null,
+      service: c.req.query('service') ?? null,
+      defaultLevel: c.req.query('level') ?? null,
     });
     if (!parsed.ok) {
-      return reject(x, deps.counters, HOOK, 'bad_schema', 400, 'some log lines cannot be read', {
+      return reject(c, deps.counters, HOOK, 'bad_schema', 400, 'some log lines cannot be read', {
         problems: parsed.problems,
       });
     }
-    const key = x.header('idempotency-key');
+    const key = c.req.header('idempotency-key');
     if (key !== undefined && !intake.keys.claim(key)) {
-      return accept(x, deps.counters, HOOK, { accepted: 0, duplicates: 1, incidents: [] });
+      return accept(c, deps.counters, HOOK, { accepted: 0, duplicates: 1, incidents: [] });
     }
     const lines = parsed.value;
     const { counter, settings } = intake.repeats();
@@ -142,7 +143,7 @@ export function logsHandler(deps: HookDeps, intake: LogIntake): HookHandler {
     intake.saveTemplates();
     const summary = summarise(outcomes);
     deps.counters.accepted(HOOK, { stored: lines.length, duplicates: 0, ignored: 0 });
-    return x.json(
+    return c.json(
       {
         accepted: lines.length,
         duplicates: 0,

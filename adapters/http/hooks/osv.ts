@@ -1,46 +1,39 @@
 /**
  * `POST /hooks/osv`: OSV advisories (one record, `{"vulns": [...]}` or an array), matched against
- * the inventory the policy names. Transport only: auth and body reading are the shared hook helpers
- * (`requireBearer`, `bodyReader`, passed in), parsing is src/signals/advisories/osv.ts, matching
- * src/signals/advisories/match.ts, storage the sink. Every match is stored in one transaction before the
+ * the inventory the policy names. Mounted by mountHooks like every hook (ingest token, size limit,
+ * the one body reader); parsing is src/signals/advisories/osv.ts, matching
+ * src/signals/advisories/match.ts, storage the sink (group commit). Every match is committed before the
  * 202; a bad record rejects the whole request (400 with JSON paths) and writes nothing. Re-sending
  * the same records stores nothing new (the dedupe key is id + modified + package@version).
  */
-import type { Hono, MiddlewareHandler } from 'hono';
 import type { Inventory } from '../../../src/signals/advisories/inventory.js';
 import { advisorySignals } from '../../../src/signals/advisories/match.js';
 import { parseOsvBody } from '../../../src/signals/advisories/osv.js';
-import type { SignalSink } from '../../../src/signals/types.js';
-import type { BodyResult } from './body.js';
+import { readJsonBody } from './body.js';
 import type { IngestCounters } from './counters.js';
-import { exchangeOf, type HookExchange } from './exchange.js';
+import type { HookHandler, HookSink } from './deps.js';
 import { accept, reject, summarise } from './reply.js';
 
 export interface OsvHookDeps {
-  readonly sink: SignalSink;
+  readonly sink: HookSink;
   /** The inventory in force now (cached by file mtime, so cheap to call per request). */
   readonly inventory: () => Inventory;
-  /** The ingest-token check, `requireBearer({token, counters, hook: 'osv'})`: answers 401 itself. */
-  readonly checkAuth: MiddlewareHandler;
-  /** `bodyReader({counters, hook: 'osv', limit})`: the JSON body, or the refusal (already counted). */
-  readonly readBody: (x: HookExchange) => Promise<BodyResult>;
   readonly counters: IngestCounters;
 }
 
-export const OSV_PATH = '/hooks/osv';
 const HOOK = 'osv';
 
-export function registerOsvHook(app: Hono, deps: OsvHookDeps): void {
-  app.post(OSV_PATH, deps.checkAuth, async (c) => {
-    const x = exchangeOf(c);
-    const body = await deps.readBody(x);
-    if (!body.ok) return x.json({ error: body.error }, body.status, { 'cache-control': 'no-store' });
-    const parsed = parseOsvBody(body.value);
+export function osvHandler(deps: OsvHookDeps): HookHandler {
+  const o = { counters: deps.counters, hook: HOOK };
+  return async (c) => {
+    const body = await readJsonBody(c, o);
+    if (!body.ok) return body.response;
+    const parsed = parseOsvBody(body.value.json);
     if (!parsed.ok) {
       const first = parsed.issues[0];
       const where = first ? `${first.path}: ${first.message}` : 'unknown shape';
       return reject(
-        x,
+        c,
         deps.counters,
         HOOK,
         'bad_schema',
@@ -51,20 +44,20 @@ export function registerOsvHook(app: Hono, deps: OsvHookDeps): void {
     }
     const inventory = deps.inventory();
     const { signals, result } = advisorySignals(parsed.records, inventory);
-    const outcomes = signals.length > 0 ? deps.sink.ingest(signals) : [];
+    const outcomes = signals.length > 0 ? await deps.sink.ingestBatched(signals) : [];
     const unmatched = parsed.records.filter((r) => !result.matches.some((m) => m.record === r)).length;
     return accept(
-      x,
+      c,
       deps.counters,
       HOOK,
       summarise(outcomes),
       {
         received: parsed.records.length,
         matched: result.matches.length,
-        signals: outcomes.map((o, i) => ({
+        signals: outcomes.map((outcome, i) => ({
           dedupeKey: signals[i]?.dedupeKey,
-          status: o.status,
-          incident: o.status === 'stored' && o.incident ? o.incident.shortId : null,
+          status: outcome.status,
+          incident: outcome.status === 'stored' && outcome.incident ? outcome.incident.shortId : null,
         })),
         ignored: result.ignored.slice(0, 100),
         // Only the file names the policy gives: the messages hold server paths (they go to the log).
@@ -75,8 +68,5 @@ export function registerOsvHook(app: Hono, deps: OsvHookDeps): void {
       },
       unmatched,
     );
-  });
-  app.all(OSV_PATH, (c) =>
-    c.json({ error: `method not allowed: ${OSV_PATH} takes POST` }, 405, { allow: 'POST' }),
-  );
+  };
 }

@@ -3,11 +3,11 @@
  * the commit; 4xx/503 `{error, reason, problems?: [{path, message}]}`, counted by reason. A rejected
  * request has written nothing by the time it is answered.
  */
+import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Problem } from '../../../src/signals/normalise/common.js';
 import type { IngestOutcome } from '../../../src/signals/types.js';
 import type { IngestCounters, RejectReason } from './counters.js';
-import type { HookExchange } from './exchange.js';
 
 export interface RejectExtra {
   readonly headers?: Readonly<Record<string, string>>;
@@ -19,7 +19,7 @@ const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 /** Counts the rejection and answers it. `message` says what was wrong and what to do. */
 export function reject(
-  x: HookExchange,
+  c: Context,
   counters: IngestCounters,
   hook: string,
   reason: RejectReason,
@@ -33,7 +33,7 @@ export function reject(
   const headers: Record<string, string> = { ...NO_STORE, ...(extra.headers ?? {}) };
   // The sender may still be sending a body we will not read: do not keep the connection.
   if (status === 413) headers.connection = 'close';
-  return x.json(body, status, headers);
+  return c.json(body, status, headers);
 }
 
 export interface Summary {
@@ -62,7 +62,7 @@ export function summarise(outcomes: readonly IngestOutcome[]): Summary {
 
 /** 202 with the summary (and anything extra), counted. */
 export function accept(
-  x: HookExchange,
+  c: Context,
   counters: IngestCounters,
   hook: string,
   summary: Summary,
@@ -70,5 +70,5 @@ export function accept(
   ignored = 0,
 ): Response {
   counters.accepted(hook, { stored: summary.accepted, duplicates: summary.duplicates, ignored });
-  return x.json(extra === undefined ? summary : { ...summary, ...extra }, 202, NO_STORE);
+  return c.json(extra === undefined ? summary : { ...summary, ...extra }, 202, NO_STORE);
 }

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { listen } from '../../../adapters/http/server.js';
+import { mountHooks } from '../../../adapters/http/hooks/index.js';
+import { createHttpApp, listen } from '../../../adapters/http/server.js';
 import { openDatabase } from '../../../src/db/connection.js';
 import { ensureToken, keptToken, TokenError } from '../../../src/process/tokens.js';
 import {
@@ -79,6 +80,12 @@ describe('bearer auth', () => {
     expect(s.rowCounts()).toMatchObject({ signals: 2, incidents: 2 });
   });
 
+  it('refuses, at mount, an ingest token a Bearer header cannot carry (RFC 6750), naming the fix', () => {
+    const app = createHttpApp({ health: () => ({ status: 'ok', checks: {} }), onError: () => {} });
+    const deps = { ...s.hookDeps, ingestToken: 'has a space and !quotes"' };
+    expect(() => mountHooks(app, deps)).toThrow(/cannot carry: use letters, digits and - \. _ ~ \+ \//);
+  });
+
   it('answers other methods with 405', async () => {
     const res = await s.app.request('/hooks/alertmanager', { method: 'GET' });
     expect(res.status).toBe(405);
@@ -86,7 +93,7 @@ describe('bearer auth', () => {
   });
 });
 
-describe('the hooks are served straight from node:http', () => {
+describe('one path: every hook is a route on the one Hono app', () => {
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
   it('routes a POST to its exact path whatever the query; anything else gets 405 or 404 as from Hono', async () => {

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireBearer } from '../../../adapters/http/hooks/auth.js';
-import { bodyReader } from '../../../adapters/http/hooks/body.js';
 import { MemoryCounters } from '../../../adapters/http/hooks/counters.js';
-import { registerOsvHook } from '../../../adapters/http/hooks/osv.js';
+import { osvHandler } from '../../../adapters/http/hooks/osv.js';
+import { mountHook } from '../../../adapters/http/hooks/route.js';
 import { type Database, migrate, openDatabase } from '../../../src/db/connection.js';
 import { incidents, signals } from '../../../src/db/schema.js';
 import { sequentialIds } from '../../../src/process/ids.js';
@@ -383,13 +382,18 @@ describe('POST /hooks/osv', () => {
     const loader = new InventoryLoader();
     counters = new MemoryCounters();
     app = new Hono();
-    registerOsvHook(app, {
-      sink,
-      inventory: () =>
-        loader.load({ baseDir: FIXTURES, npmLockfiles: ['package-lock.json'], lists: ['deployed.txt'] }),
-      checkAuth: requireBearer({ token: TOKEN, counters, hook: 'osv' }),
-      readBody: bodyReader({ counters, hook: 'osv', limit: 64 * 1024 }),
+    mountHook(app, {
+      path: '/hooks/osv',
+      hook: 'osv',
+      ingestToken: TOKEN,
+      limit: 64 * 1024,
       counters,
+      handler: osvHandler({
+        sink,
+        inventory: () =>
+          loader.load({ baseDir: FIXTURES, npmLockfiles: ['package-lock.json'], lists: ['deployed.txt'] }),
+        counters,
+      }),
     });
   });
   afterEach(() => {
