@@ -491,3 +491,51 @@ export const sweepRuns = sqliteTable(
   },
   (t) => [index('sweep_runs_agent_kind_idx').on(t.agent, t.kind, t.scheduledAt)],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Durable agent work
+
+/**
+ * Why an agent job was raised (README, "Durable agent work"): an incident opened, reopened or
+ * resolved, a signal that joined no incident, a health probe of an open incident getting worse.
+ */
+export const JOB_REASONS = ['opened', 'reopened', 'resolved', 'unlinked', 'health-worse'] as const;
+export type JobReason = (typeof JOB_REASONS)[number];
+/**
+ * queued -> running (claimed with a lease) -> done; skipped: raised or claimed while its agent was
+ * killed (audited, never replayed on resume); closed: no longer worth doing (the incident resolved
+ * before it was taken, the policy no longer sends it to the agent, or it failed too often).
+ */
+export const JOB_STATES = ['queued', 'running', 'done', 'skipped', 'closed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** One agent's work on one stored signal, written in the transaction that stored the signal. */
+export const agentJobs = sqliteTable(
+  'agent_jobs',
+  {
+    id: text('id').primaryKey(),
+    agent: text('agent', { enum: AGENTS }).notNull(),
+    reason: text('reason', { enum: JOB_REASONS }).notNull(),
+    /** The signal that raised it: one job per (subject, agent, reason). */
+    subject: text('subject').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    incidentId: text('incident_id').references(() => incidents.id),
+    /** The incident change as it was when the job was raised (JSON), null for an unlinked signal. */
+    change: text('change', { mode: 'json' }).$type<unknown>(),
+    /** 2 critical, 1 warning, 0 info: jobs are taken worst first, then oldest first. */
+    severityRank: integer('severity_rank').notNull(),
+    state: text('state', { enum: JOB_STATES }).notNull().default('queued'),
+    attempts: integer('attempts').notNull().default(0),
+    /** While running: when the claim lapses and the job may be taken up again. */
+    leaseUntil: integer('lease_until'),
+    createdAt: integer('created_at').notNull(),
+    finishedAt: integer('finished_at'),
+    outcome: text('outcome'),
+    runId: text('run_id'),
+  },
+  (t) => [
+    uniqueIndex('agent_jobs_subject_uq').on(t.subject, t.agent, t.reason),
+    index('agent_jobs_claim_idx').on(t.agent, t.state, t.severityRank, t.createdAt),
+    index('agent_jobs_waiting_idx').on(t.agent, t.fingerprint).where(sql`${t.state} = 'queued'`),
+  ],
+);

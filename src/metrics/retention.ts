@@ -11,6 +11,7 @@
  *   at them (foreign keys: nothing is left dangling, so nothing fails);
  * - sweep runs, by slot, except the newest of each agent and kind (missed-sweep detection needs it);
  * - signals (payloads: the raw evidence), by receipt, except those of unresolved incidents;
+ * - agent jobs that are finished (done, skipped, closed), by finish time;
  * - delivered or failed outbox messages older than the cut-off and at least 14 days old (their
  *   dedupe keys stop a weekly post from going out twice);
  * - digest charts (`<data>/digests/<Monday>.png`) of weeks that ended before the cut-off.
@@ -24,6 +25,7 @@ import { and, eq, inArray, isNotNull, isNull, lt, max, ne, notInArray, or } from
 import type { AuditLog, PurgeResult } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import {
+  agentJobs,
   approvals,
   incidents,
   modelUsage,
@@ -63,6 +65,8 @@ export interface RetentionResult {
   readonly sweepRuns: number;
   readonly signals: number;
   readonly outbox: number;
+  /** Finished agent jobs (done, skipped, closed), by finish time. */
+  readonly agentJobs: number;
   readonly charts: number;
   readonly audit: PurgeResult;
 }
@@ -137,6 +141,10 @@ export function purgeExpired(o: RetentionOptions): RetentionResult {
             ),
           ),
         )
+        .run().changes,
+      agentJobs: db
+        .delete(agentJobs)
+        .where(and(inArray(agentJobs.state, ['done', 'skipped', 'closed']), lt(agentJobs.finishedAt, before)))
         .run().changes,
       outbox: db
         .delete(outbox)

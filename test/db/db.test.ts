@@ -1,4 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
@@ -43,7 +51,7 @@ describe('openDatabase and migrate', () => {
     const database = openDatabase(join(dir, 'nested', 'data', 'autonomy.db'));
     open.push(database);
     expect(existsSync(join(dir, 'nested', 'data', 'autonomy.db'))).toBe(true);
-    expect(migrate(database)).toEqual({ applied: 1, total: 1 });
+    expect(migrate(database)).toEqual({ applied: 2, total: 2 });
 
     const names = database.sqlite
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -63,6 +71,7 @@ describe('openDatabase and migrate', () => {
       'outbox',
       'subscriptions',
       'skills',
+      'agent_jobs',
     ]) {
       expect(names).toContain(table);
     }
@@ -75,13 +84,97 @@ describe('openDatabase and migrate', () => {
       .insert(schema.subscriptions)
       .values({ channel: 'slack:C0123', subscribedBy: 'slack:user:U1', at: T0 })
       .run();
-    expect(migrate(database)).toEqual({ applied: 0, total: 1 });
+    expect(migrate(database)).toEqual({ applied: 0, total: 2 });
 
     const other = openFresh();
-    expect(migrate(other)).toEqual({ applied: 0, total: 1 });
+    expect(migrate(other)).toEqual({ applied: 0, total: 2 });
     expect(other.db.select().from(schema.subscriptions).all()).toEqual([
       { channel: 'slack:C0123', subscribedBy: 'slack:user:U1', at: T0 },
     ]);
+  });
+
+  it('backfills a job for each open incident no agent ever triaged, when it adds agent jobs', () => {
+    // A database as the version before durable jobs left it: migrations up to 0000 only.
+    const root = packageRoot();
+    const old = join(dir, 'old-migrations');
+    mkdirSync(join(old, 'meta'), { recursive: true });
+    copyFileSync(join(root, 'migrations', '0000_init.sql'), join(old, '0000_init.sql'));
+    const journal = JSON.parse(readFileSync(join(root, 'migrations', 'meta', '_journal.json'), 'utf8'));
+    journal.entries = journal.entries.slice(0, 1);
+    writeFileSync(join(old, 'meta', '_journal.json'), JSON.stringify(journal));
+    const database = openFresh();
+    migrate(database, old);
+    const incident = (id: string, n: number, status: 'open' | 'resolved', severity: 'critical' | 'info') => ({
+      id,
+      number: n,
+      fingerprint: `fp-${id}`,
+      title: `incident ${id}`,
+      severity,
+      service: 'api',
+      status,
+      startedAt: T0,
+      detectedAt: T0 + n,
+      signalCount: 1,
+    });
+    const signal = (id: string, incidentId: string, kind: 'alert' | 'failed_job') => ({
+      id,
+      kind,
+      source: 'test',
+      dedupeKey: id,
+      fingerprint: `fp-${incidentId}`,
+      severity: 'warning' as const,
+      payload: {},
+      receivedAt: T0,
+      incidentId,
+    });
+    database.db
+      .insert(schema.incidents)
+      .values([
+        incident('i-open', 1, 'open', 'critical'),
+        incident('i-ci', 2, 'open', 'info'),
+        incident('i-done', 3, 'resolved', 'critical'),
+        incident('i-seen', 4, 'open', 'critical'),
+      ])
+      .run();
+    database.db
+      .insert(schema.signals)
+      .values([
+        signal('s-open', 'i-open', 'alert'),
+        signal('s-ci', 'i-ci', 'failed_job'),
+        signal('s-done', 'i-done', 'alert'),
+        signal('s-seen', 'i-seen', 'alert'),
+      ])
+      .run();
+    // i-seen was triaged by sentinel (not by mentor) before the upgrade.
+    database.db
+      .insert(schema.runs)
+      .values({
+        id: 'run-1',
+        agent: 'sentinel',
+        triggerSource: 'webhook',
+        startedAt: T0,
+        incidentId: 'i-seen',
+      })
+      .run();
+
+    expect(migrate(database)).toEqual({ applied: 1, total: 2 });
+    const jobs = database.db
+      .select()
+      .from(schema.agentJobs)
+      .all()
+      .map((j) => [j.incidentId, j.agent, j.reason, j.subject, j.state, j.severityRank]);
+    expect(jobs.sort()).toEqual(
+      [
+        ['i-ci', 'mentor', 'opened', 's-ci', 'queued', 0],
+        ['i-ci', 'validator', 'opened', 's-ci', 'queued', 0],
+        ['i-open', 'mentor', 'opened', 's-open', 'queued', 2],
+        ['i-open', 'sentinel', 'opened', 's-open', 'queued', 2],
+        ['i-seen', 'mentor', 'opened', 's-seen', 'queued', 2],
+      ].sort(),
+    );
+    const change = database.db.select().from(schema.agentJobs).all()[0]?.change as Record<string, unknown>;
+    expect(change).toMatchObject({ change: 'opened', service: 'api', signalCount: 1 });
+    expect(String(change.shortId)).toMatch(/^i\d$/);
   });
 
   it('runs in WAL mode with synchronous=NORMAL, foreign keys on and a 5 s busy timeout', () => {
@@ -99,7 +192,7 @@ describe('openDatabase and migrate', () => {
   });
 
   it('has, after migrating, every column schema.ts declares (regenerate migrations/ if this fails)', () => {
-    expect(tables).toHaveLength(16);
+    expect(tables).toHaveLength(17);
     const database = openFresh();
     migrate(database);
     for (const table of tables) {

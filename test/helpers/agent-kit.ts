@@ -85,6 +85,8 @@ export interface AgentKit {
   readonly control: ControlStore;
   readonly core: Core;
   readonly pipeline: AgentPipeline;
+  /** What the pipeline was built with (a restarted bot builds a new one on the same). */
+  readonly pipelineDeps: AgentPipelineDeps;
   readonly logs: LogSink;
   readonly clock: { t: number };
   policy: Policy;
@@ -147,7 +149,7 @@ export function agentKit(o: KitOptions = {}): AgentKit {
           defaultHost: o.modelHost,
           onDegraded: (agent, reason, detail) => pipelineRef?.degraded(agent, reason, detail),
         });
-  const pipeline = new AgentPipeline({
+  const pipelineDeps: AgentPipelineDeps = {
     database,
     audit,
     now,
@@ -164,7 +166,8 @@ export function agentKit(o: KitOptions = {}): AgentKit {
     dataDir: db.dir,
     router,
     ...o.deps,
-  });
+  };
+  const pipeline = new AgentPipeline(pipelineDeps);
   pipelineRef = pipeline;
   return {
     db,
@@ -172,6 +175,7 @@ export function agentKit(o: KitOptions = {}): AgentKit {
     control,
     core,
     pipeline,
+    pipelineDeps,
     logs,
     clock,
     get policy() {

@@ -1,24 +1,19 @@
 /**
- * The agent dispatcher: hands stored signals to the agents that handle them. Subscribe it to
- * `SignalStore.onStored`; it never works inside the ingest transaction (the listener only queues,
- * and the work starts on the next turn of the event loop).
+ * The agent dispatcher: the worker over durable agent jobs (jobs.ts). The signal store hands it
+ * every stored signal inside the write transaction (`raise`: the jobs are written with the signal),
+ * and after the COMMIT (`onStored`) it wakes the agents that got work. Which signals become jobs,
+ * and for which agents, is in jobs.ts.
  *
- * Which signals go to which agents:
- * - the signal's kind must be in the policy's `triggers.events`, and the agent enabled, not
- *   killed, and handling that kind;
- * - a signal that opened or reopened an incident, or correlates to no incident (a late delivery),
- *   goes to `onSignal`; one that resolved an incident goes only to agents with `handlesResolved`;
- * - a signal that merely updated an open incident goes nowhere (its alert already counts it):
- *   10,000 identical alerts are one agent run, not 10,000. Except a health signal: the monitor
- *   sends one for an open incident only when the probe got worse (slow turned into down), and the
- *   agents triage that again;
- * Per agent: one run at a time, in order (FIFO), at most `maxQueue` waiting (the oldest is dropped
- * when full, logged at most once a minute with how many), and a signal whose fingerprint already
- * waits in that agent's queue is not queued twice.
+ * Per agent: one job at a time, worst severity first, then oldest; a job is claimed with a lease.
+ * Before it runs, a job is checked again: its agent killed since -> skipped (not replayed on resume);
+ * the policy no longer sends it to the agent -> closed; its incident resolved meanwhile -> closed;
+ * tried too often -> closed. At start, the jobs a dead process held are taken up again. On stop,
+ * a run the shutdown cut short hands its job back for the next start: nothing is lost.
  */
 import type { Policy } from '../../policy/types.js';
 import type { AgentName } from '../../policy/vocabulary.js';
 import type { StoredSignal } from '../../signals/incidents/store.js';
+import { type AgentJobs, type JobRow, MAX_ATTEMPTS } from './jobs.js';
 import type { AgentBody, AgentPipeline } from './pipeline.js';
 import type { AgentTrigger } from './pipeline-types.js';
 import type { Agent, AgentSignal } from './types.js';
@@ -31,30 +26,20 @@ export interface DispatchLog {
 export interface AgentDispatcherDeps {
   readonly agents: readonly Agent[];
   readonly pipeline: Pick<AgentPipeline, 'run'>;
+  readonly jobs: AgentJobs;
   readonly policy: () => Policy;
   /** Is the agent killed now (its own switch or the global one)? */
   readonly isKilled: (agent: AgentName) => boolean;
   readonly now: () => number;
   readonly log: DispatchLog;
-  /** Waiting signals per agent before the oldest is dropped (default 200). */
-  readonly maxQueue?: number;
-}
-
-interface Item {
-  readonly key: string;
-  readonly signal: AgentSignal;
 }
 
 interface Lane {
   readonly agent: Agent;
-  readonly queue: Item[];
-  readonly keys: Set<string>;
   running: Promise<void> | null;
-  dropped: number;
-  lastDropLogAt: number;
+  /** Woken while working: look for jobs once more before going idle. */
+  again: boolean;
 }
-
-const DROP_LOG_INTERVAL_MS = 60_000;
 
 /** How the run record names where a signal came from. */
 export function triggerSourceOf(source: string): string {
@@ -83,67 +68,75 @@ export function agentSignalOf(s: StoredSignal): AgentSignal {
 export class AgentDispatcher {
   readonly #d: AgentDispatcherDeps;
   readonly #lanes = new Map<AgentName, Lane>();
-  readonly #maxQueue: number;
-  #pending: (readonly StoredSignal[])[] = [];
-  #scheduled = false;
+  readonly #woken = new Set<AgentName>();
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(deps: AgentDispatcherDeps) {
     this.#d = deps;
-    this.#maxQueue = Math.max(1, deps.maxQueue ?? 200);
-    for (const agent of deps.agents) {
-      this.#lanes.set(agent.name, {
-        agent,
-        queue: [],
-        keys: new Set(),
-        running: null,
-        dropped: 0,
-        lastDropLogAt: Number.NEGATIVE_INFINITY,
-      });
-    }
+    for (const agent of deps.agents) this.#lanes.set(agent.name, { agent, running: null, again: false });
   }
 
-  /** The SignalStore.onStored listener: remembers the batch and returns at once. */
-  readonly onStored = (stored: readonly StoredSignal[]): void => {
-    if (this.#stopped || stored.length === 0) return;
-    this.#pending.push(stored);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#drainPending());
+  /** Inside the signal's write transaction (SignalStore.handOffInTransaction): raises its jobs. */
+  readonly raise = (stored: StoredSignal): void => {
+    try {
+      for (const agent of this.#d.jobs.raise(stored)) this.#woken.add(agent);
+    } catch (err) {
+      // The signal is the evidence and must be stored even when its jobs cannot be: say so loudly.
+      this.#d.log.error(
+        { err, signal: stored.signalId },
+        'agent jobs could not be raised for a stored signal',
+      );
     }
   };
 
-  /** Signals waiting per agent (not counting the one running). */
-  queued(): Partial<Record<AgentName, number>> {
-    const out: Partial<Record<AgentName, number>> = {};
-    for (const [name, lane] of this.#lanes) out[name] = lane.queue.length;
-    return out;
+  /** After the COMMIT (SignalStore.onStored): wakes the agents that got jobs. */
+  readonly onStored = (): void => {
+    if (this.#stopped) return;
+    const woken = [...this.#woken];
+    this.#woken.clear();
+    for (const agent of woken) this.#wake(agent);
+  };
+
+  /** Takes up the jobs a dead process left, then every agent looks for work. */
+  start(): void {
+    this.#stopped = false;
+    const orphans = this.#d.jobs.releaseOrphans();
+    if (orphans > 0)
+      this.#d.log.warn(
+        { jobs: orphans },
+        `${orphans} agent job(s) a stop or crash cut short are taken up again`,
+      );
+    for (const agent of this.#lanes.keys()) this.#wake(agent);
   }
 
-  /** Resolves when nothing is waiting or running (tests). */
+  /** Jobs waiting or running per agent. */
+  queued(): Partial<Record<AgentName, number>> {
+    return this.#d.jobs.backlog();
+  }
+
+  /** Resolves when no agent is working (tests). */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Takes no more signals and drops what waits; resolves when the running ones have ended. */
+  /** Takes no more jobs; resolves when the running ones have ended (their jobs finished or handed back). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#pending = [];
-    const running: Promise<void>[] = [];
-    for (const lane of this.#lanes.values()) {
-      lane.queue.length = 0;
-      lane.keys.clear();
-      if (lane.running) running.push(lane.running);
-    }
-    await Promise.allSettled(running);
+    await Promise.allSettled([...this.#lanes.values()].flatMap((l) => (l.running ? [l.running] : [])));
     this.#checkIdle();
   }
 
+  #wake(agent: AgentName): void {
+    const lane = this.#lanes.get(agent);
+    if (lane === undefined) return;
+    lane.again = true;
+    if (lane.running === null) lane.running = this.#work(lane);
+  }
+
   #isIdle(): boolean {
-    if (this.#pending.length > 0 || this.#scheduled) return false;
-    for (const lane of this.#lanes.values()) if (lane.running !== null || lane.queue.length > 0) return false;
+    for (const lane of this.#lanes.values()) if (lane.running !== null) return false;
     return true;
   }
 
@@ -154,93 +147,67 @@ export class AgentDispatcher {
     for (const w of waiters) w();
   }
 
-  #drainPending(): void {
-    this.#scheduled = false;
-    const batches = this.#pending;
-    this.#pending = [];
+  async #work(lane: Lane): Promise<void> {
+    // Start on a later turn: never inside the caller's stack (or its transaction).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
-      if (!this.#stopped) {
-        const policy = this.#d.policy();
-        const events = new Set(policy.doc.triggers.events);
-        for (const batch of batches) for (const s of batch) this.#route(s, policy, events);
+      while (!this.#stopped) {
+        lane.again = false;
+        const job = this.#d.jobs.claim(lane.agent.name);
+        if (job === null) {
+          if (lane.again) continue;
+          break;
+        }
+        await this.#do(lane.agent, job);
       }
     } catch (err) {
-      this.#d.log.error({ err }, 'agent dispatch failed');
-    }
-    this.#checkIdle();
-  }
-
-  #route(s: StoredSignal, policy: Policy, events: ReadonlySet<string>): void {
-    const kind = s.input.kind;
-    if (!events.has(kind)) return;
-    const change = s.incident?.change ?? null;
-    let resolved: boolean;
-    if (change === 'resolved') resolved = true;
-    else if (change === 'opened' || change === 'reopened') resolved = false;
-    else if (change === null && s.input.resolves !== true) resolved = false;
-    else if (change === 'updated' && kind === 'health' && s.input.resolves !== true) resolved = false;
-    else return; // updated, or a resolution that resolved nothing
-    let signal: AgentSignal | null = null;
-    for (const lane of this.#lanes.values()) {
-      const a = lane.agent;
-      if (!a.handles.includes(kind) || a.onSignal === undefined) continue;
-      if (resolved && a.handlesResolved !== true) continue;
-      if (!policy.enabledAgents.has(a.name) || this.#d.isKilled(a.name)) continue;
-      signal ??= agentSignalOf(s);
-      this.#enqueue(lane, { key: `${resolved ? 'resolved' : 'signal'}:${s.input.fingerprint}`, signal });
-    }
-  }
-
-  #enqueue(lane: Lane, item: Item): void {
-    if (lane.keys.has(item.key)) return;
-    if (lane.queue.length >= this.#maxQueue) {
-      const oldest = lane.queue.shift();
-      if (oldest !== undefined) lane.keys.delete(oldest.key);
-      lane.dropped++;
-      const now = this.#d.now();
-      if (now - lane.lastDropLogAt >= DROP_LOG_INTERVAL_MS) {
-        this.#d.log.warn(
-          { agent: lane.agent.name, dropped: lane.dropped, maxQueue: this.#maxQueue },
-          `${lane.agent.name}'s signal queue is full: dropped the oldest waiting signals (${lane.dropped} since the last report)`,
-        );
-        lane.dropped = 0;
-        lane.lastDropLogAt = now;
-      }
-    }
-    lane.queue.push(item);
-    lane.keys.add(item.key);
-    if (lane.running === null) lane.running = this.#work(lane);
-  }
-
-  async #work(lane: Lane): Promise<void> {
-    // Start on a later turn: never inside the caller's stack.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    for (let item = lane.queue.shift(); item !== undefined; item = lane.queue.shift()) {
-      lane.keys.delete(item.key);
-      if (this.#stopped) break;
-      const agent = lane.agent;
-      if (this.#d.isKilled(agent.name)) continue;
-      const s = item.signal;
-      const trigger: AgentTrigger = {
-        source: triggerSourceOf(s.source),
-        ref: s.id,
-        kind: 'signal',
-        signalKind: s.kind,
-        incidentId: s.incident?.id ?? null,
-        service: s.service,
-        signature: s.kind === 'error_signature' ? s.fingerprint : null,
-        severity: s.severity,
-      };
-      const body: AgentBody = async (ctx) => {
-        await agent.onSignal?.(s, ctx);
-      };
-      try {
-        await this.#d.pipeline.run(agent, trigger, body);
-      } catch (err) {
-        this.#d.log.error({ err, agent: agent.name, signal: s.id }, 'agent run could not be recorded');
-      }
+      this.#d.log.error({ err, agent: lane.agent.name }, 'agent jobs could not be read or written');
     }
     lane.running = null;
     this.#checkIdle();
+  }
+
+  async #do(agent: Agent, job: JobRow): Promise<void> {
+    const { jobs } = this.#d;
+    if (this.#d.isKilled(agent.name)) {
+      jobs.finish(job, 'skipped', `${agent.name} was killed before it was taken: not replayed on resume`);
+      return;
+    }
+    const s = jobs.signalOf(job);
+    const policy = this.#d.policy();
+    if (s === null) return jobs.finish(job, 'closed', `signal ${job.subject} is no longer stored`);
+    if (!policy.enabledAgents.has(agent.name) || !policy.doc.triggers.events.includes(s.kind)) {
+      return jobs.finish(
+        job,
+        'closed',
+        `the policy in force no longer sends ${s.kind} signals to ${agent.name}`,
+      );
+    }
+    if (jobs.incidentResolved(job))
+      return jobs.finish(job, 'closed', 'the incident resolved before it was taken');
+    if (job.attempts > MAX_ATTEMPTS) {
+      return jobs.finish(job, 'closed', `gave up after ${MAX_ATTEMPTS} attempts that did not finish`);
+    }
+    const trigger: AgentTrigger = {
+      source: triggerSourceOf(s.source),
+      ref: s.id,
+      kind: 'signal',
+      signalKind: s.kind,
+      incidentId: s.incident?.id ?? null,
+      service: s.service,
+      signature: s.kind === 'error_signature' ? s.fingerprint : null,
+      severity: s.severity,
+    };
+    const body: AgentBody = async (ctx) => {
+      await agent.onSignal?.(s, ctx);
+    };
+    try {
+      const result = await this.#d.pipeline.run(agent, trigger, body);
+      if (this.#stopped && result.status === 'interrupted') jobs.release(job);
+      else jobs.finish(job, 'done', `${result.status}: ${result.outcome}`, result.runId);
+    } catch (err) {
+      // The run could not be recorded: the job stays claimed, and its lease brings it back.
+      this.#d.log.error({ err, agent: agent.name, signal: s.id }, 'agent run could not be recorded');
+    }
   }
 }

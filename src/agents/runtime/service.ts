@@ -1,9 +1,11 @@
 /**
  * The agents as one service of the bot: the pipeline every agent run goes through (pipeline.ts),
- * the dispatcher that hands them stored signals (dispatch.ts), and their sweep bodies. This is where
- * the hand-off from signals to agents is made: `start()` subscribes the dispatcher to the signal
- * store (signals/incidents/store.ts, after each commit), `stop()` unsubscribes, drops what waits
- * and lets the runs in hand end by the deadline.
+ * the durable jobs (jobs.ts) and the dispatcher that works them (dispatch.ts), and their sweep
+ * bodies. This is where the hand-off from signals to agents is made: `start()` has the signal store
+ * (signals/incidents/store.ts) hand every stored signal to the dispatcher inside its transaction
+ * (the jobs commit with the signal) and wake it after the COMMIT, and takes up the jobs a stop or a
+ * crash left; `stop()` takes no more, and the runs in hand end by the deadline (a run the shutdown
+ * cut short hands its job back).
  */
 import type { AgentName } from '../../policy/vocabulary.js';
 import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../../service.js';
@@ -12,13 +14,14 @@ import type { SweepBodies } from '../../signals/sweeps/sweeps.js';
 import { AGENT_LIST } from '../index.js';
 import { createMentor, type MentorDeps } from '../mentor/agent.js';
 import { AgentDispatcher } from './dispatch.js';
+import { AgentJobs } from './jobs.js';
 import { AgentPipeline } from './pipeline.js';
 import type { AgentPipelineDeps } from './pipeline-types.js';
 import { type SweepBodiesOptions, sweepBodies } from './sweep-bodies.js';
 import type { Agent } from './types.js';
 
 export interface AgentsDeps extends AgentPipelineDeps {
-  readonly signals: Pick<SignalStore, 'onStored'>;
+  readonly signals: Pick<SignalStore, 'onStored' | 'handOffInTransaction'>;
   readonly skills: MentorDeps['skills'];
   readonly isKilled: (agent: AgentName) => boolean;
 }
@@ -27,6 +30,7 @@ export class Agents implements Service {
   readonly name = 'agents';
   readonly pipeline: AgentPipeline;
   readonly list: readonly Agent[];
+  readonly jobs: AgentJobs;
   readonly #dispatcher: AgentDispatcher;
   readonly #signals: AgentsDeps['signals'];
   readonly #policy: AgentsDeps['policy'];
@@ -37,8 +41,10 @@ export class Agents implements Service {
     this.list = [...AGENT_LIST, createMentor({ database: deps.database, skills: deps.skills })];
     this.#signals = deps.signals;
     this.#policy = deps.policy;
+    this.jobs = new AgentJobs({ ...deps, agents: this.list });
     this.#dispatcher = new AgentDispatcher({
       agents: this.list,
+      jobs: this.jobs,
       pipeline: this.pipeline,
       policy: deps.policy,
       isKilled: deps.isKilled,
@@ -53,7 +59,15 @@ export class Agents implements Service {
   }
 
   start(): void {
-    this.#unsubscribe ??= this.#signals.onStored(this.#dispatcher.onStored);
+    if (this.#unsubscribe !== null) return;
+    this.#signals.handOffInTransaction(this.#dispatcher.raise);
+    this.#unsubscribe = this.#signals.onStored(this.#dispatcher.onStored);
+    this.#dispatcher.start();
+  }
+
+  /** Jobs waiting or running per agent. */
+  backlog(): Partial<Record<AgentName, number>> {
+    return this.#dispatcher.queued();
   }
 
   onKill(order: KillOrder): KillTeeth {
@@ -62,10 +76,15 @@ export class Agents implements Service {
 
   health(): ServiceHealth {
     const running = this.pipeline.inFlight();
-    return { status: 'ok', detail: `${running.length} run(s) in flight` };
+    const waiting = Object.values(this.backlog()).reduce((a, b) => a + (b ?? 0), 0);
+    return {
+      status: 'ok',
+      detail: `${running.length} run(s) in flight, ${waiting} job(s) waiting or running`,
+    };
   }
 
   async stop(deadline: number): Promise<void> {
+    this.#signals.handOffInTransaction(null);
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     const drained = this.#dispatcher.stop();

@@ -160,6 +160,8 @@ export class SignalStore implements SignalSink {
   private lastStamp = { at: Number.NaN, stamp: '' };
   /** Inside a group commit: stored signals wait here for the COMMIT. */
   private collecting: StoredSignal[] | null = null;
+  /** Sees each stored signal inside its write transaction (the agents' jobs). */
+  private handOff: ((stored: StoredSignal) => void) | null = null;
 
   constructor(
     private readonly database: Database,
@@ -182,6 +184,15 @@ export class SignalStore implements SignalSink {
       this.pending.write();
       return value;
     });
+  }
+
+  /**
+   * The hand-off to the agents: `fn` sees each stored signal (with its incident change) inside the
+   * write transaction that stores it, so the work it writes (agents/runtime/jobs.ts) commits or rolls
+   * back with the signal. One at a time; null removes it. It must be quick: it is on the ingest path.
+   */
+  handOffInTransaction(fn: ((stored: StoredSignal) => void) | null): void {
+    this.handOff = fn;
   }
 
   /** Hears every committed signal (with its incident change). Returns the unsubscribe function. */
@@ -347,7 +358,7 @@ export class SignalStore implements SignalSink {
       const row = advanced(open, input, at);
       this.pending.hold(fingerprint, open, row);
       const change = toChange(row, 'updated');
-      heard.push({ signalId, input, receivedAt: at, incident: change });
+      this.stored(heard, { signalId, input, receivedAt: at, incident: change });
       return { status: 'stored', signalId, incident: change };
     }
     // The correlator reads incidents from the database.
@@ -356,8 +367,14 @@ export class SignalStore implements SignalSink {
     if (existing !== undefined) return { status: 'duplicate', signalId: existing.id };
     const { incidentId, change } = this.correlator.correlate(input, at, open);
     this.insert(signalId, input, at, incidentId);
-    heard.push({ signalId, input, receivedAt: at, incident: change });
+    this.stored(heard, { signalId, input, receivedAt: at, incident: change });
     return { status: 'stored', signalId, incident: change };
+  }
+
+  /** A signal is stored: handed off in the transaction, and heard by listeners after the COMMIT. */
+  private stored(heard: StoredSignal[], s: StoredSignal): void {
+    if (this.handOff !== null) this.handOff(s);
+    heard.push(s);
   }
 
   /** timeStamp(at), remembered: a burst's signals share a millisecond (base 36 formatting is slow). */

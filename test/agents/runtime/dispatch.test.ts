@@ -1,9 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentDispatcher } from '../../../src/agents/runtime/dispatch.js';
+import { AgentJobs } from '../../../src/agents/runtime/jobs.js';
+import { AgentPipeline } from '../../../src/agents/runtime/pipeline.js';
 import { sweepBodies } from '../../../src/agents/runtime/sweep-bodies.js';
 import type { Agent, AgentSignal } from '../../../src/agents/runtime/types.js';
 import { isKilled } from '../../../src/control/state.js';
+import { agentJobs } from '../../../src/db/schema.js';
 import type { AgentName, SignalKind } from '../../../src/policy/vocabulary.js';
+import { randomId } from '../../../src/process/ids.js';
 import { Sweeps } from '../../../src/signals/sweeps/sweeps.js';
 import type { SignalInput } from '../../../src/signals/types.js';
 import { type AgentKit, agentKit, fakeAgent, gate, kitPolicy } from '../../helpers/agent-kit.js';
@@ -11,6 +15,7 @@ import { eventually } from '../../helpers/bot.js';
 
 let kit: AgentKit | null = null;
 let dispatcher: AgentDispatcher | null = null;
+let jobs: AgentJobs | null = null;
 
 afterEach(async () => {
   await dispatcher?.stop();
@@ -37,24 +42,39 @@ function input(over: Partial<SignalInput> & { fingerprint: string }): SignalInpu
   };
 }
 
-/** A kit and a dispatcher over `agents`, subscribed to the core's signal store. */
-function setup(
-  agents: Agent[],
-  o: { maxQueue?: number; policy?: ReturnType<typeof kitPolicy> } = {},
-): AgentKit {
+/** A kit and a dispatcher over `agents`, handed the core's stored signals as the bot does. */
+function setup(agents: Agent[], o: { policy?: ReturnType<typeof kitPolicy> } = {}): AgentKit {
   const k = agentKit(o.policy === undefined ? {} : { policy: o.policy });
   kit = k;
+  setupDispatcher(k, agents);
+  return k;
+}
+
+function setupDispatcher(k: AgentKit, agents: Agent[], pipeline = k.pipeline): void {
+  const policy = () => k.policy;
+  const killed = (a: AgentName) => isKilled(k.control.snapshot(), a);
+  const now = () => k.clock.t;
+  jobs = new AgentJobs({
+    database: k.db.database,
+    audit: k.audit,
+    now,
+    newId: randomId,
+    agents,
+    policy,
+    isKilled: killed,
+  });
   dispatcher = new AgentDispatcher({
     agents,
-    pipeline: k.pipeline,
-    policy: () => k.policy,
-    isKilled: (a) => isKilled(k.control.snapshot(), a),
-    now: () => k.clock.t,
+    pipeline,
+    jobs,
+    policy,
+    isKilled: killed,
+    now,
     log: kitLog(k),
-    ...(o.maxQueue === undefined ? {} : { maxQueue: o.maxQueue }),
   });
+  k.core.signals.handOffInTransaction(dispatcher.raise);
   k.core.signals.onStored(dispatcher.onStored);
-  return k;
+  dispatcher.start();
 }
 
 function kitLog(k: AgentKit) {
@@ -179,7 +199,7 @@ describe('the dispatcher', () => {
     expect(mentor.seen).toHaveLength(2);
   });
 
-  it('runs one signal at a time per agent, in order, and keeps a bounded queue (oldest dropped, logged once)', async () => {
+  it('runs one job at a time per agent, worst severity first, then in order, and drops none', async () => {
     const held = gate();
     const seen: string[] = [];
     let running = 0;
@@ -193,18 +213,21 @@ describe('the dispatcher', () => {
         running--;
       },
     });
-    const k = setup([sentinel], { maxQueue: 3 });
+    const k = setup([sentinel]);
     k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
     await eventually(() => seen.length === 1);
-    for (let i = 1; i < 10; i++) k.core.signals.ingest([input({ fingerprint: `fp-${i}` })]);
-    await eventually(() => dispatcher?.queued().sentinel === 3);
+    for (let i = 1; i < 300; i++) {
+      k.core.signals.ingest([
+        input({ fingerprint: `fp-${i}`, severity: i === 250 ? 'critical' : 'warning' }),
+      ]);
+    }
+    expect(dispatcher?.queued().sentinel).toBe(300);
     held.open();
     await dispatcher?.idle();
-    expect(seen).toEqual(['fp-0', 'fp-7', 'fp-8', 'fp-9']);
+    expect(seen).toHaveLength(300);
+    expect(seen.slice(0, 4)).toEqual(['fp-0', 'fp-250', 'fp-1', 'fp-2']);
     expect(most).toBe(1);
-    const warnings = (logged.get(k) ?? []).filter((l) => l.level === 'warn');
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.msg).toContain("sentinel's signal queue is full");
+    expect(dispatcher?.queued().sentinel).toBeUndefined();
   });
 
   it('queues a fingerprint once while it waits', async () => {
@@ -227,6 +250,88 @@ describe('the dispatcher', () => {
     expect(seen).toEqual(['a:opened', 'b:opened']);
   });
 });
+
+describe('durable jobs', () => {
+  it('takes up after a crash the jobs raised and not finished, and does none twice', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const k = setup([sentinel.agent]);
+    await dispatcher?.stop(); // the process "dies": jobs keep being raised with the signals, nobody works them
+    for (let i = 0; i < 20; i++) k.core.signals.ingest([input({ fingerprint: `crash-${i}` })]);
+    const claimed = jobs?.claim('sentinel'); // one was in hand when it died
+    expect(claimed?.state).toBe('running');
+    expect(sentinel.seen).toHaveLength(0);
+    expect(dispatcher?.queued().sentinel).toBe(20);
+
+    // The restart: a new worker over the same database.
+    await restart(k, [sentinel.agent]);
+    await dispatcher?.idle();
+    expect(sentinel.seen.map((s) => s.fingerprint).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `crash-${i}`).sort(),
+    );
+    expect(k.agentRuns()).toHaveLength(20);
+    await restart(k, [sentinel.agent]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(20);
+  });
+
+  it('hands back the job a stop cut short, and the next start runs it', async () => {
+    const held = gate();
+    const seen: string[] = [];
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s, ctx) => {
+        seen.push(s.fingerprint);
+        if (seen.length === 1)
+          await Promise.race([held.promise, new Promise((r) => ctx.signal.addEventListener('abort', r))]);
+      },
+    });
+    const k = setup([sentinel]);
+    k.core.signals.ingest([input({ fingerprint: 'long' })]);
+    k.core.signals.ingest([input({ fingerprint: 'next' })]);
+    await eventually(() => seen.length === 1);
+    const stopped = dispatcher?.stop();
+    await k.pipeline.stop(0); // SIGTERM: the run in hand is cut short
+    await stopped;
+    expect(dispatcher?.queued().sentinel).toBe(2);
+    const fresh = new AgentPipeline(k.pipelineDeps);
+    await restart(k, [sentinel], fresh);
+    await dispatcher?.idle();
+    await fresh.stop(1000);
+    expect(seen).toEqual(['long', 'long', 'next']);
+  });
+
+  it('skips and audits a job raised while its agent is killed, and does not replay it on resume', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const k = setup([sentinel.agent]);
+    k.control.kill('sentinel', 'slack:user:U0OPERATOR', 'noisy');
+    k.core.signals.ingest([input({ fingerprint: 'while-killed' })]);
+    await dispatcher?.idle();
+    expect(k.auditKinds()).toContain('agent.job.skipped');
+    k.control.resume('sentinel', 'slack:user:U0ADMIN');
+    await restart(k, [sentinel.agent]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(0);
+  });
+
+  it('closes a job whose incident resolved before it was taken', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const k = setup([sentinel.agent]);
+    await dispatcher?.stop();
+    k.core.signals.ingest([input({ fingerprint: 'gone' })]);
+    k.core.signals.ingest([input({ fingerprint: 'gone', resolves: true })]);
+    await restart(k, [sentinel.agent]);
+    await dispatcher?.idle();
+    expect(sentinel.seen).toHaveLength(0);
+    const row = k.db.database.db.select().from(agentJobs).all()[0];
+    expect(row).toMatchObject({ state: 'closed', outcome: 'the incident resolved before it was taken' });
+  });
+});
+
+/** A new dispatcher over the kit's database, as a restarted bot builds it. */
+async function restart(k: AgentKit, agents: Agent[], pipeline = k.pipeline): Promise<void> {
+  await dispatcher?.stop();
+  k.core.signals.handOffInTransaction(null);
+  setupDispatcher(k, agents, pipeline);
+}
 
 describe('sweep bodies', () => {
   const noSchedule = { schedule: () => ({ stop: () => {} }) };

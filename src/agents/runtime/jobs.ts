@@ -1,0 +1,241 @@
+/**
+ * Durable agent work (README, "Durable agent work"). An agent job is a row of `agent_jobs`, raised
+ * in the same write transaction as the signal that causes it (the signal store hands every stored
+ * signal to `raise()` before its COMMIT), so a crash loses neither or both. Why a job is raised:
+ *
+ * - `opened` / `reopened`: the signal opened or reopened an incident of a kind the agent handles;
+ * - `resolved`: it resolved an incident, for agents that handle resolutions (mentor);
+ * - `unlinked`: it joined no incident (a late delivery);
+ * - `health-worse`: a health probe of an open incident got worse (slow, then down).
+ *
+ * A signal that merely updated an open incident raises nothing (10,000 identical alerts are one
+ * job). One job per (signal, agent, reason): a redelivered webhook is stored once, and a restart
+ * finds the job it left. A job for a fingerprint that already waits for the same agent is not raised
+ * twice (a flapping alert is triaged once). A job raised while its agent is killed is stored as
+ * `skipped` and audited, and never replayed on resume. Workers claim jobs worst severity first,
+ * then oldest (in the order raised), with a lease; at start the leases a dead process held lapse at once.
+ */
+import { and, asc, desc, eq, inArray, lte, or, sql } from 'drizzle-orm';
+import type { AuditLog } from '../../audit/log.js';
+import type { Database } from '../../db/connection.js';
+import { agentJobs, incidents, type JobReason, type JobState, signals } from '../../db/schema.js';
+import type { Policy } from '../../policy/types.js';
+import type { AgentName, Severity } from '../../policy/vocabulary.js';
+import type { Clock, NewId } from '../../process/ids.js';
+import type { StoredSignal } from '../../signals/incidents/store.js';
+import type { IncidentChange } from '../../signals/types.js';
+import type { Agent, AgentSignal } from './types.js';
+
+export type JobRow = typeof agentJobs.$inferSelect;
+
+/** How long a claim holds before the job may be taken up again (a run ends well before). */
+export const LEASE_MS = 10 * 60_000;
+/** A job that failed to finish this many times is closed, not tried forever. */
+export const MAX_ATTEMPTS = 3;
+
+const RANK: Record<Severity, number> = { critical: 2, warning: 1, info: 0 };
+
+export interface AgentJobsDeps {
+  readonly database: Database;
+  readonly audit: AuditLog;
+  readonly now: Clock;
+  readonly newId: NewId;
+  readonly agents: readonly Agent[];
+  readonly policy: () => Policy;
+  readonly isKilled: (agent: AgentName) => boolean;
+}
+
+/** Why this stored signal is work, or null when it is not (an update, a resolution of nothing). */
+export function reasonOf(s: StoredSignal): { reason: JobReason; resolved: boolean } | null {
+  const change = s.incident?.change ?? null;
+  const resolves = s.input.resolves === true;
+  if (change === 'resolved') return { reason: 'resolved', resolved: true };
+  if (change === 'opened' || change === 'reopened') return { reason: change, resolved: false };
+  if (change === null) return resolves ? null : { reason: 'unlinked', resolved: false };
+  if (change === 'updated' && s.input.kind === 'health' && !resolves) {
+    return { reason: 'health-worse', resolved: false };
+  }
+  return null;
+}
+
+export class AgentJobs {
+  readonly #d: AgentJobsDeps;
+
+  constructor(deps: AgentJobsDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * Inside the signal's write transaction: raises the jobs this stored signal makes. Returns the
+   * agents that got a queued job (to wake their workers after the COMMIT).
+   */
+  raise(s: StoredSignal): AgentName[] {
+    const why = reasonOf(s);
+    if (why === null) return [];
+    const policy = this.#d.policy();
+    const kind = s.input.kind;
+    if (!policy.doc.triggers.events.includes(kind)) return [];
+    const woken: AgentName[] = [];
+    for (const agent of this.#d.agents) {
+      if (!agent.handles.includes(kind) || agent.onSignal === undefined) continue;
+      if (why.resolved && agent.handlesResolved !== true) continue;
+      if (!policy.enabledAgents.has(agent.name)) continue;
+      if (this.#waiting(agent.name, s.input.fingerprint, why.resolved)) continue;
+      const killed = this.#d.isKilled(agent.name);
+      const id = this.#d.newId('job');
+      const inserted = this.#d.database.db
+        .insert(agentJobs)
+        .values({
+          id,
+          agent: agent.name,
+          reason: why.reason,
+          subject: s.signalId,
+          fingerprint: s.input.fingerprint,
+          incidentId: s.incident?.id ?? null,
+          change: s.incident,
+          severityRank: RANK[s.input.severity],
+          state: killed ? 'skipped' : 'queued',
+          createdAt: s.receivedAt,
+          finishedAt: killed ? s.receivedAt : null,
+          outcome: killed ? `${agent.name} was killed when the signal came in: not replayed on resume` : null,
+        })
+        .onConflictDoNothing()
+        .run().changes;
+      if (inserted === 0) continue;
+      if (killed) {
+        this.#d.audit.append({
+          kind: 'agent.job.skipped',
+          agent: agent.name,
+          actor: 'system:dispatch',
+          outcome: `${agent.name} is killed: ${why.reason} job for signal ${s.signalId} skipped`,
+          trigger: 'signal',
+          evidence: [`signal:${s.signalId}`, ...(s.incident ? [`incident:${s.incident.id}`] : [])],
+        });
+      } else {
+        woken.push(agent.name);
+      }
+    }
+    return woken;
+  }
+
+  /** A queued job of this agent for this fingerprint (signal jobs and resolution jobs apart). */
+  #waiting(agent: AgentName, fingerprint: string, resolved: boolean): boolean {
+    const reasons: JobReason[] = resolved ? ['resolved'] : ['opened', 'reopened', 'unlinked', 'health-worse'];
+    const row = this.#d.database.db
+      .select({ id: agentJobs.id })
+      .from(agentJobs)
+      .where(
+        and(
+          eq(agentJobs.agent, agent),
+          eq(agentJobs.fingerprint, fingerprint),
+          eq(agentJobs.state, 'queued'),
+          inArray(agentJobs.reason, reasons),
+        ),
+      )
+      .get();
+    return row !== undefined;
+  }
+
+  /** At start: the claims a dead process held lapse now (one bot per data folder: the pid file). */
+  releaseOrphans(): number {
+    return this.#d.database.db
+      .update(agentJobs)
+      .set({ state: 'queued', leaseUntil: null })
+      .where(eq(agentJobs.state, 'running'))
+      .run().changes;
+  }
+
+  /** Claims the agent's next job (worst severity, then oldest), or null when none waits. */
+  claim(agent: AgentName): JobRow | null {
+    const now = this.#d.now();
+    const db = this.#d.database.db;
+    return this.#d.database.sqlite.transaction(() => {
+      const next = db
+        .select()
+        .from(agentJobs)
+        .where(
+          and(
+            eq(agentJobs.agent, agent),
+            or(
+              eq(agentJobs.state, 'queued'),
+              and(eq(agentJobs.state, 'running'), lte(agentJobs.leaseUntil, now)),
+            ),
+          ),
+        )
+        .orderBy(desc(agentJobs.severityRank), asc(agentJobs.createdAt), sql`rowid`)
+        .limit(1)
+        .get();
+      if (next === undefined) return null;
+      const claimed = { state: 'running' as const, leaseUntil: now + LEASE_MS, attempts: next.attempts + 1 };
+      db.update(agentJobs).set(claimed).where(eq(agentJobs.id, next.id)).run();
+      return { ...next, ...claimed };
+    })();
+  }
+
+  /** Ends a job: done with its run, or skipped / closed with the reason. */
+  finish(
+    job: JobRow,
+    state: Exclude<JobState, 'queued' | 'running'>,
+    outcome: string,
+    runId?: string | null,
+  ): void {
+    this.#d.database.db
+      .update(agentJobs)
+      .set({ state, outcome, runId: runId ?? null, finishedAt: this.#d.now(), leaseUntil: null })
+      .where(eq(agentJobs.id, job.id))
+      .run();
+  }
+
+  /** Hands a claimed job back (the bot is stopping): the next start takes it up. */
+  release(job: JobRow): void {
+    this.#d.database.db
+      .update(agentJobs)
+      .set({ state: 'queued', leaseUntil: null, attempts: Math.max(0, job.attempts - 1) })
+      .where(eq(agentJobs.id, job.id))
+      .run();
+  }
+
+  /** The signal as the agent sees it, rebuilt from the stored row and the change the job carries. */
+  signalOf(job: JobRow): AgentSignal | null {
+    const row = this.#d.database.db.select().from(signals).where(eq(signals.id, job.subject)).get();
+    if (row === undefined) return null;
+    return {
+      id: row.id,
+      kind: row.kind,
+      source: row.source,
+      fingerprint: row.fingerprint,
+      title: row.title ?? '',
+      service: row.service,
+      severity: row.severity,
+      payload: row.payload,
+      occurredAt: row.occurredAt,
+      resolves: job.reason === 'resolved',
+      incident: (job.change as IncidentChange | null) ?? null,
+    };
+  }
+
+  /** Is the job's incident resolved now (for jobs about an open incident)? */
+  incidentResolved(job: JobRow): boolean {
+    if (job.incidentId === null || job.reason === 'resolved') return false;
+    const row = this.#d.database.db
+      .select({ status: incidents.status })
+      .from(incidents)
+      .where(eq(incidents.id, job.incidentId))
+      .get();
+    return row?.status === 'resolved';
+  }
+
+  /** Jobs waiting or running per agent (health, status). */
+  backlog(): Partial<Record<AgentName, number>> {
+    const out: Partial<Record<AgentName, number>> = {};
+    for (const row of this.#d.database.db
+      .select({ agent: agentJobs.agent, n: sql<number>`count(*)` })
+      .from(agentJobs)
+      .where(inArray(agentJobs.state, ['queued', 'running']))
+      .groupBy(agentJobs.agent)
+      .all()) {
+      out[row.agent] = Number(row.n);
+    }
+    return out;
+  }
+}
