@@ -1,7 +1,9 @@
 /**
  * Restart recovery, at start: what was running when the process died is reported, never re-run.
- * Agent runs (no action id) a crash cut short are only marked; interrupted actions and approved
- * actions are posted to the approval channels so a person checks their targets.
+ * Agent runs (no action id) a crash cut short are only marked. Actions are posted to the approval
+ * channels with what is known of each: its real outcome when its command ended while the bot was
+ * down, "still running, followed" when its process outlived the bot, "interrupted" (check the
+ * target by hand) when nothing is known; approved actions cut short likewise.
  */
 import { message } from '../chat/message.js';
 import type { Outbox } from '../chat/outbox.js';
@@ -28,7 +30,10 @@ export function restartReport(d: RestartReportDeps): Service {
       const interrupted = d.runner.recoverAfterRestart().filter((r) => r.actionId !== null);
       const interruptedApprovals = d.approvals.recoverAfterRestart();
       if (interrupted.length > 0 || interruptedApprovals > 0) {
-        const lines = interrupted.map((r) => `${r.runId}: ${r.agent}/${r.actionId}`);
+        const lines = interrupted.map(
+          (r) => `${r.runId}: ${r.agent}/${r.actionId}: ${r.status}, ${r.outcome}`,
+        );
+        const unknown = interrupted.filter((r) => r.kind === 'interrupted').length;
         const approved = interruptedApprovals
           ? `\n${interruptedApprovals} approved action(s) marked interrupted.`
           : '';
@@ -37,9 +42,9 @@ export function restartReport(d: RestartReportDeps): Service {
             channel,
             message({
               kind: 'notice',
-              title: `${interrupted.length} action(s) were interrupted by a restart and were NOT re-run`,
-              severity: 'warning',
-              body: `${lines.join('\n')}${approved}\nCheck the targets by hand; re-propose if still needed.`,
+              title: `${interrupted.length} action(s) were running when the bot stopped; none was re-run`,
+              severity: unknown > 0 || interruptedApprovals > 0 ? 'warning' : 'info',
+              body: `${lines.join('\n')}${approved}${unknown > 0 || interruptedApprovals > 0 ? '\nCheck the targets of the interrupted ones by hand; re-propose if still needed.' : ''}`,
             }),
             { dedupeKey: `restart:${d.now()}:${channel}` },
           );

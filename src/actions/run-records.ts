@@ -26,7 +26,7 @@ export interface RecordDeps {
   readonly now: Clock;
 }
 
-/** A run a dead process left behind, now marked interrupted (post "interrupted, not re-run"). */
+/** A run a dead process left `running`, and what recovery found (never re-run). */
 export interface InterruptedRun {
   readonly runId: string;
   readonly agent: AgentName;
@@ -35,6 +35,9 @@ export interface InterruptedRun {
   readonly incidentId: string | null;
   /** The approval it executed, if any (approvals.run_id). */
   readonly approvalId: string | null;
+  /** interrupted (not re-run), finished while the bot was down, or still running and followed. */
+  readonly kind: LeftRunVerdict['kind'];
+  readonly status: LeftRunVerdict['status'];
   readonly outcome: string;
 }
 
@@ -200,9 +203,32 @@ export function recordRunsStopped(
   });
 }
 
-/** Marks every `running` row not in `inFlight` interrupted (audited) and returns them. Runs nothing. */
-export function recoverInterruptedRuns(deps: RecordDeps, inFlight: ReadonlySet<string>): InterruptedRun[] {
-  const { database, audit, now } = deps;
+/** What restart recovery says about one run a dead process left `running`. */
+export interface LeftRunVerdict {
+  /** interrupted: cut short, not re-run; finished: ended while the bot was down; followed: still running. */
+  readonly kind: 'interrupted' | 'finished' | 'followed';
+  /** The row's status now (`running` while followed). */
+  readonly status: FinalStatus | 'running';
+  readonly outcome: string;
+}
+
+type RunRow = typeof runs.$inferSelect;
+
+/**
+ * Every `running` row not in `inFlight`, judged by `judge` (see Runner.recoverAfterRestart): a
+ * verdict of kind interrupted or finished is recorded now (row and audited `run` record); a
+ * followed run is left running, to be recorded by recordFollowedEnd() when it ends. Runs nothing.
+ */
+export function recoverInterruptedRuns(
+  deps: RecordDeps,
+  inFlight: ReadonlySet<string>,
+  judge: (row: { id: string; actionId: string | null }) => LeftRunVerdict = () => ({
+    kind: 'interrupted',
+    status: 'interrupted',
+    outcome: RECOVERED_OUTCOME,
+  }),
+): InterruptedRun[] {
+  const { database } = deps;
   return writeTransaction(database, () => {
     const db = database.db;
     const left = db
@@ -224,26 +250,10 @@ export function recoverInterruptedRuns(deps: RecordDeps, inFlight: ReadonlySet<s
       )
       .all();
     for (const a of linked) if (a.runId !== null) approvalOf.set(a.runId, a.id);
-    const at = now();
     return left.map((row): InterruptedRun => {
-      db.update(runs)
-        .set({ status: 'interrupted', outcome: RECOVERED_OUTCOME, error: RECOVERED_OUTCOME, finishedAt: at })
-        .where(and(eq(runs.id, row.id), eq(runs.status, 'running')))
-        .run();
+      const verdict = judge(row);
       const approvalId = approvalOf.get(row.id) ?? null;
-      audit.appendInTx({
-        kind: 'run',
-        agent: row.agent,
-        actor: RECOVERY_ACTOR,
-        trigger: row.triggerSource,
-        model: row.model === null || row.model === 'rules' ? 'rules' : `${row.provider}/${row.model}`,
-        actionClass: row.actionClass,
-        tier: row.tier,
-        verdict: row.verdict,
-        outcome: RECOVERED_OUTCOME,
-        evidence: [`run:${row.id}`, ...(approvalId ? [`approval:${approvalId}`] : []), ...row.evidence],
-        data: { runId: row.id, actionId: row.actionId, status: 'interrupted', startedAt: row.startedAt },
-      });
+      if (verdict.kind !== 'followed') recordLeftRun(deps, row, approvalId, verdict);
       return {
         runId: row.id,
         agent: row.agent,
@@ -251,8 +261,59 @@ export function recoverInterruptedRuns(deps: RecordDeps, inFlight: ReadonlySet<s
         startedAt: row.startedAt,
         incidentId: row.incidentId,
         approvalId,
-        outcome: RECOVERED_OUTCOME,
+        kind: verdict.kind,
+        status: verdict.status,
+        outcome: verdict.outcome,
       };
     });
+  });
+}
+
+/** A followed run (recoverInterruptedRuns) ended: its row and audited `run` record, if still running. */
+export function recordFollowedEnd(deps: RecordDeps, runId: string, verdict: LeftRunVerdict): void {
+  const { database } = deps;
+  writeTransaction(database, () => {
+    const row = database.db.select().from(runs).where(eq(runs.id, runId)).get();
+    if (row === undefined || row.status !== 'running') return;
+    const approval = database.db
+      .select({ id: approvals.id })
+      .from(approvals)
+      .where(eq(approvals.runId, runId))
+      .get();
+    recordLeftRun(deps, row, approval?.id ?? null, verdict);
+  });
+}
+
+/** Inside a write transaction: the row's final status and its `run` audit record by system:start. */
+function recordLeftRun(
+  deps: RecordDeps,
+  row: RunRow,
+  approvalId: string | null,
+  verdict: LeftRunVerdict,
+): void {
+  const { database, audit, now } = deps;
+  const status = verdict.status === 'running' ? 'interrupted' : verdict.status;
+  database.db
+    .update(runs)
+    .set({
+      status,
+      outcome: verdict.outcome,
+      error: status === 'failed' || status === 'interrupted' ? verdict.outcome : null,
+      finishedAt: now(),
+    })
+    .where(and(eq(runs.id, row.id), eq(runs.status, 'running')))
+    .run();
+  audit.appendInTx({
+    kind: 'run',
+    agent: row.agent,
+    actor: RECOVERY_ACTOR,
+    trigger: row.triggerSource,
+    model: row.model === null || row.model === 'rules' ? 'rules' : `${row.provider}/${row.model}`,
+    actionClass: row.actionClass,
+    tier: row.tier,
+    verdict: row.verdict,
+    outcome: verdict.outcome,
+    evidence: [`run:${row.id}`, ...(approvalId ? [`approval:${approvalId}`] : []), ...row.evidence],
+    data: { runId: row.id, actionId: row.actionId, status, startedAt: row.startedAt, recovery: verdict.kind },
   });
 }

@@ -12,12 +12,16 @@
  * Builtin actions (`executor: { builtin: NAME }`) call a function of the bot registered with
  * `registerBuiltin()` (the learning loop's skill-publish and skill-rollback), recorded the same way.
  */
+import { dirname, join, resolve } from 'node:path';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { AuditLog } from '../audit/log.js';
 import type { Database } from '../db/connection.js';
+import { runs } from '../db/schema.js';
 import { checkParams } from '../policy/params.js';
 import type { AgentName, BuiltinName, Tier } from '../policy/vocabulary.js';
 import type { Clock, NewId } from '../process/ids.js';
 import type { Logger } from '../process/log.js';
+import { processIdentity } from '../process/proc-identity.js';
 import type { KillOrder, KillTeeth, Service } from '../service.js';
 import {
   type BuiltinFn,
@@ -30,6 +34,7 @@ import {
 } from './executors/builtin.js';
 import { type Env, prepareCommand, runCommand } from './executors/command.js';
 import { prepareHttp, runHttp } from './executors/http.js';
+import { type RunState, readRunState, removeRunState, runStateIds } from './executors/run-state.js';
 import { envNames } from './executors/template.js';
 import { describeExecution } from './render.js';
 import {
@@ -44,7 +49,10 @@ import {
 import {
   type InterruptedRun,
   killedOutcome,
+  type LeftRunVerdict,
   modelName,
+  RECOVERED_OUTCOME,
+  recordFollowedEnd,
   recordRunEnd,
   recordRunStart,
   recordRunsStopped,
@@ -75,6 +83,11 @@ export interface RunnerOptions {
   /** Output kept per stream (default 64 KiB). */
   readonly maxOutputBytes?: number;
   readonly fetch?: typeof fetch;
+  /**
+   * Where command runs keep their state (run-state.ts) so a restart finds their outcome. Default:
+   * `runs/` in the database's folder (the data folder); null (or an in-memory database): none.
+   */
+  readonly stateDir?: string | null;
 }
 
 export interface RunResult {
@@ -106,7 +119,7 @@ export interface InFlightRun {
   readonly actionId: string;
   readonly startedAt: number;
   readonly display: string;
-  /** The command's pid (its process group id), once started. */
+  /** The run's process group id (its runner's pid, or the command's without a state folder), once started. */
   readonly pid: number | null;
 }
 
@@ -131,9 +144,23 @@ export class Runner implements Service {
   readonly name = 'runner';
   private readonly running = new Map<string, Entry>();
   private readonly builtins = new BuiltinRegistry();
+  /** Runs a dead bot left running whose process is still alive: followed to their end (not ours to wait on). */
+  private readonly followed = new Map<
+    string,
+    { readonly agent: AgentName; readonly actionId: string; readonly pid: number; timer: NodeJS.Timeout }
+  >();
+  private readonly stateDir: string | null;
   private closing = false;
 
-  constructor(private readonly o: RunnerOptions) {}
+  constructor(private readonly o: RunnerOptions) {
+    const file = o.database.file;
+    this.stateDir =
+      o.stateDir !== undefined
+        ? o.stateDir
+        : file === ':memory:' || file === ''
+          ? null
+          : join(dirname(resolve(file)), 'runs');
+  }
 
   /**
    * Makes a builtin runnable in this process (catalog actions with `executor: { builtin: NAME }`).
@@ -190,7 +217,10 @@ export class Runner implements Service {
       .then(({ execution, error, secrets }) =>
         this.finish(req, entry, { execution, error, secrets, tier, model, display }),
       )
-      .finally(() => this.running.delete(runId));
+      .finally(() => {
+        this.running.delete(runId);
+        if (this.stateDir !== null) removeRunState(this.stateDir, runId);
+      });
     entry.done = run.catch(() => undefined);
     return run;
   }
@@ -231,6 +261,9 @@ export class Runner implements Service {
           onSpawn: (pid) => {
             entry.pid = pid;
           },
+          ...(this.stateDir === null || dryRun
+            ? {}
+            : { runState: { dir: this.stateDir, runId: entry.runId } }),
         });
         return { execution, error: null, secrets };
       }
@@ -339,7 +372,8 @@ export class Runner implements Service {
     const victims = [...this.running.values()].filter(
       (e) => e.stoppedBy === null && (target === 'all' || e.agent === target),
     );
-    if (victims.length === 0) return { aborted: 0 };
+    const orphans = this.killFollowed(target, actor, reason);
+    if (victims.length === 0) return { aborted: orphans };
     // Teeth first: the signals go out before anything is written.
     for (const e of victims) {
       e.stoppedBy = { actor, reason };
@@ -351,7 +385,26 @@ export class Runner implements Service {
       { actor, reason },
     );
     this.o.log.warn({ target, actor, aborted: victims.length }, `killed ${victims.length} in-flight run(s)`);
-    return { aborted: victims.length };
+    return { aborted: victims.length + orphans };
+  }
+
+  /** The kill switch for followed runs: their process groups get SIGTERM now, SIGKILL after the grace. */
+  private killFollowed(target: AgentName | 'all', actor: string, reason: string | null): number {
+    const victims = [...this.followed].filter(([, f]) => target === 'all' || f.agent === target);
+    if (victims.length === 0) return 0;
+    for (const [runId, f] of victims) {
+      clearInterval(f.timer);
+      this.followed.delete(runId);
+      signalGroup(f.pid, 'SIGTERM');
+      setTimeout(() => signalGroup(f.pid, 'SIGKILL'), this.o.killGraceMs ?? 500).unref();
+      if (this.stateDir !== null) removeRunState(this.stateDir, runId);
+    }
+    recordRunsStopped(
+      this.o,
+      victims.map(([runId, f]) => ({ runId, agent: f.agent, actionId: f.actionId, pid: f.pid })),
+      { actor, reason },
+    );
+    return victims.length;
   }
 
   /** Runs in flight now, oldest first (for `status`). */
@@ -373,7 +426,64 @@ export class Runner implements Service {
    * returns them so they can be reported. Nothing is re-run.
    */
   recoverAfterRestart(): InterruptedRun[] {
-    return recoverInterruptedRuns(this.o, new Set(this.running.keys()));
+    const dir = this.stateDir;
+    const mine = new Set([...this.running.keys(), ...this.followed.keys()]);
+    const left = recoverInterruptedRuns(this.o, mine, (row) =>
+      row.actionId === null || dir === null ? interrupted(NO_PROCESS) : judge(readRunState(dir, row.id)),
+    );
+    for (const run of left) {
+      if (run.kind === 'followed' && run.actionId !== null && dir !== null) this.follow(run, dir);
+      else if (dir !== null) removeRunState(dir, run.runId);
+    }
+    if (dir !== null) this.removeStaleStates(dir);
+    if (left.length > 0) {
+      this.o.log.warn(
+        { runs: left.map((r) => ({ runId: r.runId, kind: r.kind, status: r.status })) },
+        `${left.length} run(s) were running when the bot stopped: outcomes recorded, live ones followed, none re-run`,
+      );
+    }
+    return left;
+  }
+
+  /** Watches a run a dead bot left running until its runner writes the end (or its group is gone). */
+  private follow(run: InterruptedRun, dir: string): void {
+    const state = readRunState(dir, run.runId);
+    if (state === null || run.actionId === null) return;
+    const timer = setInterval(() => {
+      const now = readRunState(dir, run.runId);
+      const verdict = now === null ? interrupted(GONE) : judge(now);
+      if (verdict.kind === 'followed') return;
+      clearInterval(timer);
+      this.followed.delete(run.runId);
+      try {
+        recordFollowedEnd(this.o, run.runId, verdict);
+        this.o.log.info(
+          { runId: run.runId, status: verdict.status },
+          `followed run ended: ${verdict.outcome}`,
+        );
+      } catch (err) {
+        this.o.log.error({ err, runId: run.runId }, 'could not record a followed run; the next start will');
+        return;
+      }
+      removeRunState(dir, run.runId);
+    }, FOLLOW_MS);
+    timer.unref();
+    this.followed.set(run.runId, { agent: run.agent, actionId: run.actionId, pid: state.pid, timer });
+  }
+
+  /** State files of runs that are not running any more (a crash between the end and the cleanup). */
+  private removeStaleStates(dir: string): void {
+    const ids = runStateIds(dir).filter((id) => !this.running.has(id) && !this.followed.has(id));
+    if (ids.length === 0) return;
+    const stillRunning = new Set(
+      this.o.database.db
+        .select({ id: runs.id })
+        .from(runs)
+        .where(and(inArray(runs.id, ids), eq(runs.status, 'running')))
+        .all()
+        .map((r) => r.id),
+    );
+    for (const id of ids) if (!stillRunning.has(id)) removeRunState(dir, id);
   }
 
   onKill(order: KillOrder): KillTeeth {
@@ -382,6 +492,9 @@ export class Runner implements Service {
 
   /** The SIGTERM drain: in-flight runs finish until `deadline`, the rest are stopped (close()). */
   async stop(deadline: number): Promise<void> {
+    // Followed runs are left to the next start (their rows stay running; their state stays on disk).
+    for (const f of this.followed.values()) clearInterval(f.timer);
+    this.followed.clear();
     await this.close(Math.max(0, deadline - Date.now()));
   }
 
@@ -404,5 +517,62 @@ export class Runner implements Service {
     const { aborted } = this.killAgent('all', actor, 'the bot is shutting down');
     await Promise.all(pending.map((e) => e.done));
     return { finished: pending.length - aborted, stopped: aborted };
+  }
+}
+
+const FOLLOW_MS = 250;
+const NO_PROCESS =
+  `${RECOVERED_OUTCOME} (no process of it was found: an http or builtin action, or a command not yet ` +
+  'started; whether it took effect is unknown, check the target)';
+const GONE =
+  `${RECOVERED_OUTCOME} (its process group was gone without a recorded end, e.g. killed with SIGKILL; ` +
+  'its outcome is unknown, check the target)';
+
+function interrupted(outcome: string): LeftRunVerdict {
+  return { kind: 'interrupted', status: 'interrupted', outcome };
+}
+
+/** What a run's state file says: ended (its real outcome), still running (followed), or gone. */
+function judge(state: RunState | null): LeftRunVerdict {
+  if (state === null) return interrupted(NO_PROCESS);
+  const e = state.ended;
+  if (e !== null) {
+    const took = `after ${Math.max(0, Math.round((e.endedAt - state.startedAt) / 100) / 10)} s`;
+    const down = 'finished while the bot was down (output not kept; not re-run)';
+    if (e.spawnError !== null)
+      return { kind: 'finished', status: 'failed', outcome: `could not start: ${e.spawnError}` };
+    if (e.exitCode === 0)
+      return { kind: 'finished', status: 'succeeded', outcome: `exit 0 ${took}: ${down}` };
+    if (e.exitCode !== null) {
+      return { kind: 'finished', status: 'failed', outcome: `exit ${e.exitCode} ${took}: ${down}` };
+    }
+    return {
+      kind: 'finished',
+      status: 'failed',
+      outcome: `ended by ${e.signal ?? 'a signal'} ${took}: ${down}`,
+    };
+  }
+  if (!ownerAlive(state)) return interrupted(GONE);
+  return {
+    kind: 'followed',
+    status: 'running',
+    outcome: `still running after the restart (process group ${state.pid}); followed to its end, not re-run`,
+  };
+}
+
+/** The runner is alive and is the same process (pid and start time); without /proc, the pid alone. */
+function ownerAlive(state: RunState): boolean {
+  if (!signalGroup(state.pid, 0)) return false;
+  if (state.identity === null) return true;
+  return processIdentity(state.pid) === state.identity;
+}
+
+/** Signals a whole process group; false when nothing is left in it. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }

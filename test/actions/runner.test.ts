@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RUNNER_SCRIPT, readRunState, runStateFile } from '../../src/actions/executors/run-state.js';
 import { Runner, type RunnerOptions, type RunRequest } from '../../src/actions/runner.js';
 import { actionUsage, localDay } from '../../src/actions/usage.js';
 import { AuditLog } from '../../src/audit/log.js';
@@ -14,7 +16,7 @@ import type { AgentName } from '../../src/policy/vocabulary.js';
 import { sequentialIds } from '../../src/process/ids.js';
 import { createLogger } from '../../src/process/log.js';
 import { makePolicy, makeState } from '../fixtures/policy.js';
-import { LogSink } from '../helpers/bot.js';
+import { eventually, LogSink } from '../helpers/bot.js';
 import { familyPids, goneWithin, killAll, type Scripts, writeScripts } from '../helpers/processes.js';
 
 const T0 = Date.parse('2025-06-02T10:00:00Z');
@@ -198,7 +200,11 @@ describe('Runner.execute', () => {
     const { child, grandchild } = await familyPids(pidFile);
     spawned.add(child).add(grandchild);
     const [flight] = runner.inFlight();
-    expect(flight).toMatchObject({ agent: 'validator', actionId: 'v-family', pid: child });
+    expect(flight).toMatchObject({ agent: 'validator', actionId: 'v-family' });
+    // The pid is the run's process group (its runner leads it; the command is in it).
+    const pgrp = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2];
+    expect(pgrp(child)).toBe(String(flight?.pid));
+    expect(pgrp(grandchild)).toBe(String(flight?.pid));
     expect(runRow(flight?.runId ?? '')?.status).toBe('running');
     expect(audit.records().map((r) => [r.kind, r.model])).toEqual([['run.start', 'rules']]);
     runner.killAgent('validator', 'cli:user:test');
@@ -355,7 +361,11 @@ describe('recoverAfterRestart', () => {
         startedAt: T0 - 60_000,
         incidentId: null,
         approvalId: 'apr_1',
-        outcome: 'interrupted: the bot stopped while this was running; it was not re-run',
+        kind: 'interrupted',
+        status: 'interrupted',
+        outcome: expect.stringMatching(
+          /^interrupted: the bot stopped while this was running; it was not re-run \(no process of it was found.*check the target\)$/,
+        ),
       },
     ]);
     expect(runRow('run_dead')).toMatchObject({ status: 'interrupted', finishedAt: T0 });
@@ -448,5 +458,121 @@ describe('actionUsage', () => {
       .where(and(eq(runs.actionId, 'v-echo'), eq(runs.status, 'running')))
       .all();
     expect(none).toHaveLength(0);
+  });
+});
+
+describe('recoverAfterRestart: runs whose outcome is known', () => {
+  /**
+   * What a crash leaves: a `running` row, and the run's runner (spawned as the bot spawns it, in
+   * its own process group) with the bot's end of its pipes closed, as when the bot died.
+   */
+  function leftBehind(runId: string, argv: string[]): number {
+    database.db
+      .insert(runs)
+      .values({
+        id: runId,
+        agent: 'validator',
+        triggerSource: 'cron',
+        model: 'rules',
+        actionId: 'v-echo',
+        actionClass: 'test-run',
+        tier: 0,
+        verdict: 'execute',
+        startedAt: T0 - 1000,
+        status: 'running',
+      })
+      .run();
+    const stateDir = join(dir, 'runs');
+    const child = spawn(NODE, ['-e', RUNNER_SCRIPT, runStateFile(stateDir, runId), runId, ...argv], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    const pid = child.pid as number;
+    spawned.add(pid);
+    return pid;
+  }
+
+  const sleepThenExit = (ms: number, code: number) => [
+    NODE,
+    '-e',
+    `setTimeout(() => { console.log('done'); process.exit(${code}) }, ${ms})`,
+  ];
+
+  it('records the real outcome of runs that ended while the bot was down, follows one still running, re-runs none', async () => {
+    leftBehind('run_ok', sleepThenExit(0, 0));
+    leftBehind('run_bad', sleepThenExit(0, 3));
+    leftBehind('run_live', sleepThenExit(1500, 0));
+    await eventually(
+      () =>
+        (readRunState(join(dir, 'runs'), 'run_ok')?.ended ?? undefined) &&
+        (readRunState(join(dir, 'runs'), 'run_bad')?.ended ?? undefined),
+      5000,
+    );
+    await eventually(() => readRunState(join(dir, 'runs'), 'run_live') ?? undefined, 5000);
+
+    const runner = makeRunner();
+    const left = runner.recoverAfterRestart();
+    const by = Object.fromEntries(left.map((r) => [r.runId, r]));
+    expect(by.run_ok).toMatchObject({ kind: 'finished', status: 'succeeded' });
+    expect(by.run_ok?.outcome).toMatch(/^exit 0 after .*finished while the bot was down/);
+    expect(by.run_bad).toMatchObject({ kind: 'finished', status: 'failed' });
+    expect(by.run_bad?.outcome).toMatch(/^exit 3 /);
+    expect(by.run_live).toMatchObject({ kind: 'followed', status: 'running' });
+    expect(runRow('run_ok')).toMatchObject({ status: 'succeeded' });
+    expect(runRow('run_bad')).toMatchObject({ status: 'failed' });
+    expect(runRow('run_live')).toMatchObject({ status: 'running' });
+    // A second look changes nothing (the followed run is ours now).
+    expect(runner.recoverAfterRestart()).toEqual([]);
+
+    // Followed to its end: the real exit code, audited by system:start.
+    await eventually(() => runRow('run_live')?.status === 'succeeded', 5000);
+    const records = audit.records({ kind: 'run' });
+    expect(
+      records.map((r) => [r.evidence[0], r.actor, r.data && (r.data as { status: string }).status]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['run:run_ok', 'system:start', 'succeeded'],
+        ['run:run_bad', 'system:start', 'failed'],
+        ['run:run_live', 'system:start', 'succeeded'],
+      ]),
+    );
+    // The state files are cleaned up.
+    expect(readRunState(join(dir, 'runs'), 'run_live')).toBeNull();
+    expect(readRunState(join(dir, 'runs'), 'run_ok')).toBeNull();
+  });
+
+  it('a run whose runner was killed without a recorded end is interrupted, outcome unknown', async () => {
+    const pid = leftBehind('run_sigkilled', sleepThenExit(60_000, 0));
+    await eventually(() => readRunState(join(dir, 'runs'), 'run_sigkilled') ?? undefined, 5000);
+    process.kill(-pid, 'SIGKILL');
+    await goneWithin([pid], 2000);
+    const [run] = makeRunner().recoverAfterRestart();
+    expect(run).toMatchObject({ runId: 'run_sigkilled', kind: 'interrupted', status: 'interrupted' });
+    expect(run?.outcome).toMatch(/process group was gone without a recorded end/);
+  });
+
+  it('the kill switch stops a followed run (its whole group) and records who killed it', async () => {
+    leftBehind('run_follow', sleepThenExit(60_000, 0));
+    await eventually(() => readRunState(join(dir, 'runs'), 'run_follow') ?? undefined, 5000);
+    const runner = makeRunner();
+    expect(runner.recoverAfterRestart()).toMatchObject([{ kind: 'followed' }]);
+    expect(runner.killAgent('validator', 'cli:user:test', 'drill')).toEqual({ aborted: 1 });
+    expect(runRow('run_follow')).toMatchObject({
+      status: 'interrupted',
+      outcome: 'killed by cli:user:test (drill)',
+    });
+    const state = readRunState(join(dir, 'runs'), 'run_follow');
+    expect(state).toBeNull();
+  });
+
+  it('a command run by the runner keeps its result: exit code, output, and a program that is not there', async () => {
+    const runner = makeRunner();
+    const ok = await runner.execute(request('v-echo', { msg: 'hello' }));
+    expect(ok.status).toBe('succeeded');
+    expect(ok.execution?.kind === 'command' ? ok.execution.stdoutTail : '').toContain('"hello"');
+    expect(readRunState(join(dir, 'runs'), ok.runId)).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { CompiledAction, Params } from '../../policy/types.js';
+import { RUNNER_SCRIPT, readRunState, runStateFile } from './run-state.js';
 import { fillArgv, fillText } from './template.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -46,6 +47,11 @@ export interface CommandOptions {
   readonly onSpawn?: (pid: number) => void;
   /** Return what would run (argv, cwd, env names) and run nothing. */
   readonly dryRun?: boolean;
+  /**
+   * Run it under the runner (run-state.ts), which writes the run's state to `dir` so a restarted bot
+   * finds its outcome; `pid` is then the runner's (the group's). Without it the command is the leader.
+   */
+  readonly runState?: { readonly dir: string; readonly runId: string };
 }
 
 export interface CommandResult {
@@ -227,7 +233,22 @@ export function runCommand(spec: CommandSpec, options: CommandOptions = {}): Pro
     let killTimer: NodeJS.Timeout | undefined;
     let done = false;
 
-    const child = spawn(program, spec.argv.slice(1), {
+    const run = options.runState;
+    const [file, args] =
+      run === undefined
+        ? [program, spec.argv.slice(1)]
+        : [
+            process.execPath,
+            [
+              '-e',
+              RUNNER_SCRIPT,
+              runStateFile(run.dir, run.runId),
+              run.runId,
+              program,
+              ...spec.argv.slice(1),
+            ],
+          ];
+    const child = spawn(file, args, {
       cwd: spec.cwd ?? undefined,
       env: spec.env,
       detached: true,
@@ -265,6 +286,14 @@ export function runCommand(spec: CommandSpec, options: CommandOptions = {}): Pro
     const settle = (): void => {
       if (done) return;
       done = true;
+      const ran = run === undefined ? null : readRunState(run.dir, run.runId)?.ended;
+      if (ran?.spawnError) {
+        spawnError =
+          ran.spawnError === 'ENOENT'
+            ? `cannot start ${program}: not found (is it installed and on PATH?)`
+            : `cannot start ${program}: ${ran.spawnError}`;
+        exited = { code: null, signal: null };
+      }
       clearTimeout(timeout);
       options.signal?.removeEventListener('abort', onAbort);
       child.stdout?.destroy();
