@@ -267,6 +267,18 @@ export function stripHeader(line: string): string {
     }
     // Bracket, Name, Caps, Headerish: header-like, keep scanning.
   }
-  if (end < 0) return line.trim();
-  return line.slice(end).trim();
+  if (end < 0) return dropKernelStamp(line.trim());
+  return dropKernelStamp(line.slice(end).trim());
+}
+
+/**
+ * The kernel's own `[ 1234.567890]` after a syslog header (`kernel: [ 12.5] eth0: ...`); also its
+ * masked form `[<*>]`, so a template stored before this rule existed takes today's shape.
+ */
+const KERNEL_STAMP = /^\[\s*(?:\d+\.\d+|<\*>)\]\s*/;
+
+export function dropKernelStamp(message: string): string {
+  if (message.charCodeAt(0) !== 91) return message;
+  const m = KERNEL_STAMP.exec(message);
+  return m === null ? message : message.slice(m[0].length);
 }

@@ -61,7 +61,7 @@ const VALUE_WORD_INITIALS = new Set([...'tfnuTFNU'].map((c) => c.charCodeAt(0)))
 /** Units that follow a number as a separate token: `1.16 KB`, `12 ms`, `<1 sec`. */
 const UNITS = new Set(
   (
-    'B KB MB GB TB PB KiB MiB GiB TiB kB Kb Mb Gb kb mb gb K M G k ms us µs ns s sec secs second seconds ' +
+    'B byte bytes KB MB GB TB PB KiB MiB GiB TiB kB Kb Mb Gb kb mb gb K M G k ms us µs ns s sec secs second seconds ' +
     'min mins minute minutes h hr hrs hour hours d day days % KB/s MB/s GB/s kbps Mbps Gbps'
   ).split(' '),
 );
@@ -219,21 +219,41 @@ function isWordRun(s: string, from: number, to: number): boolean {
 
 /** `key="two words"` / `key='a b'`: the quote opened right after `=` and closed a few tokens later. */
 const QUOTED_VALUE_START = /^[\w.-]+=(["'])/;
+/** `"two words"`, `('a b')`: a token that opens a quote (after brackets) without closing it. */
+const QUOTE_START = /^[([{]*(["'])/;
 const MAX_QUOTED_TOKENS = 8;
 
-/** Join the tokens of a quoted `key="..."` value into one token, so its length does not matter. */
+/** The quote a token opens and does not close, or null. */
+function openedQuote(token: string): string | null {
+  const m = token.includes('=') ? QUOTED_VALUE_START.exec(token) : null;
+  const q = m ?? QUOTE_START.exec(token);
+  if (q === null) return null;
+  const quote = q[1] as string;
+  return token.indexOf(quote, q[0].length) < 0 ? quote : null;
+}
+
+/**
+ * Join the tokens of a quoted value (`key="two words"`, `"Bye Bye"`, `'GET / HTTP/1.1'`) into one
+ * token, so its length does not matter; the token is then masked as one quoted value. A quoted
+ * span that starts with an upper-case word keeps that word (`"GET /x HTTP/1.1"` -> `"GET <*>"`):
+ * a request line's method tells two requests apart.
+ */
 function joinQuotedValues(tokens: string[]): string[] {
   let out: string[] | null = null;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as string;
-    const m = token.includes('=') ? QUOTED_VALUE_START.exec(token) : null;
-    if (m !== null && token.indexOf(m[1] as string, m[0].length) < 0) {
-      const quote = m[1] as string;
+    const c = token.charCodeAt(0);
+    const quote =
+      c === 34 || c === 39 || token.includes('=') || c === 40 || c === 91 ? openedQuote(token) : null;
+    if (quote !== null) {
       let j = i + 1;
       while (j < tokens.length && j - i <= MAX_QUOTED_TOKENS && !(tokens[j] as string).includes(quote)) j++;
       if (j < tokens.length && j - i <= MAX_QUOTED_TOKENS) {
         out ??= tokens.slice(0, i);
-        out.push(tokens.slice(i, j + 1).join(' '));
+        const span = tokens.slice(i, j + 1);
+        if (token.includes('='))
+          out.push(span.join(' ')); // `key=<*>`: masked as one key=value token
+        else out.push(...quotedValue(span));
         i = j;
         continue;
       }
@@ -241,6 +261,20 @@ function joinQuotedValues(tokens: string[]): string[] {
     out?.push(token);
   }
   return out ?? tokens;
+}
+
+const LEADING_CAPS = /^([^"']*["'])([A-Z]{2,})$/;
+
+/** The tokens for a quoted span: `"<*>"` (punctuation around kept), or `"GET` `<*>"`. */
+function quotedValue(span: readonly string[]): string[] {
+  const first = span[0] as string;
+  const last = span[span.length - 1] as string;
+  const quote = QUOTE_START.exec(first) ?? QUOTED_VALUE_START.exec(first);
+  const open = quote === null ? first.slice(0, 1) : first.slice(0, quote.index + quote[0].length);
+  const q = open.charAt(open.length - 1);
+  const close = last.slice(last.lastIndexOf(q));
+  const caps = LEADING_CAPS.exec(first);
+  return caps !== null ? [`${caps[1]}${caps[2]}`, `${WILDCARD}${close}`] : [`${open}${WILDCARD}${close}`];
 }
 
 /** Split on runs of whitespace (space, tab, CR, LF, VT, FF, NBSP). */
@@ -300,14 +334,29 @@ function isValueToken(token: string): boolean {
   return true;
 }
 
+const PAREN_VALUE = `(${WILDCARD})`;
+
+/** `<*> (<*>)` at the end of the list: the same value in another unit, folded into one. */
+function foldAlternateUnit(masked: string[]): void {
+  const n = masked.length;
+  if (n < 2) return;
+  const m = masked[n - 1] as string;
+  const prev = masked[n - 2] as string;
+  if (m.startsWith(PAREN_VALUE) && isOpenValue(prev)) {
+    masked.pop();
+    masked[n - 2] = `${prev}${m.slice(PAREN_VALUE.length)}`;
+  }
+}
+
 /**
  * Mask a list of tokens: each token on its own, then the rules that look at neighbours (a unit after
- * a number, a month name next to a date, a run of values collapsing into one `<*>`).
+ * a number, a month name next to a date, a run of values collapsing into one `<*>`). With
+ * `keepMasked`, tokens already holding `<*>` are taken as masked (re-shaping a stored template).
  */
-export function maskTokens(tokens: readonly string[]): string[] {
+export function maskTokens(tokens: readonly string[], keepMasked = false): string[] {
   const masked: string[] = [];
   for (const token of tokens) {
-    const m = maskToken(token);
+    const m = keepMasked && token.includes(WILDCARD) ? token : maskToken(token);
     const last = masked.length - 1;
     if (last >= 0) {
       const prev = masked[last] as string;
@@ -315,9 +364,18 @@ export function maskTokens(tokens: readonly string[]): string[] {
         const bare = stripTrailing(token);
         if (UNITS.has(bare)) {
           masked[last] = `${prev}${token.slice(bare.length)}`;
+          foldAlternateUnit(masked);
           continue;
         }
       }
+      // the same size in another unit: `1190 bytes (1.16 KB)`, `5 s (00:00:05)` is one value
+      if (isOpenValue(prev) && m.startsWith(PAREN_VALUE)) {
+        masked[last] = `${prev}${m.slice(PAREN_VALUE.length)}`;
+        continue;
+      }
+      // a repeated bracketed marker is one marker, however often: `<ok> <ok> <ok>` (not a word:
+      // `invalid user user` names the user `user`)
+      if (m === prev && isOpener(m.charCodeAt(0)) && !m.includes(WILDCARD)) continue;
       // a run of values is one value: `1 2 3`, `blk_<*> blk_<*>`, `@<*> @<*>)`
       if (m.includes(WILDCARD) && isSameValue(prev, m)) {
         masked[last] = m;

@@ -14,6 +14,9 @@
  *   `from`, `by`...), 3 after `for` / `:` / `,` or in a long message, 5 elsewhere (user names and
  *   states become variables; `GET` / `POST` / `DELETE` stay apart);
  * - one `<*>` may cover one extra word of a template of another length (`powered off`);
+ * - an optional `key: value` part (up to six tokens) does not split a message: the template without
+ *   it absorbs the one with it (`request: "<*>"` / `request: "<*>", host: "<*>"`); an optional
+ *   `key=value` part does (`rhost=<*>` / `rhost=<*> user=<*>`: two events, as labelled logs count them);
  * - the agreement needed is adaptive: short messages need more of their tokens to agree;
  * - an exact-match cache keyed by the masked message serves repeated shapes without a search.
  *
@@ -23,8 +26,18 @@
  * recently seen evicted first, a small batch at a time).
  */
 import { z } from 'zod';
+import { dropKernelStamp } from './header.js';
 import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
-import { fitScore, hash53, MAX_SPAN_EXTRA, sameLengthMerge, softAllowance, spanFits } from './rules.js';
+import {
+  fitScore,
+  hash53,
+  MAX_OPTIONAL_TOKENS,
+  MAX_SPAN_EXTRA,
+  optionalFits,
+  sameLengthMerge,
+  softAllowance,
+  spanFits,
+} from './rules.js';
 
 /** The wildcard, as a module constant (hot loops compare against it). */
 const WILDCARD: string = MASKED;
@@ -49,7 +62,15 @@ export interface TemplateRecord {
   readonly lastSeen: number;
   /** Signatures of templates merged into this one; `resolve()` maps them here. */
   readonly aliases: readonly string[];
+  /**
+   * The masking rules the template was shaped by (`MASKING_VERSION`); absent in records written
+   * before issue 21. A record of an older version is re-shaped on restore (see `insert`).
+   */
+  readonly masking?: number;
 }
+
+/** Bumped when a masking rule changes the shape of templates already stored. */
+export const MASKING_VERSION = 2;
 
 export const templateRecordSchema = z.object({
   signature: z.string().min(1).max(64),
@@ -58,6 +79,7 @@ export const templateRecordSchema = z.object({
   firstSeen: z.number().finite(),
   lastSeen: z.number().finite(),
   aliases: z.array(z.string().min(1).max(64)),
+  masking: z.number().int().positive().optional(),
 });
 
 export interface SignatureMinerOptions {
@@ -98,6 +120,11 @@ const MAX_ALIASES = 256;
 
 function splitTemplate(text: string): string[] {
   return text === '' ? [] : text.split(' ');
+}
+
+/** A stored template's tokens as today's masking shapes them (`<*>` stays `<*>`). */
+function reshape(template: string): string[] {
+  return template === '' ? [] : maskTokens(tokenize(dropKernelStamp(template)), true);
 }
 
 export class SignatureMiner {
@@ -186,6 +213,7 @@ export class SignatureMiner {
       firstSeen: t.firstSeen,
       lastSeen: t.lastSeen,
       aliases: [...t.aliases],
+      masking: MASKING_VERSION,
     }));
   }
 
@@ -206,13 +234,21 @@ export class SignatureMiner {
     return miner;
   }
 
+  /**
+   * A template stored under older masking rules takes the shape today's masking gives it (a rule
+   * changed: `<*> bytes (<*>) sent` is now `<*> sent`), keeping its signature; two stored
+   * templates that now have one shape are merged (the older keeps its id, the other becomes its
+   * alias), so every stored signature keeps resolving and new lines land on the stored ids.
+   */
   private insert(record: TemplateRecord): void {
-    if (this.live.has(record.signature)) return;
-    const tokens = splitTemplate(record.template);
+    if (this.live.has(record.signature) || this.aliasOf.has(record.signature)) return;
+    const tokens =
+      record.masking === MASKING_VERSION ? splitTemplate(record.template) : reshape(record.template);
+    const text = tokens.join(' ');
     const t: Template = {
       id: record.signature,
       tokens,
-      text: record.template,
+      text,
       count: record.count,
       firstSeen: record.firstSeen,
       lastSeen: record.lastSeen,
@@ -225,6 +261,9 @@ export class SignatureMiner {
     for (const alias of t.aliases) this.aliasOf.set(alias, t.id);
     this.index(t);
     this.live.set(t.id, t);
+    const same = this.fromCache(text);
+    if (same !== null && same !== t) this.cache.set(text, this.merge([same, t], null));
+    else this.cache.set(text, t);
     this.evictOverflow();
   }
 
@@ -324,24 +363,29 @@ export class SignatureMiner {
    */
   private mergeAcrossLengths(t: Template): Template {
     const n = t.tokens.length;
-    for (let d = 1; d <= MAX_SPAN_EXTRA; d++) {
+    for (let d = 1; d <= MAX_OPTIONAL_TOKENS; d++) {
       const shorter = this.byLength.get(n - d);
       if (shorter === undefined) continue;
       let scanned = 0;
       for (const s of shorter) {
         if (++scanned > SCAN_LIMIT) break;
-        if (spanFits(s.tokens, t.tokens)) return this.merge([t, s], s.tokens);
+        if ((d <= MAX_SPAN_EXTRA && spanFits(s.tokens, t.tokens)) || optionalFits(s.tokens, t.tokens))
+          return this.merge([t, s], s.tokens);
       }
     }
-    if (!t.tokens.includes(WILDCARD)) return t;
     const absorbed: Template[] = [];
-    for (let d = 1; d <= MAX_SPAN_EXTRA; d++) {
+    const spans = t.tokens.includes(WILDCARD);
+    for (let d = 1; d <= MAX_OPTIONAL_TOKENS; d++) {
       const longer = this.byLength.get(n + d);
       if (longer === undefined) continue;
       let scanned = 0;
       for (const l of longer) {
         if (++scanned > SCAN_LIMIT) break;
-        if (spanFits(t.tokens, l.tokens)) absorbed.push(l);
+        if (
+          (spans && d <= MAX_SPAN_EXTRA && spanFits(t.tokens, l.tokens)) ||
+          optionalFits(t.tokens, l.tokens)
+        )
+          absorbed.push(l);
       }
     }
     return absorbed.length === 0 ? t : this.merge([t, ...absorbed], t.tokens);

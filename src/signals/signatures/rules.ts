@@ -48,12 +48,28 @@ function isPunct(c: number): boolean {
   );
 }
 
-/** `key=<*>` / `key:<*>`: the key, or null. */
+/** `key=<*>` / `key:<*>`: the key (without what is glued before it: `su(uid=` is `uid=`), or null. */
 function keyOf(token: string): string | null {
   const at = token.indexOf(WILDCARD);
   if (at <= 0) return null;
   const sep = token.charCodeAt(at - 1);
-  return sep === 61 || sep === 58 ? token.slice(0, at) : null;
+  if (sep !== 61 && sep !== 58) return null;
+  let from = at - 1;
+  while (from > 0 && isKeyChar(token.charCodeAt(from - 1))) from--;
+  return token.slice(from, at);
+}
+
+function isKeyChar(c: number): boolean {
+  return isLetter(c) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46;
+}
+
+/** `failure` / `failures`: one word printed with a plural `%s` (`failure%s`, `file(s)`). */
+function samePluralWord(a: string, b: string): boolean {
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  const extra = long.length - short.length;
+  if (short.length < 3 || extra < 1 || extra > 2 || !long.startsWith(short)) return false;
+  const tail = long.slice(short.length);
+  return tail === 's' || tail === 'es';
 }
 
 /**
@@ -65,7 +81,7 @@ export function isHardMismatch(a: string, b: string): boolean {
   const wa = wordCore(a);
   if (wa !== null) {
     const wb = wordCore(b);
-    return wb !== null && wa !== wb;
+    return wb !== null && wa !== wb && !samePluralWord(wa, wb);
   }
   const ka = keyOf(a);
   if (ka !== null) {
@@ -160,6 +176,62 @@ export function spanFits(short: readonly string[], long: readonly string[]): boo
       rest++;
     }
     if (ok && constants + rest >= 2) return true;
+  }
+  return false;
+}
+
+/** Most tokens an optional part may hold (`, host: "<*>", referrer: "<*>"`). */
+export const MAX_OPTIONAL_TOKENS = 6;
+
+/** Tokens equal but for a list separator after them (`<*>",` / `<*>"`). */
+function sameButSeparator(a: string, b: string): boolean {
+  if (a === b) return true;
+  const la = a.length;
+  const lb = b.length;
+  if (la === lb + 1) return (a.endsWith(',') || a.endsWith(';')) && a.startsWith(b);
+  if (lb === la + 1) return (b.endsWith(',') || b.endsWith(';')) && b.startsWith(a);
+  return false;
+}
+
+/** A token of an optional `key=value` / `key: value` part: a key, or a value. */
+function isOptionalPartToken(token: string): boolean {
+  return token.includes(WILDCARD) || token.endsWith(':') || token.endsWith('=');
+}
+
+/**
+ * A token that starts such a part: `host:`. Not `user=<*>`: `rhost=<*>` and `rhost=<*> user=<*>`
+ * stay two events, as the public labelled logs count them (PAM names the user when it knows it).
+ */
+function startsOptionalPart(token: string): boolean {
+  return token.length > 1 && token.endsWith(':') && wordCore(token) !== null;
+}
+
+/**
+ * Is `long` the message `short` with an optional `key: value` part inserted (nginx's context:
+ * `..., request: "<*>"` / `..., request: "<*>", host: "<*>"`)? The inserted tokens must be keys
+ * and values, starting with a `key:`; everything else equal (a `<*>` of `short` matching anything)
+ * but for a list separator before the part; `short` must hold at least three constant tokens.
+ */
+export function optionalFits(short: readonly string[], long: readonly string[]): boolean {
+  const d = long.length - short.length;
+  if (d <= 0 || d > MAX_OPTIONAL_TOKENS) return false;
+  let constants = 0;
+  for (const tok of short) if (tok !== WILDCARD) constants++;
+  if (constants < 3) return false;
+  let i = 0;
+  while (i < short.length && (short[i] === long[i] || short[i] === WILDCARD)) i++;
+  // the part starts where they first differ, or one later when that token only gained a separator
+  const starts = [i];
+  if (i < short.length && sameButSeparator(short[i] as string, long[i] as string)) starts.push(i + 1);
+  for (const at of starts) {
+    if (!startsOptionalPart(long[at] as string)) continue;
+    let ok = true;
+    for (let j = at; ok && j < at + d; j++) if (!isOptionalPartToken(long[j] as string)) ok = false;
+    for (let k = at; ok && k < short.length; k++) {
+      const a = short[k] as string;
+      if (a !== WILDCARD && !sameButSeparator(a, long[k + d] as string)) ok = false;
+    }
+    if (ok) return true;
   }
   return false;
 }

@@ -1,0 +1,88 @@
+/**
+ * Signature ids stored before issue 21's masking changes keep resolving, and new lines of the same
+ * events land on them: the snapshot in the fixture was written by the miner as it was then.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { migrate, openDatabase } from '../../../src/db/connection.js';
+import { SignatureMiner } from '../../../src/signals/signatures/miner.js';
+import { RepeatTracker } from '../../../src/signals/signatures/repeats.js';
+import { TemplateStore } from '../../../src/signals/signatures/template-store.js';
+
+const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'signatures');
+const stored = JSON.parse(readFileSync(join(FIXTURE, 'stored-before-issue-21.json'), 'utf8')) as {
+  lines: string[];
+  ids: string[];
+  snapshot: unknown[];
+};
+
+describe('signature ids stored before the masking changed', () => {
+  it('still resolve after a restart through the template store, and new lines land on them', () => {
+    const database = openDatabase(':memory:');
+    migrate(database);
+    // What the older version saved.
+    new TemplateStore(database).save(stored.snapshot as never);
+
+    const store = new TemplateStore(database);
+    const miner = SignatureMiner.restore(store.load(), { now: () => 1_800_000_000_000 });
+    for (const id of new Set(stored.ids)) expect(miner.resolve(id)).not.toBeNull();
+
+    stored.lines.forEach((line, i) => {
+      const again = miner.add(line);
+      // the id stored for this line, or the stored id it was merged into
+      expect(again.signature).toBe(miner.resolve(stored.ids[i] as string));
+      expect(again.isNew).toBe(false);
+    });
+    // The two sizes of one Proxifier event were two ids then; they are one event now, and both ids
+    // answer to it (the older keeps its id).
+    const [big, small] = [stored.ids[3] as string, stored.ids[4] as string];
+    expect(big).not.toBe(small);
+    expect(miner.resolve(small)).toBe(big);
+    expect(miner.templateOf(big)).toBe('<*> close, <*> sent, <*> received, lifetime <*>');
+    // A kernel line with its own stamp lands on the stored id too.
+    expect(miner.add('Jun 14 15:16:03 combo kernel: [  7.000001] eth0: link becomes ready').signature).toBe(
+      miner.resolve(stored.ids[6] as string),
+    );
+
+    // Saved again, and loaded once more: the same ids, now in today's shape.
+    store.save(miner.snapshot());
+    const reloaded = SignatureMiner.restore(new TemplateStore(database).load());
+    for (const id of stored.ids) expect(reloaded.resolve(id)).toBe(miner.resolve(id));
+    const bySignature = (m: SignatureMiner) =>
+      [...m.snapshot()].sort((x, y) => (x.signature < y.signature ? -1 : 1));
+    expect(bySignature(reloaded)).toEqual(bySignature(miner));
+  });
+});
+
+describe('a value that changes the token count', () => {
+  it('does not keep a repeated error from reaching its threshold', () => {
+    const miner = new SignatureMiner({ now: () => 0 });
+    const repeats = new RepeatTracker({ threshold: 4, windowMs: 60_000, cooldownMs: 60_000 });
+    const lines = [
+      'upload failed: 1,234 bytes (1.2 KB) written in 1.5 s',
+      'upload failed: 120 bytes written in 00:01:02',
+      'upload failed: 98,304 bytes (96 KB) written in 850 ms',
+      'upload failed: 7 bytes written in 2 min',
+    ];
+    const fired = lines.map((l, i) => repeats.observe(miner.add(l, i).signature, i));
+    expect(fired[3]).toMatchObject({ count: 4 });
+    expect(miner.size).toBe(1);
+  });
+
+  it('keeps a quoted value with spaces, and a request line, one token', () => {
+    const miner = new SignatureMiner({ now: () => 0 });
+    const a = miner.add('Service "Windows Update" entered the stopped state.');
+    const b = miner.add('Service "BITS" entered the stopped state.');
+    expect(b.signature).toBe(a.signature);
+    // nginx appends `host: "..."` only when the request had one: one event either way
+    const c = miner.add(
+      '*1 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: _, request: "GET / HTTP/1.1"',
+    );
+    const d = miner.add(
+      '*2 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.2, server: _, request: "GET /x HTTP/1.1", host: "example.com"',
+    );
+    expect(d.signature).toBe(c.signature);
+  });
+});
