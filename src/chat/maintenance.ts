@@ -20,7 +20,8 @@ import { durationMs, scopeMatcher } from '../policy/compile.js';
 import type { PolicyDoc } from '../policy/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { Severity } from '../policy/vocabulary.js';
-import { matchesDayOfMonth, matchesDayOfWeek } from '../signals/sweeps/cron-time.js';
+import { matchesDayOfMonth, matchesDayOfWeek } from '../time/cron.js';
+import { checkTimeZone, zoneOffset } from '../time/zone.js';
 
 export type MaintenanceWindowDoc = PolicyDoc['control']['maintenanceWindows'][number];
 
@@ -52,7 +53,6 @@ export class CompiledWindow {
   readonly timezone: string;
   readonly holdCritical: boolean;
   private readonly fields: Fields;
-  private readonly format: Intl.DateTimeFormat;
   private readonly seconds: readonly number[];
   private readonly minuteSet = new Uint8Array(60);
   private readonly hourSet = new Uint8Array(24);
@@ -62,7 +62,7 @@ export class CompiledWindow {
     this.name = doc.name;
     this.durationMs = durationMs(doc.duration);
     this.timezone = doc.timezone ?? defaultTimezone;
-    this.format = zoneFormat(this.timezone);
+    checkTimeZone(this.timezone);
     this.holdCritical = doc.holdCritical;
     this.fields = parseCron(doc.cron);
     this.seconds = [...this.fields.second].sort((a, b) => a - b);
@@ -87,7 +87,7 @@ export class CompiledWindow {
     const latest = Math.floor(now / MINUTE) * MINUTE;
     // A start at minute t + s seconds covers [start, start + duration).
     const earliest = now - this.durationMs - MINUTE;
-    const offsets = new ZoneOffsets(this.format, earliest - FOLD_LOOKBACK - MINUTE, latest);
+    const offsets = new ZoneOffsets(this.timezone, earliest - FOLD_LOOKBACK - MINUTE, latest);
     for (let t = latest; t > earliest; t -= MINUTE) {
       if (!this.startsAt(t, offsets)) continue;
       // The latest start that covers now wins (its end is the latest too).
@@ -177,29 +177,6 @@ export function inMaintenance(policy: Policy, query: MaintenanceQuery, now: numb
   return new MaintenanceCalendar(policy).active(query, now);
 }
 
-/** How to read a zone's wall clock (one formatter per window: building one costs ~0.1 ms). */
-function zoneFormat(timezone: string): Intl.DateTimeFormat {
-  return new Intl.DateTimeFormat('en-US', {
-    timeZone: timezone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-  });
-}
-
-/** The zone's UTC offset (ms) at `t`: its wall clock read as if it were UTC, minus `t`. */
-function offsetAt(format: Intl.DateTimeFormat, t: number): number {
-  const p: Record<string, number> = {};
-  for (const part of format.formatToParts(t)) {
-    if (part.type !== 'literal') p[part.type] = Number(part.value);
-  }
-  const wall = Date.UTC(p.year ?? 1970, (p.month ?? 1) - 1, p.day ?? 1, (p.hour ?? 0) % 24, p.minute ?? 0);
-  return wall - Math.floor(t / MINUTE) * MINUTE;
-}
-
 /**
  * A zone's UTC offsets over a span of time, as a few constant pieces: sampled once a day, and
  * where two samples differ, the change found by bisection to the quarter hour. (Zones change
@@ -209,20 +186,20 @@ class ZoneOffsets {
   private readonly starts: number[] = [];
   private readonly values: number[] = [];
 
-  constructor(format: Intl.DateTimeFormat, from: number, to: number) {
+  constructor(timezone: string, from: number, to: number) {
     let t = Math.floor(from / QUARTER_HOUR) * QUARTER_HOUR;
-    let offset = offsetAt(format, t);
+    let offset = zoneOffset(t, timezone);
     this.starts.push(t);
     this.values.push(offset);
     while (t < to) {
       const next = Math.min(t + DAY, Math.ceil(to / QUARTER_HOUR) * QUARTER_HOUR);
-      const after = offsetAt(format, next);
+      const after = zoneOffset(next, timezone);
       if (after !== offset) {
         let lo = t;
         let hi = next;
         while (hi - lo > QUARTER_HOUR) {
           const mid = lo + Math.floor((hi - lo) / 2 / QUARTER_HOUR) * QUARTER_HOUR;
-          if (offsetAt(format, mid) === offset) lo = mid;
+          if (zoneOffset(mid, timezone) === offset) lo = mid;
           else hi = mid;
         }
         this.starts.push(hi);

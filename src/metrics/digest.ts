@@ -12,9 +12,9 @@ import { type ChatMessage, message } from '../chat/message.js';
 import type { Database } from '../db/connection.js';
 import type { Millis, Policy } from '../policy/types.js';
 import { AGENTS } from '../policy/vocabulary.js';
+import { lastCompleteWeek, localDateLabel, previousWeek, type Week } from '../time/zone.js';
 import { renderChartPng, systemFontsFound } from './chart.js';
 import { formatTrend, type TrendWeek, trendAlt, weeklyTrend } from './trend.js';
-import { lastCompleteWeek, localDateLabel, previousWeek, type Week } from './week.js';
 import { weeklyMetrics } from './weekly.js';
 import { formatWeekly } from './weekly-format.js';
 

@@ -12,7 +12,8 @@ import { type ChatMessage, message } from '../chat/message.js';
 import type { Database } from '../db/connection.js';
 import { approvals, auditLog, policyVersions, runs } from '../db/schema.js';
 import type { Millis, Policy } from '../policy/types.js';
-import { cronTimes, formatLocalMinute } from '../signals/sweeps/cron-time.js';
+import { cronTimes } from '../time/cron.js';
+import { formatLocalMinute } from '../time/zone.js';
 
 /** The audit kinds a review lists (besides runs, approvals and policy versions, read from their tables). */
 export const REVIEW_AUDIT_KINDS = [

@@ -25,17 +25,17 @@ import { policyVersions } from '../db/schema.js';
 import type { Millis, Policy } from '../policy/types.js';
 import type { Clock } from '../process/ids.js';
 import type { Service, ServiceHealth } from '../service.js';
-import { cronTimes } from '../signals/sweeps/cron-time.js';
 import {
   cronScheduler,
   type SweepLog,
   type SweepSchedule,
   type SweepScheduler,
 } from '../signals/sweeps/scheduler.js';
+import { cronTimes } from '../time/cron.js';
+import { lastCompleteWeek, localDateLabel } from '../time/zone.js';
 import { buildDigest, digestDedupeKey } from './digest.js';
 import { purgeExpired, type RetentionResult } from './retention.js';
 import { buildReview, reviewDedupeKey } from './review.js';
-import { lastCompleteWeek, localDateLabel } from './week.js';
 
 /** When the retention purge runs, in `triggers.timezone`. */
 export const RETENTION_SCHEDULE = '30 3 * * *';

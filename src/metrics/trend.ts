@@ -6,7 +6,7 @@
  */
 import type { Database } from '../db/connection.js';
 import type { Millis } from '../policy/types.js';
-import { lastCompleteWeek, localDateLabel, previousWeek, type Week } from './week.js';
+import { lastCompleteWeek, localDateLabel, previousWeek, type Week } from '../time/zone.js';
 import { weeklyMetrics } from './weekly.js';
 import { formatDuration } from './weekly-format.js';
 

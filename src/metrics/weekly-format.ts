@@ -2,7 +2,7 @@
  * Week-over-week comparison of the weekly metrics and their plain-text rendering for the terminal
  * (`autonomy digest --preview`) and the digest post. A metric without data is "n/a", never NaN.
  */
-import { localDateLabel } from './week.js';
+import { localDateLabel } from '../time/zone.js';
 import type { WeeklyMetrics } from './weekly.js';
 
 /** One metric this week and last, and the change (null when either side has no value). */

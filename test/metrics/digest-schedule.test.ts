@@ -7,7 +7,7 @@ import { SubscriptionStore } from '../../src/chat/subscriptions.js';
 import { outbox as outboxTable, policyVersions, runs } from '../../src/db/schema.js';
 import { RETENTION_SCHEDULE, Schedules } from '../../src/metrics/schedules.js';
 import type { Policy } from '../../src/policy/types.js';
-import { cronTimes } from '../../src/signals/sweeps/cron-time.js';
+import { cronTimes } from '../../src/time/cron.js';
 import { FakeScheduler } from '../fakes/scheduler.js';
 import { makePolicy, type PolicyInput } from '../fixtures/policy.js';
 import { type TempDatabase, tempDatabase } from '../helpers/db.js';
@@ -120,7 +120,7 @@ describe('digest, review and retention schedules', () => {
   it('fires Monday 09:00 Berlin time before and after the DST change, each digest for the week before', async () => {
     const s = schedules();
     s.reload();
-    // What node-cron does with "0 9 * * 1" in Europe/Berlin (cron-time.ts matches it): 08:00Z in
+    // What node-cron does with "0 9 * * 1" in Europe/Berlin (src/time/cron.ts matches it): 08:00Z in
     // winter time, 07:00Z from 2026-03-29 on.
     const slots = cronTimes('0 9 * * 1', 'Europe/Berlin').between(
       Date.UTC(2026, 2, 17),

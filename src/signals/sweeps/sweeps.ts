@@ -18,9 +18,10 @@ import type { Policy } from '../../policy/types.js';
 import { AGENTS, type AgentName } from '../../policy/vocabulary.js';
 import type { NewId } from '../../process/ids.js';
 import type { KillOrder, Service, ServiceHealth } from '../../service.js';
+import { cronTimes } from '../../time/cron.js';
+import { formatLocalMinute } from '../../time/zone.js';
 import { type HealthSettings, healthSettings } from '../health/probes.js';
 import type { SignalInput, SignalSink } from '../types.js';
-import { cronTimes, formatLocalMinute } from './cron-time.js';
 import { cronScheduler, type SweepLog, type SweepSchedule, type SweepScheduler } from './scheduler.js';
 
 export { cronScheduler, type SweepLog, type SweepSchedule, type SweepScheduler } from './scheduler.js';
