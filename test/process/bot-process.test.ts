@@ -63,7 +63,9 @@ describe('the bot process and bad input', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(proc.exitCode).toBeNull();
     expect(proc.signalCode).toBeNull();
-    expect((await getHealth(url)).status).toBe('ok');
+    const health = await getHealth(url);
+    expect(health.checks.database?.status).toBe('ok');
+    expect(health.checks['chat:slack']?.status).toBe('ok');
     const command = new URLSearchParams({
       command: '/autonomy',
       text: 'status',
