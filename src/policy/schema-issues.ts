@@ -3,6 +3,7 @@
  * and what to write instead (unknown keys name the key and the closest allowed one, unions report
  * the branch the author most likely meant, missing keys say what to add).
  */
+import { distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 import type { PathSegment } from './errors.js';
 import { policySchema } from './schema.js';
@@ -135,20 +136,6 @@ function unknownKey(key: string, allowed: string[]): string {
   return allowed.length > 0
     ? `unknown key ${key}; allowed here: ${allowed.join(', ')}`
     : `unknown key ${key}`;
-}
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
 }
 
 function typeName(expected: string): string {

@@ -1,58 +1,37 @@
 /**
- * CVSS base scores from vectors, and the bot's severity for an advisory. OSV carries CVSS as a
- * vector (`CVSS:3.1/AV:N/AC:L/...`), not a number, so v3.0/v3.1 base scores are computed here with
- * the formula of the CVSS v3.1 specification (section 7). v2 and v4 vectors are not scored (v4 needs
- * the spec's lookup tables); an advisory with only those falls back to its database's own rating.
+ * CVSS scores from vectors, and the bot's severity for an advisory. OSV carries CVSS as a vector
+ * (`CVSS:3.1/AV:N/AC:L/...`, `CVSS:4.0/AV:N/AC:L/AT:N/...`), not a number: v3.0, v3.1 and v4.0
+ * vectors are scored by ae-cvss-calculator (FIRST's formulas and v4.0 lookup tables). v2 vectors
+ * are not scored; an advisory with only those falls back to its database's own rating.
  */
+import aeCvss from 'ae-cvss-calculator';
 import type { Severity } from '../../policy/vocabulary.js';
 
-const AV: Record<string, number> = { N: 0.85, A: 0.62, L: 0.55, P: 0.2 };
-const AC: Record<string, number> = { L: 0.77, H: 0.44 };
-const UI: Record<string, number> = { N: 0.85, R: 0.62 };
-const CIA: Record<string, number> = { H: 0.56, L: 0.22, N: 0 };
-const PR_UNCHANGED: Record<string, number> = { N: 0.85, L: 0.62, H: 0.27 };
-const PR_CHANGED: Record<string, number> = { N: 0.85, L: 0.68, H: 0.5 };
+const { Cvss3P0, Cvss3P1, Cvss4P0 } = aeCvss;
+const VERSIONS = { '3.0': Cvss3P0, '3.1': Cvss3P1, '4.0': Cvss4P0 } as const;
 
-/** CVSS v3.1 "Roundup": the smallest number with one decimal that is >= x (float-safe). */
-function roundUp(x: number): number {
-  const i = Math.round(x * 100_000);
-  return i % 10_000 === 0 ? i / 100_000 : (Math.floor(i / 10_000) + 1) / 10;
-}
-
-/** The base score (0.0 - 10.0) of a CVSS v3.x vector, or null when it is not one. */
-export function cvss3BaseScore(vector: string): number | null {
-  const parts = vector.trim().split('/');
-  if (!/^CVSS:3\.[01]$/.test(parts[0] ?? '')) return null;
-  const m = new Map<string, string>();
-  for (const part of parts.slice(1)) {
-    const [k, v] = part.split(':');
-    if (k === undefined || v === undefined || m.has(k)) return null;
-    m.set(k, v);
-  }
-  const get = (k: string, table: Record<string, number>): number | null => {
-    const v = m.get(k);
-    return v !== undefined && v in table ? (table[v] as number) : null;
-  };
-  const scope = m.get('S');
-  if (scope !== 'U' && scope !== 'C') return null;
-  const changed = scope === 'C';
-  const av = get('AV', AV);
-  const ac = get('AC', AC);
-  const pr = get('PR', changed ? PR_CHANGED : PR_UNCHANGED);
-  const ui = get('UI', UI);
-  const c = get('C', CIA);
-  const i = get('I', CIA);
-  const a = get('A', CIA);
-  if (av === null || ac === null || pr === null || ui === null || c === null || i === null || a === null) {
+/**
+ * The score (0.0 - 10.0) of a complete CVSS v3.0, v3.1 or v4.0 vector as FIRST's calculator gives
+ * it (v3: the base score; v4: the score of the metrics the vector holds, threat included), or null
+ * when it is not one (another version, a base metric missing or unknown, a metric given twice).
+ */
+export function cvssScore(vector: string): number | null {
+  const text = vector.trim();
+  const version = /^CVSS:(3\.0|3\.1|4\.0)\//.exec(text)?.[1] as keyof typeof VERSIONS | undefined;
+  if (version === undefined) return null;
+  const names = text
+    .split('/')
+    .slice(1)
+    .map((part) => part.split(':')[0]);
+  if (new Set(names).size !== names.length) return null;
+  try {
+    const cvss = new VERSIONS[version](text);
+    if (!cvss.isBaseFullyDefined()) return null;
+    const score = cvss.calculateScores().base;
+    return typeof score === 'number' && Number.isFinite(score) ? score : null;
+  } catch {
     return null;
   }
-  const iss = 1 - (1 - c) * (1 - i) * (1 - a);
-  const impact = changed ? 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 : 6.42 * iss;
-  if (impact <= 0) return 0;
-  const exploitability = 8.22 * av * ac * pr * ui;
-  return changed
-    ? roundUp(Math.min(1.08 * (impact + exploitability), 10))
-    : roundUp(Math.min(impact + exploitability, 10));
 }
 
 /** critical >= 9.0, warning >= 4.0 (medium and high), else info. */
@@ -86,7 +65,7 @@ export interface ScoredSeverity {
 }
 
 /**
- * The severity of an advisory: the highest CVSS v3 score among its `severity` entries (a plain
+ * The severity of an advisory: the highest CVSS (v3 or v4) score among its `severity` entries (a plain
  * number is taken as a score too), else its database's rating (`CRITICAL`, `HIGH`, `MODERATE`,
  * `LOW`; Ubuntu's words likewise), else `warning` (an unrated advisory that affects us is worth a look).
  */
@@ -99,7 +78,7 @@ export function advisorySeverity(
   let ratingWord = '';
   for (const s of severities) {
     const asNumber = /^\d{1,2}(\.\d+)?$/.test(s.score.trim()) ? Number(s.score) : null;
-    const score = cvss3BaseScore(s.score) ?? (asNumber !== null && asNumber <= 10 ? asNumber : null);
+    const score = cvssScore(s.score) ?? (asNumber !== null && asNumber <= 10 ? asNumber : null);
     if (score !== null) best = best === null ? score : Math.max(best, score);
     else if (rating === null) {
       rating = severityOfRating(s.score);

@@ -1,5 +1,5 @@
 /**
- * OSV advisories: the schema, CVSS scoring, the inventory (npm lockfiles v1/v3, list files, the
+ * OSV advisories: the schema, the inventory (npm lockfiles v1/v3, list files, the
  * mtime cache), matching (semver ranges, last_affected, explicit versions, other ecosystems and
  * GIT ranges ignored with a reason) and POST /hooks/osv through a real Hono app and the real
  * SignalStore on a temp SQLite file. Records are shaped after the real GitHub advisories.
@@ -15,7 +15,6 @@ import { mountHook } from '../../../adapters/http/hooks/route.js';
 import { type Database, migrate, openDatabase } from '../../../src/db/connection.js';
 import { incidents, signals } from '../../../src/db/schema.js';
 import { sequentialIds } from '../../../src/process/ids.js';
-import { advisorySeverity, cvss3BaseScore } from '../../../src/signals/advisories/cvss.js';
 import {
   buildInventory,
   type Inventory,
@@ -47,43 +46,6 @@ function fixtureInventory(): Inventory {
     lists: ['deployed.txt'],
   });
 }
-
-describe('CVSS v3 base scores', () => {
-  it('computes the scores the NVD publishes', () => {
-    expect(cvss3BaseScore('CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')).toBe(9.8);
-    expect(cvss3BaseScore('CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H')).toBe(8.1);
-    expect(cvss3BaseScore('CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H')).toBe(10);
-    expect(cvss3BaseScore('CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N')).toBe(6.1);
-    expect(cvss3BaseScore('CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:N')).toBe(0);
-    expect(cvss3BaseScore('CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H')).toBe(7.2);
-  });
-
-  it('refuses what is not a v3 vector', () => {
-    expect(cvss3BaseScore('AV:N/AC:L/Au:N/C:P/I:P/A:P')).toBeNull(); // v2
-    expect(cvss3BaseScore('CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')).toBeNull();
-    expect(cvss3BaseScore('CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')).toBeNull();
-    expect(cvss3BaseScore('CVSS:3.1/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H')).toBeNull(); // no scope
-  });
-
-  it('maps scores and database ratings to the bot severities', () => {
-    const v3 = (score: string) => [{ type: 'CVSS_V3', score }];
-    expect(advisorySeverity(v3('CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'), 'LOW').severity).toBe(
-      'critical',
-    );
-    expect(advisorySeverity(v3('CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H'), undefined)).toEqual({
-      severity: 'warning',
-      score: 8.1,
-      basis: 'CVSS 8.1',
-    });
-    expect(advisorySeverity([], 'CRITICAL').severity).toBe('critical');
-    expect(advisorySeverity([], 'HIGH').severity).toBe('warning');
-    expect(advisorySeverity([], 'MODERATE').severity).toBe('warning');
-    expect(advisorySeverity([], 'LOW').severity).toBe('info');
-    expect(advisorySeverity([{ type: 'CVSS_V4', score: 'CVSS:4.0/AV:N' }], 'LOW').basis).toBe('rating LOW');
-    expect(advisorySeverity([{ type: 'Ubuntu', score: 'high' }], undefined).severity).toBe('warning');
-    expect(advisorySeverity([], undefined)).toEqual({ severity: 'warning', score: null, basis: 'unrated' });
-  });
-});
 
 describe('the inventory', () => {
   it('reads a v3 lockfile: every installed package, nested ones too; not the project, workspaces or links', () => {
