@@ -6,6 +6,7 @@ import { ControlStore } from '../src/control/state.js';
 import { openDatabase } from '../src/db/connection.js';
 import { type Bot, startBot } from '../src/main.js';
 import { PolicyError } from '../src/policy/errors.js';
+import { startFakeOllama } from './fakes/ollama-server.js';
 import { eventually, getHealth, type HealthBody, LogSink, type TempSetup, tempSetup } from './helpers/bot.js';
 
 let setup: TempSetup;
@@ -26,12 +27,37 @@ afterEach(async () => {
 
 describe('the bot process', () => {
   it('starts on the embedded defaults, answers /healthz and logs where everything is', async () => {
-    const { bot, logs } = await start();
+    const ollama = await startFakeOllama();
+    try {
+      const { bot, logs } = await start({ OLLAMA_HOST: ollama.url });
+      const res = await fetch(`${bot.url}/healthz`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as HealthBody;
+      expect(body.status).toBe('ok');
+      expect(body.checks.database?.status).toBe('ok');
+      expect(body.checks.model).toMatchObject({ status: 'ok' });
+      expect(body.checks.model?.detail).toContain(`llama3.2:3b, qwen2.5:14b at ${ollama.url}: ollama 0.0.0-fake`);
+      await checkStarted(bot, logs);
+    } finally {
+      await ollama.close();
+    }
+  });
+
+  it('says degraded on /healthz, naming the model server, when nothing answers at OLLAMA_HOST', async () => {
+    const ollama = await startFakeOllama();
+    const url = ollama.url;
+    await ollama.close();
+    const { bot } = await start({ OLLAMA_HOST: url });
     const res = await fetch(`${bot.url}/healthz`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as HealthBody;
-    expect(body.status).toBe('ok');
-    expect(body.checks.database?.status).toBe('ok');
+    expect(body.status).toBe('degraded');
+    expect(body.checks.model?.status).toBe('degraded');
+    expect(body.checks.model?.detail).toContain(`llama3.2:3b, qwen2.5:14b at ${url}: unreachable`);
+  });
+
+  async function checkStarted(bot: Bot, logs: LogSink): Promise<void> {
+    const body = (await (await fetch(`${bot.url}/healthz`)).json()) as HealthBody;
     expect(body.policy).toMatchObject({ version: 1, phase: 1, lastReloadError: null });
     expect(body.killed).toEqual({ all: false, agents: [] });
 
@@ -39,7 +65,7 @@ describe('the bot process', () => {
     expect(banner).toMatchObject({ url: bot.url, db: setup.dbFile, policy: setup.policyFile, phase: 1 });
     expect(existsSync(join(setup.dir, 'data', 'autonomy.pid'))).toBe(true);
     expect((await fetch(`${bot.url}/nope`)).status).toBe(404);
-  });
+  }
 
   it('takes an Alertmanager webhook with its ingest token and counts it on /metrics', async () => {
     const { bot } = await start();

@@ -20,21 +20,35 @@ export interface OllamaClientOptions {
 
 export function createOllamaClient(options: OllamaClientOptions = {}): ModelClient {
   const baseFetch = options.fetch ?? fetch;
+  /** A client for one call: its requests carry the call's signal. */
+  const clientFor = (host: string, signal: AbortSignal): Ollama =>
+    new Ollama({
+      host,
+      fetch: (input, init) => {
+        const inner = init?.signal;
+        return baseFetch(input, { ...init, signal: inner ? AbortSignal.any([inner, signal]) : signal });
+      },
+    });
   return {
+    async probe(host: string, signal: AbortSignal): Promise<string> {
+      signal.throwIfAborted();
+      try {
+        const { version } = await clientFor(host, signal).version();
+        return `ollama ${typeof version === 'string' ? version.slice(0, 40) : '(no version)'}`;
+      } catch (cause) {
+        if (signal.aborted) throw signal.reason ?? cause;
+        throw failure(cause, `model server at ${safeHost(host)} did not answer`);
+      }
+    },
     async chat(request: ModelChatRequest): Promise<ModelReply> {
       const { signal } = request;
       signal.throwIfAborted();
-      const client = new Ollama({
-        host: request.host,
-        fetch: (input, init) => {
-          const inner = init?.signal;
-          return baseFetch(input, { ...init, signal: inner ? AbortSignal.any([inner, signal]) : signal });
-        },
-      });
+      const client = clientFor(request.host, signal);
       const base = {
         model: request.model,
         messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
         ...(request.format === undefined ? {} : { format: request.format }),
+        options: { num_ctx: request.contextTokens, num_predict: request.maxTokens },
       };
       try {
         if (options.stream === true) {
@@ -66,17 +80,20 @@ export function createOllamaClient(options: OllamaClientOptions = {}): ModelClie
         };
       } catch (cause) {
         if (signal.aborted) throw signal.reason ?? cause;
-        const status = (cause as { status_code?: unknown }).status_code;
-        const code = typeof status === 'number' ? status : null;
-        const what = cause instanceof Error ? cause.message : String(cause);
-        throw new ModelCallError(
-          `model ${request.model} at ${safeHost(request.host)} failed${code === null ? '' : ` (HTTP ${code})`}: ${what.slice(0, 200)}`,
-          code,
-          { cause },
-        );
+        throw failure(cause, `model ${request.model} at ${safeHost(request.host)} failed`);
       }
     },
   };
+}
+
+/** A ModelCallError saying `what` (with the HTTP status when there was one) and why. */
+function failure(cause: unknown, what: string): ModelCallError {
+  const status = (cause as { status_code?: unknown }).status_code;
+  const code = typeof status === 'number' ? status : null;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new ModelCallError(`${what}${code === null ? '' : ` (HTTP ${code})`}: ${why.slice(0, 200)}`, code, {
+    cause,
+  });
 }
 
 /** The host without any user:password in it (errors are read by people and logged). */

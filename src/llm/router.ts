@@ -1,10 +1,14 @@
 /**
  * The model router: every model call an agent makes goes through `call()`, which applies, in
- * order, the kill switch, the budgets (reserving an estimate, reconciled with the tokens the reply
- * reports), backoff per host, the concurrency caps (fair queue) and the timeout; picks the local
- * model or an escalation model by the policy's conditions; fails over on errors; and checks
- * structured output with zod (retried once). Expected failures are results, never exceptions.
- * Model output is data: it is returned as text or as a value that passed the caller's schema.
+ * order, the kill switch, the budgets (reserving the prompt's estimate plus the reply's cap before
+ * the call, then charging what the reply reports, never more than that: tokens.ts), backoff per
+ * host, the concurrency caps (fair queue) and the timeout; sends the model's context size
+ * (`num_ctx`) and the reply cap (`num_predict`); picks the local model or an escalation model by
+ * the policy's conditions (critical-severity and deep-check first, local-failure and
+ * invalid-output after a failure, low-confidence after an answer below the policy's threshold);
+ * and checks structured output with zod (retried once). Expected failures are results, never
+ * exceptions. Model output is data: it is returned as text or as a value that passed the schema.
+ * As a Service it probes the model servers the policy uses (probe.ts): its health is that probe.
  */
 import { z } from 'zod';
 import { durationMs } from '../policy/compile.js';
@@ -14,10 +18,21 @@ import type { Clock } from '../process/ids.js';
 import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../service.js';
 import { BudgetGate, HostBackoff } from './budget.js';
 import { FairLimiter } from './limiter.js';
+import { ServerProbe } from './probe.js';
+import { charge, estimateTokens } from './tokens.js';
 import type { LlmMessage, ModelClient } from './types.js';
 import type { UsageStore } from './usage.js';
 
-export type FailureReason = 'killed' | 'budget' | 'rate' | 'unavailable' | 'invalid-output' | 'aborted';
+export { estimateTokens } from './tokens.js';
+
+export type FailureReason =
+  | 'killed'
+  | 'budget'
+  | 'rate'
+  | 'unavailable'
+  | 'invalid-output'
+  | 'aborted'
+  | 'too-large';
 export type DegradedReason = 'budget' | 'rate' | 'unavailable';
 
 export interface CallRequest<T> {
@@ -25,6 +40,8 @@ export interface CallRequest<T> {
   readonly schema?: z.ZodType<T>;
   readonly severity?: 'info' | 'warning' | 'critical';
   readonly deep?: boolean;
+  /** How sure the answer is (0..1), for the low-confidence escalation; null: it does not say. */
+  readonly confidence?: (value: T) => number | null;
   readonly runId?: string;
   readonly signal?: AbortSignal;
 }
@@ -54,8 +71,8 @@ export interface ModelRouterOptions {
   readonly defaultHost: string;
   /** Called once per agent and reason until a call of that agent succeeds again. */
   readonly onDegraded?: (agent: AgentName, reason: DegradedReason, detail: string) => void;
-  /** Completion tokens assumed when reserving budget (default 512). */
-  readonly completionEstimate?: number;
+  /** How often the model servers are probed while started (default 30 s). */
+  readonly probeEveryMs?: number;
 }
 
 interface Target {
@@ -63,6 +80,7 @@ interface Target {
   readonly provider: string;
   readonly host: string;
   readonly local: boolean;
+  readonly contextTokens: number;
 }
 
 type Attempt<T> =
@@ -85,8 +103,11 @@ export class ModelRouter implements Service {
   private readonly inFlight = new Map<AgentName, Set<AbortController>>();
   private readonly degraded = new Map<AgentName, Set<DegradedReason>>();
   private readonly formats = new WeakMap<z.ZodType, Record<string, unknown>>();
+  private readonly probe: ServerProbe;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ModelRouterOptions) {
+    this.probe = new ServerProbe(options.client, options.now);
     this.budget = new BudgetGate(options.usage);
     this.limiter = new FairLimiter(() => {
       const m = options.policy().doc.models;
@@ -99,12 +120,67 @@ export class ModelRouter implements Service {
     return [...(this.degraded.get(agent) ?? [])];
   }
 
-  /** The model server as the agents see it: degraded while any agent works on rules alone. */
+  /** Probes the model servers now and then every `probeEveryMs` until stopped. */
+  async start(): Promise<void> {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => void this.checkServers(), this.options.probeEveryMs ?? 30_000);
+    this.timer.unref();
+    await this.checkServers();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Probes every host the policy's models use (resolves when each answered or gave up). */
+  checkServers(): Promise<void> {
+    return this.probe.probe(this.hosts().map((h) => h.host));
+  }
+
+  private hosts(): { host: string; models: string[]; local: boolean }[] {
+    const m = this.options.policy().doc.models;
+    const out = new Map<string, { host: string; models: string[]; local: boolean }>();
+    for (const [ref, local] of [[m.local, true], ...m.escalation.map((e) => [e, false] as const)] as const) {
+      const host = ref.host ?? this.options.defaultHost;
+      const entry = out.get(host) ?? { host, models: [], local };
+      entry.models.push(ref.model);
+      out.set(host, entry);
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * The model servers from the last probe: degraded when the local model's server is down (the
+   * agents work on rules), or an escalation server is, or an agent works on rules for its budget.
+   */
   health(): ServiceHealth {
+    const hosts = this.hosts();
+    const parts: string[] = [];
+    let bad = false;
+    for (const h of hosts) {
+      const state = this.probe.state(h.host);
+      const name = `${h.models.join(', ')} at ${safeOrigin(h.host)}`;
+      if (state === null) {
+        if (this.probe.available) {
+          bad = true;
+          parts.push(`${name}: not checked yet`);
+        } else parts.push(name);
+      } else if (state.ok) parts.push(`${name}: ${state.detail}`);
+      else {
+        bad = true;
+        parts.push(
+          `${name}: unreachable (${state.detail})${h.local ? '; the agents work on rules alone' : ''}`,
+        );
+      }
+    }
     const rulesOnly = AGENTS.filter((a) => this.notices(a).length > 0);
-    if (rulesOnly.length === 0) return { status: 'ok', detail: this.options.defaultHost };
-    const reasons = [...new Set(rulesOnly.flatMap((a) => this.notices(a)))];
-    return { status: 'degraded', detail: `${rulesOnly.join(', ')} on rules alone (${reasons.join(', ')})` };
+    if (rulesOnly.length > 0) {
+      bad = true;
+      const reasons = [...new Set(rulesOnly.flatMap((a) => this.notices(a)))];
+      parts.push(`${rulesOnly.join(', ')} on rules alone (${reasons.join(', ')})`);
+    }
+    return { status: bad ? 'degraded' : 'ok', detail: parts.join('; ') };
   }
 
   onKill(order: KillOrder): KillTeeth {
@@ -162,10 +238,17 @@ export class ModelRouter implements Service {
   }
 
   private target(
-    ref: { model: string; provider: string; host?: string | undefined },
+    ref: { model: string; provider: string; host?: string | undefined; contextTokens?: number | undefined },
     local: boolean,
+    policy: Policy,
   ): Target {
-    return { model: ref.model, provider: ref.provider, host: ref.host ?? this.options.defaultHost, local };
+    return {
+      model: ref.model,
+      provider: ref.provider,
+      host: ref.host ?? this.options.defaultHost,
+      local,
+      contextTokens: ref.contextTokens ?? policy.doc.models.contextTokens,
+    };
   }
 
   private async route<T>(
@@ -175,8 +258,11 @@ export class ModelRouter implements Service {
   ): Promise<CallResult<T>> {
     const policy = this.options.policy();
     const models = policy.doc.models;
-    const local = this.target(models.local, true);
-    const escalations = models.escalation.map((e) => ({ target: this.target(e, false), when: e.when }));
+    const local = this.target(models.local, true, policy);
+    const escalations = models.escalation.map((e) => ({
+      target: this.target(e, false, policy),
+      when: e.when,
+    }));
     const upfront = escalations.find(
       (e) =>
         (request.severity === 'critical' && e.when.includes('critical-severity')) ||
@@ -190,7 +276,16 @@ export class ModelRouter implements Service {
       if (tried.has(target)) continue;
       tried.add(target);
       last = await this.tryModel(agent, request, target, policy, signal);
-      if (last.ok) return { ...last, model: target.model };
+      if (last.ok)
+        return this.sureEnough(
+          agent,
+          request,
+          { ...last, model: target.model },
+          escalations,
+          tried,
+          policy,
+          signal,
+        );
       if (last.reason !== 'unavailable' && last.reason !== 'invalid-output') return last;
       const condition = last.reason === 'unavailable' ? 'local-failure' : 'invalid-output';
       for (const e of escalations)
@@ -198,6 +293,41 @@ export class ModelRouter implements Service {
       if (last.reason === 'unavailable' && !tried.has(local)) queue.push(local);
     }
     return last;
+  }
+
+  /**
+   * An answer whose confidence is below the policy's threshold is asked again of a model whose
+   * conditions list low-confidence (not asked yet); its answer wins when it gives one.
+   */
+  private async sureEnough<T>(
+    agent: AgentName,
+    request: CallRequest<T>,
+    answer: CallResult<T> & { ok: true },
+    escalations: readonly { target: Target; when: readonly string[] }[],
+    tried: Set<Target>,
+    policy: Policy,
+    signal: AbortSignal,
+  ): Promise<CallResult<T>> {
+    if (request.confidence === undefined || answer.value === undefined) return answer;
+    let confidence: number | null;
+    try {
+      confidence = request.confidence(answer.value);
+    } catch {
+      confidence = null;
+    }
+    if (confidence === null || !(confidence < policy.doc.models.lowConfidence)) return answer;
+    for (const e of escalations) {
+      if (!e.when.includes('low-confidence') || tried.has(e.target)) continue;
+      tried.add(e.target);
+      this.options.log.info(
+        { agent, model: answer.model, confidence, to: e.target.model },
+        'low confidence: asking the escalation model',
+      );
+      const second = await this.tryModel(agent, request, e.target, policy, signal);
+      if (second.ok) return { ...second, model: e.target.model };
+      if (second.reason === 'killed' || second.reason === 'aborted') return second;
+    }
+    return answer;
   }
 
   /** One model: budget, backoff, slot, call, validation (one retry on invalid output). */
@@ -244,8 +374,16 @@ export class ModelRouter implements Service {
     { ok: true; text: string; tokens: CallTokens } | { ok: false; reason: FailureReason; detail: string }
   > {
     if (this.options.isKilled(agent)) return { ok: false, reason: 'killed', detail: `${agent} is killed` };
-    const estimate = estimateTokens(request.messages) + (this.options.completionEstimate ?? 512);
-    const verdict = this.budget.reserve(policy, agent, estimate);
+    const promptEstimate = estimateTokens(request.messages);
+    const maxTokens = policy.doc.models.maxOutputTokens;
+    if (promptEstimate + maxTokens > target.contextTokens) {
+      return {
+        ok: false,
+        reason: 'too-large',
+        detail: `${target.model}: a prompt of about ${promptEstimate} tokens and a reply of up to ${maxTokens} do not fit its ${target.contextTokens} context tokens`,
+      };
+    }
+    const verdict = this.budget.reserve(policy, agent, promptEstimate + maxTokens);
     if (!verdict.ok) return verdict;
     let release: (() => void) | null = null;
     let timer: NodeJS.Timeout | null = null;
@@ -267,15 +405,15 @@ export class ModelRouter implements Service {
           model: target.model,
           messages: request.messages,
           ...(format === undefined ? {} : { format }),
+          contextTokens: target.contextTokens,
+          maxTokens,
           signal: attempt.signal,
         });
         this.backoff.succeeded(target.host);
-        this.record(agent, request, target, reply.promptTokens, reply.completionTokens, started);
-        return {
-          ok: true,
-          text: reply.text,
-          tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
-        };
+        this.probe.observed(target.host, true, 'answered a call');
+        const tokens = charge(reply, { promptEstimate, maxTokens });
+        this.record(agent, request, target, tokens.prompt, tokens.completion, started);
+        return { ok: true, text: reply.text, tokens };
       } finally {
         signal.removeEventListener('abort', onOuter);
       }
@@ -304,7 +442,7 @@ export class ModelRouter implements Service {
 
   private record(
     agent: AgentName,
-    request: CallRequest<unknown>,
+    request: Pick<CallRequest<unknown>, 'runId'>,
     target: Target,
     p: number,
     c: number,
@@ -335,11 +473,13 @@ export class ModelRouter implements Service {
   }
 }
 
-/** About four characters a token, plus a little per message. */
-export function estimateTokens(messages: readonly LlmMessage[]): number {
-  let chars = 0;
-  for (const m of messages) chars += m.content.length + 16;
-  return Math.ceil(chars / 4);
+/** A host URL as people may read it (no user:password). */
+function safeOrigin(host: string): string {
+  try {
+    return new URL(host).origin;
+  } catch {
+    return '(an invalid host URL)';
+  }
 }
 
 function parseOutput<T>(

@@ -16,6 +16,10 @@ export interface ModelChatRequest {
   readonly messages: readonly LlmMessage[];
   /** JSON Schema the reply must follow (structured output). */
   readonly format?: Record<string, unknown>;
+  /** The model's context size (Ollama `num_ctx`): without it Ollama cuts the prompt at its own default. */
+  readonly contextTokens: number;
+  /** The most tokens the reply may have (Ollama `num_predict`). */
+  readonly maxTokens: number;
   readonly signal: AbortSignal;
 }
 
@@ -31,6 +35,11 @@ export interface ModelReply {
 export interface ModelClient {
   /** Rejects on transport errors, error statuses and aborts (with `signal.reason` when aborted). */
   chat(request: ModelChatRequest): Promise<ModelReply>;
+  /**
+   * Asks the server at `host` whether it is up (Ollama: GET /api/version) and resolves with what it
+   * says it is; rejects (a ModelCallError) when it cannot be reached or answers with an error.
+   */
+  probe?(host: string, signal: AbortSignal): Promise<string>;
 }
 
 /** A model server said no (HTTP status) or could not be reached; never carries secrets. */

@@ -208,6 +208,21 @@ function checkLimits(doc: PartialPolicyDoc, report: Report): void {
       `${models.perAgentConcurrency} is above maxConcurrentLocal (${models.maxConcurrentLocal}); lower it`,
     );
   }
+  if (models) {
+    const refs = [
+      { at: ['models', 'local'] as PathSegment[], ref: models.local },
+      ...models.escalation.map((ref, i) => ({ at: ['models', 'escalation', i] as PathSegment[], ref })),
+    ];
+    for (const { at, ref } of refs) {
+      const context = ref.contextTokens ?? models.contextTokens;
+      if (models.maxOutputTokens * 2 > context) {
+        report(
+          [...at, 'contextTokens'],
+          `${ref.model} has ${context} context tokens, too few for replies of up to ${models.maxOutputTokens} (maxOutputTokens) and a prompt; raise contextTokens or lower maxOutputTokens`,
+        );
+      }
+    }
+  }
   const research = doc.research;
   if (research && research.tools.length === 0) {
     for (const [agent, domains] of Object.entries(research.domains)) {

@@ -81,18 +81,43 @@ const triggers = z.strictObject({
 });
 
 /** Section 5: model policy. */
+const contextTokens = z
+  .int()
+  .min(512)
+  .max(1_048_576)
+  .describe("the model's context size in tokens: sent as num_ctx, and the prompt is sized to fit it");
 const modelRef = z.strictObject({
   provider: z.literal('ollama').default('ollama'),
   model: z.string().min(1),
   host: hostUrl.optional().describe('defaults to OLLAMA_HOST'),
+  contextTokens: contextTokens.optional().describe("this model's context size; default models.contextTokens"),
 });
-const escalationCondition = z.enum(['critical-severity', 'local-failure', 'invalid-output', 'deep-check']);
+const escalationCondition = z.enum([
+  'critical-severity',
+  'local-failure',
+  'invalid-output',
+  'deep-check',
+  'low-confidence',
+]);
 const models = z.strictObject({
   local: modelRef,
   escalation: z.array(modelRef.extend({ when: z.array(escalationCondition).min(1) })).default([]),
   maxConcurrentLocal: z.int().min(1).max(64),
   perAgentConcurrency: z.int().min(1).max(64),
   timeout: duration.default('120s'),
+  contextTokens: contextTokens.default(8192).describe('the context size of a model that names none'),
+  maxOutputTokens: z
+    .int()
+    .min(16)
+    .max(32_768)
+    .default(1024)
+    .describe('the most tokens a reply may have (sent as num_predict); budgets reserve it before each call'),
+  lowConfidence: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .describe('an assessment below this confidence escalates when a model lists low-confidence'),
 });
 
 /** Section 6: budgets and rate limits. */

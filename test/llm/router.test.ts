@@ -126,16 +126,19 @@ describe('model router', () => {
   });
 
   it('honours a per-agent override and the global daily tokens', async () => {
+    // A prompt of about 254 tokens, replies of up to 100: each call reserves 354 before it is made.
+    const long = ask('x'.repeat(1000));
     local.setScript(() => ({ content: 'x', promptTokens: 250, completionTokens: 50 }));
     const { router } = setup({
       edit: (doc) => {
+        doc.models.maxOutputTokens = 100;
         doc.budgets.agents = { mentor: { dailyTokens: 10, callsPerHour: 10 } };
-        doc.budgets.global.dailyTokens = 700;
+        doc.budgets.global.dailyTokens = 600;
       },
     });
-    expect(await router.call('mentor', { messages: ask() })).toMatchObject({ ok: false, reason: 'budget' });
-    expect((await router.call('sentinel', { messages: ask() })).ok).toBe(true);
-    expect(await router.call('guardian', { messages: ask() })).toMatchObject({ ok: false, reason: 'budget' });
+    expect(await router.call('mentor', { messages: long })).toMatchObject({ ok: false, reason: 'budget' });
+    expect((await router.call('sentinel', { messages: long })).ok).toBe(true);
+    expect(await router.call('guardian', { messages: long })).toMatchObject({ ok: false, reason: 'budget' });
     expect(local.requests).toHaveLength(1);
   });
 

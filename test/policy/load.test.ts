@@ -191,6 +191,13 @@ describe('one problem, reported where it is', () => {
     );
   });
 
+  it('a context too small for the reply cap: points at the model that has it', () => {
+    const text = edit((d) => d.setIn(['models', 'local', 'contextTokens'], 1024));
+    expect(formatIssue(onlyIssue(text))).toBe(
+      `${at(text, '1024')}  models.local.contextTokens  llama3.2:3b has 1024 context tokens, too few for replies of up to 1024 (maxOutputTokens) and a prompt; raise contextTokens or lower maxOutputTokens`,
+    );
+  });
+
   it('unknown key: names it, points at the key and suggests the closest one', () => {
     const text = edit((d) => d.setIn(['research', 'citation'], true));
     expect(formatIssue(onlyIssue(text))).toBe(
