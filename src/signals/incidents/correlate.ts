@@ -9,6 +9,7 @@ import { eq, max, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
 import type { Database } from '../../db/connection.js';
 import { incidents } from '../../db/schema.js';
+import type { SignalKind } from '../../policy/vocabulary.js';
 import type { NewId } from '../../process/ids.js';
 import type { IncidentChange, SignalInput } from '../types.js';
 import { IncidentMembers } from './members.js';
@@ -46,6 +47,26 @@ export interface Correlated {
 }
 
 const NOTHING: Correlated = { incidentId: null, change: null };
+
+/**
+ * The signal kinds that join an open incident of their service: evidence that the service is
+ * failing (an alert, a health probe, an error signature, a failed job, a failed sweep). An
+ * advisory or a generic event never joins by service; a family joins whatever its kind.
+ */
+export const JOINS_BY_SERVICE: ReadonlySet<SignalKind> = new Set<SignalKind>([
+  'alert',
+  'health',
+  'error_signature',
+  'failed_job',
+  'sweep_failure',
+]);
+
+/** The title of an incident once a signal titled `added` joined it: both, unless already listed. */
+export function joinedTitle(title: string, added: string): string {
+  const part = added.trim();
+  if (part === '' || title.split(' + ').includes(part)) return title;
+  return cut(`${title} + ${part}`, MAX_TITLE);
+}
 
 export class IncidentCorrelator {
   private readonly newId: NewId;
@@ -175,17 +196,28 @@ export class IncidentCorrelator {
   }
 
   /**
-   * Joins the service's unresolved incident if that heard a signal within the correlation window;
-   * never for an advisory (nor into an advisory's incident: see serviceIncident).
+   * Joins the service's unresolved incident if that heard a signal within the correlation window.
+   * Only a kind that says the service is failing joins by service (`JOINS_BY_SERVICE`): never an
+   * advisory (nor into an advisory's incident: see serviceIncident), nor a generic event (a
+   * `backup failed` event of demo-api is its own incident, not part of `demo-api down`).
    */
   private joinService(input: SignalInput, at: number): Correlated | null {
-    if (input.kind === 'advisory' || !input.service || this.correlationWindowMs <= 0) return null;
+    if (!JOINS_BY_SERVICE.has(input.kind) || !input.service || this.correlationWindowMs <= 0) return null;
     const target = this.members.serviceIncident(input.service, at - this.correlationWindowMs);
     return target === null ? null : this.joined(target, input, at, `service ${input.service}`);
   }
 
+  /**
+   * A new fingerprint joins. Joined by service, the incident's title lists what it holds from now on
+   * (`demo-api down + HighErrorRate`), so the card says what was joined; a family member is the same
+   * problem seen from another side and leaves the title as it is.
+   */
   private joined(target: IncidentRow, input: SignalInput, at: number, how: string): Correlated {
-    const change = this.update(target, input, at);
+    const title = how.startsWith('service ') ? joinedTitle(target.title, input.title) : target.title;
+    if (title !== target.title) {
+      this.database.db.update(incidents).set({ title }).where(eq(incidents.id, target.id)).run();
+    }
+    const change = this.update({ ...target, title }, input, at);
     this.audit?.appendInTx({
       kind: 'incident.joined',
       actor: `source:${input.source}`,

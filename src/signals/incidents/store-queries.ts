@@ -192,7 +192,8 @@ export function prepareQueries(database: Database) {
     ),
     /**
      * The unresolved incident of a service that heard a signal since `since`, the most recently
-     * active first; never an advisory's (its first signal tells: advisories join nothing).
+     * active first; only one opened by a kind that joins by service (its first signal tells: an
+     * advisory's or a generic event's incident is joined by nothing; see JOINS_BY_SERVICE).
      */
     serviceIncident: fastStatement<{ service: string; since: number }>(
       database,
@@ -204,7 +205,7 @@ export function prepareQueries(database: Database) {
             eq(incidents.service, p('service')),
             sql`${incidents.status} <> 'resolved'`,
             gte(incidents.lastSignalAt, p('since')),
-            sql`coalesce((select ${signals.kind} from ${signals} where ${signals.incidentId} = ${incidents.id} limit 1), '') <> 'advisory'`,
+            sql`coalesce((select ${signals.kind} from ${signals} where ${signals.incidentId} = ${incidents.id} limit 1), '') not in ('advisory', 'event')`,
           ),
         )
         .orderBy(desc(incidents.lastSignalAt))

@@ -65,7 +65,9 @@ describe('correlation by service (Alertmanager, real payloads)', () => {
       status: 'open',
       signalCount: 2,
       severity: 'critical',
-      title: 'HighLatency: p99 latency above 2s for 5 minutes',
+      // the joined alert is listed in the title, so the card says what the incident holds
+      title:
+        'HighLatency: p99 latency above 2s for 5 minutes + ErrorRate: p99 latency above 2s for 5 minutes',
       fingerprint: 'alertmanager:aaa111',
       service: 'checkout',
     });
@@ -181,6 +183,47 @@ describe('correlation by service across kinds', () => {
     expect(ingest(signal({ kind: 'error_signature', fingerprint: 'sig:abc', resolves: true }))).toMatchObject(
       { change: 'resolved', shortId: 'i1' },
     );
+  });
+
+  it('a generic event of the service opens its own incident; a failing kind joins and is listed in the title', () => {
+    expect(ingest(signal({ title: 'demo-api down', service: 'demo-api' }))).toMatchObject({
+      change: 'opened',
+      shortId: 'i1',
+    });
+    s.clock += MIN;
+    // {"kind":"event","title":"backup failed","service":"demo-api"}: not evidence that demo-api is down
+    expect(
+      ingest(
+        signal({
+          kind: 'event',
+          source: 'events',
+          fingerprint: 'events:backup',
+          title: 'backup failed',
+          service: 'demo-api',
+        }),
+      ),
+    ).toMatchObject({ change: 'opened', shortId: 'i2', title: 'backup failed' });
+    // An error signature of demo-api joins i1, and the change the card is built from lists both.
+    expect(
+      ingest(
+        signal({
+          kind: 'error_signature',
+          source: 'logs',
+          fingerprint: 'sig:s_1',
+          title: 'Repeated error: connection refused',
+          service: 'demo-api',
+          severity: 'warning',
+        }),
+      ),
+    ).toMatchObject({
+      change: 'updated',
+      shortId: 'i1',
+      title: 'demo-api down + Repeated error: connection refused',
+    });
+    expect(s.incidents.get('i1')?.title).toBe('demo-api down + Repeated error: connection refused');
+    expect(s.audit.records({ kind: 'incident.joined' })).toMatchObject([
+      { outcome: 'sig:s_1 joined i1 (same service demo-api)' },
+    ]);
   });
 
   it('never merges advisories by service, either way', () => {
