@@ -4,7 +4,11 @@
  * and updated with its outcome, model, tokens and wall time when it ends, each with an audit
  * record) and hands the agent its real AgentContext:
  * - `model()` asks the router (budgets, caps, kill switch) with the run's id and signal, so tokens
- *   are charged to the run and a kill aborts the request; no router: a failure result (rules only);
+ *   are charged to the run and a kill aborts the request; every message is redacted first (no secret
+ *   reaches a model); no router: a failure result (rules only); the run's record names a model only
+ *   when one answered in it;
+ * - `history` reads past incidents like this one (history.ts); `refused()` audits a model proposal
+ *   refused before decide() (`model.refused`);
  * - `propose()` sends a proposal through decide() and carries out the verdict (propose.ts);
  * - `post()` screens and routes a finding (screen.ts, post.ts);
  * - `evidence()`, `research` (from the injected factory), `dataDir` (`<dataDir>/agents/<agent>`).
@@ -14,13 +18,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SkillStore } from '../../learning/skills.js';
 import type { CallRequest, CallResult, DegradedReason } from '../../llm/router.js';
 import type { Policy } from '../../policy/types.js';
 import type { AgentName } from '../../policy/vocabulary.js';
+import { historyReader } from './history.js';
 import type { AgentPipelineDeps, AgentRunResult, AgentTrigger } from './pipeline-types.js';
 import { dedupeKey, Poster } from './post.js';
 import { HourlyOnce, propose } from './propose.js';
-import { type RunTriggerFacts, recordAgentEnd, recordAgentStart } from './run-record.js';
+import { actorOf, type RunTriggerFacts, recordAgentEnd, recordAgentStart } from './run-record.js';
 import { RunState } from './run-state.js';
 import { screenText } from './screen.js';
 import type { Agent, AgentContext, Finding, ResearchTools } from './types.js';
@@ -75,6 +81,7 @@ export class AgentPipeline {
   readonly #runs = new Map<string, Entry>();
   /** `agent:reason` → when the "rules alone" notice was posted (until a model call succeeds). */
   readonly #degraded = new Map<string, number>();
+  #skillStore: SkillStore | null = null;
   #closing = false;
 
   constructor(deps: AgentPipelineDeps) {
@@ -237,10 +244,41 @@ export class AgentPipeline {
       model: <T>(request: Omit<CallRequest<T>, 'runId' | 'signal'>) => this.#model(state, request),
       propose: (p) => propose({ deps: d, poster: this.#poster, hourly: this.#hourly }, state, trigger, p),
       post: (finding) => this.#post(state, trigger, finding, research),
+      history: historyReader(d.database, this.#skills()),
+      refused: (r) => this.#refused(state, trigger, r),
       evidence: (ref) => {
         if (!state.aborted && typeof ref === 'string') state.addEvidence(screenText(ref, 2000, redact));
       },
     };
+  }
+
+  #skills(): SkillStore | null {
+    const d = this.#d;
+    this.#skillStore ??= new SkillStore({ database: d.database, dataDir: d.dataDir, now: d.now });
+    return this.#skillStore;
+  }
+
+  /** A model proposal refused before decide(): audited, and said in the run's outcome. */
+  #refused(state: RunState, trigger: AgentTrigger, r: { what: string; reason: string }): void {
+    if (state.aborted) return;
+    const redact = this.#poster.redactor(this.#d.policy());
+    const what = screenText(r?.what, 200, redact);
+    const reason = screenText(r?.reason, 300, redact);
+    try {
+      this.#d.audit.append({
+        kind: 'model.refused',
+        agent: state.agent,
+        actor: actorOf(state.agent),
+        trigger: trigger.source,
+        model: state.model ? `${state.model.provider}/${state.model.name}` : null,
+        outcome: `refused a model proposal: ${what} (${reason})`,
+        evidence: [`run:${state.runId}`],
+        data: { runId: state.runId, what, reason },
+      });
+    } catch (err) {
+      this.#d.log.warn({ err, agent: state.agent }, 'could not audit a refused model proposal');
+    }
+    state.note(`refused a model proposal: ${what} (${reason})`);
   }
 
   async #model<T>(
@@ -253,26 +291,51 @@ export class AgentPipeline {
     if (router === undefined || router === null) {
       return { ok: false, reason: 'unavailable', detail: 'no model router: working on rules alone' };
     }
+    const redact = this.#poster.redactor(this.#d.policy());
     const result = await router.call<T>(state.agent, {
       ...request,
+      messages: request.messages.map((m) => ({ role: m.role, content: redact(m.content) })),
       runId: state.runId,
       signal: state.controller.signal,
     });
     if (result.ok) {
       state.model = { name: result.model, provider: providerOf(this.#d.policy(), result.model) };
-      for (const key of this.#degraded.keys())
-        if (key.startsWith(`${state.agent}:`)) this.#degraded.delete(key);
+      let was = false;
+      for (const key of this.#degraded.keys()) {
+        if (!key.startsWith(`${state.agent}:`)) continue;
+        this.#degraded.delete(key);
+        was = true;
+      }
+      if (was) this.#back(state.agent, result.model);
     }
     return result;
   }
 
+  /** The notice that ends a "rules alone" episode: the agent has its model again. */
+  #back(agent: AgentName, model: string): void {
+    const since = this.#d.now();
+    const result = this.#poster.post(
+      agent,
+      {},
+      {
+        kind: 'notice',
+        title: `${agent} has its model again`,
+        severity: 'info',
+        body: `${model} answered ${agent} again: its assessments are model-written from now on (marked so).`,
+      },
+      { dedupeKey: (channel) => dedupeKey('model-back', agent, since, channel) },
+    );
+    if (!result.queued) this.#d.log.warn({ agent, held: result.held }, 'model-back notice not posted');
+  }
+
   #post(state: RunState, trigger: AgentTrigger, finding: Finding, research: ResearchTools | null): void {
     if (state.aborted) return;
-    let cited: readonly string[] = [];
+    // Our own evidence counts as a citation: the facts of the run and the pages it read.
+    let cited: readonly string[] = [...state.evidence];
     try {
-      cited = research?.cited() ?? [];
+      cited = [...cited, ...(research?.cited() ?? [])];
     } catch {
-      cited = [];
+      // The research tools' bookkeeping failing leaves the run's own evidence.
     }
     const index = state.postIndex++;
     const result = this.#poster.post(state.agent, trigger, finding, {

@@ -12,7 +12,8 @@
  * - keeps only http(s) links, and only when redaction left them unchanged (a secret in a URL drops
  *   the link);
  * - applies the policy's citation rule: with `research.citations` on, a model-written finding whose
- *   `citations` name no page the run actually read is withheld (nothing is posted; the run's outcome
+ *   `citations` name no fact of the run's evidence (a signal, the incident, a past incident, a run)
+ *   and no page the run actually read is withheld (nothing is posted; the run's outcome
  *   says "uncited model claim withheld"). A rules-only note is not posted in its place: the rules
  *   part of an agent's work posts its own findings.
  */
@@ -141,6 +142,8 @@ export function screenFinding(finding: Finding, o: ScreenOptions): Screened {
   }
   if (finding.modelWritten === true) {
     fields.push({ label: 'Written by', value: 'a model (untrusted text: check before acting on it)' });
+  } else if (finding.rulesOnly === true) {
+    fields.push({ label: 'Written by', value: 'rules (no model answered)' });
   }
   const links: { label: string; url: string }[] = [];
   const seen = new Set<string>();

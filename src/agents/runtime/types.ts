@@ -12,6 +12,7 @@ import type { CallRequest, CallResult } from '../../llm/router.js';
 import type { Decision, Policy } from '../../policy/types.js';
 import type { AgentName, Severity, SignalKind } from '../../policy/vocabulary.js';
 import type { IncidentChange } from '../../signals/types.js';
+import type { HistoryReader } from './history.js';
 
 /** A stored signal as an agent sees it. Title and payload are untrusted data. */
 export interface AgentSignal {
@@ -42,8 +43,13 @@ export interface Finding {
    * model-written finding is posted only when `citations` names at least one page that was read.
    */
   readonly modelWritten?: boolean;
-  /** URLs of pages read with the research tools that back the text. */
+  /**
+   * What backs a model-written text: fact ids of the run's evidence (`signal:..`, `incident:..`,
+   * `past:..`) or URLs of pages read with the research tools.
+   */
   readonly citations?: readonly string[];
+  /** true when rules wrote it because no model answered (the post says so, small). */
+  readonly rulesOnly?: boolean;
 }
 
 /** What an agent (or a model through it) may ask for: an action id of the catalog and its params. */
@@ -135,6 +141,10 @@ export interface AgentContext {
   post(finding: Finding): void;
   /** Adds an evidence link or id to the run record (`signal:<id>`, `incident:<id>`, a URL, a file). */
   evidence(ref: string): void;
+  /** The team's history: past incidents like this one and how they ended (absent: none known). */
+  readonly history?: HistoryReader;
+  /** Audits a model proposal refused before decide() (another agent's action, a tier, bad params...). */
+  refused?(refusal: { readonly what: string; readonly reason: string }): void;
 }
 
 export interface Agent {

@@ -3,19 +3,20 @@
  * (Alertmanager alerts, health probes, repeated error signatures, generic events, failing sweeps)
  * it posts a triage that follows up the bot's incident alert: the facts by rules
  * (triage.ts), one line of a dependency's status page when the alert names one and
- * research allows it (research.ts), and for warning and critical signals a short
- * model-written "likely cause" when a model is reachable, affordable and citable
- * (model.ts). Then it proposes, by rules, its evidence actions for the signal's service,
- * and for critical signals and health degradations its service-affecting ones, which decide()
- * turns into approval requests (proposals.ts).
+ * research allows it (research.ts), and past incidents like it; for warning and critical signals
+ * the model's assessment of them (assess.ts: summary, likely cause citing fact ids, confidence,
+ * next steps), posted marked model-written, or by rules when no model answers (marked "rules").
+ * Then it proposes its evidence actions for the signal's service by rules, and the model's next
+ * steps (or, without a model, for critical signals and health degradations its service-affecting
+ * actions), each through decide(), which turns service-affecting ones into approval requests.
  *
  * Quiet on purpose: nothing for a resolving signal (the incident alert already says so), and
  * nothing for one more signal of an open incident (its alert's count goes up), except a health
  * probe that got worse (slow turned into down), which is triaged again.
  */
 import { token } from '../runtime/data-text.js';
-import type { Agent, AgentContext, AgentSignal, Finding } from '../runtime/types.js';
-import { likelyCause, modelWanted } from './model.js';
+import type { Agent, AgentContext, AgentProposal, AgentSignal, Finding } from '../runtime/types.js';
+import { sentinelFacts, sentinelTurn } from './assess.js';
 import { sentinelProposals } from './proposals.js';
 import { readStatusPage } from './research.js';
 import { triage } from './triage.js';
@@ -54,34 +55,63 @@ async function onSignal(signal: AgentSignal, ctx: AgentContext): Promise<void> {
   }
   for (const link of links) ctx.evidence(link.url);
 
-  const cited = ctx.research?.cited() ?? [];
-  const cause = modelWanted(ctx, signal.severity, cited)
-    ? await likelyCause(ctx, signal.severity, lines)
-    : null;
+  // Once per incident: a probe that got worse already had them proposed when it degraded.
+  const serviceAffecting = occasion === 'new' && (signal.severity === 'critical' || signal.kind === 'health');
+  const byRules = () =>
+    sentinelProposals(ctx.policy, {
+      service: signal.service,
+      serviceAffecting,
+      rationale: rationaleOf(signal),
+    });
+  const turn = await sentinelTurn(ctx, {
+    signal,
+    facts: sentinelFacts(ctx, signal, { ...t, lines }, status),
+    severity: signal.severity,
+    serviceAffecting,
+    rules: byRules,
+    summary: lines[1] ?? t.title,
+  });
+  const a = turn.assessment;
+  const modelSaid = turn.by === 'model' && a.cause !== null;
   const finding: Finding = {
     kind: 'alert',
     title: t.title,
     severity: signal.severity,
     body: [
       ...lines,
-      ...(cause === null ? [] : ['', `Likely cause (model-written, unverified): ${cause}`]),
+      ...(modelSaid
+        ? [
+            '',
+            `Assessment (model-written, unverified): ${a.summary}`,
+            `Likely cause: ${a.cause?.text} (facts: ${a.cause?.facts.join(', ')}; confidence ${a.confidence.toFixed(2)})`,
+          ]
+        : turn.by === 'model'
+          ? ['', 'The model named no fact for a cause: its assessment is not shown.']
+          : []),
     ].join('\n'),
     fields: t.fields,
     links,
-    ...(cause === null ? {} : { modelWritten: true, ...(cited.length > 0 ? { citations: [...cited] } : {}) }),
+    ...(modelSaid ? { modelWritten: true, citations: [...(a.cause?.facts ?? [])] } : { rulesOnly: true }),
   };
   ctx.post(finding);
 
-  const proposals = sentinelProposals(ctx.policy, {
-    service: signal.service,
-    // Once per incident: a probe that got worse already had them proposed when it degraded.
-    serviceAffecting: occasion === 'new' && (signal.severity === 'critical' || signal.kind === 'health'),
-    rationale: rationaleOf(signal),
-  });
+  // Evidence is collected by rules whatever the model says; its proposals come after, each through decide().
+  const proposals = [
+    ...byRules().filter((p) => isEvidence(ctx, p)),
+    ...(turn.by === 'model' ? a.proposals : byRules()),
+  ];
+  const seen = new Set<string>();
   for (const proposal of proposals) {
+    const key = `${proposal.actionId}\u0000${JSON.stringify(proposal.params)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     if (ctx.signal.aborted) return;
     await ctx.propose(proposal);
   }
+}
+
+function isEvidence(ctx: AgentContext, p: AgentProposal): boolean {
+  return ctx.policy.actions.get(p.actionId)?.class === 'evidence';
 }
 
 export const sentinel: Agent = {

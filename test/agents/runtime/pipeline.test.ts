@@ -338,12 +338,18 @@ describe('working on rules alone', () => {
     ]);
     expect(notices()[0]?.message.body).toContain('keeps handling signals and sweeps with its rules');
 
-    // The server is back: a successful call ends the episode; the next outage is said again.
+    // The server is back: a successful call ends the episode, and says so once; the next outage is said again.
     ollama.setScript(() => ({ content: 'fine' }));
     k.clock.t += 60 * 60_000;
     await ask();
-    ollama.setScript(() => ({ status: 503 }));
     await ask();
-    expect(notices()).toHaveLength(2);
+    ollama.setScript(() => ({ status: 503 }));
+    k.clock.t += 60 * 60_000;
+    await ask();
+    expect(notices().map((m) => m.message.title)).toEqual([
+      'sentinel works on rules alone: no model is reachable',
+      'sentinel has its model again',
+      'sentinel works on rules alone: no model is reachable',
+    ]);
   });
 });

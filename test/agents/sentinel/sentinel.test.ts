@@ -161,13 +161,19 @@ function onlyPost(ctx: FakeContext) {
   return ctx.posts[0] as NonNullable<(typeof ctx.posts)[0]>;
 }
 
-const modelSays = (likelyCause: string) => (): CallResult<unknown> => ({
-  ok: true,
-  value: { likelyCause },
-  text: JSON.stringify({ likelyCause }),
-  model: 'qwen2.5:7b',
-  tokens: { prompt: 300, completion: 40 },
-});
+/** A model that answers the assessment with `cause`, citing `facts`. */
+const modelSays =
+  (cause: string, facts: string[] = ['signal:sig-41'], proposals: unknown[] = []) =>
+  (): CallResult<unknown> => {
+    const value = { summary: 'The api fails.', cause, causeFacts: facts, confidence: 0.7, proposals };
+    return {
+      ok: true,
+      value,
+      text: JSON.stringify(value),
+      model: 'qwen2.5:7b',
+      tokens: { prompt: 300, completion: 40 },
+    };
+  };
 
 describe('sentinel triage', () => {
   it('handles the kinds of signal it speaks for', () => {
@@ -226,7 +232,14 @@ describe('sentinel triage', () => {
           runbook_url: RUNBOOK,
         },
       }),
-      { policy: policy(false), onModel: modelSays('Probably a bad deploy of api.') },
+      {
+        policy: policy(false),
+        onModel: modelSays(
+          'Probably a bad deploy of api.',
+          ['signal:sig-41'],
+          [{ action: 'restart-service', params: { service: 'api' }, why: 'the errors began with a deploy' }],
+        ),
+      },
     );
     const post = onlyPost(ctx);
     const hostile = post.body.split('\n').filter((l) => /@everyone|ignore your instructions/i.test(l));
@@ -239,10 +252,11 @@ describe('sentinel triage', () => {
       ['collect-evidence', { service: 'api' }],
       ['restart-service', { service: 'api' }],
     ]);
-    // The model saw the text inside one data block it cannot close.
+    // The model saw the text as JSON strings inside one data block it cannot close.
     const prompt = ctx.modelCalls[0]?.messages.at(-1)?.content ?? '';
-    expect(prompt.match(/<\/data>/g)).toHaveLength(1);
-    expect(prompt.endsWith('</data>')).toBe(true);
+    expect(prompt.match(/<\/facts>/g)).toHaveLength(1);
+    expect(prompt.endsWith('</facts>')).toBe(true);
+    expect(prompt).not.toContain('</data>');
   });
 
   it('proposes nothing when the service name fails the action params', async () => {
@@ -419,6 +433,7 @@ describe('sentinel and the model', () => {
     expect(ctx.modelCalls[0]?.severity).toBe('critical');
     const post = onlyPost(ctx);
     expect(post.modelWritten).toBeUndefined();
+    expect(post.rulesOnly).toBe(true);
     expect(post.body).not.toContain('Likely cause');
     expect(post.body).toContain('Summary: "Error rate above 5% for 10 minutes"');
   });
@@ -429,12 +444,14 @@ describe('sentinel and the model', () => {
     });
     const post = onlyPost(ctx);
     expect(post.modelWritten).toBe(true);
+    expect(post.citations).toEqual(['signal:sig-41']);
+    expect(post.body).toContain('Assessment (model-written, unverified): The api fails.');
     expect(post.body).toContain(
-      'Likely cause (model-written, unverified): A deploy at 09:38 likely broke the api. Check its logs.',
+      'Likely cause: A deploy at 09:38 likely broke the api. Check its logs. (facts: signal:sig-41; confidence 0.70)',
     );
     expect(post.body).toContain(`Runbook: ${RUNBOOK}`);
     expect(ctx.modelCalls[0]?.messages.at(-1)?.content).toContain(
-      'Summary: "Error rate above 5% for 10 minutes"',
+      'Summary: \\"Error rate above 5% for 10 minutes\\"',
     );
   });
 
@@ -444,10 +461,17 @@ describe('sentinel and the model', () => {
     expect(onlyPost(ctx).modelWritten).toBeUndefined();
   });
 
-  it('does not spend tokens on a claim the citation rule would withhold', async () => {
-    const ctx = await run(alert(), { policy: policy(true), onModel: modelSays('x') });
-    expect(ctx.modelCalls).toEqual([]);
-    expect(onlyPost(ctx).modelWritten).toBeUndefined();
+  it('with the citation rule on, a cause citing our own facts is posted; one citing no shown fact is not', async () => {
+    const cited = await run(alert(), { policy: policy(true), onModel: modelSays('A bad deploy.') });
+    expect(onlyPost(cited)).toMatchObject({ modelWritten: true, citations: ['signal:sig-41'] });
+    const uncited = await run(alert(), {
+      policy: policy(true),
+      onModel: modelSays('A bad deploy.', ['signal:made-up', 'https://example.com/']),
+    });
+    const post = onlyPost(uncited);
+    expect(post.modelWritten).toBeUndefined();
+    expect(post.body).not.toContain('A bad deploy.');
+    expect(post.body).toContain('The model named no fact for a cause: its assessment is not shown.');
   });
 });
 
@@ -494,7 +518,7 @@ describe('sentinel research', () => {
     const ctx = await run(withStatusPage(), {
       policy: policy(true),
       research: r,
-      onModel: modelSays('The upstream outage explains the errors.'),
+      onModel: modelSays('The upstream outage explains the errors.', [`page:${STATUS}`]),
     });
     const post = onlyPost(ctx);
     expect(post.body).toContain(
@@ -505,7 +529,7 @@ describe('sentinel research', () => {
       { label: 'Status page', url: STATUS },
     ]);
     expect(post.modelWritten).toBe(true);
-    expect(post.citations).toEqual([STATUS]);
+    expect(post.citations).toEqual([`page:${STATUS}`]);
     expect(ctx.modelCalls[0]?.messages.at(-1)?.content).toContain('Partial outage: EU payments API degraded');
   });
 
@@ -518,7 +542,8 @@ describe('sentinel research', () => {
     const post = onlyPost(ctx);
     expect(post.body).not.toContain('Status page');
     expect(post.body).toContain('Summary: "Upstream errors"');
-    expect(ctx.modelCalls).toEqual([]); // nothing read, nothing to cite
+    // Nothing read: the model is shown no page fact, and cites the signal instead.
+    expect(ctx.modelCalls[0]?.messages.at(-1)?.content).not.toContain('page:');
   });
 
   it('does not fetch without the web_fetch tool', async () => {

@@ -1,0 +1,84 @@
+/**
+ * The team's own history for an agent's facts: past incidents with the same fingerprint (first) or
+ * the same service, newest first, each with how it ended (resolved when and by whom, the catalog
+ * actions that ran on it and how they ended) and the runbook of a live skill that covers it. Reads
+ * the database only (learning/ owns how incidents, patterns and skills are read).
+ */
+import { and, desc, eq, ne, or } from 'drizzle-orm';
+import type { Database } from '../../db/connection.js';
+import { incidents } from '../../db/schema.js';
+import { histories } from '../../learning/history.js';
+import { incidentFacts } from '../../learning/patterns.js';
+import type { SkillStore } from '../../learning/skills.js';
+import type { Severity } from '../../policy/vocabulary.js';
+
+export interface PastIncident {
+  readonly shortId: string;
+  /** Untrusted. */
+  readonly title: string;
+  readonly severity: Severity;
+  readonly status: string;
+  readonly same: 'fingerprint' | 'service';
+  readonly startedAt: number;
+  readonly detectedAt: number;
+  readonly resolvedAt: number | null;
+  readonly resolvedBy: string | null;
+  readonly actions: readonly { readonly actionId: string; readonly status: string }[];
+  readonly runbook: { readonly skill: string; readonly label: string } | null;
+}
+
+export interface HistoryQuery {
+  /** The incident at hand (left out of its own history). */
+  readonly incidentId?: string | null;
+  readonly fingerprint?: string | null;
+  readonly service?: string | null;
+  readonly limit?: number;
+}
+
+export type HistoryReader = (query: HistoryQuery) => readonly PastIncident[];
+
+/** A reader over `database`; `skills` adds the runbooks of live skills. */
+export function historyReader(
+  database: Database,
+  skills: Pick<SkillStore, 'runbookForIncident'> | null,
+): HistoryReader {
+  return (q) => {
+    const limit = Math.min(10, Math.max(1, q.limit ?? 5));
+    const same = [
+      ...(q.fingerprint ? [eq(incidents.fingerprint, q.fingerprint)] : []),
+      ...(q.service ? [eq(incidents.service, q.service)] : []),
+    ];
+    if (same.length === 0) return [];
+    const rows = database.db
+      .select()
+      .from(incidents)
+      .where(and(or(...same), ...(q.incidentId ? [ne(incidents.id, q.incidentId)] : [])))
+      .orderBy(desc(incidents.detectedAt))
+      .limit(limit * 4)
+      .all()
+      .sort(
+        (a, b) =>
+          Number(b.fingerprint === q.fingerprint) - Number(a.fingerprint === q.fingerprint) ||
+          b.detectedAt - a.detectedAt,
+      )
+      .slice(0, limit);
+    const facts = rows.map((r) => incidentFacts(database, r.id)).filter((f) => f !== null);
+    const told = new Map(histories(database, facts).map((h) => [h.incident.id, h]));
+    return rows.map((r) => {
+      const runbook = skills?.runbookForIncident(r.id) ?? null;
+      return {
+        shortId: `i${r.number}`,
+        title: r.title,
+        severity: r.severity,
+        status: r.status,
+        same: r.fingerprint === q.fingerprint ? 'fingerprint' : 'service',
+        startedAt: r.startedAt,
+        detectedAt: r.detectedAt,
+        resolvedAt: r.resolvedAt,
+        resolvedBy: r.resolvedBy,
+        actions: (told.get(r.id)?.runs ?? []).map((x) => ({ actionId: x.actionId, status: x.status })),
+        runbook: runbook === null ? null : { skill: runbook.skill, label: runbook.label },
+      };
+    });
+  };
+}
