@@ -14,6 +14,7 @@ async function loadBenches(): Promise<Bench[]> {
     import('./ingest.bench.js'),
     import('./router.bench.js'),
     import('./outbox-recovery.bench.js'),
+    import('./incident-cpu.bench.js'),
   ]);
   return modules.map((m) => m.bench);
 }

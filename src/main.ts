@@ -230,7 +230,7 @@ function addAgentParts(g: Ground, core: Core, metrics: Metrics): ModelRouter {
         now,
         dayStart: (at) => localDay(at, policy().doc.triggers.timezone).startsAt,
       }),
-      isKilled: (agent) => isKilled(g.control.snapshot(), agent),
+      isKilled: killed,
       log: log.child({ component: 'llm' }),
       defaultHost: config.ollamaHost,
       onDegraded: (agent, reason, detail) => agents?.pipeline.degraded(agent, reason, detail),
@@ -257,7 +257,7 @@ function addAgentParts(g: Ground, core: Core, metrics: Metrics): ModelRouter {
           searchUrl: config.searchUrl,
           chromiumPath: config.chromiumPath,
         }),
-      isKilled: (agent) => isKilled(g.control.snapshot(), agent),
+      isKilled: killed,
     }),
   );
   // Probes still failing when the bot stopped (also those that joined another incident) stay degraded.

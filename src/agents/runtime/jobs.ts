@@ -58,11 +58,106 @@ export function reasonOf(s: StoredSignal): { reason: JobReason; resolved: boolea
   return null;
 }
 
+/** The statements of the hot path, prepared once (an incident storm raises and claims thousands). */
+function prepare(database: Database) {
+  const db = database.db;
+  const p = sql.placeholder;
+  const waitingReasons = (resolved: boolean) =>
+    db
+      .select({ id: agentJobs.id })
+      .from(agentJobs)
+      .where(
+        and(
+          eq(agentJobs.agent, p('agent')),
+          eq(agentJobs.fingerprint, p('fingerprint')),
+          eq(agentJobs.state, 'queued'),
+          inArray(
+            agentJobs.reason,
+            resolved ? ['resolved'] : ['opened', 'reopened', 'unlinked', 'health-worse'],
+          ),
+        ),
+      )
+      .prepare();
+  return {
+    insert: db
+      .insert(agentJobs)
+      .values({
+        id: p('id'),
+        agent: p('agent'),
+        reason: p('reason'),
+        subject: p('subject'),
+        fingerprint: p('fingerprint'),
+        incidentId: p('incidentId'),
+        change: p('change'),
+        severityRank: p('severityRank'),
+        state: p('state'),
+        createdAt: p('createdAt'),
+        finishedAt: p('finishedAt'),
+        outcome: p('outcome'),
+      })
+      .onConflictDoNothing()
+      .prepare(),
+    waiting: { signal: waitingReasons(false), resolved: waitingReasons(true) },
+    next: db
+      .select()
+      .from(agentJobs)
+      .where(
+        and(
+          eq(agentJobs.agent, p('agent')),
+          or(
+            eq(agentJobs.state, 'queued'),
+            and(eq(agentJobs.state, 'running'), lte(agentJobs.leaseUntil, p('now'))),
+          ),
+        ),
+      )
+      .orderBy(desc(agentJobs.severityRank), asc(agentJobs.createdAt), sql`rowid`)
+      .limit(1)
+      .prepare(),
+    take: db
+      .update(agentJobs)
+      .set({ state: 'running', leaseUntil: sql`${p('leaseUntil')}`, attempts: sql`${p('attempts')}` })
+      .where(eq(agentJobs.id, p('id')))
+      .prepare(),
+    finish: db
+      .update(agentJobs)
+      .set({
+        state: sql`${p('state')}`,
+        outcome: sql`${p('outcome')}`,
+        runId: sql`${p('runId')}`,
+        finishedAt: sql`${p('at')}`,
+        leaseUntil: null,
+      })
+      .where(eq(agentJobs.id, p('id')))
+      .prepare(),
+    signal: db
+      .select()
+      .from(signals)
+      .where(eq(signals.id, p('id')))
+      .prepare(),
+    incidentStatus: db
+      .select({ status: incidents.status })
+      .from(incidents)
+      .where(eq(incidents.id, p('id')))
+      .prepare(),
+  };
+}
+
 export class AgentJobs {
   readonly #d: AgentJobsDeps;
+  readonly #q: ReturnType<typeof prepare>;
+  readonly #claim: (agent: AgentName) => JobRow | null;
 
   constructor(deps: AgentJobsDeps) {
     this.#d = deps;
+    this.#q = prepare(deps.database);
+    this.#claim = deps.database.sqlite.transaction((agent: AgentName): JobRow | null => {
+      const now = this.#d.now();
+      const next = this.#q.next.get({ agent, now });
+      if (next === undefined) return null;
+      const claimed = { state: 'running' as const, leaseUntil: now + LEASE_MS, attempts: next.attempts + 1 };
+      this.#q.take.run({ id: next.id, leaseUntil: claimed.leaseUntil, attempts: claimed.attempts });
+      return { ...next, ...claimed };
+    });
   }
 
   /**
@@ -83,24 +178,20 @@ export class AgentJobs {
       if (this.#waiting(agent.name, s.input.fingerprint, why.resolved)) continue;
       const killed = this.#d.isKilled(agent.name);
       const id = this.#d.newId('job');
-      const inserted = this.#d.database.db
-        .insert(agentJobs)
-        .values({
-          id,
-          agent: agent.name,
-          reason: why.reason,
-          subject: s.signalId,
-          fingerprint: s.input.fingerprint,
-          incidentId: s.incident?.id ?? null,
-          change: s.incident,
-          severityRank: RANK[s.input.severity],
-          state: killed ? 'skipped' : 'queued',
-          createdAt: s.receivedAt,
-          finishedAt: killed ? s.receivedAt : null,
-          outcome: killed ? `${agent.name} was killed when the signal came in: not replayed on resume` : null,
-        })
-        .onConflictDoNothing()
-        .run().changes;
+      const inserted = this.#q.insert.run({
+        id,
+        agent: agent.name,
+        reason: why.reason,
+        subject: s.signalId,
+        fingerprint: s.input.fingerprint,
+        incidentId: s.incident?.id ?? null,
+        change: s.incident,
+        severityRank: RANK[s.input.severity],
+        state: killed ? 'skipped' : 'queued',
+        createdAt: s.receivedAt,
+        finishedAt: killed ? s.receivedAt : null,
+        outcome: killed ? `${agent.name} was killed when the signal came in: not replayed on resume` : null,
+      }).changes;
       if (inserted === 0) continue;
       if (killed) {
         this.#d.audit.append({
@@ -120,20 +211,8 @@ export class AgentJobs {
 
   /** A queued job of this agent for this fingerprint (signal jobs and resolution jobs apart). */
   #waiting(agent: AgentName, fingerprint: string, resolved: boolean): boolean {
-    const reasons: JobReason[] = resolved ? ['resolved'] : ['opened', 'reopened', 'unlinked', 'health-worse'];
-    const row = this.#d.database.db
-      .select({ id: agentJobs.id })
-      .from(agentJobs)
-      .where(
-        and(
-          eq(agentJobs.agent, agent),
-          eq(agentJobs.fingerprint, fingerprint),
-          eq(agentJobs.state, 'queued'),
-          inArray(agentJobs.reason, reasons),
-        ),
-      )
-      .get();
-    return row !== undefined;
+    const q = resolved ? this.#q.waiting.resolved : this.#q.waiting.signal;
+    return q.get({ agent, fingerprint }) !== undefined;
   }
 
   /** At start: the claims a dead process held lapse now (one bot per data folder: the pid file). */
@@ -147,29 +226,7 @@ export class AgentJobs {
 
   /** Claims the agent's next job (worst severity, then oldest), or null when none waits. */
   claim(agent: AgentName): JobRow | null {
-    const now = this.#d.now();
-    const db = this.#d.database.db;
-    return this.#d.database.sqlite.transaction(() => {
-      const next = db
-        .select()
-        .from(agentJobs)
-        .where(
-          and(
-            eq(agentJobs.agent, agent),
-            or(
-              eq(agentJobs.state, 'queued'),
-              and(eq(agentJobs.state, 'running'), lte(agentJobs.leaseUntil, now)),
-            ),
-          ),
-        )
-        .orderBy(desc(agentJobs.severityRank), asc(agentJobs.createdAt), sql`rowid`)
-        .limit(1)
-        .get();
-      if (next === undefined) return null;
-      const claimed = { state: 'running' as const, leaseUntil: now + LEASE_MS, attempts: next.attempts + 1 };
-      db.update(agentJobs).set(claimed).where(eq(agentJobs.id, next.id)).run();
-      return { ...next, ...claimed };
-    })();
+    return this.#claim(agent);
   }
 
   /** Ends a job: done with its run, or skipped / closed with the reason. */
@@ -179,11 +236,7 @@ export class AgentJobs {
     outcome: string,
     runId?: string | null,
   ): void {
-    this.#d.database.db
-      .update(agentJobs)
-      .set({ state, outcome, runId: runId ?? null, finishedAt: this.#d.now(), leaseUntil: null })
-      .where(eq(agentJobs.id, job.id))
-      .run();
+    this.#q.finish.run({ id: job.id, state, outcome, runId: runId ?? null, at: this.#d.now() });
   }
 
   /** Hands a claimed job back (the bot is stopping): the next start takes it up. */
@@ -197,7 +250,7 @@ export class AgentJobs {
 
   /** The signal as the agent sees it, rebuilt from the stored row and the change the job carries. */
   signalOf(job: JobRow): AgentSignal | null {
-    const row = this.#d.database.db.select().from(signals).where(eq(signals.id, job.subject)).get();
+    const row = this.#q.signal.get({ id: job.subject });
     if (row === undefined) return null;
     return {
       id: row.id,
@@ -217,11 +270,7 @@ export class AgentJobs {
   /** Is the job's incident resolved now (for jobs about an open incident)? */
   incidentResolved(job: JobRow): boolean {
     if (job.incidentId === null || job.reason === 'resolved') return false;
-    const row = this.#d.database.db
-      .select({ status: incidents.status })
-      .from(incidents)
-      .where(eq(incidents.id, job.incidentId))
-      .get();
+    const row = this.#q.incidentStatus.get({ id: job.incidentId });
     return row?.status === 'resolved';
   }
 
