@@ -14,7 +14,7 @@ import { Grants } from './actions/grants.js';
 import { describeExecution } from './actions/render.js';
 import { restartReport } from './actions/restart-report.js';
 import { Runner } from './actions/runner.js';
-import { actionUsage, localDay } from './actions/usage.js';
+import { actionUsage } from './actions/usage.js';
 import { screenText } from './agents/runtime/screen.js';
 import { type Redact, redactorFor } from './agents/runtime/secrets.js';
 import type { AuditLog } from './audit/log.js';
@@ -49,6 +49,7 @@ import type { Logger } from './process/log.js';
 import { type HealthStatus, type ServiceHealth, ServiceList } from './service.js';
 import { IncidentStore } from './signals/incidents/incidents.js';
 import { SignalStore } from './signals/incidents/store.js';
+import { localDay } from './time/zone.js';
 
 export interface CoreDeps {
   readonly config: Config;

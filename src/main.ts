@@ -9,7 +9,6 @@ import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
 import { HttpService } from '../adapters/http/service.js';
 import { createOllamaClient } from '../adapters/ollama/ollama-client.js';
 import { SlackAdapter } from '../adapters/slack/slack-adapter.js';
-import { localDay } from './actions/usage.js';
 import { Agents } from './agents/runtime/service.js';
 import type { AuditLog } from './audit/log.js';
 import { AuditLog as Audit } from './audit/log.js';
@@ -40,6 +39,7 @@ import { HealthMonitor } from './signals/health/probes.js';
 import { firingFingerprints } from './signals/incidents/members.js';
 import { ingestParts } from './signals/ingest.js';
 import { Sweeps } from './signals/sweeps/sweeps.js';
+import { localDay } from './time/zone.js';
 
 /** Who the bot itself is in the audit log, per trigger. */
 export const SYSTEM_ACTOR = {

@@ -14,7 +14,6 @@ import type { ActionUsage, Millis } from '../policy/types.js';
 import { localDay } from '../time/zone.js';
 
 /** Re-exported for the composition roots that read it from here (src/main.ts, src/core.ts). */
-export { localDay };
 
 /** Usage of one action as decide() needs it (DecisionState.usage). */
 export function actionUsage(

@@ -18,12 +18,12 @@
  *   answers, so no proposal is shown as executing on an approval that was given under another policy.
  */
 import { and, asc, eq, gte, isNotNull, lt, max } from 'drizzle-orm';
-import { localDay } from '../actions/usage.js';
 import type { Database } from '../db/connection.js';
 import { proposals, runs, type StoredParams } from '../db/schema.js';
 import { decide } from '../policy/decide.js';
 import type { ActionUsage, DecisionCode, DecisionState, Millis, Policy } from '../policy/types.js';
 import { AGENTS, type AgentName, type Tier, VERDICTS, type Verdict } from '../policy/vocabulary.js';
+import { localDay } from '../time/zone.js';
 
 export interface SimulateOptions {
   readonly since: Millis;
