@@ -7,7 +7,9 @@
  * Per agent: one job at a time, worst severity first, then oldest; a job is claimed with a lease.
  * Before it runs, a job is checked again: its agent killed since -> skipped (not replayed on resume);
  * the policy no longer sends it to the agent -> closed; its incident resolved meanwhile -> closed;
- * tried too often -> closed. At start, the jobs a dead process held are taken up again. On stop,
+ * tried too often -> closed; taken up again after a crash whose run had already started actions ->
+ * done with that run (the restart records what the actions did; running it again would act twice).
+ * At start, the jobs a dead process held are taken up again. On stop,
  * a run the shutdown cut short hands its job back for the next start: nothing is lost.
  */
 import type { Policy } from '../../policy/types.js';
@@ -187,6 +189,15 @@ export class AgentDispatcher {
       return jobs.finish(job, 'closed', 'the incident resolved before it was taken');
     if (job.attempts > MAX_ATTEMPTS) {
       return jobs.finish(job, 'closed', `gave up after ${MAX_ATTEMPTS} attempts that did not finish`);
+    }
+    const acted = job.attempts > 1 ? jobs.actedBefore(job) : null;
+    if (acted !== null) {
+      return jobs.finish(
+        job,
+        'done',
+        `the bot stopped during run ${acted} after it had started actions: their outcomes are recorded at restart, nothing is re-run`,
+        acted,
+      );
     }
     const trigger: AgentTrigger = {
       source: triggerSourceOf(s.source),

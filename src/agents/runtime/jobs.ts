@@ -15,10 +15,10 @@
  * `skipped` and audited, and never replayed on resume. Workers claim jobs worst severity first,
  * then oldest (in the order raised), with a lease; at start the leases a dead process held lapse at once.
  */
-import { and, asc, desc, eq, inArray, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
 import type { Database } from '../../db/connection.js';
-import { agentJobs, incidents, type JobReason, type JobState, signals } from '../../db/schema.js';
+import { agentJobs, incidents, type JobReason, type JobState, runs, signals } from '../../db/schema.js';
 import type { Policy } from '../../policy/types.js';
 import type { AgentName, Severity } from '../../policy/vocabulary.js';
 import type { Clock, NewId } from '../../process/ids.js';
@@ -133,6 +133,19 @@ function prepare(database: Database) {
       .select()
       .from(signals)
       .where(eq(signals.id, p('id')))
+      .prepare(),
+    // Only for a job taken up again (runs has no index on trigger_ref: never on the hot path).
+    earlierRuns: db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(eq(runs.agent, p('agent')), eq(runs.triggerRef, p('subject')), isNull(runs.actionId)))
+      .orderBy(asc(runs.startedAt))
+      .prepare(),
+    startedBy: db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(eq(runs.triggerRef, p('runId')))
+      .limit(1)
       .prepare(),
     incidentStatus: db
       .select({ status: incidents.status })
@@ -265,6 +278,18 @@ export class AgentJobs {
       resolves: job.reason === 'resolved',
       incident: (job.change as IncidentChange | null) ?? null,
     };
+  }
+
+  /**
+   * For a job taken up again after a crash: the earlier run of it that had already started an
+   * action (a run it triggered), or null. Such a job is not run again: what its actions did is
+   * recorded by the restart (ended, followed or interrupted), and a second run would act twice.
+   */
+  actedBefore(job: JobRow): string | null {
+    for (const run of this.#q.earlierRuns.all({ agent: job.agent, subject: job.subject })) {
+      if (this.#q.startedBy.get({ runId: run.id }) !== undefined) return run.id;
+    }
+    return null;
   }
 
   /** Is the job's incident resolved now (for jobs about an open incident)? */
