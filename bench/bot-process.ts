@@ -1,8 +1,9 @@
 /**
- * The bot under bench/incident-cpu.bench.ts, in a process of its own so its CPU time is its own:
- * a real bot (startBot) on a fresh data folder, the default policy, the console as its chat. The
- * parent asks over IPC for this process's CPU time and whether the bot has settled (no agent job
- * waiting or running, nothing left to deliver).
+ * The bot under the end-to-end benches (bench/bot-child.ts forks it), in a process of its own so
+ * its CPU time and memory are its own: a real bot (startBot) as its env says (data folder, policy,
+ * chat). The parent asks over IPC for this process's CPU time and RSS (`gc`: after a full GC, when
+ * node runs with --expose-gc) and whether the bot has settled (no agent job waiting or running,
+ * nothing left to deliver).
  */
 import { inArray } from 'drizzle-orm';
 import { agentJobs, incidents as incidentRows } from '../src/db/schema.js';
@@ -16,9 +17,10 @@ const bot = await startBot({
 const send = (m: unknown) => process.send?.(m);
 
 process.on('message', (m: { op: string }) => {
-  if (m.op === 'cpu') {
+  if (m.op === 'cpu' || m.op === 'gc') {
+    if (m.op === 'gc') (globalThis as { gc?: () => void }).gc?.();
     const u = process.cpuUsage();
-    send({ op: 'cpu', micros: u.user + u.system, rss: process.memoryUsage().rss });
+    send({ op: m.op, micros: u.user + u.system, rss: process.memoryUsage().rss });
   } else if (m.op === 'settled') {
     const busy = bot.database.db
       .select({ id: agentJobs.id })

@@ -15,6 +15,8 @@ async function loadBenches(): Promise<Bench[]> {
     import('./router.bench.js'),
     import('./outbox-recovery.bench.js'),
     import('./incident-cpu.bench.js'),
+    import('./chat-latency.bench.js'),
+    import('./storm.bench.js'),
   ]);
   return modules.map((m) => m.bench);
 }

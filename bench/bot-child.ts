@@ -1,0 +1,167 @@
+/**
+ * A real bot in a child process for the end-to-end benchmarks (bench/bot-process.ts runs it): its
+ * CPU and memory are its own, and the parent talks to it over IPC. Shared by the incident CPU, the
+ * chat latency and the storm benches: start it, send Alertmanager webhooks, wait until it settled.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/process/package-root.js';
+
+export interface Reply {
+  readonly op: string;
+  readonly [key: string]: unknown;
+}
+
+export interface BotChild {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly token: string;
+  ask(op: string): Promise<Reply>;
+  /** Resolves when no agent job waits or runs, nothing waits in the outbox and `incidents` exist. */
+  settled(incidents: number, timeoutMs?: number): Promise<void>;
+  /** This process's CPU time (µs) and RSS (bytes); after a full GC when `gc` is set. */
+  usage(gc?: boolean): Promise<{ micros: number; rss: number }>;
+  stop(): Promise<void>;
+}
+
+/** Forks bench/bot-process with `env` on top of this process's; `execArgv` for node flags. */
+export async function startBotChild(env: Record<string, string>, execArgv: string[] = []): Promise<BotChild> {
+  const self = fileURLToPath(import.meta.url);
+  const script = self.replace(/bot-child\.(ts|js)$/, 'bot-process.$1');
+  const child = fork(script, [], {
+    env: { ...process.env, ...env },
+    execArgv: [
+      ...execArgv,
+      // BENCH_PROF=dir writes a V8 CPU profile of the bot there (where its time goes).
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<Reply>((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`the bench bot exited with ${code}`)));
+  });
+  const ask = (op: string): Promise<Reply> =>
+    new Promise((resolve) => {
+      const on = (m: Reply) => {
+        if (m.op !== op) return;
+        child.off('message', on);
+        resolve(m);
+      };
+      child.on('message', on);
+      child.send({ op });
+    });
+  return {
+    child,
+    url: String(ready.url),
+    token: String(ready.token),
+    ask,
+    async settled(incidents, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = await ask('settled');
+        if (s.busy === 0 && s.pending === 0 && s.incidents === incidents) return;
+        if (Date.now() > deadline) throw new Error(`the bot did not settle: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async usage(gc = false) {
+      const r = await ask(gc ? 'gc' : 'cpu');
+      return { micros: Number(r.micros), rss: Number(r.rss) };
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send({ op: 'stop' });
+      await exited;
+    },
+  };
+}
+
+/** An Alertmanager webhook with one firing alert. */
+export function alert(fingerprint: string, service: string, i: number): string {
+  return JSON.stringify({
+    version: '4',
+    groupKey: `{}:{alertname="${fingerprint}"}`,
+    status: 'firing',
+    receiver: 'autonomy',
+    groupLabels: { alertname: fingerprint },
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.example.test:9093',
+    alerts: [
+      {
+        status: 'firing',
+        labels: { alertname: fingerprint, severity: 'warning', service, instance: `10.0.0.${i % 250}:9100` },
+        annotations: { summary: `${fingerprint} on ${service}` },
+        startsAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prometheus.example.test:9090/graph',
+      },
+    ],
+  });
+}
+
+/** A name with no digits (names that differ only by a number are one family: one incident). */
+export function word(i: number): string {
+  let out = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26))
+    out = String.fromCharCode(97 + ((n - 1) % 26)) + out;
+  return out;
+}
+
+/** POSTs one webhook; resolves with the ms until its answer; throws unless it is a 202. */
+export async function postAlert(url: string, token: string, body: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/hooks/alertmanager`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body,
+  });
+  await res.arrayBuffer();
+  const ms = performance.now() - t0;
+  if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+  return ms;
+}
+
+/** Sends `bodies` with `concurrency` requests in flight; resolves with each one's ms, in order. */
+export async function sendAll(
+  url: string,
+  token: string,
+  bodies: readonly string[],
+  concurrency: number,
+): Promise<number[]> {
+  const ms: number[] = new Array(bodies.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < bodies.length; i = next++)
+      ms[i] = await postAlert(url, token, bodies[i] as string);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return ms;
+}
+
+/**
+ * The default policy with every route (info, warning, critical) sent to one Slack channel, written
+ * to `dir` (its one relative path, the inventory lockfile, made absolute). Returns the file.
+ */
+export function writeSlackPolicy(dir: string, channel = 'slack:C0ALERTS'): string {
+  const root = packageRoot();
+  const source = join(root, 'policies', 'default.policy.yaml');
+  const text = readFileSync(source, 'utf8');
+  const routes = '    info: [console:main]\n    warning: [console:main]\n    critical: [console:main]\n';
+  const lockfile = 'npmLockfiles: [../package-lock.json]';
+  if (!text.includes(routes) || !text.includes(lockfile))
+    throw new Error(`${source} changed: update writeSlackPolicy`);
+  const file = join(dir, 'bench.policy.yaml');
+  writeFileSync(
+    file,
+    text
+      .replace(routes, `    info: [${channel}]\n    warning: [${channel}]\n    critical: [${channel}]\n`)
+      .replace(lockfile, `npmLockfiles: [${JSON.stringify(join(root, 'package-lock.json'))}]`),
+  );
+  copyFileSync(join(root, 'policies', 'policy.schema.json'), join(dir, 'policy.schema.json'));
+  return file;
+}
