@@ -2,11 +2,13 @@
  * The built `autonomy` command as a user runs it: a real bot process, driven from other processes
  * (kill, policy reload) and stopped with SIGTERM. Uses dist/ (built by `npm test`'s pretest).
  */
+
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOllama, startFakeOllama } from './fakes/ollama-server.js';
 import { eventually, getHealth, ROOT, type TempSetup, tempSetup } from './helpers/bot.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli.js');
@@ -26,10 +28,14 @@ afterEach(async () => {
   }
   child = null;
   setup?.cleanup();
+  await ollama?.close();
+  ollama = null;
 });
 
-async function startProcess(): Promise<{ url: string; stderr: () => string }> {
-  setup = tempSetup();
+async function startProcess(
+  extraEnv: Record<string, string> = {},
+): Promise<{ url: string; stderr: () => string }> {
+  setup = tempSetup(extraEnv);
   const proc = spawn(process.execPath, [BIN, 'start'], {
     env: { ...process.env, ...setup.env },
     cwd: setup.dir,
@@ -58,10 +64,13 @@ function autonomy(...args: string[]) {
 }
 
 const health = getHealth;
+let ollama: FakeOllama | null = null;
 
 describe('autonomy start (a real process)', () => {
   it('obeys a shell kill within a second, reloads on `policy reload`, and stops cleanly on SIGTERM', async () => {
-    const { url, stderr } = await startProcess();
+    // A model server answers, so the bot is healthy (without one /healthz says degraded: bot.test.ts).
+    ollama = await startFakeOllama();
+    const { url, stderr } = await startProcess({ OLLAMA_HOST: ollama.url });
     expect((await health(url)).status).toBe('ok');
 
     const killed = await autonomy('kill', 'guardian', 'drill');
