@@ -4,7 +4,12 @@
  * viewers (server-sent events, see routes.ts). The feed is rebuilt at start from stored messages
  * with `seed()`, so a restart keeps what people saw and later updates still find their message.
  */
-import { type ChatAdapter, type DeliveredRef, DeliveryError } from '../../src/chat/adapter.js';
+import {
+  type ChatAdapter,
+  type DeliveredRef,
+  DeliveryError,
+  type PostOptions,
+} from '../../src/chat/adapter.js';
 import { type ButtonAction, type ChatMessage, messageSchema } from '../../src/chat/message.js';
 import type { Clock, NewId } from '../../src/process/ids.js';
 
@@ -13,6 +18,8 @@ export interface FeedItem {
   readonly id: string;
   readonly channel: string;
   readonly message: ChatMessage;
+  /** The id of the message (an incident's card) whose thread this one is in; absent at top level. */
+  readonly thread?: string;
   /** Epoch ms. */
   readonly postedAt: number;
   readonly updatedAt: number;
@@ -36,6 +43,7 @@ export interface SeedMessage {
   readonly id: string;
   readonly channel: string;
   readonly message: unknown;
+  readonly thread?: string | null;
   readonly postedAt: number;
   readonly updatedAt: number;
 }
@@ -80,13 +88,14 @@ export class ConsoleAdapter implements ChatAdapter {
     return this.#seq;
   }
 
-  async post(channel: string, message: ChatMessage): Promise<DeliveredRef> {
+  async post(channel: string, message: ChatMessage, options?: PostOptions): Promise<DeliveredRef> {
     checkChannel(channel);
     const at = this.#now();
     const item: FeedItem = {
       id: this.#newId('msg'),
       channel,
       message,
+      ...(options?.thread === undefined ? {} : { thread: options.thread }),
       postedAt: at,
       updatedAt: at,
       seq: ++this.#seq,
@@ -113,6 +122,7 @@ export class ConsoleAdapter implements ChatAdapter {
       id: ref,
       channel,
       message,
+      ...(old?.thread === undefined ? {} : { thread: old.thread }),
       postedAt: old?.postedAt ?? at,
       updatedAt: at,
       seq: ++this.#seq,
@@ -140,6 +150,7 @@ export class ConsoleAdapter implements ChatAdapter {
         id: h.id,
         channel: h.channel,
         message: parsed.data,
+        ...(h.thread == null ? {} : { thread: h.thread }),
         postedAt: h.postedAt,
         updatedAt: h.updatedAt,
         seq: ++this.#seq,

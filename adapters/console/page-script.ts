@@ -277,14 +277,25 @@ export const PAGE_SCRIPT = String.raw`
       var prev = old.el.querySelector('.status');
       if (prev && prev.textContent) setStatus(art, prev.textContent, prev.classList.contains('error'));
       art.classList.add('changed');
-      old.el.textContent = '';
-      old.el.appendChild(art);
+      // Replace only the message: an incident card keeps its thread folded under it.
+      var was = old.el.querySelector(':scope > article');
+      if (was) old.el.replaceChild(art, was); else old.el.insertBefore(art, old.el.firstChild);
       old.item = item;
       return;
     }
     var li = el('li');
     li.setAttribute('data-channel', item.channel);
     li.appendChild(art);
+    var parent = item.thread ? shown.get(item.thread) : null;
+    if (parent) {
+      // A reply in an incident's thread: folded under its card, oldest first.
+      var thread = threadOf(parent.el);
+      thread.list.appendChild(li);
+      var n = thread.list.children.length;
+      thread.summary.textContent = n + (n === 1 ? ' reply' : ' replies') + ' in the thread';
+      shown.set(item.id, { item: item, el: li, inThread: true });
+      return;
+    }
     var f = channelFilter();
     li.hidden = !!f && f !== item.channel;
     var list = $('feed');
@@ -293,6 +304,17 @@ export const PAGE_SCRIPT = String.raw`
     noteChannel(item.channel);
     var empty = $('empty');
     if (empty) empty.hidden = true;
+  }
+
+  function threadOf(cardLi) {
+    var box = cardLi.querySelector(':scope > details.thread');
+    if (!box) {
+      box = el('details', 'thread');
+      box.appendChild(el('summary', null, ''));
+      box.appendChild(el('ol', 'replies'));
+      cardLi.appendChild(box);
+    }
+    return { summary: box.querySelector('summary'), list: box.querySelector('ol') };
   }
 
   function catchUp() {
@@ -376,7 +398,7 @@ export const PAGE_SCRIPT = String.raw`
     var sel = $('channel');
     sel.addEventListener('change', function () {
       var f = sel.value;
-      shown.forEach(function (s) { s.el.hidden = !!f && f !== s.item.channel; });
+      shown.forEach(function (s) { if (!s.inThread) s.el.hidden = !!f && f !== s.item.channel; });
     });
   }
 

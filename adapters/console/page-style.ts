@@ -46,6 +46,9 @@ a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible
   outline: 2px solid var(--accent); outline-offset: 2px; }
 .hint { margin: .4rem 0 0; color: var(--muted); font-size: .85rem; }
 .replies { margin-top: .6rem; }
+details.thread { margin: -.2rem 0 .6rem 1.5rem; }
+details.thread > summary { cursor: pointer; color: var(--muted); font-size: .9rem; padding: .2rem 0; }
+details.thread > ol { list-style: none; margin: .3rem 0 0; padding: 0 0 0 .8rem; border-left: 3px solid var(--line); }
 .reply { border-top: 1px dashed var(--line); padding-top: .6rem; margin-top: .6rem; }
 .echo { margin: 0 0 .3rem; color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: .85rem; }

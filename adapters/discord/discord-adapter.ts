@@ -31,6 +31,7 @@ import {
   type ChatInbound,
   type DeliveredRef,
   DeliveryError,
+  type PostOptions,
 } from '../../src/chat/adapter.js';
 import { message as buildMessage, type ChatMessage } from '../../src/chat/message.js';
 import { COMMAND_NAME, commandText, type OptionValue } from './commands.js';
@@ -63,6 +64,8 @@ const REASON_INPUT = 'reason';
 /** Interaction ids remembered for dedupe (a redelivered interaction is answered once). */
 const SEEN_CAPACITY = 2000;
 const PERMANENT_CODES = new Set([10003, 10008, 50001, 50013, 50035]);
+/** "A thread has already been created for this message." */
+const THREAD_EXISTS = 160004;
 
 export class DiscordAdapter implements ChatAdapter {
   readonly platform = 'discord' as const;
@@ -70,6 +73,8 @@ export class DiscordAdapter implements ChatAdapter {
   readonly #options: DiscordAdapterOptions;
   #inbound: ChatInbound | null;
   readonly #seen = new Set<string>();
+  /** Card messages known to have a thread (bounded; a forgotten one is found again by THREAD_EXISTS). */
+  readonly #threads = new Set<string>();
   #state: 'stopped' | 'starting' | 'running' = 'stopped';
 
   constructor(options: DiscordAdapterOptions) {
@@ -140,8 +145,9 @@ export class DiscordAdapter implements ChatAdapter {
     return { status: 'degraded', detail: 'reconnecting to the Discord gateway' };
   }
 
-  async post(channel: string, message: ChatMessage): Promise<DeliveredRef> {
-    const id = channelId(channel);
+  async post(channel: string, message: ChatMessage, options?: PostOptions): Promise<DeliveredRef> {
+    const parent = channelId(channel);
+    const id = options?.thread === undefined ? parent : await this.#thread(parent, options.thread, message);
     const { body, files } = await this.#body(message);
     try {
       const sent = (await this.client.rest.post(Routes.channelMessages(id), {
@@ -152,6 +158,41 @@ export class DiscordAdapter implements ChatAdapter {
     } catch (error) {
       throw deliveryError(error, `post to ${channel}`);
     }
+  }
+
+  /**
+   * The thread on message `ref` of channel `parent` (a thread started from a message has the
+   * message's id), started now unless it exists. When the bot may not start threads (no Create
+   * Public Threads permission), the reply goes to the channel instead: said once in the log.
+   */
+  async #thread(parent: string, ref: string, message: ChatMessage): Promise<string> {
+    if (!/^\d{1,25}$/.test(ref) || this.#threads.has(ref)) return /^\d{1,25}$/.test(ref) ? ref : parent;
+    const incident = message.refs.incident;
+    const name = (incident !== undefined && /^i\d+$/.test(incident) ? `Incident ${incident}` : message.title)
+      .replace(/\s+/g, ' ')
+      .slice(0, 100);
+    try {
+      await this.client.rest.post(Routes.threads(parent, ref), {
+        body: { name, auto_archive_duration: 1440 },
+      });
+    } catch (error) {
+      const code = error instanceof DiscordAPIError ? Number(error.code) : null;
+      if (code !== THREAD_EXISTS) {
+        const failed = deliveryError(error, `thread on message ${ref} in ${parent}`);
+        if (!failed.options.permanent) throw failed;
+        this.#options.logger?.warn(
+          { error: failed.message },
+          'discord: could not start a thread on the incident card; posting at the channel top level',
+        );
+        return parent;
+      }
+    }
+    this.#threads.add(ref);
+    if (this.#threads.size > SEEN_CAPACITY) {
+      const oldest = this.#threads.values().next().value;
+      if (oldest !== undefined) this.#threads.delete(oldest);
+    }
+    return ref;
   }
 
   async update(channel: string, ref: string, message: ChatMessage): Promise<void> {

@@ -16,7 +16,7 @@ import {
   LogLevel,
   SocketModeReceiver,
 } from '@slack/bolt';
-import type { ChatAdapter, ChatInbound, DeliveredRef } from '../../src/chat/adapter.js';
+import type { ChatAdapter, ChatInbound, DeliveredRef, PostOptions } from '../../src/chat/adapter.js';
 import { DeliveryError } from '../../src/chat/adapter.js';
 import type { ChatMessage } from '../../src/chat/message.js';
 import type { Clock } from '../../src/process/ids.js';
@@ -174,12 +174,13 @@ export class SlackAdapter implements ChatAdapter {
     return renderSlackMessage(message, { fullTextUrl: this.#options.publicUrl });
   }
 
-  async post(channel: string, message: ChatMessage): Promise<DeliveredRef> {
+  async post(channel: string, message: ChatMessage, options?: PostOptions): Promise<DeliveredRef> {
     const id = channelId(channel);
     const rendered = this.render(message);
     try {
       const result = await this.app.client.chat.postMessage({
         channel: id,
+        ...(options?.thread === undefined ? {} : { thread_ts: options.thread }),
         text: rendered.text,
         blocks: rendered.blocks as never,
         unfurl_links: false,

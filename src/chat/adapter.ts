@@ -15,6 +15,11 @@ export interface DeliveredRef {
   readonly ref: string;
 }
 
+export interface PostOptions {
+  /** The ref of the message (in the same channel) whose thread this post goes into. */
+  readonly thread?: string;
+}
+
 export class DeliveryError extends Error {
   readonly code = 'DELIVERY_FAILED';
   constructor(
@@ -36,8 +41,12 @@ export class DeliveryError extends Error {
 
 export interface ChatAdapter {
   readonly platform: Platform;
-  /** Posts a message to a channel of this platform; throws DeliveryError. */
-  post(channel: string, message: ChatMessage): Promise<DeliveredRef>;
+  /**
+   * Posts a message to a channel of this platform; throws DeliveryError. With `thread` (the
+   * delivered ref of an earlier message in the same channel: an incident's card) it is posted as a
+   * reply in that message's thread.
+   */
+  post(channel: string, message: ChatMessage, options?: PostOptions): Promise<DeliveredRef>;
   /** Replaces a message posted earlier (decided approvals, incident counts); throws DeliveryError. */
   update(channel: string, ref: string, message: ChatMessage): Promise<void>;
   /** ok, or what is wrong (for /healthz and `status`). */

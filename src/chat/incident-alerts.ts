@@ -14,8 +14,10 @@ import type { Service } from '../service.js';
 import { IncidentCoalescer, type Notice } from '../signals/incidents/coalesce.js';
 import type { IncidentChange } from '../signals/types.js';
 import type { ButtonKey } from './button-key.js';
+import { outboxIdOf } from './incident-thread.js';
 import { type ChatMessage, message } from './message.js';
 import type { Outbox } from './outbox.js';
+import { formatMs } from './outbox-delivery.js';
 import { channelsFor, inMaintenance } from './routing.js';
 
 /** Which agent speaks for a kind of signal (its routes, mutes and kill switch apply). */
@@ -97,7 +99,7 @@ export class IncidentAlerts implements Service {
     return due.length;
   }
 
-  /** A person acknowledged or resolved it: update its alert in place, without the button. */
+  /** A person acknowledged or resolved it: update its card in place (no Acknowledge any more), say so in its thread. */
   settledByPerson(
     incidentId: string,
     change: IncidentChange,
@@ -115,18 +117,9 @@ export class IncidentAlerts implements Service {
       buttons: [],
     });
     writeTransaction(o.database, () => {
-      const row = o.database.db
-        .select({ refs: incidents.messageRefs })
-        .from(incidents)
-        .where(eq(incidents.id, incidentId))
-        .get();
-      for (const ref of row?.refs ?? []) {
-        o.outbox.enqueue(ref.channel, msg, {
-          dedupeKey: `incident:${incidentId}:${what}:${ref.channel}`,
-          op: 'update',
-          updateOf: Number(ref.ref.slice('outbox:'.length)),
-        });
-      }
+      const refs = this.#refs(incidentId);
+      this.#updateCards(incidentId, refs, msg, `${what}:${change.signalCount}`);
+      this.#threadNote(change, refs, `${what}:${change.signalCount}`, `${what} by ${by}`);
     });
     o.onQueued?.();
   }
@@ -153,13 +146,9 @@ export class IncidentAlerts implements Service {
     if (held) return;
     const msg = this.#render(c, kind);
     writeTransaction(o.database, () => {
-      const row = o.database.db
-        .select({ refs: incidents.messageRefs })
-        .from(incidents)
-        .where(eq(incidents.id, c.id))
-        .get();
-      const refs: MessageRef[] = row?.refs ?? [];
-      if (refs.length === 0 || c.change === 'opened' || c.change === 'reopened') {
+      const refs = this.#refs(c.id);
+      if (refs.length === 0) {
+        // One card per incident and channel; everything after it goes into its thread.
         const posted: MessageRef[] = [];
         for (const channel of channelsFor(policy, agent, c.severity)) {
           const r = o.outbox.enqueue(channel, msg, {
@@ -168,17 +157,64 @@ export class IncidentAlerts implements Service {
           posted.push({ channel, ref: `outbox:${r.id}` });
         }
         o.database.db.update(incidents).set({ messageRefs: posted }).where(eq(incidents.id, c.id)).run();
-      } else {
-        for (const ref of refs) {
-          o.outbox.enqueue(ref.channel, msg, {
-            dedupeKey: `incident:${c.id}:update:${c.change}:${c.signalCount}:${ref.channel}`,
-            op: 'update',
-            updateOf: Number(ref.ref.slice('outbox:'.length)),
-          });
-        }
+        return;
       }
+      // A reopened incident keeps its card and thread.
+      this.#updateCards(c.id, refs, msg, `update:${c.change}:${c.signalCount}`);
+      if (c.change === 'resolved')
+        this.#threadNote(
+          c,
+          refs,
+          `resolved:${c.signalCount}`,
+          'resolved: the source reports the condition is over',
+        );
+      if (c.change === 'reopened') this.#threadNote(c, refs, `reopened:${c.signalCount}`, 'firing again');
     });
     o.onQueued?.();
+  }
+
+  #refs(incidentId: string): MessageRef[] {
+    const row = this.#o.database.db
+      .select({ refs: incidents.messageRefs })
+      .from(incidents)
+      .where(eq(incidents.id, incidentId))
+      .get();
+    return row?.refs ?? [];
+  }
+
+  #updateCards(incidentId: string, refs: readonly MessageRef[], msg: ChatMessage, key: string): void {
+    for (const ref of refs) {
+      const updateOf = outboxIdOf(ref.ref);
+      if (updateOf === null) continue;
+      this.#o.outbox.enqueue(ref.channel, msg, {
+        dedupeKey: `incident:${incidentId}:${key}:${ref.channel}`,
+        op: 'update',
+        updateOf,
+      });
+    }
+  }
+
+  /** A line in the incident's thread (the outbox worker puts it under the card); on resolve, the time to resolve. */
+  #threadNote(c: IncidentChange, refs: readonly MessageRef[], key: string, what: string): void {
+    const o = this.#o;
+    const row = o.database.db
+      .select({ startedAt: incidents.startedAt, resolvedAt: incidents.resolvedAt, status: incidents.status })
+      .from(incidents)
+      .where(eq(incidents.id, c.id))
+      .get();
+    const ttr =
+      row?.status === 'resolved' && row.resolvedAt !== null
+        ? `; resolved ${formatMs(Math.max(0, row.resolvedAt - row.startedAt))} after it started`
+        : '';
+    const note = message({
+      kind: 'notice',
+      title: this.#screen(`${c.shortId} ${what}${ttr}`, 300),
+      severity: 'info',
+      refs: { incident: c.shortId },
+    });
+    for (const ref of refs) {
+      o.outbox.enqueue(ref.channel, note, { dedupeKey: `incident:${c.id}:note:${key}:${ref.channel}` });
+    }
   }
 
   #screen(text: string, max: number): string {

@@ -445,7 +445,13 @@ export class OutboxWorker implements Service {
         }
       }
     }
-    const delivered = await withTimeout(adapter.post(row.channel, message), timeout, adapter.platform);
+    // A message about an incident goes into the thread of the incident's card in this channel.
+    const thread = this.outbox.threadOf({ ...row, op: 'post' }, message);
+    const delivered = await withTimeout(
+      adapter.post(row.channel, message, thread === null ? undefined : { thread }),
+      timeout,
+      adapter.platform,
+    );
     return delivered.ref;
   }
 

@@ -20,6 +20,7 @@ import { and, asc, count, desc, eq, gt, inArray, isNotNull, like, lt, min, sql }
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { type OutboxOp, type OutboxState, outbox } from '../db/schema.js';
+import { IncidentThreads } from './incident-thread.js';
 import { type ChatMessage, type ChatMessageInput, channelSchema, messageSchema } from './message.js';
 
 /** One stored row; `message` is the stored JSON (validated when enqueued, parsed again before sending). */
@@ -77,6 +78,7 @@ export class OutboxError extends Error {
 export class Outbox {
   private readonly now: () => number;
   private readonly q: Queries;
+  private readonly threads: IncidentThreads;
 
   constructor(
     private readonly database: Database,
@@ -85,6 +87,15 @@ export class Outbox {
   ) {
     this.now = options.now;
     this.q = prepareQueries(database);
+    this.threads = new IncidentThreads(database);
+  }
+
+  /**
+   * The thread a post belongs in (the platform ref of its incident's card in the same channel), or
+   * null for the channel's top level. See incident-thread.ts.
+   */
+  threadOf(row: OutboxRow, message: ChatMessage): string | null {
+    return row.op === 'post' ? this.threads.threadOf(row.id, row.channel, message) : null;
   }
 
   /**
@@ -136,9 +147,14 @@ export class Outbox {
    * The last `limit` messages delivered to console channels, each as it stands after its latest
    * delivered update: what the console shows again after a restart.
    */
-  consoleHistory(
-    limit: number,
-  ): { id: string; channel: string; message: unknown; postedAt: number; updatedAt: number }[] {
+  consoleHistory(limit: number): {
+    id: string;
+    channel: string;
+    message: unknown;
+    postedAt: number;
+    updatedAt: number;
+    thread: string | null;
+  }[] {
     const db = this.database.db;
     const posts = db
       .select()
@@ -162,9 +178,11 @@ export class Outbox {
         .orderBy(desc(outbox.id))
         .limit(1)
         .get();
+      const stored = storedMessage(p);
       return {
         id: p.platformRef as string,
         channel: p.channel,
+        thread: stored === null ? null : this.threadOf(p, stored),
         message: latest?.message ?? p.message,
         postedAt: p.createdAt,
         updatedAt: latest?.deliveredAt ?? p.deliveredAt ?? p.createdAt,

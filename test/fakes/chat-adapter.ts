@@ -16,13 +16,21 @@
  * added; pass `channel` to make one apply to that channel only. Failures happen before anything
  * is recorded as posted, so a failed call never shows up in `posts`.
  */
-import { type ChatAdapter, type DeliveredRef, DeliveryError, type Platform } from '../../src/chat/adapter.js';
+import {
+  type ChatAdapter,
+  type DeliveredRef,
+  DeliveryError,
+  type Platform,
+  type PostOptions,
+} from '../../src/chat/adapter.js';
 import type { ChatMessage } from '../../src/chat/message.js';
 
 export interface FakePost {
   readonly channel: string;
   readonly ref: string;
   readonly message: ChatMessage;
+  /** The ref of the message whose thread it was posted in (an incident's card), if any. */
+  readonly thread?: string;
   /** `now()` when it was accepted. */
   readonly at: number;
 }
@@ -169,10 +177,11 @@ export class FakeChatAdapter implements ChatAdapter {
 
   // -- the ChatAdapter contract ---------------------------------------------------------------
 
-  async post(channel: string, message: ChatMessage): Promise<DeliveredRef> {
+  async post(channel: string, message: ChatMessage, options?: PostOptions): Promise<DeliveredRef> {
     await this.answer('post', channel, message.title);
     const ref = `${this.platform}-msg-${this.nextRef++}`;
-    this.posts.push({ channel, ref, message, at: this.now() });
+    const thread = options?.thread === undefined ? {} : { thread: options.thread };
+    this.posts.push({ channel, ref, message, ...thread, at: this.now() });
     return { ref };
   }
 

@@ -52,6 +52,7 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
   const calls: RestCall[] = [];
   const failures: ScriptedFailure[] = [];
   const sockets = new Set<WebSocket>();
+  const threads = new Set<string>();
   let seq = 0;
   let nextId = 1_000_000_000_000_000n;
   const counts = { identifies: 0, resumes: 0, connections: 0 };
@@ -95,6 +96,18 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
       if (/^\/interactions\/\d+\/[^/]+\/callback$/.test(path)) {
         res.writeHead(204);
         res.end();
+        return;
+      }
+      // A thread started from a message has the message's id; Discord refuses a second one.
+      const startThread = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path);
+      if (startThread && method === 'POST') {
+        const id = startThread[2] ?? '';
+        if (threads.has(id)) {
+          json(400, { message: 'A thread has already been created for this message', code: 160004 });
+          return;
+        }
+        threads.add(id);
+        json(201, { id, type: 11, parent_id: startThread[1], name: (body as { name?: string })?.name });
         return;
       }
       const channelMessages = /^\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(path);

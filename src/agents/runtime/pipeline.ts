@@ -341,7 +341,7 @@ export class AgentPipeline {
     const result = this.#poster.post(state.agent, trigger, finding, {
       dedupeKey: (channel) => dedupeKey('agent', state.runId, index, channel),
       cited,
-      refs: { run: state.runId },
+      refs: { run: state.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
     });
     if (result.queued) state.countPost(typeof finding?.kind === 'string' ? finding.kind : 'notice');
     else

@@ -24,7 +24,8 @@ export interface PostOptions {
   readonly dedupeKey: (channel: string) => string;
   /** Pages the run read (ResearchTools.cited()). */
   readonly cited?: readonly string[];
-  readonly refs?: { readonly run?: string; readonly approval?: string };
+  /** `incident` (its id or short id) puts the post in the incident's thread (src/chat/incident-thread.ts). */
+  readonly refs?: { readonly run?: string; readonly approval?: string; readonly incident?: string };
 }
 
 /** A dedupe key of at most 200 characters: the prefix and a hash of the parts. */

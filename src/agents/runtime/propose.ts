@@ -266,7 +266,7 @@ function suggest(
     },
     {
       dedupeKey: (channel) => dedupeKey('suggest', run.agent, action.id, json, bucket, channel),
-      refs: { run: run.runId },
+      refs: { run: run.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
     },
   );
   if (result.queued) run.countPost('suggestion');
@@ -367,7 +367,7 @@ async function execute(
     },
     {
       dedupeKey: (channel) => dedupeKey('ran', run.agent, action.id, json, result.status, bucket, channel),
-      refs: { run: result.runId },
+      refs: { run: result.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
     },
   );
   if (posted.queued) run.countPost('notice');

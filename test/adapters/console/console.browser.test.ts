@@ -306,6 +306,49 @@ describe('the console page in Chromium', () => {
     expect(await page.locator('article').count()).toBe(1);
   });
 
+  it("folds an incident's thread under its card, and keeps it when the card is updated", async () => {
+    const card = message({
+      kind: 'alert',
+      title: 'DiskFull on db-7',
+      severity: 'critical',
+      refs: { incident: 'i7' },
+    });
+    await page.goto(`${server.url}/`);
+    const { ref: cardRef } = await adapter.post('console:main', card);
+    await article('DiskFull on db-7').waitFor();
+    await adapter.post(
+      'console:main',
+      message({ kind: 'notice', title: 'Triage i7: disk on db-7', refs: { incident: 'i7' } }),
+      { thread: cardRef },
+    );
+    await adapter.post(
+      'console:main',
+      message({ kind: 'notice', title: 'i7 acknowledged by console:user:local', refs: { incident: 'i7' } }),
+      { thread: cardRef },
+    );
+    const cardLi = page
+      .locator('#feed > li')
+      .filter({ has: page.getByRole('heading', { name: 'DiskFull on db-7' }) });
+    const summary = cardLi.locator('details.thread > summary');
+    await page.getByText('2 replies in the thread').waitFor();
+    // Folded: the replies are not top-level items of the feed, and hidden until opened.
+    expect(await page.locator('#feed > li > article').filter({ hasText: 'Triage i7' }).count()).toBe(0);
+    expect(await page.getByRole('heading', { name: 'Triage i7: disk on db-7' }).isVisible()).toBe(false);
+    await summary.click();
+    await page.getByRole('heading', { name: 'Triage i7: disk on db-7' }).waitFor();
+    await page.screenshot({
+      path: join(ROOT, 'test-results', 'console-incident-thread.png'),
+      fullPage: false,
+    });
+    await adapter.update(
+      'console:main',
+      cardRef,
+      message({ ...card, title: 'DiskFull on db-7 (acknowledged)' }),
+    );
+    await article('DiskFull on db-7 (acknowledged)').waitFor();
+    expect(await page.getByText('2 replies in the thread').count()).toBe(1);
+  });
+
   it('falls back to polling when the live stream cannot connect', async () => {
     const tab = await context.newPage();
     await tab.route('**/api/stream', (route) => route.abort());

@@ -1,0 +1,70 @@
+/**
+ * Which thread a message about an incident goes into: the incident's card in the same channel.
+ * The card's outbox row is named in `incidents.message_refs` (`outbox:<id>`); once that row is
+ * delivered its platform ref (Slack `ts`, Discord message id, console id) is the thread. The card
+ * is queued before anything about it in a channel and the outbox keeps per-channel order, so by
+ * the time a reply is sent its card is delivered (or finally failed). No card in that channel (the
+ * routes differ) or a card that failed: the message goes to the channel's top level.
+ */
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/connection.js';
+import { incidents, outbox } from '../db/schema.js';
+import type { ChatMessage } from './message.js';
+
+const SHORT = /^i([1-9][0-9]{0,8})$/;
+
+/** `outbox:12` -> 12, or null. */
+export function outboxIdOf(ref: string): number | null {
+  const m = /^outbox:([1-9][0-9]*)$/.exec(ref);
+  return m === null ? null : Number(m[1]);
+}
+
+export class IncidentThreads {
+  readonly #q: ReturnType<typeof prepare>;
+
+  constructor(database: Database) {
+    this.#q = prepare(database);
+  }
+
+  /**
+   * The platform ref of the incident card that message `rowId` in `channel` is a reply to, or null
+   * (post it at top level): the message is the card itself, names no incident, or the card is not
+   * in that channel or was never delivered. `refs.incident` may be a short id (`i7`) or the id.
+   */
+  threadOf(rowId: number, channel: string, message: ChatMessage): string | null {
+    const incident = message.refs.incident;
+    if (incident === undefined) return null;
+    const short = SHORT.exec(incident);
+    const row =
+      short === null
+        ? this.#q.byId.get({ id: incident })
+        : this.#q.byNumber.get({ number: Number(short[1]) });
+    const ref = row?.refs.find((r) => r.channel === channel);
+    const cardId = ref === undefined ? null : outboxIdOf(ref.ref);
+    if (cardId === null || cardId === rowId) return null;
+    const card = this.#q.card.get({ id: cardId });
+    return card?.state === 'delivered' && card.platformRef !== null ? card.platformRef : null;
+  }
+}
+
+function prepare(database: Database) {
+  const db = database.db;
+  const p = sql.placeholder;
+  return {
+    byNumber: db
+      .select({ refs: incidents.messageRefs })
+      .from(incidents)
+      .where(eq(incidents.number, p('number')))
+      .prepare(),
+    byId: db
+      .select({ refs: incidents.messageRefs })
+      .from(incidents)
+      .where(eq(incidents.id, p('id')))
+      .prepare(),
+    card: db
+      .select({ state: outbox.state, platformRef: outbox.platformRef })
+      .from(outbox)
+      .where(eq(outbox.id, p('id')))
+      .prepare(),
+  };
+}
