@@ -5,14 +5,15 @@
  * templates of the same token count whose first token is the same or a wildcard (Drain's
  * fixed-depth tree: token count, then first token). A template absorbs a message when they differ
  * only where either side is a variable or in "soft" tokens (identifiers, not plain words); the
- * differing positions become `<*>`. Beyond Drain (the rules are in signature-rules.ts):
+ * differing positions become `<*>`. Beyond Drain (the rules are in rules.ts and few-valued.ts):
  * - masking before the tree is much broader, and a run of values collapses into one `<*>`, so
  *   variable-length lists (block ids, addresses, numbers) do not split a template;
  * - two plain words that differ are never merged on similarity alone (`opened` / `closed`): when a
  *   template is created, a post-pass merges the templates that differ from it only in the same few
- *   positions once each position has shown enough distinct words — 2 after a naming word (`user`,
- *   `from`, `by`...), 3 after `for` / `:` / `,` or in a long message, 5 elsewhere (user names and
- *   states become variables; `GET` / `POST` / `DELETE` stay apart);
+ *   positions once each position has shown enough distinct words, decided per position from what the
+ *   lines show (few-valued.ts: 2 in a naming slot or for identifier-shaped words, 5 for the first
+ *   word or a verb, 3 for a trailing argument or in a long message...); templates made earlier that
+ *   the merged one now covers are absorbed into it;
  * - one `<*>` may cover one extra word of a template of another length (`powered off`);
  * - an optional `key: value` part (up to six tokens) does not split a message: the template without
  *   it absorbs the one with it (`request: "<*>"` / `request: "<*>", host: "<*>"`); an optional
@@ -29,6 +30,7 @@ import { z } from 'zod';
 import { dropKernelStamp } from './header.js';
 import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
 import {
+  coveredBy,
   fitScore,
   hash53,
   MAX_OPTIONAL_TOKENS,
@@ -354,7 +356,12 @@ export class SignatureMiner {
     const peers = this.byLength.get(fresh.tokens.length);
     if (peers === undefined) return fresh;
     const members = sameLengthMerge(fresh, peers, this.cardinality, SCAN_LIMIT);
-    return members === null ? fresh : this.merge(members, null);
+    if (members === null) return fresh;
+    const merged = this.merge(members, null);
+    // Templates made before a position turned out to be a value, and that differ from the merged one
+    // only there (`died: svc CEM` once `died: <*> <*>` exists), are instances of it: absorbed.
+    const instances = coveredBy(merged.tokens, peers, SCAN_LIMIT);
+    return instances.length === 0 ? merged : this.merge([merged, ...instances], null);
   }
 
   /**

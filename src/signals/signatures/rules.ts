@@ -1,52 +1,14 @@
 /**
  * The rules the signature miner decides by, as pure functions: when two differing tokens make two
  * events (two plain words, two keys) and when they do not (values, identifiers); how much two
- * messages must agree; how many distinct words make a position a variable; when one `<*>` may
+ * messages must agree (how many distinct words make a position a variable is few-valued.ts); when one `<*>` may
  * cover a longer span; and the hash behind signature ids.
  */
+import { distinctNeeded, isLetter, wordCore } from './few-valued.js';
 import { WILDCARD as MASKED } from './mask.js';
 
 /** The wildcard, as a module constant (hot loops compare against it). */
 const WILDCARD: string = MASKED;
-
-/** A word: letters only (`closed`, `Failed`), around punctuation ignored. */
-function wordCore(token: string): string | null {
-  let s = 0;
-  let e = token.length;
-  while (s < e && !isLetter(token.charCodeAt(s))) s++;
-  while (e > s && !isLetter(token.charCodeAt(e - 1))) e--;
-  if (s === e) return null;
-  for (let i = s; i < e; i++) {
-    const c = token.charCodeAt(i);
-    if (!isLetter(c) && c !== 45 && c !== 39) return null;
-  }
-  for (let i = 0; i < s; i++) if (!isPunct(token.charCodeAt(i))) return null;
-  for (let i = e; i < token.length; i++) if (!isPunct(token.charCodeAt(i))) return null;
-  return token.slice(s, e).toLowerCase();
-}
-
-function isLetter(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c > 127;
-}
-
-function isPunct(c: number): boolean {
-  return (
-    c === 40 ||
-    c === 41 ||
-    c === 91 ||
-    c === 93 ||
-    c === 44 ||
-    c === 46 ||
-    c === 58 ||
-    c === 59 ||
-    c === 34 ||
-    c === 39 ||
-    c === 33 ||
-    c === 63 ||
-    c === 123 ||
-    c === 125
-  );
-}
 
 /** `key=<*>` / `key:<*>`: the key (without what is glued before it: `su(uid=` is `uid=`), or null. */
 function keyOf(token: string): string | null {
@@ -95,18 +57,6 @@ export function isHardMismatch(a: string, b: string): boolean {
 export function softAllowance(n: number): number {
   return Math.floor(n / 4);
 }
-
-/** Words after which a word is usually a value: `user root`, `from NEW`, `by admin`. */
-const NAMING_WORDS = new Set(
-  (
-    'user users username login account host hostname from by named state status mode uid owner group ' +
-    'administrator admin client'
-  ).split(' '),
-);
-/** Tokens from which a message is long enough that one differing word is more likely a value. */
-const LONG_MESSAGE = 10;
-/** Words after which a word is often a value (`for root`, `of task`). */
-const LEADING_WORDS = new Set(['for', 'of', 'on', 'at', 'with']);
 
 /** Positions that agree (same token) needed for a message of n tokens. */
 export function agreementNeeded(n: number): number {
@@ -236,22 +186,6 @@ export function optionalFits(short: readonly string[], long: readonly string[]):
   return false;
 }
 
-/**
- * Distinct words a position needs before it is taken as a variable: few after a word that
- * introduces a value (`user root`, `from NEW to RUNNING`, `reason: X`, `for root`), `cardinality`
- * elsewhere, so that a handful of alternatives (`GET` / `POST` / `DELETE`, `Started` / `Stopped`)
- * stay separate events.
- */
-export function distinctNeeded(tokens: readonly string[], p: number, cardinality: number): number {
-  const prev = p > 0 ? (tokens[p - 1] as string).toLowerCase() : '';
-  if (NAMING_WORDS.has(prev)) return 2;
-  if (prev === 'to' && tokens.slice(0, p - 1).some((x) => x.toLowerCase() === 'from')) return 2;
-  const few = Math.min(3, cardinality);
-  if (LEADING_WORDS.has(prev) || prev.endsWith(':') || prev.endsWith('=') || prev.endsWith(',')) return few;
-  if (p > 0 && tokens.length >= LONG_MESSAGE) return few; // one word of many: more likely a value
-  return cardinality;
-}
-
 /** Compare a template with a message of the same length: a score, or -1 when they do not fit. */
 export function fitScore(template: readonly string[], tokens: readonly string[], soft: number): number {
   const n = tokens.length;
@@ -325,6 +259,31 @@ export function sameLengthMerge<T extends Shaped>(
   return null;
 }
 
+/**
+ * The templates among `peers` (at most `scanLimit` read) that `general` covers: equal wherever
+ * `general` is not `<*>`, and not `general` itself.
+ */
+export function coveredBy<T extends Shaped>(
+  general: readonly string[],
+  peers: Iterable<T>,
+  scanLimit: number,
+): T[] {
+  const out: T[] = [];
+  let scanned = 0;
+  for (const other of peers) {
+    if (++scanned > scanLimit) break;
+    const t = other.tokens;
+    if (t === general || t.length !== general.length) continue;
+    let covered = true;
+    for (let i = 0; covered && i < t.length; i++) {
+      const g = general[i] as string;
+      if (g !== WILDCARD && g !== t[i]) covered = false;
+    }
+    if (covered) out.push(other);
+  }
+  return out;
+}
+
 /** Do two token lists of the same length hold the same token in at least `need` positions? */
 function agreesOn(a: readonly string[], b: readonly string[], need: number): boolean {
   let same = 0;
@@ -343,5 +302,5 @@ function variesEnough(members: readonly Shaped[], p: number, cardinality: number
     if (v === WILDCARD) return true;
     values.add(v);
   }
-  return values.size >= distinctNeeded((members[0] as Shaped).tokens, p, cardinality);
+  return values.size >= distinctNeeded((members[0] as Shaped).tokens, p, values, cardinality);
 }

@@ -1,0 +1,151 @@
+/**
+ * Few-valued words: when templates of one length differ only in plain words at a position, is that
+ * word part of the message (`Accepted` / `Failed password`, `opened` / `closed`) or a value
+ * (`user root` / `user alice`, `connections tcp` / `unix`)? Decided per position from what the lines
+ * show, as the number of distinct words the position must take before it becomes `<*>`:
+ *
+ * 1. 2 in a naming slot: after a word that names a value (`user`, `host`, `interface`, `from`...).
+ * 2. 2 when every word seen there is written like a value: wrapped in brackets or quotes
+ *    (`(mpirun)`, `[on]`, `'x'`), or like an identifier (`file-read-data`, `isRelaunching`,
+ *    `SIGTERM`: kebab-case, camelCase, or capitals only, 4 letters or more).
+ * 3. `cardinality` (5 by default) when the word is the first of the message or verb-like (ends in
+ *    `-ed` / `-ing`): what happened is the message (`Accepted` / `Failed`, `Started` / `Stopping`).
+ * 4. 3 after a key or a preposition (`reason: X`, `key=X`, `for X`, `on X`), as the last word of a
+ *    message of 5 or more tokens (a trailing argument: `connections tcp`), or anywhere in a message
+ *    of 10 or more tokens, whose other tokens agree: one differing word among many is more likely a
+ *    value.
+ * 5. `cardinality` elsewhere, so a handful of alternatives (`link up` / `link down`) stay apart.
+ *
+ * Digits, paths, addresses and `key=value` pairs never reach this rule: masking (mask.ts) has
+ * already made them `<*>`, and tokens that are not plain words merge on similarity (rules.ts).
+ */
+
+/** Words after which a word is a value: `user root`, `from NEW`, `by admin`, `interface wan`. */
+const NAMING_WORDS = new Set(
+  (
+    'user users username login account host hostname from by named state status mode uid owner group ' +
+    'administrator admin client interface iface device dev'
+  ).split(' '),
+);
+/** Tokens from which a message is long enough that one differing word is more likely a value. */
+const LONG_MESSAGE = 10;
+/** Tokens from which the last word of a message is more likely a trailing argument. */
+const TRAILING_ARGUMENT = 5;
+/** Words after which a word is often a value (`for root`, `of task`). */
+const LEADING_WORDS = new Set(['for', 'of', 'on', 'at', 'with']);
+
+/** A word: letters only (`closed`, `Failed`), around punctuation ignored; lower-cased, or null. */
+export function wordCore(token: string): string | null {
+  const span = coreSpan(token);
+  return span === null ? null : token.slice(span[0], span[1]).toLowerCase();
+}
+
+/** Where the letters of a word token are (`(mpirun).` -> 1..7), or null when it is not a word. */
+function coreSpan(token: string): [number, number] | null {
+  let s = 0;
+  let e = token.length;
+  while (s < e && !isLetter(token.charCodeAt(s))) s++;
+  while (e > s && !isLetter(token.charCodeAt(e - 1))) e--;
+  if (s === e) return null;
+  for (let i = s; i < e; i++) {
+    const c = token.charCodeAt(i);
+    if (!isLetter(c) && c !== 45 && c !== 39) return null;
+  }
+  for (let i = 0; i < s; i++) if (!isPunct(token.charCodeAt(i))) return null;
+  for (let i = e; i < token.length; i++) if (!isPunct(token.charCodeAt(i))) return null;
+  return [s, e];
+}
+
+export function isLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c > 127;
+}
+
+function isPunct(c: number): boolean {
+  return (
+    c === 40 ||
+    c === 41 ||
+    c === 91 ||
+    c === 93 ||
+    c === 44 ||
+    c === 46 ||
+    c === 58 ||
+    c === 59 ||
+    c === 34 ||
+    c === 39 ||
+    c === 33 ||
+    c === 63 ||
+    c === 123 ||
+    c === 125
+  );
+}
+
+/** Opening bracket or quote -> the closing one. */
+const CLOSERS: Record<string, string> = { '(': ')', '[': ']', '{': '}', '"': '"', "'": "'" };
+
+/** Is a word token wrapped in brackets or quotes (`(Debian)`, `[on]`, `'x'`)? */
+function isBracketed(token: string): boolean {
+  const span = coreSpan(token);
+  if (span === null || span[0] === 0) return false;
+  const close = CLOSERS[token[span[0] - 1] as string];
+  return close !== undefined && token[span[1]] === close;
+}
+
+/**
+ * Is a token written like an identifier rather than a word of prose: kebab-case
+ * (`file-read-data`), camelCase (`StatusBar`, `isRelaunching`), or capitals only, 4 letters or more
+ * (`SIGTERM`)? Not a token that is no plain word: two keys (`status=<*>` / `pod=<*>`) stay apart.
+ */
+export function looksLikeIdentifier(token: string): boolean {
+  const span = coreSpan(token);
+  if (span === null) return false;
+  const core = token.slice(span[0], span[1]);
+  const dash = core.indexOf('-');
+  if (dash > 0 && dash < core.length - 1) return true;
+  let upper = 0;
+  for (let i = 0; i < core.length; i++) {
+    const c = core.charCodeAt(i);
+    if (c < 65 || c > 90) continue;
+    upper++;
+    const before = i > 0 ? core.charCodeAt(i - 1) : 0;
+    if (before >= 97 && before <= 122) return true; // camelCase
+  }
+  return upper === core.length && upper >= 4;
+}
+
+/** A verb form: what happened (`Accepted`, `closed`, `Stopping`), so part of the message. */
+function isVerbLike(token: string): boolean {
+  const w = wordCore(token);
+  return w !== null && w.length >= 5 && (w.endsWith('ed') || w.endsWith('ing'));
+}
+
+/**
+ * Distinct words position `p` of a message (`tokens`) must have shown, across templates that agree
+ * everywhere else, before it is taken as a value (`<*>`); `words` are the distinct tokens seen there.
+ */
+export function distinctNeeded(
+  tokens: readonly string[],
+  p: number,
+  words: Iterable<string>,
+  cardinality: number,
+): number {
+  const prev = p > 0 ? (tokens[p - 1] as string).toLowerCase() : '';
+  if (NAMING_WORDS.has(prev)) return 2;
+  if (prev === 'to' && tokens.slice(0, p - 1).some((x) => x.toLowerCase() === 'from')) return 2;
+  if (p === 0) return cardinality;
+  let identifiers = true;
+  let bracketed = true;
+  let verbLike = false;
+  for (const w of words) {
+    if (!looksLikeIdentifier(w)) identifiers = false;
+    if (!isBracketed(w)) bracketed = false;
+    if (isVerbLike(w)) verbLike = true;
+  }
+  if (identifiers) return 2;
+  const few = Math.min(3, cardinality);
+  if (bracketed) return few;
+  if (LEADING_WORDS.has(prev) || prev.endsWith(':') || prev.endsWith('=') || prev.endsWith(',')) return few;
+  if (verbLike) return cardinality;
+  if (p === tokens.length - 1 && tokens.length >= TRAILING_ARGUMENT) return few;
+  if (tokens.length >= LONG_MESSAGE) return few;
+  return cardinality;
+}
