@@ -5,16 +5,21 @@
  * show, as the number of distinct words the position must take before it becomes `<*>`:
  *
  * 1. 2 in a naming slot: after a word that names a value (`user`, `host`, `interface`, `from`...).
- * 2. 2 when every word seen there is written like a value: wrapped in brackets or quotes
- *    (`(mpirun)`, `[on]`, `'x'`), or like an identifier (`file-read-data`, `isRelaunching`,
- *    `SIGTERM`: kebab-case, camelCase, or capitals only, 4 letters or more).
- * 3. `cardinality` (5 by default) when the word is the first of the message or verb-like (ends in
- *    `-ed` / `-ing`): what happened is the message (`Accepted` / `Failed`, `Started` / `Stopping`).
- * 4. 3 after a key or a preposition (`reason: X`, `key=X`, `for X`, `on X`), as the last word of a
- *    message of 5 or more tokens (a trailing argument: `connections tcp`), or anywhere in a message
- *    of 10 or more tokens, whose other tokens agree: one differing word among many is more likely a
- *    value.
- * 5. `cardinality` elsewhere, so a handful of alternatives (`link up` / `link down`) stay apart.
+ * 2. `cardinality` (5 by default) for the first word of the message: what happened (`Accepted` /
+ *    `Failed password`, `Started` / `Stopping`), whatever its shape (`DHCPACK` / `DHCPOFFER`).
+ * 3. 2 right after a key that is a word (`pending: X`, `reason: X`), or when every word seen there is written like an
+ *    identifier: kebab-case (`file-read-data`), camelCase (`StatusBar`), capitals only, 4 letters or
+ *    more (`SIGTERM`).
+ * 4. 3 when every word seen there is wrapped in brackets or quotes (`(Debian)`, `'x'`), or after a
+ *    preposition, a comma or another token ending in `:` / `=` (`for X`, `on X`, `, X`).
+ * 5. `cardinality` when one of the words is verb-like (ends in `-ed` / `-ing`: `opened` / `closed`).
+ * 6. 3 for the last word of a message of 5 or more tokens (a trailing argument: `connections tcp`),
+ *    or anywhere in a message of 10 or more tokens whose other tokens agree: one differing word
+ *    among many is more likely a value.
+ * 7. `cardinality` elsewhere, so a handful of alternatives (`link up` / `link down`) stay apart.
+ *
+ * Counted among templates that agree everywhere else; once a position is a value, templates made
+ * before that the merged template covers are absorbed into it (miner.ts).
  *
  * Digits, paths, addresses and `key=value` pairs never reach this rule: masking (mask.ts) has
  * already made them `<*>`, and tokens that are not plain words merge on similarity (rules.ts).
@@ -112,6 +117,13 @@ export function looksLikeIdentifier(token: string): boolean {
   return upper === core.length && upper >= 4;
 }
 
+/** After a key: `pending: X`, `reason= X` (a plain word then `:` or `=`). */
+function isKeySlot(prev: string): boolean {
+  if (prev.length < 2) return false;
+  const last = prev.charCodeAt(prev.length - 1);
+  return (last === 58 || last === 61) && wordCore(prev.slice(0, -1)) === prev.slice(0, -1);
+}
+
 /** A verb form: what happened (`Accepted`, `closed`, `Stopping`), so part of the message. */
 function isVerbLike(token: string): boolean {
   const w = wordCore(token);
@@ -140,7 +152,7 @@ export function distinctNeeded(
     if (!isBracketed(w)) bracketed = false;
     if (isVerbLike(w)) verbLike = true;
   }
-  if (identifiers) return 2;
+  if (identifiers || isKeySlot(prev)) return 2;
   const few = Math.min(3, cardinality);
   if (bracketed) return few;
   if (LEADING_WORDS.has(prev) || prev.endsWith(':') || prev.endsWith('=') || prev.endsWith(',')) return few;

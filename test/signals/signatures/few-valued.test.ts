@@ -43,6 +43,17 @@ describe('few-valued words', () => {
     expect(miner.templateOf(ready[4] as string)).toBe('* Ready to accept connections <*>');
   });
 
+  it('a word right after a key is a value: two package states make one signature', () => {
+    const miner = new SignatureMiner({ now: () => 0 });
+    const sigs = ['Staged', 'Installed', 'Absent'].map(
+      (state) =>
+        miner.add(
+          `2026-12-07 08:10:01, Info CBS Plan: Package: KB5031356, current: Absent, pending: ${state}`,
+        ).signature,
+    );
+    expect(new Set(sigs).size).toBe(1);
+  });
+
   it('`Accepted password` and `Failed password` stay two signatures, whatever the users and hosts', () => {
     const miner = new SignatureMiner({ now: () => 0 });
     const users = ['root', 'alice', 'bob', 'deploy', 'git', 'admin', 'oracle'];
