@@ -21,7 +21,7 @@ import { checkParams } from '../policy/params.js';
 import type { AgentName, BuiltinName, Tier } from '../policy/vocabulary.js';
 import type { Clock, NewId } from '../process/ids.js';
 import type { Logger } from '../process/log.js';
-import { processIdentity } from '../process/proc-identity.js';
+import { runningIdentity } from '../process/proc-identity.js';
 import type { KillOrder, KillTeeth, Service } from '../service.js';
 import {
   type BuiltinFn,
@@ -144,10 +144,19 @@ export class Runner implements Service {
   readonly name = 'runner';
   private readonly running = new Map<string, Entry>();
   private readonly builtins = new BuiltinRegistry();
-  /** Runs a dead bot left running whose process is still alive: followed to their end (not ours to wait on). */
+  /**
+   * Runs a dead bot left running whose process is still alive: followed to their end (not ours to
+   * wait on), also after the kill switch signalled them, until their runner is seen gone.
+   */
   private readonly followed = new Map<
     string,
-    { readonly agent: AgentName; readonly actionId: string; readonly pid: number; timer: NodeJS.Timeout }
+    {
+      readonly agent: AgentName;
+      readonly actionId: string;
+      readonly pid: number;
+      readonly timer: NodeJS.Timeout;
+      stoppedBy: StopCause | null;
+    }
   >();
   private readonly stateDir: string | null;
   private closing = false;
@@ -388,16 +397,20 @@ export class Runner implements Service {
     return { aborted: victims.length + orphans };
   }
 
-  /** The kill switch for followed runs: their process groups get SIGTERM now, SIGKILL after the grace. */
+  /**
+   * The kill switch for followed runs: their process groups get SIGTERM now, SIGKILL after the
+   * grace. They stay followed: their runner writes its end (the command's signal) after this, so
+   * the state file is removed by the follower once the runner has ended, not here.
+   */
   private killFollowed(target: AgentName | 'all', actor: string, reason: string | null): number {
-    const victims = [...this.followed].filter(([, f]) => target === 'all' || f.agent === target);
+    const victims = [...this.followed].filter(
+      ([, f]) => f.stoppedBy === null && (target === 'all' || f.agent === target),
+    );
     if (victims.length === 0) return 0;
-    for (const [runId, f] of victims) {
-      clearInterval(f.timer);
-      this.followed.delete(runId);
+    for (const [, f] of victims) {
+      f.stoppedBy = { actor, reason };
       signalGroup(f.pid, 'SIGTERM');
       setTimeout(() => signalGroup(f.pid, 'SIGKILL'), this.o.killGraceMs ?? 500).unref();
-      if (this.stateDir !== null) removeRunState(this.stateDir, runId);
     }
     recordRunsStopped(
       this.o,
@@ -445,7 +458,10 @@ export class Runner implements Service {
     return left;
   }
 
-  /** Watches a run a dead bot left running until its runner writes the end (or its group is gone). */
+  /**
+   * Watches a run a dead bot left running until its runner writes the end (or is gone), then
+   * records that end (unless the kill switch already recorded who stopped it) and removes its state.
+   */
   private follow(run: InterruptedRun, dir: string): void {
     const state = readRunState(dir, run.runId);
     if (state === null || run.actionId === null) return;
@@ -454,12 +470,13 @@ export class Runner implements Service {
       const verdict = now === null ? interrupted(GONE) : judge(now);
       if (verdict.kind === 'followed') return;
       clearInterval(timer);
+      const stoppedBy = this.followed.get(run.runId)?.stoppedBy ?? null;
       this.followed.delete(run.runId);
       try {
         recordFollowedEnd(this.o, run.runId, verdict);
         this.o.log.info(
           { runId: run.runId, status: verdict.status },
-          `followed run ended: ${verdict.outcome}`,
+          `followed run ended${stoppedBy ? ` (${killedOutcome(stoppedBy)})` : ''}: ${verdict.outcome}`,
         );
       } catch (err) {
         this.o.log.error({ err, runId: run.runId }, 'could not record a followed run; the next start will');
@@ -468,7 +485,13 @@ export class Runner implements Service {
       removeRunState(dir, run.runId);
     }, FOLLOW_MS);
     timer.unref();
-    this.followed.set(run.runId, { agent: run.agent, actionId: run.actionId, pid: state.pid, timer });
+    this.followed.set(run.runId, {
+      agent: run.agent,
+      actionId: run.actionId,
+      pid: state.pid,
+      timer,
+      stoppedBy: null,
+    });
   }
 
   /** State files of runs that are not running any more (a crash between the end and the cleanup). */
@@ -560,11 +583,15 @@ function judge(state: RunState | null): LeftRunVerdict {
   };
 }
 
-/** The runner is alive and is the same process (pid and start time); without /proc, the pid alone. */
+/**
+ * The runner is still running and is the same process (pid and start time); without /proc, its
+ * group alone. An exited runner not yet reaped (a zombie, e.g. after SIGKILL) is not running: it
+ * can never write its end.
+ */
 function ownerAlive(state: RunState): boolean {
   if (!signalGroup(state.pid, 0)) return false;
   if (state.identity === null) return true;
-  return processIdentity(state.pid) === state.identity;
+  return runningIdentity(state.pid) === state.identity;
 }
 
 /** Signals a whole process group; false when nothing is left in it. */

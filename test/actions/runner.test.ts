@@ -535,8 +535,29 @@ describe('recoverAfterRestart: runs whose outcome is known', () => {
     expect(run?.outcome).toMatch(/process group was gone without a recorded end/);
   });
 
+  it('a runner that was killed but is not yet reaped (a zombie) is gone, not followed', () => {
+    const pid = leftBehind('run_zombie', sleepThenExit(60_000, 0));
+    // Synchronous from here: this process is the runner's parent and reaps it only on its event loop.
+    const stateOf = () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      } catch {
+        return 'gone';
+      }
+    };
+    const deadline = Date.now() + 5000;
+    while (readRunState(join(dir, 'runs'), 'run_zombie') === null && Date.now() < deadline) {}
+    process.kill(-pid, 'SIGKILL');
+    while (stateOf() !== 'Z' && Date.now() < deadline) {}
+    expect(stateOf()).toBe('Z');
+    const [run] = makeRunner().recoverAfterRestart();
+    expect(run).toMatchObject({ runId: 'run_zombie', kind: 'interrupted', status: 'interrupted' });
+    expect(run?.outcome).toMatch(/process group was gone without a recorded end/);
+  });
+
   it('the kill switch stops a followed run (its whole group) and records who killed it', async () => {
-    leftBehind('run_follow', sleepThenExit(60_000, 0));
+    const pid = leftBehind('run_follow', sleepThenExit(60_000, 0));
     await eventually(() => readRunState(join(dir, 'runs'), 'run_follow') ?? undefined, 5000);
     const runner = makeRunner();
     expect(runner.recoverAfterRestart()).toMatchObject([{ kind: 'followed' }]);
@@ -545,8 +566,15 @@ describe('recoverAfterRestart: runs whose outcome is known', () => {
       status: 'interrupted',
       outcome: 'killed by cli:user:test (drill)',
     });
-    // The group is signalled at once; its state file goes once the runner is seen gone.
+    // The group is signalled at once; the runner writes the command's end and exits; only then can
+    // its state file go (removed by the follower), and the row still says who killed it.
+    await goneWithin([pid], 5000);
     await eventually(() => readRunState(join(dir, 'runs'), 'run_follow') === null, 5000);
+    expect(runRow('run_follow')).toMatchObject({
+      status: 'interrupted',
+      outcome: 'killed by cli:user:test (drill)',
+    });
+    expect(audit.records({ kind: 'run.killed' })).toHaveLength(1);
   });
 
   it('a command run by the runner keeps its result: exit code, output, and a program that is not there', async () => {
