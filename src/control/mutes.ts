@@ -5,9 +5,10 @@
  * Mutes live in the `mutes` table so the bot and the CLI share them; every change and its audit
  * record commit in one write transaction. Durations are parsed by the caller (the command parser).
  */
-import { and, asc, eq, gt, isNull } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
+import { preparedFor } from '../db/prepared.js';
 import { MUTE_KINDS, type MuteKind, mutes } from '../db/schema.js';
 import { AGENTS } from '../policy/vocabulary.js';
 import type { NewId } from '../process/ids.js';
@@ -145,12 +146,7 @@ export class MuteStore {
 
   /** Mutes in force at `now`, soonest to end first. */
   active(now: number): Mute[] {
-    return this.database.db
-      .select()
-      .from(mutes)
-      .where(and(gt(mutes.until, now), isNull(mutes.liftedAt)))
-      .orderBy(asc(mutes.until), asc(mutes.createdAt))
-      .all();
+    return preparedFor(this.database, activeMutes).all({ now });
   }
 
   /**
@@ -179,6 +175,16 @@ export class MuteStore {
     db.update(mutes).set({ liftedAt: at, liftedBy: actor }).where(live).run();
     return rows.map((r) => ({ ...r, liftedAt: at, liftedBy: actor }));
   }
+}
+
+/** Asked for every post (isMuted): prepared once. */
+function activeMutes(database: Database) {
+  return database.db
+    .select()
+    .from(mutes)
+    .where(and(gt(mutes.until, sql.placeholder('now')), isNull(mutes.liftedAt)))
+    .orderBy(asc(mutes.until), asc(mutes.createdAt))
+    .prepare();
 }
 
 function matches(m: Mute, subject: MuteSubject): boolean {

@@ -5,6 +5,7 @@
  */
 import type { AuditEntry, AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
+import { preparedFor } from '../db/prepared.js';
 import { CONTROL_SCOPES, type ControlKind, type ControlScope, control } from '../db/schema.js';
 import { AGENTS, type AgentName, PHASES, type Phase } from '../policy/vocabulary.js';
 
@@ -83,6 +84,11 @@ export function sameControl(a: ControlSnapshot, b: ControlSnapshot): boolean {
 }
 
 /** Reads the control state as it is in the database now. */
+/** Read on every change to the file (control/watch.ts): prepared once. */
+function allControl(database: Database) {
+  return database.db.select().from(control).prepare();
+}
+
 export function readControl(database: Database): ControlSnapshot {
   const killedAgents = new Set<AgentName>();
   const agentPhaseOverrides = new Map<AgentName, Phase>();
@@ -91,7 +97,7 @@ export function readControl(database: Database): ControlSnapshot {
   let killedAll = false;
   let phaseOverride: Phase | null = null;
   let budgetOverride: number | null = null;
-  for (const row of database.db.select().from(control).all()) {
+  for (const row of preparedFor(database, allControl).all()) {
     const value = row.value;
     if (value === null) continue;
     const scope = row.scope;

@@ -4,11 +4,13 @@
  * its audit records, and the `proposals` rows of what it proposed. Each change and its audit record
  * commit in one write transaction: the row (status running) and `agent.start` before the agent does
  * anything, the outcome and `agent.run` (the template's run metadata: trigger, model or `rules`,
- * action class and tier, outcome, evidence) when it ends.
+ * action class and tier, outcome, evidence) when it ends. Every new incident makes runs, so the
+ * statements are prepared once per database.
  */
 import { eq, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
 import { type Database, writeTransaction } from '../../db/connection.js';
+import { preparedFor } from '../../db/prepared.js';
 import { modelUsage, proposals, runs, type StoredParams } from '../../db/schema.js';
 import type { Decision } from '../../policy/types.js';
 import type { ActionClass, AgentName, Tier, Verdict } from '../../policy/vocabulary.js';
@@ -37,6 +39,58 @@ export interface Headline {
   readonly verdict: Verdict;
 }
 
+function prepare(database: Database) {
+  const db = database.db;
+  const p = sql.placeholder;
+  return {
+    start: db
+      .insert(runs)
+      .values({
+        id: p('id'),
+        agent: p('agent'),
+        triggerSource: p('triggerSource'),
+        triggerRef: p('triggerRef'),
+        model: null,
+        provider: null,
+        actionId: null,
+        startedAt: p('startedAt'),
+        status: 'running',
+        incidentId: p('incidentId'),
+      })
+      .prepare(),
+    tokens: db
+      .select({
+        n: sql<number>`coalesce(sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens}), 0)`,
+      })
+      .from(modelUsage)
+      .where(eq(modelUsage.runId, p('runId')))
+      .prepare(),
+    // sql`${placeholder}` skips the column's mapping: `evidence` is passed as its JSON text.
+    end: db
+      .update(runs)
+      .set({
+        status: sql`${p('status')}`,
+        outcome: sql`${p('outcome')}`,
+        evidence: sql`${p('evidence')}`,
+        model: sql`${p('model')}`,
+        provider: sql`${p('provider')}`,
+        actionClass: sql`${p('actionClass')}`,
+        tier: sql`${p('tier')}`,
+        tokens: sql`${p('tokens')}`,
+        wallMs: sql`${p('wallMs')}`,
+        cpuMs: null,
+        finishedAt: sql`${p('finishedAt')}`,
+        error: sql`${p('error')}`,
+      })
+      .where(eq(runs.id, p('id')))
+      .prepare(),
+  };
+}
+
+function statements(database: Database): ReturnType<typeof prepare> {
+  return preparedFor(database, prepare);
+}
+
 export function actorOf(agent: AgentName): string {
   return `system:${agent}`;
 }
@@ -47,21 +101,14 @@ export function recordAgentStart(
 ): void {
   const { database, audit } = deps;
   writeTransaction(database, () => {
-    database.db
-      .insert(runs)
-      .values({
-        id: r.runId,
-        agent: r.agent,
-        triggerSource: r.trigger.source,
-        triggerRef: r.trigger.ref,
-        model: null,
-        provider: null,
-        actionId: null,
-        startedAt: r.startedAt,
-        status: 'running',
-        incidentId: r.trigger.incidentId,
-      })
-      .run();
+    statements(database).start.run({
+      id: r.runId,
+      agent: r.agent,
+      triggerSource: r.trigger.source,
+      triggerRef: r.trigger.ref,
+      startedAt: r.startedAt,
+      incidentId: r.trigger.incidentId,
+    });
     audit.appendInTx({
       kind: 'agent.start',
       agent: r.agent,
@@ -76,11 +123,7 @@ export function recordAgentStart(
 
 /** Model tokens (prompt + completion) charged to a run. */
 export function runTokens(database: Database, runId: string): number {
-  const row = database.db
-    .select({ n: sql<number>`coalesce(sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens}), 0)` })
-    .from(modelUsage)
-    .where(eq(modelUsage.runId, runId))
-    .get();
+  const row = statements(database).tokens.get({ runId });
   return Number(row?.n ?? 0);
 }
 
@@ -104,24 +147,20 @@ export function recordAgentEnd(
     const finishedAt = now();
     const wallMs = Math.max(0, finishedAt - r.startedAt);
     const tokens = runTokens(database, r.runId);
-    database.db
-      .update(runs)
-      .set({
-        status: r.status,
-        outcome: r.outcome,
-        evidence: [...r.evidence],
-        model: r.model?.name ?? null,
-        provider: r.model?.provider ?? null,
-        actionClass: r.headline?.actionClass ?? null,
-        tier: r.headline?.tier ?? null,
-        tokens,
-        wallMs,
-        cpuMs: null,
-        finishedAt,
-        error: r.status === 'succeeded' ? null : r.outcome,
-      })
-      .where(eq(runs.id, r.runId))
-      .run();
+    statements(database).end.run({
+      id: r.runId,
+      status: r.status,
+      outcome: r.outcome,
+      evidence: JSON.stringify(r.evidence),
+      model: r.model?.name ?? null,
+      provider: r.model?.provider ?? null,
+      actionClass: r.headline?.actionClass ?? null,
+      tier: r.headline?.tier ?? null,
+      tokens,
+      wallMs,
+      finishedAt,
+      error: r.status === 'succeeded' ? null : r.outcome,
+    });
     audit.appendInTx({
       kind: 'agent.run',
       agent: r.agent,
