@@ -1,7 +1,8 @@
 /**
  * The core's one entrance for people: typed commands and button clicks from every adapter.
  * Commands go to the command set; approve/deny/grant clicks to the approvals (which check the
- * nonce and the approver role); Acknowledge clicks to the incidents after a nonce and role check.
+ * nonce and the approver role); an incident card's buttons (Acknowledge, Resolve, Mute 1 h,
+ * Snooze 1 h) to the incidents after a nonce check, for operators, approvers and admins only.
  * Platforms redeliver (Slack retries, a gateway resume): a delivery id seen before gets the same
  * answer again and nothing runs twice.
  */
@@ -11,9 +12,13 @@ import { describeRoles, permits, rolesOf } from '../control/roles.js';
 import type { Policy } from '../policy/types.js';
 import type { ChatInbound, InboundClick, InboundCommand } from './adapter.js';
 import type { ButtonKey } from './button-key.js';
+import { announceControl } from './commands/announce.js';
 import { runCommand } from './commands/execute.js';
 import type { CommandServices } from './commands/services.js';
-import { type ChatMessage, message } from './message.js';
+import { CommandRefusal } from './commands/services.js';
+import { CARD_HOLD_MS } from './incident-card.js';
+import { snooze } from './incident-snooze.js';
+import { type ButtonAction, type ChatMessage, message } from './message.js';
 
 export interface InboundDeps {
   readonly services: CommandServices;
@@ -51,19 +56,21 @@ export function createInbound(deps: InboundDeps): ChatInbound {
     },
     click(click: InboundClick) {
       return once(click.deliveryId && `${click.platform}:${click.deliveryId}`, async () => {
-        if (click.action !== 'ack') return deps.approvalClick(click);
+        const action = click.action;
+        if (!isIncidentAction(action)) return deps.approvalClick(click);
+        const what = INCIDENT_VERBS[action];
         const id = deps.incidentId(click.target);
         if (id === null || !deps.key.verify('incident', id, click.nonce)) {
           deps.audit.append({
             kind: 'click.refused',
             actor: click.actor,
             trigger: click.platform,
-            outcome: `acknowledge ${click.target} refused: stale or forged button`,
+            outcome: `${what} ${click.target} refused: stale or forged button`,
           });
           return reply(
             click.actor,
             `This button is not valid (any more) for ${click.target}`,
-            'Use `/autonomy ack <id>`.',
+            `Use \`/autonomy ${action === 'snooze' ? 'ack' : action} ${click.target}\`.`,
           );
         }
         const held = rolesOf(deps.policy(), { id: click.actor, groups: click.actorGroups ?? [] });
@@ -73,12 +80,65 @@ export function createInbound(deps: InboundDeps): ChatInbound {
             kind: 'click.refused',
             actor: click.actor,
             trigger: click.platform,
-            outcome: `acknowledge ${click.target} refused: needs ${describeRoles(needed)}`,
+            outcome: `${what} ${click.target} refused: needs ${describeRoles(needed)}`,
           });
-          return reply(click.actor, `Refused: acknowledging needs ${describeRoles(needed)}`);
+          const have = held.size === 0 ? 'no role in the policy' : `the role(s) ${[...held].join(', ')}`;
+          return reply(
+            click.actor,
+            `Refused: ${what} needs ${describeRoles(needed)}`,
+            `You (${click.actor}) have ${have}. Roles come from control.roles in the policy.`,
+          );
         }
-        return reply(click.actor, deps.acknowledge(click.target, click.actor));
+        try {
+          return reply(click.actor, incidentAction(deps, click, action, id));
+        } catch (error) {
+          if (error instanceof CommandRefusal) return reply(click.actor, error.message);
+          throw error;
+        }
       });
     },
   };
+}
+
+const INCIDENT_VERBS = {
+  ack: 'acknowledging',
+  resolve: 'resolving',
+  mute: "muting the incident's service",
+  snooze: 'snoozing',
+} as const;
+type IncidentAction = keyof typeof INCIDENT_VERBS;
+
+function isIncidentAction(action: ButtonAction): action is IncidentAction {
+  return Object.hasOwn(INCIDENT_VERBS, action);
+}
+
+/** Runs an incident card's button for an authorised person; returns what to tell them. */
+function incidentAction(deps: InboundDeps, click: InboundClick, action: IncidentAction, id: string): string {
+  const s = deps.services;
+  const shortId = click.target;
+  switch (action) {
+    case 'ack':
+      return deps.acknowledge(shortId, click.actor);
+    case 'resolve':
+      return s.incidents.resolve(shortId, click.actor, 'resolved from its card');
+    case 'mute': {
+      const service = s.incidents.list().find((i) => i.shortId === shortId)?.service ?? null;
+      if (service === null)
+        throw new CommandRefusal(`${shortId} names no service to mute (or it is resolved)`);
+      const text = s.mutes.mute('service', service, CARD_HOLD_MS, click.actor, `from ${shortId}'s card`);
+      const until = new Date(s.now() + CARD_HOLD_MS).toISOString();
+      announceControl(s, click.channel, {
+        actor: click.actor,
+        what: `muted service ${service} for 1 h (until ${until})`,
+        why: `from ${shortId}'s card`,
+        undo: `/autonomy unmute service ${service}`,
+        key: `mute:service:${service}:${until}`,
+      });
+      return text;
+    }
+    case 'snooze': {
+      const until = snooze(deps.audit, { id, shortId }, click.actor, click.platform, s.now());
+      return `${shortId} snoozed until ${new Date(until).toISOString()}: no escalation before then`;
+    }
+  }
 }

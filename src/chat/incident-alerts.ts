@@ -2,11 +2,13 @@
  * Incident changes become chat alerts: one post per incident to the channels routing names for the
  * responsible agent and severity, then updates in place (with the signal count) at most every few
  * seconds, so 10,000 identical alerts make one message, not 10,000. Mutes, maintenance windows
- * and the agent's kill switch hold back posts, never storage. Alerts carry an Acknowledge button.
+ * and the agent's kill switch hold back posts, never storage. The card shows the incident's state,
+ * its source's links and the buttons for it (incident-card.ts); everything else about the incident
+ * goes into the card's thread (incident-thread.ts).
  */
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { type Database, writeTransaction } from '../db/connection.js';
-import { incidents, type MessageRef } from '../db/schema.js';
+import { incidents, type MessageRef, signals } from '../db/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName, SignalKind } from '../policy/vocabulary.js';
 import { every } from '../process/timer.js';
@@ -14,6 +16,7 @@ import type { Service } from '../service.js';
 import { IncidentCoalescer, type Notice } from '../signals/incidents/coalesce.js';
 import type { IncidentChange } from '../signals/types.js';
 import type { ButtonKey } from './button-key.js';
+import { cardButtons, plainLink, sourceLinks } from './incident-card.js';
 import { outboxIdOf } from './incident-thread.js';
 import { type ChatMessage, message } from './message.js';
 import type { Outbox } from './outbox.js';
@@ -114,7 +117,6 @@ export class IncidentAlerts implements Service {
       title: this.#screen(`${what === 'resolved' ? 'Resolved: ' : ''}${change.title}`, 300),
       severity: what === 'resolved' ? 'info' : base.severity,
       body: `${what} by ${by} at ${new Date(o.now()).toISOString()}`,
-      buttons: [],
     });
     writeTransaction(o.database, () => {
       const refs = this.#refs(incidentId);
@@ -222,34 +224,55 @@ export class IncidentAlerts implements Service {
   }
 
   #render(c: IncidentChange, kind: SignalKind): ChatMessage {
-    const resolved = c.change === 'resolved';
-    const url = this.#o.consoleUrl?.() ?? null;
-    const runbook = resolved ? null : (this.#o.runbook?.(c.id) ?? null);
+    const o = this.#o;
+    const db = o.database.db;
+    const row = db
+      .select({
+        status: incidents.status,
+        startedAt: incidents.startedAt,
+        acknowledgedBy: incidents.acknowledgedBy,
+        resolvedBy: incidents.resolvedBy,
+      })
+      .from(incidents)
+      .where(eq(incidents.id, c.id))
+      .get();
+    const resolved = c.change === 'resolved' || row?.status === 'resolved';
+    const status = resolved ? 'resolved' : (row?.status ?? 'open');
+    const url = o.consoleUrl?.() ?? null;
+    const runbook = resolved ? null : (o.runbook?.(c.id) ?? null);
+    const latest = db
+      .select({ source: signals.source, payload: signals.payload })
+      .from(signals)
+      .where(eq(signals.incidentId, c.id))
+      .orderBy(desc(signals.id))
+      .limit(1)
+      .get();
+    const console = url === null ? null : plainLink('Open in the console', url);
+    const links = [
+      ...(console ? [console] : []),
+      ...(latest ? sourceLinks(latest.source, latest.payload) : []),
+    ];
+    const now = o.now();
+    const age = row === undefined ? null : formatMs(Math.max(0, now - row.startedAt));
     return message({
       kind: 'alert',
       title: this.#screen(`${resolved ? 'Resolved: ' : ''}${c.title}`, 300),
       severity: resolved ? 'info' : c.severity,
-      body: resolved ? 'The source reports the condition is over.' : '',
+      body: resolved ? 'The condition is over.' : '',
       fields: [
         { label: 'Incident', value: c.shortId },
+        { label: 'Severity', value: c.severity },
         { label: 'Kind', value: kind },
         ...(c.service ? [{ label: 'Service', value: this.#screen(c.service, 200) }] : []),
+        { label: 'Status', value: status },
+        ...(age === null ? [] : [{ label: 'Age', value: `${age} (at this update)` }]),
         { label: 'Signals', value: String(c.signalCount) },
-        { label: 'Status', value: c.change },
+        ...(row?.acknowledgedBy ? [{ label: 'Acknowledged by', value: row.acknowledgedBy }] : []),
+        ...(row?.resolvedBy ? [{ label: 'Resolved by', value: row.resolvedBy }] : []),
         ...(runbook ? [{ label: 'Runbook', value: runbook.relativePath }] : []),
       ],
-      links: url ? [{ label: 'Console', url }] : [],
-      buttons: resolved
-        ? []
-        : [
-            {
-              action: 'ack',
-              label: 'Acknowledge',
-              style: 'primary',
-              target: c.shortId,
-              nonce: this.#o.key.nonce('incident', c.id),
-            },
-          ],
+      links: links.slice(0, 6),
+      buttons: cardButtons(c.shortId, o.key.nonce('incident', c.id), { status, service: c.service }),
       refs: { incident: c.shortId },
     });
   }

@@ -18,7 +18,7 @@ export const MESSAGE_KINDS = [
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 /** What a button does when clicked. The click is authorised and decided by the core, never the adapter. */
-export const BUTTON_ACTIONS = ['approve', 'deny', 'grant', 'ack'] as const;
+export const BUTTON_ACTIONS = ['approve', 'deny', 'grant', 'ack', 'resolve', 'mute', 'snooze'] as const;
 export type ButtonAction = (typeof BUTTON_ACTIONS)[number];
 
 /** Short ids people type: `a12` (approval), `i7` (incident). */

@@ -103,13 +103,14 @@ export class Approvals implements Service {
 
   /** A button click (approve, deny, grant) from an adapter: its nonce must belong to the approval. */
   click(click: InboundClick): Promise<ChatMessage> {
-    if (click.action === 'ack') {
+    const verdict = click.action;
+    if (verdict !== 'approve' && verdict !== 'deny' && verdict !== 'grant') {
       return Promise.resolve(replyMessage(click.actor, `${click.target} is not an approval button`));
     }
     return this.decide(click.target, {
       actor: click.actor,
       actorGroups: click.actorGroups ?? [],
-      verdict: click.action,
+      verdict,
       reason: click.reason ?? null,
       ...(click.hours === undefined ? {} : { hours: click.hours }),
       nonce: click.nonce,

@@ -14,6 +14,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
+import { snoozedUntil } from '../../chat/incident-snooze.js';
 import { type Button, type ChatMessage, message } from '../../chat/message.js';
 import { type Database, writeTransaction } from '../../db/connection.js';
 import { incidents } from '../../db/schema.js';
@@ -182,7 +183,8 @@ export class Escalation implements Service {
     for (const inc of open) {
       const level = levels[inc.escalationLevel];
       if (level === undefined || inc.detectedAt + level.afterMs > now) continue;
-      if (this.o.isHeld?.(inc, now) === true) {
+      // Snoozed from its card (src/chat/incident-snooze.ts), or held back by a mute or a window.
+      if (this.o.isHeld?.(inc, now) === true || snoozedUntil(this.o.audit, inc.id, now) !== null) {
         held++;
         continue;
       }

@@ -11,6 +11,7 @@ import type { Policy } from '../../policy/types.js';
 import { AGENTS, type AgentName, type Phase } from '../../policy/vocabulary.js';
 import type { InboundCommand } from '../adapter.js';
 import { type ChatMessage, message } from '../message.js';
+import { announceControl } from './announce.js';
 import { ADMIN_ONLY, type Command, parseCommand, spec, VERBS } from './grammar.js';
 import { CommandRefusal, type CommandServices } from './services.js';
 import { renderBudgets, renderStatus } from './status.js';
@@ -117,6 +118,14 @@ async function execute(
     case 'kill': {
       const change = s.control.kill(command.target, actor, command.reason ?? undefined);
       const teeth = s.onKill(command.target, actor, command.reason);
+      if (change.changed || teeth.aborted + teeth.voided > 0)
+        announceControl(s, cmd.channel, {
+          actor,
+          what: `killed ${command.target} (${teeth.aborted} run(s) aborted, ${teeth.voided} approval(s) voided)`,
+          why: command.reason,
+          undo: `/autonomy resume ${command.target} (admins)`,
+          key: `kill:${command.target}`,
+        });
       return reply(
         actor,
         change.message,
@@ -124,11 +133,33 @@ async function execute(
         { severity: 'warning' },
       );
     }
-    case 'resume':
-      return reply(actor, s.control.resume(command.target, actor, command.reason ?? undefined).message);
+    case 'resume': {
+      const change = s.control.resume(command.target, actor, command.reason ?? undefined);
+      const text = change.message;
+      if (change.changed)
+        announceControl(s, cmd.channel, {
+          actor,
+          what: `resumed ${command.target}`,
+          why: command.reason,
+          undo: `/autonomy kill ${command.target} <reason>`,
+          key: `resume:${command.target}`,
+        });
+      return reply(actor, text);
+    }
     case 'budget': {
       if (command.agent !== null && command.tokens !== null) {
-        return reply(actor, s.control.setBudget(command.agent, command.tokens, actor).message);
+        const was = s.status().budgets.find((b) => b.agent === command.agent)?.dailyTokens ?? null;
+        const change = s.control.setBudget(command.agent, command.tokens, actor);
+        const text = change.message;
+        if (change.changed)
+          announceControl(s, cmd.channel, {
+            actor,
+            what: `set ${command.agent}'s daily budget to ${command.tokens} tokens`,
+            why: null,
+            undo: was === null ? null : `/autonomy budget ${command.agent} ${was}`,
+            key: `budget:${command.agent}:${command.tokens}`,
+          });
+        return reply(actor, text);
       }
       return renderBudgets(actor, s.status().budgets, command.agent);
     }
@@ -172,15 +203,31 @@ async function execute(
       return reply(actor, s.incidents.acknowledge(command.id, actor));
     case 'resolve':
       return reply(actor, s.incidents.resolve(command.id, actor, command.note));
-    case 'mute':
-      return reply(
+    case 'mute': {
+      const text = s.mutes.mute(command.kind, command.target, command.durationMs, actor, command.reason);
+      const until = new Date(s.now() + command.durationMs).toISOString();
+      announceControl(s, cmd.channel, {
         actor,
-        s.mutes.mute(command.kind, command.target, command.durationMs, actor, command.reason),
-      );
-    case 'unmute':
-      return reply(actor, s.mutes.unmute(command.kind, command.target, actor));
+        what: `muted ${command.kind} ${command.target} until ${until}`,
+        why: command.reason,
+        undo: `/autonomy unmute ${command.kind} ${command.target}`,
+        key: `mute:${command.kind}:${command.target}`,
+      });
+      return reply(actor, text);
+    }
+    case 'unmute': {
+      const text = s.mutes.unmute(command.kind, command.target, actor);
+      announceControl(s, cmd.channel, {
+        actor,
+        what: `unmuted ${command.kind} ${command.target}`,
+        why: null,
+        undo: `/autonomy mute ${command.kind} ${command.target} <duration>`,
+        key: `unmute:${command.kind}:${command.target}`,
+      });
+      return reply(actor, text);
+    }
     case 'phase':
-      return phase(s, command, actor, policy);
+      return phase(s, command, actor, policy, cmd.channel);
     case 'digest':
       return s.digest(cmd.channel, actor);
     case 'subscribe':
@@ -221,6 +268,7 @@ function phase(
   command: Extract<Command, { verb: 'phase' }>,
   actor: string,
   policy: Policy,
+  channel: string,
 ): ChatMessage {
   const snapshot = s.control.snapshot();
   if (command.phase === null) return reply(actor, 'Rollout phase', describePhases(policy, snapshot));
@@ -238,6 +286,14 @@ function phase(
     );
   }
   const change = s.control.setPhase(command.phase, command.agent, actor, command.reason ?? undefined);
+  if (change.changed)
+    announceControl(s, channel, {
+      actor,
+      what: `set ${scope} to phase ${command.phase} (${PHASE_NAMES[command.phase]}), was ${current}`,
+      why: command.reason,
+      undo: `/autonomy phase ${current}${command.agent === null ? '' : ` ${command.agent}`}`,
+      key: `phase:${scope}:${command.phase}`,
+    });
   return reply(
     actor,
     change.message,

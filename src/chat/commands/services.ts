@@ -114,6 +114,11 @@ export interface CommandServices {
   skills(): readonly { id: string; title: string; state: string; impact: string | null }[];
   /** Posts the digest now to `channel`; returns the reply. */
   digest(channel: string, actor: string): Promise<ChatMessage>;
+  /**
+   * Queues a message for a channel (control changes announced: commands/announce.ts). Without it
+   * (the CLI, or a core that does not wire it) changes are only answered to whoever made them.
+   */
+  announce?(channel: string, message: ChatMessage, dedupeKey: string): void;
 }
 
 /** A refusal a person can act on (unknown id, wrong state); the reply says it and nothing changes. */

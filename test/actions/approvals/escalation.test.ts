@@ -4,6 +4,7 @@ import { Escalation, type EscalationOptions } from '../../../src/actions/approva
 import { screenText } from '../../../src/agents/runtime/screen.js';
 import { postRedactor } from '../../../src/agents/runtime/secrets.js';
 import { ButtonKey } from '../../../src/chat/button-key.js';
+import { snooze } from '../../../src/chat/incident-snooze.js';
 import type { ChatMessage } from '../../../src/chat/message.js';
 import { incidents } from '../../../src/db/schema.js';
 import type { Severity } from '../../../src/policy/vocabulary.js';
@@ -215,6 +216,18 @@ describe('escalating a critical incident', () => {
     at(30);
     expect(esc.tick().incidents).toBe(0);
     expect(escalationPosts()).toHaveLength(1);
+  });
+
+  it('holds a snoozed incident for the hour of its snooze, then escalates it', () => {
+    const id = openIncident(node, 4);
+    const esc = escalation();
+    snooze(node.audit, { id, shortId: 'i4' }, 'slack:user:U0OPERATOR', 'slack', at(5));
+    at(30);
+    expect(esc.tick()).toEqual({ approvals: 0, incidents: 0, held: 1 });
+    at(64);
+    expect(esc.tick().incidents).toBe(0);
+    at(66);
+    expect(esc.tick().incidents).toBe(1);
   });
 
   it('leaves warnings alone and holds back what the injected predicate holds', () => {

@@ -233,3 +233,60 @@ describe('running commands under the policy roles', () => {
     expect((await run(OPERATOR, 'audit run_2')).title).toBe('No run run_2');
   });
 });
+
+describe('control changes are announced', () => {
+  type Said = { channel: string; message: ChatMessage };
+  async function runAnnounced(actor: string, text: string): Promise<{ reply: ChatMessage; said: Said[] }> {
+    const said: Said[] = [];
+    policy = makePolicy({
+      phase: 1,
+      edit: (doc) => {
+        doc.control.roles = { operators: [OPERATOR, GROUP], approvers: [APPROVER], admins: [ADMIN] };
+        doc.control.approvalChannels = ['slack:C0APPROVALS', 'slack:C0OPS'];
+      },
+    });
+    const s: CommandServices = {
+      ...services(),
+      announce: (channel, m) => said.push({ channel, message: m }),
+    };
+    const reply = await runCommand(s, { platform: 'slack', actor, channel: 'slack:C0OPS', text });
+    return { reply, said };
+  }
+  const fields = (m: ChatMessage | undefined) =>
+    Object.fromEntries((m?.fields ?? []).map((f) => [f.label, f.value]));
+
+  it('kill, resume, phase, budget and mute say who, what, why and how to undo it, where made and to approvers', async () => {
+    const kill = await runAnnounced(OPERATOR, 'kill guardian flapping deploys');
+    expect(kill.said.map((s) => s.channel)).toEqual(['slack:C0OPS', 'slack:C0APPROVALS']);
+    expect(kill.said[0]?.message.title).toBe(
+      `${OPERATOR} killed guardian (2 run(s) aborted, 1 approval(s) voided)`,
+    );
+    expect(fields(kill.said[0]?.message)).toMatchObject({
+      Who: OPERATOR,
+      Why: 'flapping deploys',
+      Undo: '/autonomy resume guardian (admins)',
+    });
+    const resume = await runAnnounced(ADMIN, 'resume guardian fixed');
+    expect(resume.said[0]?.message.title).toBe(`${ADMIN} resumed guardian`);
+    expect(fields(resume.said[0]?.message).Undo).toBe('/autonomy kill guardian <reason>');
+    const phase = await runAnnounced(ADMIN, 'phase 2 reviewed a week');
+    expect(phase.said[0]?.message.title).toMatch(/set all agents to phase 2 .*was 1/);
+    expect(fields(phase.said[0]?.message).Undo).toBe('/autonomy phase 1');
+    const budget = await runAnnounced(ADMIN, 'budget mentor 90000');
+    expect(budget.said[0]?.message.title).toBe(`${ADMIN} set mentor's daily budget to 90000 tokens`);
+    expect(fields(budget.said[0]?.message).Undo).toBe('/autonomy budget mentor 50000');
+    const mute = await runAnnounced(OPERATOR, 'mute service checkout 2h deploy window');
+    expect(mute.said[0]?.message.title).toBe(
+      `${OPERATOR} muted service checkout until 2026-11-24T14:00:00.000Z`,
+    );
+    expect(fields(mute.said[0]?.message)).toMatchObject({
+      Why: 'deploy window',
+      Undo: '/autonomy unmute service checkout',
+    });
+  });
+
+  it('announces nothing that did not change, and nothing for a refused command', async () => {
+    expect((await runAnnounced(ADMIN, 'resume guardian')).said).toHaveLength(0);
+    expect((await runAnnounced(STRANGER, 'kill all')).said).toHaveLength(0);
+  });
+});
