@@ -4,8 +4,9 @@
  * actions that ran on it and how they ended) and the runbook of a live skill that covers it. Reads
  * the database only (learning/ owns how incidents, patterns and skills are read).
  */
-import { and, desc, eq, ne, or } from 'drizzle-orm';
+import { and, desc, eq, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/connection.js';
+import { preparedFor } from '../../db/prepared.js';
 import { incidents } from '../../db/schema.js';
 import { histories } from '../../learning/history.js';
 import { incidentFacts } from '../../learning/patterns.js';
@@ -37,6 +38,26 @@ export interface HistoryQuery {
 
 export type HistoryReader = (query: HistoryQuery) => readonly PastIncident[];
 
+/**
+ * Asked for every triage: prepared once. A null parameter matches nothing (`= NULL` is never
+ * true) and leaves nothing out (`IS NOT NULL` is true of every id).
+ */
+function sameIncidents(database: Database) {
+  const p = sql.placeholder;
+  return database.db
+    .select()
+    .from(incidents)
+    .where(
+      and(
+        or(eq(incidents.fingerprint, p('fingerprint')), eq(incidents.service, p('service'))),
+        sql`${incidents.id} IS NOT ${p('incidentId')}`,
+      ),
+    )
+    .orderBy(desc(incidents.detectedAt))
+    .limit(p('limit'))
+    .prepare();
+}
+
 /** A reader over `database`; `skills` adds the runbooks of live skills. */
 export function historyReader(
   database: Database,
@@ -44,18 +65,11 @@ export function historyReader(
 ): HistoryReader {
   return (q) => {
     const limit = Math.min(10, Math.max(1, q.limit ?? 5));
-    const same = [
-      ...(q.fingerprint ? [eq(incidents.fingerprint, q.fingerprint)] : []),
-      ...(q.service ? [eq(incidents.service, q.service)] : []),
-    ];
-    if (same.length === 0) return [];
-    const rows = database.db
-      .select()
-      .from(incidents)
-      .where(and(or(...same), ...(q.incidentId ? [ne(incidents.id, q.incidentId)] : [])))
-      .orderBy(desc(incidents.detectedAt))
-      .limit(limit * 4)
-      .all()
+    const fingerprint = q.fingerprint || null;
+    const service = q.service || null;
+    if (fingerprint === null && service === null) return [];
+    const rows = preparedFor(database, sameIncidents)
+      .all({ fingerprint, service, incidentId: q.incidentId || null, limit: limit * 4 })
       .sort(
         (a, b) =>
           Number(b.fingerprint === q.fingerprint) - Number(a.fingerprint === q.fingerprint) ||
