@@ -158,7 +158,10 @@ export const PAGE_SCRIPT = String.raw`
         var li = el('li');
         var href = safeUrl(l.url);
         if (href) {
-          var a = el('a', null, l.label);
+          // The host is always shown: a label (from a model or a sender) never hides where it goes.
+          var host = new URL(href).host;
+          var suffix = ' (' + host + ')';
+          var a = el('a', null, l.label.slice(-suffix.length) === suffix ? l.label : l.label + suffix);
           a.href = href;
           a.rel = 'noopener noreferrer';
           a.target = '_blank';

@@ -5,6 +5,7 @@
  * identities the message names, so nothing else can ping anyone.
  */
 import { escapeMarkdown } from 'discord.js';
+import { linkLabel } from '../../src/chat/link-label.js';
 import type { Button, ButtonAction, ChatMessage } from '../../src/chat/message.js';
 import { BUTTON_ACTIONS, SHORT_ID } from '../../src/chat/message.js';
 import { fitMessage, type MessageLimits } from '../../src/chat/truncate.js';
@@ -98,7 +99,7 @@ export function renderMessage(message: ChatMessage, options: RenderOptions): Dis
       components: links.map((l) => ({
         type: BUTTON,
         style: STYLE.link,
-        label: l.label.slice(0, 80),
+        label: linkLabel(l.label, l.url, 80) ?? l.label.slice(0, 80),
         url: l.url,
       })),
     });
@@ -158,7 +159,9 @@ function footerText(message: ChatMessage): string {
 
 /** Markdown and mention syntax in untrusted text shown as typed. */
 export function escapeText(text: string): string {
+  // escapeMarkdown leaves masked links alone: `[good](http://evil.example.net)` would read "good".
   return escapeMarkdown(text)
+    .replace(/[[\]]/g, '\\$&')
     .replace(/<([@#])/g, '<\u200b$1')
     .replace(/@(everyone|here)/gi, '@\u200b$1');
 }

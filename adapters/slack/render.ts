@@ -4,6 +4,8 @@
  * `message.mentions`. The message is fitted to Slack's limits first (fitMessage), with a link to
  * the full text in the console when the public URL is known.
  */
+
+import { linkLabel } from '../../src/chat/link-label.js';
 import type { Button, ChatMessage } from '../../src/chat/message.js';
 import { cutAt, fitMessage, type MessageLimits } from '../../src/chat/truncate.js';
 
@@ -99,9 +101,10 @@ function linkText(label: string, url: string): string {
   } catch {
     return escapeSlack(label);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return escapeSlack(`${label} (${url})`);
+  const shown = linkLabel(label, url);
+  if (shown === null) return escapeSlack(`${label} (${url})`);
   const href = escapeSlack(parsed.href.replace(/\|/g, '%7C'));
-  return `<${href}|${escapeSlack(label)}>`;
+  return `<${href}|${escapeSlack(shown)}>`;
 }
 
 export interface RenderOptions {

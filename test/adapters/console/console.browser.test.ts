@@ -349,6 +349,31 @@ describe('the console page in Chromium', () => {
     expect(await page.getByText('2 replies in the thread').count()).toBe(1);
   });
 
+  it('never shows a masked link from untrusted text: links name their host, link syntax stays text', async () => {
+    const evil = 'http://evil.example.net/x';
+    const syntax = `[good](${evil}) <${evil}|good> <a href="${evil}">good</a>`;
+    await page.goto(`${server.url}/`);
+    await adapter.post(
+      'console:main',
+      message({
+        kind: 'suggestion',
+        title: 'Masked link check',
+        body: `The model said: ${syntax}`,
+        fields: [{ label: 'Reason', value: syntax }],
+        links: [{ label: 'Official docs', url: evil }],
+      }),
+    );
+    const art = article('Masked link check');
+    await art.waitFor();
+    const anchors = await art
+      .locator('a[href^="http"]')
+      .evaluateAll((as) =>
+        as.map((a) => ({ text: a.textContent ?? '', href: a.getAttribute('href') ?? '' })),
+      );
+    expect(anchors).toEqual([{ text: 'Official docs (evil.example.net)', href: evil }]);
+    expect(await art.locator('.body').textContent()).toContain(syntax);
+  });
+
   it('falls back to polling when the live stream cannot connect', async () => {
     const tab = await context.newPage();
     await tab.route('**/api/stream', (route) => route.abort());

@@ -387,7 +387,7 @@ describe('rendering', () => {
     expect(all).toContain('&lt;!channel&gt;');
     expect(all).toContain('<@U123>');
     expect(all).toContain('<!subteam^S456>');
-    expect(all).toContain('<https://example.com/a?b=1&amp;c=2|&lt;!here&gt;>');
+    expect(all).toContain('<https://example.com/a?b=1&amp;c=2|&lt;!here&gt; (example.com)>');
   });
 
   it('renders every message kind with context refs and buttons', () => {
