@@ -333,6 +333,9 @@ export function createCore(d: CoreDeps): Core {
 
   const commands: CommandServices = {
     now,
+    // Control changes said in the channel and the approval channels (a CLI change too: the running
+    // bot delivers what the CLI queued).
+    announce: (channel, msg, dedupeKey) => messages.enqueue(channel, msg, { dedupeKey }),
     policy: d.policy,
     control,
     audit,

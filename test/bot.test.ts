@@ -36,7 +36,9 @@ describe('the bot process', () => {
       expect(body.status).toBe('ok');
       expect(body.checks.database?.status).toBe('ok');
       expect(body.checks.model).toMatchObject({ status: 'ok' });
-      expect(body.checks.model?.detail).toContain(`llama3.2:3b, qwen2.5:14b at ${ollama.url}: ollama 0.0.0-fake`);
+      expect(body.checks.model?.detail).toContain(
+        `llama3.2:3b, qwen2.5:14b at ${ollama.url}: ollama 0.0.0-fake`,
+      );
       await checkStarted(bot, logs);
     } finally {
       await ollama.close();
@@ -164,6 +166,32 @@ describe('the bot process', () => {
     } finally {
       other.close();
     }
+  });
+
+  it('announces a kill typed in the console in the channel, with who, why and how to undo it', async () => {
+    const { bot } = await start();
+    const reply = await bot.core.inbound.command({
+      platform: 'console',
+      actor: 'console:user:local',
+      channel: 'console:main',
+      text: 'kill guardian flapping checks',
+    });
+    expect(reply.title).toMatch(/guardian/);
+    type Posted = { kind: string; title: string; fields?: { label: string; value: string }[] };
+    const find = () =>
+      bot.core.outbox
+        .consoleHistory(50)
+        .map((m) => m.message as Posted)
+        .find((m) => m.kind === 'notice' && m.title.includes('killed guardian'));
+    await eventually(() => find() !== undefined, 5000);
+    const announced = find();
+    expect(announced?.title).toContain('console:user:local');
+    expect(announced?.fields).toEqual(
+      expect.arrayContaining([
+        { label: 'Why', value: 'flapping checks' },
+        { label: 'Undo', value: '/autonomy resume guardian (admins)' },
+      ]),
+    );
   });
 
   it('starts with everything killed when AUTONOMY_KILL=all, audited', async () => {
