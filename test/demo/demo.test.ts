@@ -177,9 +177,11 @@ describe('npm run demo (a real process, no model server: rules only)', () => {
     expect(rows.map((r) => r.kind).sort()).toEqual(
       ['advisory', 'alert', 'error_signature', 'failed_job', 'health'].sort(),
     );
-    // One incident for demo-api: the health degradation opened it, the rest joined (same service).
+    // One incident for demo-api: the health degradation opened it, the rest joined (same service),
+    // and its title says what it holds.
     expect(of('health')).toMatchObject({
-      title: 'demo-api /healthz failed 3 checks in a row (503 Service Unavailable)',
+      title:
+        'demo-api /healthz failed 3 checks in a row (503 Service Unavailable) + error repeated 5× in 10m: checkout failed for order ord<*>: upstream payments-gateway timed out after <*> (request_id=<*>) + HighErrorRate: 7.4% of demo-api requests fail (objective: 1%)',
       service: 'demo-api',
     });
     expect(of('error_signature')?.incident).toBe(of('health')?.incident);
