@@ -2,9 +2,8 @@
  * The incident card's buttons end to end, through the running bot and the local stand-ins of
  * Slack (HTTP mode, signed interactions) and Discord (gateway interactions): the card shows the
  * incident's state and its source's links with their hosts; Acknowledge, Resolve, Mute 1 h and
- * Snooze 1 h work for an operator and refuse anyone else with the reason. (The channel announcement
- * of the mute is tested in test/chat/commands/announce.test.ts: the core does not hand the
- * command services an outbox yet.)
+ * Snooze 1 h work for an operator and refuse anyone else with the reason; the mute is announced
+ * in the channel with its expiry.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { customId } from '../../adapters/discord/render.js';
@@ -154,6 +153,20 @@ describe('incident card buttons', () => {
     expect(muted[0]).toMatchObject({ actor: 'slack:user:UONCALL1' });
     expect(muted[0]?.outcome).toContain('checkout');
     expect(b.audit.records({ kind: 'incident.snoozed' })).toMatchObject([{ actor: 'slack:user:UONCALL1' }]);
+    // The mute is announced in the channel the card is in, with its expiry and how to undo it.
+    await eventually(
+      () =>
+        api
+          .callsTo('chat.postMessage')
+          .some(
+            (c) =>
+              c.args.channel === 'C0ALERTS' &&
+              !c.args.thread_ts &&
+              /slack:user:UONCALL1 muted service checkout for 1 h \(until /.test(String(c.args.text)) &&
+              JSON.stringify(c.args.blocks).includes('/autonomy unmute service checkout'),
+          ),
+      5000,
+    );
     // Acknowledge: the card is edited in place, says who, and loses its Acknowledge button.
     expect(await click(api, b.url, 'UONCALL1', button('ack'))).toContain('i1');
     await eventually(
