@@ -196,6 +196,8 @@ export const runs = sqliteTable(
     index('runs_action_started_idx').on(t.actionId, t.startedAt),
     index('runs_status_idx').on(t.status),
     index('runs_incident_idx').on(t.incidentId),
+    // A job taken up again asks whether its earlier run had started actions (their trigger_ref).
+    index('runs_trigger_ref_idx').on(t.triggerRef),
   ],
 );
 

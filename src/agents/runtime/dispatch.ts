@@ -190,7 +190,8 @@ export class AgentDispatcher {
     if (job.attempts > MAX_ATTEMPTS) {
       return jobs.finish(job, 'closed', `gave up after ${MAX_ATTEMPTS} attempts that did not finish`);
     }
-    const acted = job.attempts > 1 ? jobs.actedBefore(job) : null;
+    // Also after a clean stop (which hands the job back): a run cut short may have started actions.
+    const acted = jobs.actedBefore(job);
     if (acted !== null) {
       return jobs.finish(
         job,

@@ -1,0 +1,1 @@
+CREATE INDEX `runs_trigger_ref_idx` ON `runs` (`trigger_ref`);
