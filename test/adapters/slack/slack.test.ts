@@ -28,6 +28,8 @@ interface Harness {
 }
 
 let h: Harness;
+/** The clock the request guard reads: the wall clock, unless a test stops it (set to epoch ms). */
+let stoppedAt: number | null = null;
 
 async function setup(): Promise<Harness> {
   const api = await startFakeSlackApi();
@@ -56,7 +58,7 @@ async function setup(): Promise<Harness> {
     },
   });
   const app = new Hono();
-  mountSlack(app, adapter);
+  mountSlack(app, adapter, () => stoppedAt ?? Date.now());
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
   await new Promise<void>((r) => server.once('listening', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
@@ -65,6 +67,7 @@ async function setup(): Promise<Harness> {
 }
 
 beforeEach(async () => {
+  stoppedAt = null;
   h = await setup();
 });
 afterEach(async () => {
@@ -161,7 +164,10 @@ describe('slash command /autonomy (HTTP mode, signed requests)', () => {
   });
 
   it('refuses timestamps more than 5 minutes in the past or in the future', async () => {
-    const now = Math.floor(Date.now() / 1000);
+    // The guard's clock stands still: on the wall clock, a first request slower than the rest of
+    // the second made "now + 301 s" only 300 s ahead by the time of the second one (200, not 401).
+    stoppedAt = Date.now();
+    const now = Math.floor(stoppedAt / 1000);
     expect((await send(slashBody('kill all'), { ts: now - 301 })).status).toBe(401);
     const future = await send(slashBody('kill all'), { ts: now + 301 });
     expect(future.status).toBe(401);
