@@ -69,7 +69,9 @@ export function escapes(text: string): string[] {
   };
   look(raw, '');
   const props = (raw as { proposals?: unknown }).proposals;
-  if (Array.isArray(props)) props.slice(0, 10).forEach((p, i) => look(p, `proposals[${i}].`));
+  if (Array.isArray(props)) {
+    for (const [i, p] of props.slice(0, 10).entries()) look(p, `proposals[${i}].`);
+  }
   return [...found];
 }
 
