@@ -3,6 +3,8 @@
  * The `autonomy` command. Thin: parses arguments, calls into the modules, prints what happened.
  * Shell commands act as `cli:user:$USER` on the same database as the bot (for when chat is down).
  * Exit codes: 0 done, 1 failed (invalid policy, broken chain, ...), 2 bad usage.
+ * The bot itself (main.ts: chat SDKs, charts, the browser; ~1 s of CPU to load) and the other heavy
+ * modules load only in the commands that use them, so `autonomy kill` answers fast on a busy host.
  */
 import { createWriteStream, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -10,7 +12,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import ms from 'ms';
-import { registerCommands } from '../adapters/discord/commands.js';
 import { acceptDriftBaselines } from './agents/guardian/drift.js';
 import { AuditLog, type ExportFormat } from './audit/log.js';
 import { runCommand } from './chat/commands/execute.js';
@@ -22,8 +23,7 @@ import { type Core, createCore } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
 import { DemoError, driveRunningBot, startDemo } from './demo/run.js';
 import { formatSimulation, simulate } from './eval/simulate.js';
-import { startBot } from './main.js';
-import { buildDigest } from './metrics/digest.js';
+import type { Bot } from './main.js';
 import { formatIssue, PolicyError } from './policy/errors.js';
 import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
@@ -127,6 +127,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .command('start')
     .description('run the bot: migrate, load the policy, serve HTTP (GET /healthz); stops on SIGTERM')
     .action(async () => {
+      const { startBot } = await import('./main.js');
       const bot = await startBot({ env: io.env, cwd: io.cwd, now: io.now });
       installCrashGuard({ log: bot.log, audit: (entry) => bot.audit.append(entry) });
       installSignalHandlers(bot);
@@ -162,6 +163,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
           if (r.failed > 0) throw new CliFailure(`${r.failed} of ${r.steps} step(s) were refused`);
           return;
         }
+        const { startBot } = await import('./main.js');
         const demo = await startDemo({ ...demoIo, start: startBot, dataDir: opts.data });
         stopOnSignals(demo.stop, demo.bot.log, () => out('demo bot stopped'));
       } catch (err) {
@@ -214,6 +216,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
           : await loadPolicyFile(cfg().policyFile);
         if (!loaded.ok) throw new PolicyError(loaded.issues);
         if (opts.preview || opts.channel === undefined) {
+          const { buildDigest } = await import('./metrics/digest.js');
           const digest = await buildDigest({
             database,
             policy: loaded.policy,
@@ -296,6 +299,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .action(async () => {
       const discord = cfg().discord;
       if (discord === null) throw new CliFailure('set DISCORD_TOKEN to the bot token first', 2);
+      const { registerCommands } = await import('../adapters/discord/commands.js');
       const { scope } = await registerCommands({
         token: discord.token,
         guildId: discord.guildId ?? undefined,
@@ -561,7 +565,7 @@ async function reloadRunningBot(config: Config, io: CliIo): Promise<void> {
   }
 }
 
-function installSignalHandlers(bot: Awaited<ReturnType<typeof startBot>>): void {
+function installSignalHandlers(bot: Bot): void {
   process.on('SIGHUP', () => {
     void bot.policy.reload('system:sighup', 'signal');
   });
