@@ -94,9 +94,13 @@ describe('Slack in the running bot', () => {
         payload: {},
       },
     ]);
-    await eventually(() => api.callsTo('chat.postMessage').length > 0, 5000);
-    const posted = api.callsTo('chat.postMessage')[0];
-    expect(posted?.args.channel).toBe('C0ALERTS');
+    const toAlerts = () => api.callsTo('chat.postMessage').find((c) => c.args.channel === 'C0ALERTS');
+    await eventually(() => toAlerts() !== undefined, 5000);
+    const posted = toAlerts();
+    expect(JSON.stringify(posted?.args)).toContain('HighErrorRate on api');
+    // The kill typed in C0OPS was announced there (who, what, how to undo), before the alert.
+    const announced = api.callsTo('chat.postMessage').find((c) => c.args.channel === 'C0OPS');
+    expect(JSON.stringify(announced?.args)).toContain('/autonomy resume');
     // Event text can never mention anyone: the <!channel> in the alert arrives escaped.
     expect(JSON.stringify(posted?.args)).not.toContain('<!channel>');
   });
