@@ -42,10 +42,18 @@ async function startProcess(
   });
   child = proc;
   let err = '';
-  proc.stderr.on('data', (c: Buffer) => {
-    err += c.toString('utf8');
+  // What a start ends in: the log line with the URL, or the process exiting (its stderr says why).
+  // No guess of how long a start takes here: the test's own timeout bounds it.
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stderr.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+      const found = /"url":"(http:\/\/[^"]+)"/.exec(err)?.[1];
+      if (found !== undefined) resolve(found);
+    });
+    proc.once('exit', (code, signal) =>
+      reject(new Error(`the bot exited (${code ?? signal}) before it listened:\n${err}`)),
+    );
   });
-  const url = await eventually(() => /"url":"(http:\/\/[^"]+)"/.exec(err)?.[1], 10_000, 25);
   return { url, stderr: () => err };
 }
 
@@ -66,7 +74,10 @@ function autonomy(...args: string[]) {
 const health = getHealth;
 let ollama: FakeOllama | null = null;
 
-describe('autonomy start (a real process)', () => {
+// Each test starts the built CLI as new processes (the bot, then a kill and two reloads), about 5 s
+// of CPU in all; on a 2-core machine with both cores busy that took up to 18 s, so the default 20 s
+// was a guess of the machine's speed (kill-under-load.test.ts gives itself 60 s too).
+describe('autonomy start (a real process)', { timeout: 60_000 }, () => {
   it('obeys a shell kill within a second, reloads on `policy reload`, and stops cleanly on SIGTERM', async () => {
     // A model server answers, so the bot is healthy (without one /healthz says degraded: bot.test.ts).
     ollama = await startFakeOllama();
