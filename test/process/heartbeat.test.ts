@@ -1,8 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startHeartbeat } from '../../src/process/heartbeat.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('the heartbeat (dead-man switch)', () => {
   it('pings the URL at start and then on every interval, and logs failures without the URL path', async () => {
+    // The test's clock: pings come when it says, however busy the machine (on the wall clock, a
+    // worker stalled for 80 ms left two pings in the first 100 ms where three were expected).
+    vi.useFakeTimers();
     const calls: string[] = [];
     const warnings: { obj: object; msg: string }[] = [];
     let fail = false;
@@ -16,14 +23,14 @@ describe('the heartbeat (dead-man switch)', () => {
       fetch: fakeFetch,
       log: { warn: (obj, msg) => warnings.push({ obj, msg }) },
     });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(calls.length).toBeGreaterThanOrEqual(3);
+    await vi.advanceTimersByTimeAsync(90);
+    expect(calls).toHaveLength(4); // at start, then at 30, 60 and 90 ms
     fail = true;
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.advanceTimersByTimeAsync(30);
+    expect(calls).toHaveLength(5);
     stop();
-    const n = calls.length;
-    await new Promise((r) => setTimeout(r, 80));
-    expect(calls.length).toBe(n); // stopped
+    await vi.advanceTimersByTimeAsync(300);
+    expect(calls).toHaveLength(5); // stopped
     expect(warnings[0]?.msg).toBe('heartbeat ping failed');
     expect(JSON.stringify(warnings)).not.toContain('secret-uuid');
     expect(JSON.stringify(warnings)).toContain('hc.example.com');
