@@ -26,8 +26,18 @@ import {
 import { SignalStore } from '../../../src/signals/incidents/store.js';
 import { DEFAULT_POLICY } from '../../helpers/bot.js';
 
-/** What the stand-in service does on the next requests. */
-const behaviour = { delayMs: 0, status: 200 };
+/**
+ * What the stand-in service does on the next requests: its answers take `latencyMs` on `clock` (it
+ * moves the clock as it answers), after a real wait of `delayMs` (for timeouts and aborts, which
+ * run on real timers).
+ */
+const behaviour = { latencyMs: 0, delayMs: 0, status: 200 };
+/**
+ * The clock of the monitors that judge latency: only the stand-in service moves it, so a slow
+ * answer is slow and a quick one quick, however busy the machine. (On the wall clock, a worker
+ * stalled for 100 ms made one of the six quick answers "slow".)
+ */
+const clock = { t: Date.UTC(2026, 0, 5, 9), now: () => clock.t };
 let server: Server;
 let url = '';
 let requests: string[] = [];
@@ -36,6 +46,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     setTimeout(() => {
+      clock.t += behaviour.latencyMs;
       res.writeHead(behaviour.status, { 'content-type': 'text/plain' });
       res.end(req.method === 'HEAD' ? undefined : 'ok');
     }, behaviour.delayMs);
@@ -104,6 +115,7 @@ describe('health probes against a local server', () => {
     database = openDatabase(join(dir, 'autonomy.db'));
     migrate(database);
     store = new SignalStore(database, { now: Date.now, newId: sequentialIds() });
+    behaviour.latencyMs = 0;
     behaviour.delayMs = 0;
     behaviour.status = 200;
     requests = [];
@@ -114,13 +126,13 @@ describe('health probes against a local server', () => {
   });
 
   it('slow, then down, then recovered: one incident, escalated, then resolved', async () => {
-    const monitor = new HealthMonitor({ sink: store, now: Date.now });
+    const monitor = new HealthMonitor({ sink: store, now: clock.now });
     const run = async () => (await monitor.run(settings()))[0];
     for (let i = 0; i < 6; i++) expect((await run())?.outcome).toBe('ok');
     expect(requests[0]).toBe('GET /healthz?token=s3cret');
 
     // One slow answer: bad, but not yet a signal (2 in a row are needed).
-    behaviour.delayMs = 300;
+    behaviour.latencyMs = 300;
     const first = await run();
     expect(first).toMatchObject({ outcome: 'slow', degraded: false, signal: null });
     const second = await run();
@@ -138,7 +150,7 @@ describe('health probes against a local server', () => {
     expect(incidentRows()).toMatchObject([{ status: 'open', severity: 'warning', service: 'api' }]);
 
     // Broken: slow turns into down, the same incident is raised to critical.
-    behaviour.delayMs = 0;
+    behaviour.latencyMs = 0;
     behaviour.status = 503;
     const down = await run();
     expect(down).toMatchObject({ outcome: 'down', detail: 'HTTP 503 (expected 200)' });
@@ -160,12 +172,12 @@ describe('health probes against a local server', () => {
   });
 
   it('a single outlier raises nothing and does not move the baseline', async () => {
-    const monitor = new HealthMonitor({ sink: store, now: Date.now });
+    const monitor = new HealthMonitor({ sink: store, now: clock.now });
     for (let i = 0; i < 6; i++) await monitor.run(settings());
     const before = (await monitor.run(settings()))[0]?.baselineMs as number;
-    behaviour.delayMs = 300;
+    behaviour.latencyMs = 300;
     expect((await monitor.run(settings()))[0]?.outcome).toBe('slow');
-    behaviour.delayMs = 0;
+    behaviour.latencyMs = 0;
     const after = (await monitor.run(settings()))[0];
     expect(after?.outcome).toBe('ok');
     expect(after?.baselineMs).toBeLessThan(before + 20);
