@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOllama, startFakeOllama } from './fakes/ollama-server.js';
-import { eventually, getHealth, ROOT, type TempSetup, tempSetup } from './helpers/bot.js';
+import { eventually, getHealth, listening, ROOT, type TempSetup, tempSetup } from './helpers/bot.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli.js');
 const exec = promisify(execFile);
@@ -41,20 +41,8 @@ async function startProcess(
     cwd: setup.dir,
   });
   child = proc;
-  let err = '';
-  // What a start ends in: the log line with the URL, or the process exiting (its stderr says why).
-  // No guess of how long a start takes here: the test's own timeout bounds it.
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stderr.on('data', (c: Buffer) => {
-      err += c.toString('utf8');
-      const found = /"url":"(http:\/\/[^"]+)"/.exec(err)?.[1];
-      if (found !== undefined) resolve(found);
-    });
-    proc.once('exit', (code, signal) =>
-      reject(new Error(`the bot exited (${code ?? signal}) before it listened:\n${err}`)),
-    );
-  });
-  return { url, stderr: () => err };
+  const started = listening(proc);
+  return { url: await started.url, stderr: started.stderr };
 }
 
 function autonomy(...args: string[]) {

@@ -2,6 +2,7 @@
  * Helpers for tests that run the bot: a temp data folder with a copy of the default policy, a log
  * sink that keeps JSON lines for assertions, and polling for "within N ms" behaviour.
  */
+import type { ChildProcess } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -97,6 +98,28 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * What starting the built bot (`autonomy start`) ends in: the URL it logs once it listens, or the
+ * process ending (rejected, with its stderr). No deadline of its own: a start takes 2 s of CPU,
+ * over 10 s of wall clock on a loaded 2-core machine, so the test's own timeout bounds it.
+ * `stderr()` is everything the process has written there so far.
+ */
+export function listening(proc: ChildProcess): { url: Promise<string>; stderr: () => string } {
+  let err = '';
+  const url = new Promise<string>((resolve, reject) => {
+    proc.stderr?.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+      const found = /"url":"(http:\/\/[^"]+)"/.exec(err)?.[1];
+      if (found !== undefined) resolve(found);
+    });
+    // 'close', not 'exit': by then its stderr has been read to the end.
+    proc.once('close', (code, signal) =>
+      reject(new Error(`the bot exited (${code ?? signal}) before it listened:\n${err}`)),
+    );
+  });
+  return { url, stderr: () => err };
 }
 
 /** What GET /healthz answers (the parts tests look at). */

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeSlackApi, slackSignedHeaders, startFakeSlackApi } from '../fakes/slack-api.js';
-import { eventually, getHealth, ROOT, type TempSetup, tempSetup } from '../helpers/bot.js';
+import { getHealth, listening, ROOT, type TempSetup, tempSetup } from '../helpers/bot.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli.js');
 const SECRET = 'slack-signing-secret-for-process-tests';
@@ -45,11 +45,8 @@ describe('the bot process and bad input', () => {
       cwd: setup.dir,
     });
     child = proc;
-    let stderr = '';
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    const url = await eventually(() => /"url":"(http:\/\/[^"]+)"/.exec(stderr)?.[1], 10_000, 25);
+    const started = listening(proc);
+    const url = await started.url;
     const post = (body: string) =>
       fetch(`${url}/slack/events`, {
         method: 'POST',
@@ -76,6 +73,6 @@ describe('the bot process and bad input', () => {
       response_url: api.responseUrl(),
     }).toString();
     expect((await post(command)).status).toBe(200);
-    expect(stderr).not.toContain('uncaught');
+    expect(started.stderr()).not.toContain('uncaught');
   });
 });

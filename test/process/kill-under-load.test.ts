@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ROOT, type TempSetup, tempSetup } from '../helpers/bot.js';
+import { eventually, listening, ROOT, type TempSetup, tempSetup } from '../helpers/bot.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli.js');
 const TOKEN = 'kill-under-load-ingest-token-0123456789';
@@ -100,12 +100,7 @@ function alert(i: number): string {
 async function start(s: TempSetup): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [BIN, 'start'], { env: { ...process.env, ...s.env }, cwd: s.dir });
   children.push(proc);
-  let err = '';
-  proc.stderr?.on('data', (c: Buffer) => {
-    err += c.toString('utf8');
-  });
-  const url = await eventually(() => /"url":"(http:\/\/[^"]+)"/.exec(err)?.[1], 10_000, 25);
-  return { proc, url };
+  return { proc, url: await listening(proc).url };
 }
 
 async function post(url: string, body: string): Promise<number> {
