@@ -166,6 +166,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         const { startBot } = await import('./main.js');
         const demo = await startDemo({ ...demoIo, start: startBot, dataDir: opts.data });
         stopOnSignals(demo.stop, demo.bot.log, () => out('demo bot stopped'));
+        out(demo.stopHint);
       } catch (err) {
         if (err instanceof DemoError) throw new CliFailure(err.message, err.exitCode);
         throw err;

@@ -59,6 +59,11 @@ export interface RunningDemo {
   /** The demo folder: data/ (database, tokens), work/ (what the actions touch), bot.log. */
   readonly dir: string;
   readonly result: DriveResult;
+  /**
+   * The last line to print, how to stop the demo: the caller prints it once Ctrl-C is handled (a
+   * script that stops the demo on seeing it otherwise kills it before it can clean up).
+   */
+  readonly stopHint: string;
   /** Stops the bot; removes the demo folder unless it was given with --data. */
   stop(): Promise<void>;
 }
@@ -299,12 +304,10 @@ export async function startDemo(
     const feed = consoleToken === null ? null : new ConsoleFeed(bot.url, consoleToken, o.fetch);
     const result = await drive(target, feed, o, true);
     for (const line of whatNext(result, bot.consoleUrl, o.waitMs ?? 20_000)) o.out(line);
-    o.out(
-      given
-        ? `Ctrl-C stops the demo bot; its database, log and work folder stay in ${dir}.`
-        : 'Ctrl-C stops the demo bot and removes its temp folder.',
-    );
-    return { bot, dir, result, stop };
+    const stopHint = given
+      ? `Ctrl-C stops the demo bot; its database, log and work folder stay in ${dir}.`
+      : 'Ctrl-C stops the demo bot and removes its temp folder.';
+    return { bot, dir, result, stopHint, stop };
   } catch (err) {
     await stop();
     throw err;
