@@ -9,7 +9,8 @@
  * run (runs 2, 4, ...), like a loaded CI machine. Everything else goes to `vitest run` as is (file
  * filters, -t, ...). Builds once first (a few process tests run dist/). Each run's console output and
  * JSON report stay in a temp folder, named at the end. Prints a table of the failed tests (file >
- * name, failures/N, first line of the first failure) and exits 1 when any test failed in any run.
+ * name, failures/N, the runs they failed in, the first line of each different failure) and exits 1
+ * when any test failed in any run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio:
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const out = mkdtempSync(join(tmpdir(), 'test-repeat-'));
-/** "file > describe > test" -> first line of each failure message -> how many runs */
+/** "file > describe > test" -> the runs it failed in, and how often each first line of a failure came */
 const failed = new Map();
 
 function record(key, message, run) {
@@ -40,10 +41,12 @@ function record(key, message, run) {
     .trim()
     .split('\n');
   // Vitest's JSON report loses the message of some errors (a test timeout among them).
-  if (line === 'Error: STACK_TRACE_ERROR') line = `(no message in the JSON: a timeout? see run-${run}.log)`;
-  const messages = failed.get(key) ?? new Map();
-  messages.set(line, (messages.get(line) ?? 0) + 1);
-  failed.set(key, messages);
+  if (line === 'Error: STACK_TRACE_ERROR')
+    line = "(no message in the JSON report: a timeout? see the run's log)";
+  const entry = failed.get(key) ?? { runs: [], lines: new Map() };
+  entry.runs.push(run);
+  entry.lines.set(line, (entry.lines.get(line) ?? 0) + 1);
+  failed.set(key, entry);
 }
 
 function runVitest(i) {
@@ -93,10 +96,11 @@ if (failed.size === 0) {
   process.exit(0);
 }
 process.stdout.write(`\n${failed.size} test(s) failed at least once:\n\n`);
-const total = (messages) => [...messages.values()].reduce((a, b) => a + b, 0);
-const rows = [...failed].sort((a, b) => total(b[1]) - total(a[1]) || a[0].localeCompare(b[0]));
-for (const [key, messages] of rows) {
-  process.stdout.write(`${String(total(messages)).padStart(3)}/${runs}  ${key}\n`);
-  for (const [line, n] of messages) process.stdout.write(`        ${n}x ${line}\n`);
+const rows = [...failed].sort((a, b) => b[1].runs.length - a[1].runs.length || a[0].localeCompare(b[0]));
+for (const [key, { runs: failedRuns, lines }] of rows) {
+  process.stdout.write(
+    `${String(failedRuns.length).padStart(3)}/${runs}  ${key}  (run ${failedRuns.join(', ')})\n`,
+  );
+  for (const [line, n] of lines) process.stdout.write(`        ${n}x ${line}\n`);
 }
 process.exit(1);
