@@ -7,7 +7,8 @@
  * shown fact is dropped, and a proposal naming another agent's action, an unknown one, an action
  * class the agent does not offer in this turn, bad params, a target out of scope, or trying to set
  * a tier, an approval or a command is refused (the turn audits each refusal). What is left is only
- * proposed: decide() says what runs.
+ * proposed: decide() says what runs. Steps (asked for by some turns) are kept only when they cite a
+ * shown fact: a claim with no supporting fact is not written down.
  */
 import { z } from 'zod';
 import { checkParams, targetSystem } from '../../policy/params.js';
@@ -17,6 +18,7 @@ import { oneLine } from './data-text.js';
 import type { AgentProposal } from './types.js';
 
 export const MAX_PROPOSALS = 3;
+export const MAX_STEPS = 12;
 
 /** What the model must answer (unknown keys are stripped; `escapes()` looks for them first). */
 export const modelAnswer = z.object({
@@ -33,6 +35,11 @@ export const modelAnswer = z.object({
       }),
     )
     .max(MAX_PROPOSALS),
+  /** Asked for by some turns (mentor's runbooks): steps in order, each with the fact ids it comes from. */
+  steps: z
+    .array(z.object({ text: z.string().max(400), facts: z.array(z.string().max(300)).max(10) }))
+    .max(MAX_STEPS)
+    .optional(),
 });
 export type ModelAnswer = z.output<typeof modelAnswer>;
 
@@ -42,6 +49,14 @@ export interface Assessment {
   readonly cause: { readonly text: string; readonly facts: readonly string[] } | null;
   readonly confidence: number;
   readonly proposals: readonly AgentProposal[];
+  /** When the turn asked for steps: those backed by at least one shown fact (the others are dropped). */
+  readonly steps?: readonly Step[];
+}
+
+/** One step of a plan or runbook, with the fact ids that support it. */
+export interface Step {
+  readonly text: string;
+  readonly facts: readonly string[];
 }
 
 export interface Refusal {
@@ -100,7 +115,8 @@ export function checkAnswer(
   },
 ): { assessment: Assessment; refused: Refusal[] } {
   const refused: Refusal[] = [];
-  const facts = [...new Set(answer.causeFacts.filter((id) => o.shown.has(id)))];
+  const cited = (ids: readonly string[]) => [...new Set(ids.filter((id) => o.shown.has(id)))];
+  const facts = cited(answer.causeFacts);
   const causeText = oneLine(answer.cause, 600);
   const proposals: AgentProposal[] = [];
   for (const p of answer.proposals.slice(0, MAX_PROPOSALS)) {
@@ -136,6 +152,13 @@ export function checkAnswer(
       cause: facts.length > 0 && causeText !== '' ? { text: causeText, facts } : null,
       confidence: answer.confidence,
       proposals,
+      ...(answer.steps === undefined
+        ? {}
+        : {
+            steps: answer.steps
+              .map((st) => ({ text: oneLine(st.text, 400), facts: cited(st.facts) }))
+              .filter((st) => st.text !== '' && st.facts.length > 0),
+          }),
     },
     refused,
   };

@@ -33,6 +33,10 @@ export interface TurnInput {
   readonly severity?: Severity;
   /** The action classes the agent offers in this turn (default: all of its own). */
   readonly classes?: readonly ActionClass[];
+  /** Action ids of those classes not offered (the sweep runs them already, say). */
+  readonly exclude?: readonly string[];
+  /** Ask for steps too (mentor's runbooks): in order, each citing the facts it comes from. */
+  readonly steps?: boolean;
 }
 
 export interface TurnResult {
@@ -72,6 +76,7 @@ export function systemPrompt(
   ctx: Pick<AgentContext, 'agent' | 'policy'>,
   task: string,
   actions: readonly CompiledAction[],
+  steps = false,
 ): string {
   const scope = ctx.policy.doc.agents[ctx.agent]?.scope ?? ctx.agent;
   return [
@@ -93,8 +98,13 @@ export function systemPrompt(
     '',
     'Answer with JSON only: {"summary": "what is happening, for the on-call engineer", "cause": "the likely',
     'cause, or empty", "causeFacts": ["ids of the facts that support the cause"], "confidence": 0.0 to 1.0,',
-    '"proposals": [{"action": "<id above>", "params": {"<name>": "<value>"}, "why": "one sentence"}]}',
-    'A cause with no supporting fact id is not shown to anyone.',
+    `"proposals": [{"action": "<id above>", "params": {"<name>": "<value>"}, "why": "one sentence"}]${steps ? ',' : '}'}`,
+    ...(steps
+      ? [
+          '"steps": [{"text": "one step, in the order they were taken", "facts": ["ids of the facts it comes from"]}]}',
+        ]
+      : []),
+    `A cause with no supporting fact id is not shown to anyone${steps ? ', nor is a step' : ''}.`,
   ].join('\n');
 }
 
@@ -121,8 +131,10 @@ export async function takeTurn(ctx: AgentContext, input: TurnInput): Promise<Tur
     refused,
     shown,
   });
-  const actions = ownActions(ctx.policy, ctx.agent, input.classes);
-  const system = systemPrompt(ctx, input.task, actions);
+  const actions = ownActions(ctx.policy, ctx.agent, input.classes).filter(
+    (a) => !input.exclude?.includes(a.id),
+  );
+  const system = systemPrompt(ctx, input.task, actions, input.steps === true);
   const shown = bound(input.facts, factTokens(ctx, system));
   if (shown.length === 0) return byRules('no facts fit the model context');
   const result = await ctx.model({
@@ -151,6 +163,10 @@ export async function takeTurn(ctx: AgentContext, input: TurnInput): Promise<Tur
   });
   refused.push(...checked.refused);
   for (const r of refused) ctx.refused?.(r);
-  for (const id of checked.assessment.cause?.facts ?? []) ctx.evidence(id);
+  const cited = new Set([
+    ...(checked.assessment.cause?.facts ?? []),
+    ...(checked.assessment.steps ?? []).flatMap((st) => st.facts),
+  ]);
+  for (const id of cited) ctx.evidence(id);
   return { assessment: checked.assessment, by: 'model', model: result.model, why: null, refused, shown };
 }
