@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // The console's browser script is bundled (esbuild) into a generated module the page imports.
+    globalSetup: ['test/setup/bundle-console.ts'],
   },
 });

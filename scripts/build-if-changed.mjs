@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm start` without a needless build: runs `npm run build` only when a source the build reads
- * (src/, adapters/, bench/, the tsconfig files, package.json) is newer than the last build this
+ * (src/, adapters/, bench/, the console bundler, the tsconfig files, package.json) is newer than the last build this
  * script made (the stamp dist/.built-at: tsc rewrites only the files that changed), or the built
  * entry point dist/src/cli.js is missing. Then `npm start` runs the built code.
  *
@@ -12,13 +12,23 @@ import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SOURCES = ['src', 'adapters', 'bench', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const SOURCES = [
+  'src',
+  'adapters',
+  'bench',
+  'scripts/bundle-console.mjs',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+];
+/** Written by the build itself (the bundled console script): never a reason to build again. */
+const GENERATED = /\.gen\.ts$/;
 const BUILT = join('dist', 'src', 'cli.js');
 const STAMP = join('dist', '.built-at');
 
 /** The newest source file under `path` (mtime ms and path), or null. */
 function newest(path) {
-  if (!existsSync(path)) return null;
+  if (!existsSync(path) || GENERATED.test(path)) return null;
   const st = statSync(path);
   if (!st.isDirectory()) return { at: st.mtimeMs, path };
   let best = null;

@@ -1,10 +1,11 @@
 /**
- * The console page as strings: no build step, no framework, no external resources (it works
- * offline). The inline script and stylesheet are allowed by their hashes in a strict
- * Content-Security-Policy, so even a rendering bug could not run injected script.
+ * The console page: HTML and CSS as strings, and the script bundled from browser/ at build
+ * (scripts/bundle-console.mjs). No framework, no external resources (it works offline). The inline
+ * script and stylesheet are allowed by their hashes in a strict Content-Security-Policy, so even a
+ * rendering bug could not run injected script.
  */
 import { createHash } from 'node:crypto';
-import { PAGE_SCRIPT } from './page-script.js';
+import { PAGE_SCRIPT } from './page-script.gen.js';
 import { PAGE_STYLE } from './page-style.js';
 
 function sha256(text: string): string {

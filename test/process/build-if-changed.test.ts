@@ -31,4 +31,17 @@ describe('build only when sources changed', () => {
     file('adapters/slack/render.ts', t + 5000);
     expect(stale(root)).toBe('adapters/slack/render.ts changed since the last build');
   });
+
+  it('does not build again for what the build itself wrote (the bundled console script)', () => {
+    root = mkdtempSync(join(tmpdir(), 'autonomy-build-'));
+    const t = Date.UTC(2026, 11, 1);
+    file('adapters/console/browser/main.ts', t);
+    file('dist/src/cli.js', t + 1000);
+    file('dist/.built-at', t + 1000);
+    // The build writes the generated module after its stamp's time.
+    file('adapters/console/page-script.gen.ts', t + 3000);
+    expect(stale(root)).toBeNull();
+    file('adapters/console/browser/main.ts', t + 5000);
+    expect(stale(root)).toBe('adapters/console/browser/main.ts changed since the last build');
+  });
 });
