@@ -82,6 +82,7 @@ function benchAction(script: string): CompiledAction {
     tier: 0,
     effectiveTier: 0,
     tierReason: 'tier 0 in the catalog',
+    classList: 'autonomous',
     target: { kind: 'fixed', system: 'ci' },
     params: new Map([['pidFile', { type: 'string', pattern: null, enum: null, maxLength: 4096 }]]),
     timeoutMs: 60_000,

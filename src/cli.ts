@@ -24,7 +24,7 @@ import { backupDatabase, type Database, migrate, openDatabase } from './db/conne
 import { DemoError, driveRunningBot, startDemo } from './demo/run.js';
 import { formatSimulation, simulate } from './eval/simulate.js';
 import type { Bot } from './main.js';
-import { formatIssue, PolicyError } from './policy/errors.js';
+import { formatIssue, PolicyError, sortIssues } from './policy/errors.js';
 import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
 import { summarizePolicy } from './policy/summary.js';
@@ -322,10 +322,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .action(async (file: string | undefined) => {
       const path = file === undefined ? cfg().policyFile : resolve(io.cwd, file);
       const result = await loadPolicyFile(path);
-      if (!result.ok) {
-        for (const issue of result.issues) write(io.stderr, formatIssue(issue));
-        throw new CliFailure(`${result.issues.length} error(s); the file is not valid`);
+      for (const issue of sortIssues([...(result.ok ? [] : result.issues), ...result.warnings])) {
+        write(io.stderr, formatIssue(issue));
       }
+      if (!result.ok) throw new CliFailure(`${result.issues.length} error(s); the file is not valid`);
       out(summarizePolicy(result.policy));
     });
   policy

@@ -72,6 +72,18 @@ describe('autonomy policy', () => {
     expect(lines.at(-1)).toContain('2 error(s)');
   });
 
+  it('check warns about an action its agent may never run, and the file stays valid', async () => {
+    setup.savePolicy(
+      setup.policyText().replace(/requiresApproval: \[service-affecting\]/, 'requiresApproval: []'),
+    );
+    const r = await cli('policy', 'check', 'policy/bot.policy.yaml');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(
+      /bot\.policy\.yaml:\d+:\d+ {2}actions\[\d+\]\.class {2}warning: restart-service can never run: sentinel lists class service-affecting neither under autonomous nor under requiresApproval/,
+    );
+    expect(r.out).toContain('valid');
+  });
+
   it('check names a missing file plainly', async () => {
     const r = await cli('policy', 'check', 'nope.yaml');
     expect(r.code).toBe(1);

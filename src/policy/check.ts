@@ -9,7 +9,7 @@
  */
 import { validateDetailed } from 'node-cron';
 import { checkActions, classesOf, tierOf } from './check-actions.js';
-import { durationMs, scopeMatcher } from './compile.js';
+import { classListOf, durationMs, scopeMatcher } from './compile.js';
 import type { PathSegment, Report } from './errors.js';
 import type { ActionDoc, AgentDoc, PartialPolicyDoc } from './schema.js';
 import { AGENTS, type AgentName } from './vocabulary.js';
@@ -17,13 +17,17 @@ import { AGENTS, type AgentName } from './vocabulary.js';
 export interface CheckIssue {
   readonly path: readonly PathSegment[];
   readonly message: string;
+  /** 'warning': valid, but it does not do what it seems to; absent: an error. */
+  readonly severity?: 'warning';
 }
 
 /** Runs every check; returns the problems in document order of the checks (the loader sorts by line). */
 export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {
   const issues: CheckIssue[] = [];
   const report: Report = (path, message) => issues.push({ path, message });
+  const warn: Report = (path, message) => issues.push({ path, message, severity: 'warning' });
   checkAgents(doc, report);
+  checkUnlistedClasses(doc, warn);
   checkActions(doc, report);
   checkAllowlists(doc, report);
   checkApprovers(doc, report);
@@ -53,6 +57,26 @@ function checkAgents(doc: PartialPolicyDoc, report: Report): void {
       });
     }
   }
+}
+
+/**
+ * A catalog action whose class its agent lists neither under `autonomous` nor under
+ * `requiresApproval` is denied by decide() every time. A warning, not an error: taking a class out
+ * of both lists is how a policy owner stops an agent acting in it, and a reload that does so must
+ * take effect, not be rejected with the class still allowed.
+ */
+function checkUnlistedClasses(doc: PartialPolicyDoc, warn: Report): void {
+  doc.actions?.forEach((a, i) => {
+    const agent = a && doc.agents?.[a.agent];
+    if (a === undefined || agent === undefined || !classesOf(a.agent).includes(a.class)) return;
+    if (classListOf(agent, a.class) !== null) return;
+    warn(
+      ['actions', i, 'class'],
+      `${a.id} can never run: ${a.agent} lists class ${a.class} neither under autonomous nor under ` +
+        `requiresApproval, so every proposal of it is denied; add ${a.class} to one of ` +
+        `agents.${a.agent}.autonomous or agents.${a.agent}.requiresApproval, or remove the action`,
+    );
+  });
 }
 
 function checkAllowlists(doc: PartialPolicyDoc, report: Report): void {
@@ -155,6 +179,7 @@ function checkDurations(doc: PartialPolicyDoc, report: Report): void {
     [['learning', 'staleAfter'], doc.learning?.staleAfter, true],
     [['evidence', 'retention'], doc.evidence?.retention, true],
     [['control', 'approvalTimeout'], doc.control?.approvalTimeout, true],
+    [['routing', 'storm', 'endsAfter'], doc.routing?.storm.endsAfter, true],
   ];
   doc.control?.escalation.forEach((level, i) => {
     list.push([['control', 'escalation', i, 'after'], level.after, false]);

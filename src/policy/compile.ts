@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 import ms from 'ms';
 import { placeholderName } from './placeholders.js';
-import type { ActionDoc, ParamDoc, PolicyDoc } from './schema.js';
+import type { ActionDoc, AgentDoc, ParamDoc, PolicyDoc } from './schema.js';
 import type { CompiledAction, CompiledParam, Millis, Policy, ScopeMatcher } from './types.js';
-import { AGENTS, type AgentName, type Phase, type Tier } from './vocabulary.js';
+import { type ActionClass, AGENTS, type AgentName, type Phase, type Tier } from './vocabulary.js';
 
 /** Parses a policy duration (`30s`, `15m`, `14d`, `1w`); the schema has already checked the shape. */
 export function durationMs(text: string): Millis {
@@ -37,6 +37,16 @@ export function effectiveTier(doc: PolicyDoc, action: ActionDoc): { tier: Tier; 
     };
   }
   return { tier: action.tier, reason: `tier ${action.tier} in the catalog` };
+}
+
+/** Which of the agent's class lists names the action's class; null: neither (decide() denies it). */
+export function classListOf(
+  agent: Pick<AgentDoc, 'autonomous' | 'requiresApproval'>,
+  cls: ActionClass,
+): 'autonomous' | 'requiresApproval' | null {
+  if (agent.requiresApproval.includes(cls)) return 'requiresApproval';
+  if (agent.autonomous.includes(cls)) return 'autonomous';
+  return null;
 }
 
 function compileParam(p: ParamDoc): CompiledParam {
@@ -83,6 +93,7 @@ function compileAction(doc: PolicyDoc, a: ActionDoc): CompiledAction {
     tier: a.tier,
     effectiveTier: tier,
     tierReason: reason,
+    classList: classListOf(doc.agents[a.agent], a.class),
     target: param === null ? { kind: 'fixed', system: a.target } : { kind: 'param', param },
     params,
     timeoutMs: durationMs(a.timeout),

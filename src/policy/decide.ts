@@ -156,7 +156,17 @@ function decideChecked(policy: Policy, state: DecisionState, proposal: Proposal,
   const outOfScope = policy.scope.check(targetSystem(action, checked));
   if (outOfScope !== null) return deny('out-of-scope', tier, phase, `${action.id}: ${outOfScope}`);
 
-  // 4. The effective tier is the compiled one (class lift included); the proposal has no say.
+  // 4. The class must be one the policy lets this agent act in (its autonomous or requiresApproval
+  // classes); the effective tier is the compiled one (class lift included); the proposal has no say.
+  if (action.classList === null) {
+    return deny(
+      'class-not-allowed',
+      tier,
+      phase,
+      `${action.id}: class ${action.class} is neither autonomous nor requires approval for ${name} ` +
+        `(agents.${name}.autonomous / requiresApproval), so ${name} may not act in it`,
+    );
+  }
   // 5. The phase decides what that tier may do.
   const why = `${action.id}: ${action.tierReason}`;
   const p = phase;

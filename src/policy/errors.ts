@@ -12,6 +12,11 @@ export interface PolicyIssue {
   /** Dotted path into the document, e.g. `actions[3].params.service.pattern`; '' for the root. */
   readonly path: string;
   readonly message: string;
+  /**
+   * 'warning': the file is valid and loads, but something in it does not do what it seems to
+   * (printed, logged, never fatal). Absent: an error, and the file is not valid.
+   */
+  readonly severity?: 'warning';
 }
 
 /** A segment of a path into the document: a mapping key or a list index. */
@@ -35,7 +40,8 @@ export function formatPath(path: readonly PathSegment[]): string {
 
 /** `FILE:LINE:COL  path  message`; the root is shown as `(root)` so the line keeps three parts. */
 export function formatIssue(issue: PolicyIssue): string {
-  return `${issue.file}:${issue.line}:${issue.col}  ${issue.path === '' ? '(root)' : issue.path}  ${issue.message}`;
+  const message = issue.severity === 'warning' ? `warning: ${issue.message}` : issue.message;
+  return `${issue.file}:${issue.line}:${issue.col}  ${issue.path === '' ? '(root)' : issue.path}  ${message}`;
 }
 
 /** Sorts by line, then column; issues at the same place keep their order. */

@@ -33,8 +33,15 @@ export type LoadResult =
       readonly doc: PolicyDoc;
       /** The text that was parsed (what a stored policy version keeps). */
       readonly content: string;
+      /** What loads but does not do what it seems to (severity 'warning'), sorted by line. */
+      readonly warnings: readonly PolicyIssue[];
     }
-  | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
+  | {
+      readonly ok: false;
+      /** The errors, sorted by line. */
+      readonly issues: readonly PolicyIssue[];
+      readonly warnings: readonly PolicyIssue[];
+    };
 
 /** Parses, validates and compiles policy text. `file` names it in messages and becomes `policy.source`. */
 export function parsePolicy(text: string, file: string): LoadResult {
@@ -48,7 +55,7 @@ export async function loadPolicyFile(path: string): Promise<LoadResult> {
     bytes = await readFile(path);
   } catch (err) {
     const message = `cannot read the policy file: ${(err as Error).message}`;
-    return { ok: false, issues: [{ file: path, line: 1, col: 1, path: '', message }] };
+    return { ok: false, issues: [{ file: path, line: 1, col: 1, path: '', message }], warnings: [] };
   }
   return parseWithHash(bytes.toString('utf8'), path, sha256Hex(bytes));
 }
@@ -121,20 +128,25 @@ function parseWithHash(text: string, file: string, hash: string): LoadResult {
     }
     partial = partialDoc(raw);
   }
-  for (const c of checkPolicy(partial)) issues.push(locator.at(c.path, c.message, 'value'));
+  const warnings: PolicyIssue[] = [];
+  for (const c of checkPolicy(partial)) {
+    const issue = locator.at(c.path, c.message, 'value');
+    if (c.severity === 'warning') warnings.push({ ...issue, severity: 'warning' });
+    else issues.push(issue);
+  }
 
-  if (issues.length > 0 || !parsed.success) return fail(issues);
+  if (issues.length > 0 || !parsed.success) return fail(issues, warnings);
   try {
     const policy = compilePolicy(parsed.data, { hash, source: file });
-    return { ok: true, policy, doc: parsed.data, content: text };
+    return { ok: true, policy, doc: parsed.data, content: text, warnings: sortIssues(warnings) };
   } catch (err) {
     // The checks above should make this unreachable; if not, report it instead of crashing.
-    return fail([locator.atOffset(0, `cannot compile the policy: ${(err as Error).message}`)]);
+    return fail([locator.atOffset(0, `cannot compile the policy: ${(err as Error).message}`)], warnings);
   }
 }
 
-function fail(issues: PolicyIssue[]): LoadResult {
-  return { ok: false, issues: sortIssues(issues) };
+function fail(issues: PolicyIssue[], warnings: PolicyIssue[] = []): LoadResult {
+  return { ok: false, issues: sortIssues(issues), warnings: sortIssues(warnings) };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -174,7 +186,7 @@ function partialDoc(raw: unknown): PartialPolicyDoc {
 }
 
 /** Maps paths and offsets in the document to `file:line:col`. */
-class Locator {
+export class Locator {
   constructor(
     private readonly doc: Document,
     private readonly lines: LineCounter,

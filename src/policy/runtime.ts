@@ -77,6 +77,7 @@ export class PolicyRuntime {
   ): Promise<PolicyRuntime | readonly PolicyIssue[]> {
     const result = await deps.load(deps.file);
     if (!result.ok) return result.issues;
+    logWarnings(deps, result.warnings, 'start');
     const version = deps.store.activate(result.policy, result.content, {
       actor,
       trigger: 'start',
@@ -123,6 +124,7 @@ export class PolicyRuntime {
       return { kind: 'rejected', issues: result.issues };
     }
     const previous = this.#current;
+    if (result.policy.hash !== previous.hash) logWarnings(this.deps, result.warnings, trigger);
     if (result.policy.hash === previous.hash) {
       this.#lastError = null;
       // A file event with the same bytes (touch, editor backup) is not worth an audit record.
@@ -144,4 +146,17 @@ export class PolicyRuntime {
     for (const listener of this.#listeners) listener(result.policy, previous);
     return { kind: 'loaded', policy: result.policy, version, previousHash: previous.hash };
   }
+}
+
+/** A valid file that does not do all it seems to: said once per new version, never fatal. */
+function logWarnings(
+  deps: PolicyRuntimeDeps,
+  warnings: readonly PolicyIssue[],
+  trigger: ReloadTrigger,
+): void {
+  if (warnings.length === 0) return;
+  deps.log.warn(
+    { file: deps.file, trigger, warnings: warnings.map(formatIssue) },
+    `policy loaded with ${warnings.length} warning(s); run \`autonomy policy check\` to see them`,
+  );
 }

@@ -31,6 +31,11 @@ export interface CompiledAction {
   readonly effectiveTier: Tier;
   /** Why the effective tier is what it is, for people ("class service-affecting requires approval"). */
   readonly tierReason: string;
+  /**
+   * Which of its agent's class lists names this action's class: `autonomous`, `requiresApproval`,
+   * or null when neither does, and then decide() denies it (`class-not-allowed`).
+   */
+  readonly classList: 'autonomous' | 'requiresApproval' | null;
   /** A fixed system name, or the name of the param that holds it. */
   readonly target:
     | { readonly kind: 'fixed'; readonly system: string }
@@ -118,6 +123,7 @@ export type DecisionCode =
   | 'not-owner'
   | 'bad-params'
   | 'out-of-scope'
+  | 'class-not-allowed'
   | 'observe-phase'
   | 'suggest-phase'
   | 'tier0'

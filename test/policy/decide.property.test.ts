@@ -89,6 +89,9 @@ const actionArb = (i: number) =>
       };
     });
 
+/** Which of its agent's lists names a class; null: neither. */
+type ClassList = 'autonomous' | 'requiresApproval' | null;
+
 interface World {
   policy: Policy;
   kinds: Map<string, number[]>; // action id -> param kinds, to generate valid params
@@ -101,11 +104,21 @@ const worldArb: fc.Arbitrary<World> = fc
       actions: fc.tuple(...Array.from({ length: n }, (_, i) => actionArb(i))),
       phase: fc.constantFrom<Phase>(1, 2, 3, 4),
       agentPhases: fc.dictionary(fc.constantFrom(...AGENTS), fc.constantFrom<Phase>(1, 2, 3, 4)),
-      lifts: fc.record(
-        Object.fromEntries(AGENTS.map((a) => [a, fc.subarray([...AGENT_CLASSES[a]])])) as Record<
-          AgentName,
-          fc.Arbitrary<string[]>
-        >,
+      // Per agent and class: which list names it (autonomous, requiresApproval), or neither (rarer).
+      lists: fc.record(
+        Object.fromEntries(
+          AGENTS.map((a) => [
+            a,
+            fc.tuple(
+              ...AGENT_CLASSES[a].map(() =>
+                fc.oneof(
+                  { weight: 3, arbitrary: fc.constantFrom<ClassList>('autonomous', 'requiresApproval') },
+                  { weight: 1, arbitrary: fc.constant<ClassList>(null) },
+                ),
+              ),
+            ),
+          ]),
+        ) as Record<AgentName, fc.Arbitrary<ClassList[]>>,
       ),
       allowPicks: fc.array(fc.nat({ max: n - 1 })),
       // Not rare: since unknown agents have their own code, agent-disabled is reached only this way.
@@ -115,7 +128,9 @@ const worldArb: fc.Arbitrary<World> = fc
       ),
     }),
   )
-  .map(({ actions, phase, agentPhases, lifts, allowPicks, disabled }) => {
+  .map(({ actions, phase, agentPhases, lists, allowPicks, disabled }) => {
+    const named = (a: AgentName, list: ClassList) =>
+      AGENT_CLASSES[a].filter((_, i) => lists[a][i] === list) as string[];
     const allow: Record<AgentName, string[]> = {
       sentinel: [],
       guardian: [],
@@ -134,7 +149,12 @@ const worldArb: fc.Arbitrary<World> = fc
       agents: Object.fromEntries(
         AGENTS.map((a) => [
           a,
-          { requiresApproval: lifts[a], allowlist: allow[a], enabled: !disabled.includes(a) },
+          {
+            autonomous: named(a, 'autonomous'),
+            requiresApproval: named(a, 'requiresApproval'),
+            allowlist: allow[a],
+            enabled: !disabled.includes(a),
+          },
         ]),
       ) as never,
     });
@@ -356,6 +376,16 @@ describe('decide: invariants over random policies, states and proposals', () => 
     });
   });
 
+  it('an action whose class its agent lists neither as autonomous nor as requiring approval never runs or asks', () => {
+    forAll((c) => {
+      const v = validFor(c.world, c.proposal);
+      if (v === null) return;
+      const own = c.policy.doc.agents[v.action.agent];
+      if (own.autonomous.includes(v.action.class) || own.requiresApproval.includes(v.action.class)) return;
+      expect(run(c).verdict).toBe('deny');
+    });
+  });
+
   it('unknown actions, actions of another agent and bad params are always denied', () => {
     forAll((c) => {
       const d = run(c);
@@ -436,6 +466,7 @@ describe('decide: invariants over random policies, states and proposals', () => 
       'not-owner',
       'bad-params',
       'out-of-scope',
+      'class-not-allowed',
       'tier0',
       'observe-phase',
       'suggest-phase',

@@ -509,6 +509,70 @@ describe('decide: scope', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe("decide: only the classes an agent's section lists (agents.*.autonomous / requiresApproval)", () => {
+  // sentinel lists evidence and service-affecting, but not alerting: page-oncall (tier 1) and
+  // silence-alert (tier 2, allowlisted) are alerting.
+  const noAlerting = (phase: Phase) =>
+    makePolicy({ phase, agents: { sentinel: { autonomous: ['evidence'] } } });
+  const silence = prop('sentinel', 'silence-alert', { alert: 'DiskFull' });
+
+  it('denies an action whose class the agent lists in neither, in every phase, saying which lists', () => {
+    for (const phase of [1, 2, 3, 4] as const) {
+      const d = decide(noAlerting(phase), makeState(), silence, NOW);
+      expect(d).toMatchObject({ verdict: 'deny', code: 'class-not-allowed', tier: 2, phase });
+      expect(d.reason).toBe(
+        'silence-alert: class alerting is neither autonomous nor requires approval for sentinel ' +
+          '(agents.sentinel.autonomous / requiresApproval), so sentinel may not act in it',
+      );
+      const page = decide(
+        noAlerting(phase),
+        makeState(),
+        prop('sentinel', 'page-oncall', { severity: 'critical' }),
+        NOW,
+      );
+      expect(page.code).toBe('class-not-allowed');
+    }
+    // The same proposal under the full lists runs (allowlisted tier 2 in phase 3).
+    expect(decide(makePolicy({ phase: 3 }), makeState(), silence, NOW).verdict).toBe('execute');
+  });
+
+  it('a tier 0 action of an unlisted class does not run either, though tier 0 runs in every phase', () => {
+    const policy = makePolicy({ phase: 1, agents: { sentinel: { autonomous: ['alerting'] } } });
+    const d = decide(
+      policy,
+      makeState(),
+      prop('sentinel', 'collect-logs', { service: 'web', lines: 5 }),
+      NOW,
+    );
+    expect(d).toMatchObject({ verdict: 'deny', code: 'class-not-allowed', tier: 0 });
+  });
+
+  it('an approval on file does not make an unlisted class run', () => {
+    const listed = makePolicy({ phase: 3 });
+    const auth = approval(listed, 'restart-service', { service: 'web' });
+    const restart = prop('sentinel', 'restart-service', { service: 'web' });
+    expect(decide(listed, makeState({ authorisation: auth }), restart, NOW).code).toBe('approved');
+    const unlisted = makePolicy({ phase: 3, agents: { sentinel: { requiresApproval: [] } } });
+    const d = decide(unlisted, makeState({ authorisation: auth }), restart, NOW);
+    expect(d).toMatchObject({ verdict: 'deny', code: 'class-not-allowed' });
+  });
+
+  it('comes after the kill switch, ownership, params and scope (DESIGN order), before the phase', () => {
+    const policy = noAlerting(3);
+    expect(decide(policy, makeState({ killedAgents: new Set(['sentinel']) }), silence, NOW).code).toBe(
+      'killed',
+    );
+    expect(
+      decide(policy, makeState(), prop('guardian', 'silence-alert', { alert: 'DiskFull' }), NOW).code,
+    ).toBe('not-owner');
+    expect(
+      decide(policy, makeState(), prop('sentinel', 'silence-alert', { alert: 'rm -rf' }), NOW).code,
+    ).toBe('bad-params');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
 describe('decide: approvals and grants are bound to the action entry and the params', () => {
   const params = { service: 'web' };
   const restart = (p: Policy, s: DecisionState, ps: unknown = params) =>
@@ -595,7 +659,13 @@ describe('decide: approvals and grants are bound to the action entry and the par
   it('dropping a class lift from an action that is tier 3 anyway voids nothing (same entry, same tier)', () => {
     const params = { service: 'web', replicas: 2 };
     const auth = approval(policy, 'scale-service', params);
-    const unlifted = makePolicy({ phase: 3, agents: { sentinel: { requiresApproval: [] } } });
+    // service-affecting moves from requiresApproval to autonomous: no lift, and still a listed class.
+    const unlifted = makePolicy({
+      phase: 3,
+      agents: {
+        sentinel: { autonomous: ['evidence', 'alerting', 'service-affecting'], requiresApproval: [] },
+      },
+    });
     expect(action(unlifted, 'scale-service').entryHash).toBe(action(policy, 'scale-service').entryHash);
     const d = decide(
       unlifted,

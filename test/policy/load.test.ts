@@ -286,6 +286,34 @@ describe('one problem, reported where it is', () => {
     );
   });
 
+  it('an action whose class its agent lists in neither list loads, with a warning at its class', () => {
+    const text = edit((d) => d.setIn(['agents', 'sentinel', 'requiresApproval'], []));
+    const result = parsePolicy(text, FILE);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.warnings.map(formatIssue)).toEqual([
+      `${at(text, 'class: service-affecting', 7)}  actions[2].class  warning: restart-service can never run: sentinel lists ` +
+        'class service-affecting neither under autonomous nor under requiresApproval, so every proposal of it is ' +
+        'denied; add service-affecting to one of agents.sentinel.autonomous or agents.sentinel.requiresApproval, ' +
+        'or remove the action',
+    ]);
+    expect(result.policy.actions.get('restart-service')?.classList).toBeNull();
+    // The shipped policies list every class their actions use: no warnings.
+    expect(parsePolicy(defaultText, FILE)).toMatchObject({ ok: true, warnings: [] });
+  });
+
+  it('warnings are kept apart from errors when the file is invalid', () => {
+    const text = edit((d) => {
+      d.setIn(['agents', 'sentinel', 'requiresApproval'], []);
+      d.setIn(['control', 'approvalTimeout'], 'soon');
+    });
+    const result = parsePolicy(text, FILE);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues.map((i) => i.path)).toEqual(['control.approvalTimeout']);
+    expect(result.warnings.map((i) => i.path)).toEqual(['actions[2].class']);
+  });
+
   it('allowlisted tier 2 action lifted to tier 3 by its class says the lift is why', () => {
     const text = edit((d) => {
       d.setIn(['agents', 'validator', 'autonomous'], ['evidence']);
