@@ -106,3 +106,23 @@ export function agentSignal(over: Partial<AgentSignal> & Pick<AgentSignal, 'kind
     ...over,
   };
 }
+
+/** An `onModel` that answers every call with `value` (as a checked reply would come back). */
+export function answering(value: unknown, model = 'qwen2.5:7b'): NonNullable<FakeContextOptions['onModel']> {
+  return () => ({
+    ok: true,
+    value,
+    text: JSON.stringify(value),
+    model,
+    tokens: { prompt: 300, completion: 40 },
+  });
+}
+
+/** The facts a model call was shown (the JSON data block of its last message), id and text. */
+export function shownFacts(
+  call: { messages: readonly { content: string }[] } | undefined,
+): { id: string; text: string }[] {
+  const data = call?.messages.at(-1)?.content ?? '';
+  if (!data.startsWith('<facts>\n') || !data.endsWith('\n</facts>')) return [];
+  return JSON.parse(data.slice('<facts>\n'.length, -'\n</facts>'.length)) as { id: string; text: string }[];
+}

@@ -161,15 +161,36 @@ function baselinedNotice(list: readonly { w: WatchedFile; sha256: string; size: 
 /** What one file's check found, for the sweep's caller and tests. */
 export type DriftState = 'baselined' | 'unchanged' | 'changed' | 'still-changed' | 'back' | 'unreadable';
 
+/** A change reported (alerted) in this sweep: what guardian's turn judges. */
+export interface DriftChange {
+  readonly file: string;
+  readonly path: string;
+  /** The recorded baseline (null: none was recorded yet). */
+  readonly baseline: { readonly sha256: string; readonly size: number; readonly at: number } | null;
+  /** The content now, or why it cannot be read. */
+  readonly now:
+    | { readonly ok: true; readonly sha256: string; readonly size: number }
+    | { readonly ok: false; readonly reason: string };
+}
+
+export interface DriftReport {
+  /** Each watched file's state, by absolute path. */
+  readonly states: Map<string, DriftState>;
+  /** The changes alerted in this sweep (not those alerted before and still the same). */
+  readonly changes: readonly DriftChange[];
+}
+
 /**
- * The deep sweep's drift check: compares, posts, saves. Returns each file's state. A baselines file
- * that cannot be read is reported (warning) and nothing else happens, so a damaged file never
- * silently becomes a new baseline.
+ * The deep sweep's drift check: compares, posts, saves. Returns each file's state and the changes it
+ * alerted. A baselines file that cannot be read is reported (warning) and nothing else happens, so a
+ * damaged file never silently becomes a new baseline.
  */
-export async function checkDrift(ctx: AgentContext): Promise<Map<string, DriftState>> {
+export async function checkDrift(ctx: AgentContext): Promise<DriftReport> {
   const states = new Map<string, DriftState>();
+  const changes: DriftChange[] = [];
+  const report: DriftReport = { states, changes };
   const watched = watchedFiles(ctx.policy);
-  if (watched.length === 0) return states;
+  if (watched.length === 0) return report;
   const file = join(ctx.dataDir, BASELINES_FILE);
   const read = await readState(file, baselinesSchema, emptyBaselines());
   if (!read.ok) {
@@ -179,7 +200,7 @@ export async function checkDrift(ctx: AgentContext): Promise<Map<string, DriftSt
       severity: 'warning',
       body: `${read.problem}. Drift was not checked this sweep.`,
     });
-    return states;
+    return report;
   }
   const store = read.value;
   const fresh: { w: WatchedFile; sha256: string; size: number }[] = [];
@@ -201,6 +222,7 @@ export async function checkDrift(ctx: AgentContext): Promise<Map<string, DriftSt
         if (entry.reported !== MISSING) {
           ctx.post(unreadableAlert(w, digest.reason, entry.baseline));
           ctx.evidence(`file:${w.path}`);
+          changes.push({ ...w, baseline: entry.baseline, now: { ok: false, reason: digest.reason } });
           next.reported = MISSING;
         }
       } else if (entry.baseline === null) {
@@ -217,6 +239,7 @@ export async function checkDrift(ctx: AgentContext): Promise<Map<string, DriftSt
       } else {
         ctx.post(changedAlert(w, entry.baseline, digest));
         ctx.evidence(`file:${w.path}`);
+        changes.push({ ...w, baseline: entry.baseline, now: digest });
         next.reported = digest.sha256;
         states.set(w.path, 'changed');
       }
@@ -230,7 +253,7 @@ export async function checkDrift(ctx: AgentContext): Promise<Map<string, DriftSt
     if (dirty) await writeState(file, store);
   }
   if (fresh.length > 0 && !ctx.signal.aborted) ctx.post(baselinedNotice(fresh));
-  return states;
+  return report;
 }
 
 export interface AcceptedBaseline {

@@ -2,7 +2,7 @@
  * Which guardian catalog actions an advisory or a sweep proposes, by rules only. For an advisory:
  * the guardian actions of class `privileged-remediation` or `config-check` that take at least one
  * advisory param (package, version, fixedVersion, ecosystem, advisory id; names as in
- * fact-params.ts) and whose params can all be filled with values that pass their enum or
+ * runtime/params.ts) and whose params can all be filled with values that pass their enum or
  * pattern. An action with no such param (say, rotating a credential) is not about the advisory, so
  * it is not proposed. In the deep sweep: the guardian `config-check` actions that take no params
  * and that the policy's `checks` section does not already run.

@@ -14,8 +14,9 @@
  * nothing for one more signal of an open incident (its alert's count goes up), except a health
  * probe that got worse (slow turned into down), which is triaged again.
  */
+import { withAssessment } from '../runtime/assessment-post.js';
 import { token } from '../runtime/data-text.js';
-import type { Agent, AgentContext, AgentProposal, AgentSignal, Finding } from '../runtime/types.js';
+import type { Agent, AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
 import { sentinelFacts, sentinelTurn } from './assess.js';
 import { sentinelProposals } from './proposals.js';
 import { readStatusPage } from './research.js';
@@ -71,34 +72,23 @@ async function onSignal(signal: AgentSignal, ctx: AgentContext): Promise<void> {
     rules: byRules,
     summary: lines[1] ?? t.title,
   });
-  const a = turn.assessment;
-  const modelSaid = turn.by === 'model' && a.cause !== null;
-  const finding: Finding = {
-    kind: 'alert',
-    title: t.title,
-    severity: signal.severity,
-    body: [
-      ...lines,
-      ...(modelSaid
-        ? [
-            '',
-            `Assessment (model-written, unverified): ${a.summary}`,
-            `Likely cause: ${a.cause?.text} (facts: ${a.cause?.facts.join(', ')}; confidence ${a.confidence.toFixed(2)})`,
-          ]
-        : turn.by === 'model'
-          ? ['', 'The model named no fact for a cause: its assessment is not shown.']
-          : []),
-    ].join('\n'),
-    fields: t.fields,
-    links,
-    ...(modelSaid ? { modelWritten: true, citations: [...(a.cause?.facts ?? [])] } : { rulesOnly: true }),
-  };
+  const finding = withAssessment(
+    {
+      kind: 'alert',
+      title: t.title,
+      severity: signal.severity,
+      body: lines.join('\n'),
+      fields: t.fields,
+      links,
+    },
+    turn,
+  );
   ctx.post(finding);
 
   // Evidence is collected by rules whatever the model says; its proposals come after, each through decide().
   const proposals = [
     ...byRules().filter((p) => isEvidence(ctx, p)),
-    ...(turn.by === 'model' ? a.proposals : byRules()),
+    ...(turn.by === 'model' ? turn.assessment.proposals : byRules()),
   ];
   const seen = new Set<string>();
   for (const proposal of proposals) {

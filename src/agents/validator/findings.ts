@@ -3,11 +3,13 @@
  * - re-run passed: "flaky" (info), re-run failed: "broken" (warning), each with the evidence a
  *   reviewer needs: exit code, duration, the output's last lines and their SHA-256;
  * - re-run not executed (observe, suggest, ask, deny): what validator would do and why not;
- * - no re-run action in the catalog: a hint for the policy owner.
+ * - no re-run action in the catalog: a hint for the policy owner;
+ * - the model judged a re-run not worth it: that, with the job (its assessment is appended by the
+ *   agent, as to every follow-up).
  * Job names, output and every other payload value are untrusted data, shown as data.
  */
 import { createHash } from 'node:crypto';
-import type { Decision, Params } from '../../policy/types.js';
+import type { Decision } from '../../policy/types.js';
 import { cut } from '../../signals/normalise/common.js';
 import { oneLine, tail } from '../runtime/data-text.js';
 import type { AgentSignal, Finding, ProposalOutcome } from '../runtime/types.js';
@@ -18,6 +20,8 @@ const TAIL_CHARS = 3000;
 
 type Field = { label: string; value: string };
 type Run = NonNullable<ProposalOutcome['run']>;
+/** A re-run as proposed (params as checked by the turn or filled by rules). */
+type Rerun = { readonly actionId: string; readonly params: Readonly<Record<string, unknown>> };
 
 /** The last `n` lines of output, controls dropped, at most TAIL_CHARS. */
 export function lastLines(output: string, n = TAIL_LINES): string {
@@ -37,7 +41,7 @@ function jobName(job: FailedJob): string {
   return oneLine(job.name, 120) || 'a job';
 }
 
-function paramsText(params: Params): string {
+function paramsText(params: Rerun['params']): string {
   const entries = Object.entries(params);
   return entries.length === 0 ? 'no params' : entries.map(([k, v]) => `${k}=${oneLine(v, 100)}`).join(', ');
 }
@@ -71,12 +75,7 @@ function opening(signal: AgentSignal, job: FailedJob): string {
 }
 
 /** After the re-run executed: flaky (passed), broken (failed again), or why it did not finish. */
-export function rerunFinding(
-  signal: AgentSignal,
-  job: FailedJob,
-  proposal: { actionId: string; params: Params },
-  run: Run,
-): Finding {
+export function rerunFinding(signal: AgentSignal, job: FailedJob, proposal: Rerun, run: Run): Finding {
   const name = jobName(job);
   const shown = lastLines(run.outputTail);
   const digest = sha256(shown);
@@ -138,7 +137,7 @@ const WHAT_NOW: Record<Decision['verdict'], string> = {
 export function notRunFinding(
   signal: AgentSignal,
   job: FailedJob,
-  proposal: { actionId: string; params: Params },
+  proposal: Rerun,
   outcome: ProposalOutcome,
 ): Finding {
   const d = outcome.decision;
@@ -204,6 +203,21 @@ export function noActionFinding(signal: AgentSignal, job: FailedJob): Finding {
       '      runId: { type: integer, min: 1 }',
       '    executor:',
       '      command: [scripts/rerun-and-wait.sh, "{repository}", "{runId}"] # gh run rerun, then gh run watch --exit-status',
+    ].join('\n'),
+    fields: jobFields(signal, job),
+    links: links(job),
+  };
+}
+
+/** The model judged a re-run not worth it (its assessment, appended by the agent, says why). */
+export function judgedFinding(signal: AgentSignal, job: FailedJob): Finding {
+  return {
+    kind: 'notice',
+    title: cut(`${jobName(job)} failed: not re-run (assessed)`, 300),
+    severity: signal.severity,
+    body: [
+      opening(signal, job),
+      'Validator does not re-run it: the assessment below says a re-run is not worth it.',
     ].join('\n'),
     fields: jobFields(signal, job),
     links: links(job),

@@ -2,11 +2,13 @@
  * What validator reads from a failed_job signal: a GitHub workflow run or check run
  * (signals/normalise/github.ts) or a generic event (signals/normalise/events.ts, facts in its
  * `details`). Every value is untrusted data, checked for shape and size; it reaches an action only
- * through a param that passes the catalog's enum or pattern (fact-params.ts).
+ * through a param that passes the catalog's enum or pattern (runtime/params.ts). A generic event may carry
+ * the job's own output (`output`, `logTail` or `lines` in its details): its last lines are kept,
+ * bounded, as data for validator's assessment.
  */
 import { z } from 'zod';
 import { cut } from '../../signals/normalise/common.js';
-import { httpUrl } from '../runtime/data-text.js';
+import { httpUrl, tail } from '../runtime/data-text.js';
 import { type Facts, factsOf } from '../runtime/params.js';
 import type { AgentSignal } from '../runtime/types.js';
 
@@ -27,7 +29,12 @@ export interface FailedJob {
   readonly jobId: number | null;
   readonly exitCode: number | null;
   readonly service: string | null;
+  /** The job's own output (its last lines), when the sender included it; GitHub's webhooks do not. */
+  readonly output: string | null;
 }
+
+/** Characters of a job's output kept (its end: where a failure shows). */
+export const OUTPUT_CHARS = 4000;
 
 const text = (max: number) =>
   z
@@ -45,6 +52,24 @@ const id = z
   ])
   .nullish()
   .catch(null);
+
+/** Output text, its last OUTPUT_CHARS characters (newlines kept, controls dropped). */
+const output = z
+  .string()
+  .transform((s) => tail(s, OUTPUT_CHARS))
+  .nullish()
+  .catch(null);
+/** Log lines as a list of strings (the last 200). */
+const lines = z
+  .array(z.unknown())
+  .catch([])
+  .transform((xs) =>
+    xs
+      .slice(-200)
+      .filter((x): x is string => typeof x === 'string')
+      .join('\n'),
+  )
+  .optional();
 
 const githubPayload = z.looseObject({
   repository: text(300),
@@ -78,6 +103,10 @@ const eventDetails = z.looseObject({
   job_id: id,
   exitCode: z.int().nullish().catch(null),
   exit_code: z.int().nullish().catch(null),
+  output,
+  logTail: output,
+  log_tail: output,
+  lines,
 });
 
 function fromGithub(p: z.output<typeof githubPayload>, signal: AgentSignal): FailedJob {
@@ -96,6 +125,7 @@ function fromGithub(p: z.output<typeof githubPayload>, signal: AgentSignal): Fai
     jobId: p.checkRunId ?? null,
     exitCode: null,
     service: signal.service,
+    output: null,
   };
 }
 
@@ -115,6 +145,7 @@ function fromEvent(source: string | null, details: unknown, signal: AgentSignal)
     jobId: d.jobId ?? d.job_id ?? null,
     exitCode: d.exitCode ?? d.exit_code ?? null,
     service: signal.service,
+    output: d.output || d.logTail || d.log_tail || (d.lines ? tail(d.lines, OUTPUT_CHARS) : '') || null,
   };
 }
 

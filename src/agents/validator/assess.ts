@@ -1,0 +1,102 @@
+/**
+ * Validator's turn (runtime/turn.ts): the facts of one failed job (the job as reported, its own
+ * output's last lines when the sender included them, the incident, and past incidents of the same
+ * job or service with how they ended: which re-runs ran and whether they passed), the model's
+ * assessment (flaky or broken, and whether a re-run is worth it, proposing its own test-run
+ * actions only when it is), and the same assessment by rules when no model answers: no cause, and
+ * the re-run `rerunFor()` fills from the job (the rules floor).
+ *
+ * The model is asked once per incident (when it opens or reopens, or for a job with no incident): a
+ * red branch failing twenty times costs one call, and the later failures go on by rules.
+ */
+import type { Assessment } from '../runtime/assessment.js';
+import { oneLine } from '../runtime/data-text.js';
+import { type Fact, fact, historyFacts } from '../runtime/facts.js';
+import { type TurnResult, takeTurn } from '../runtime/turn.js';
+import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
+import { lastLines } from './findings.js';
+import type { FailedJob } from './job.js';
+import { isNews } from './once.js';
+
+export const TASK =
+  'Tell whether one failed job is flaky (it fails now and then; a re-run will likely pass) or broken (a real failure a re-run will not fix), from its own log lines and how the same job ended before, and whether a re-run is worth it: propose a re-run from your actions only when it is. The cause names the log lines or past incidents it rests on.';
+
+/** Lines of the job's own output shown to the model (their end: where a failure shows). */
+const OUTPUT_LINES = 40;
+
+function describe(job: FailedJob, signal: AgentSignal): string {
+  const parts: string[] = [`Job ${JSON.stringify(oneLine(job.name, 200))} failed${job.ci ? ' in CI' : ''}`];
+  const add = (label: string, value: string | number | null): void => {
+    if (value !== null && value !== '') parts.push(`${label} ${oneLine(value, 200)}`);
+  };
+  add('conclusion', job.conclusion);
+  add('workflow', job.workflow);
+  add('repository', job.repository);
+  add('branch', job.branch);
+  add('commit', job.sha);
+  add('run id', job.runId);
+  add('job id', job.jobId);
+  add('exit code in the report', job.exitCode);
+  add('severity', signal.severity);
+  if (signal.occurredAt !== null) add('at', new Date(signal.occurredAt).toISOString());
+  return `${parts.join('; ')}.`;
+}
+
+/** Most important first: the job, its own output, the incident, then the team's history. */
+export function validatorFacts(ctx: AgentContext, signal: AgentSignal, job: FailedJob): Fact[] {
+  const facts: Fact[] = [fact(`signal:${signal.id}`, describe(job, signal))];
+  if (job.output !== null && job.output.trim() !== '') {
+    facts.push(
+      fact(
+        `log:${signal.id}`,
+        `Last lines of the failed job's own output:\n${lastLines(job.output, OUTPUT_LINES)}`,
+      ),
+    );
+  }
+  if (signal.incident !== null) {
+    const i = signal.incident;
+    facts.push(
+      fact(
+        `incident:${i.shortId}`,
+        `Incident ${i.shortId} ${i.change}: ${i.signalCount} failure signal(s) of this job so far.`,
+      ),
+    );
+  }
+  const past =
+    ctx.history?.({
+      incidentId: signal.incident?.id ?? null,
+      fingerprint: signal.fingerprint,
+      service: signal.service,
+    }) ?? [];
+  facts.push(...historyFacts(past, ctx.now()));
+  return facts;
+}
+
+export async function validatorTurn(
+  ctx: AgentContext,
+  o: { signal: AgentSignal; job: FailedJob; rules: AgentProposal | null },
+): Promise<TurnResult> {
+  const rules = (): Assessment => ({
+    summary: `${oneLine(o.job.name, 120) || 'A job'} failed${o.rules ? `: re-run with ${o.rules.actionId} to tell flaky from broken` : ''}.`,
+    cause: null,
+    confidence: 0,
+    proposals: o.rules === null ? [] : [o.rules],
+  });
+  if (!isNews(o.signal)) {
+    return {
+      assessment: rules(),
+      by: 'rules',
+      model: null,
+      why: 'the model is asked once per incident',
+      refused: [],
+      shown: [],
+    };
+  }
+  return takeTurn(ctx, {
+    task: TASK,
+    facts: validatorFacts(ctx, o.signal, o.job),
+    rules,
+    severity: o.signal.severity,
+    classes: ['test-run'],
+  });
+}
