@@ -55,7 +55,7 @@ export function renderRunbook(input: RunbookInput): string {
   const stepsHeading =
     input.written === 'model'
       ? `## Steps (model-written${input.model ? ` by ${inlineCode(input.model, 80)}` : ''}: review before use)`
-      : '## Steps (template-written from the incidents)';
+      : "## Steps (written by rules from the incidents' timelines)";
   const body = [
     `# Runbook draft: ${inlineCode(input.label, 200)}`,
     '',

@@ -34,7 +34,7 @@ export function skillBody(input: SkillBodyInput): string {
     '',
     input.written === 'model'
       ? `## Steps (model-written${input.model ? ` by ${inlineCode(input.model, 80)}` : ''}: review before publishing)`
-      : '## Steps (template-written from the resolved incidents)',
+      : "## Steps (written by rules from the resolved incidents' timelines)",
     '',
     ...input.steps,
     '',

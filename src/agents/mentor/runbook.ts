@@ -2,13 +2,14 @@
  * Mentor's runbook drafts: when an incident is resolved, the runbook of its pattern is written
  * again from the database (runbooks/<slug>.md in the data folder): what happened, the signals, how
  * the incidents were resolved (who and when, from the incident rows; the catalog actions that ran),
- * steps and evidence. Steps are model-written when a model answers within budget (marked as such),
- * template-written otherwise. It is the mentor's own output, not an action on a system: no decision.
+ * steps and evidence. Steps come from the incidents' real timelines (assess.ts): model-written when
+ * a model answers within budget with steps backed by facts (marked as such, each citing its facts),
+ * written by rules otherwise. It is the mentor's own output, not an action on a system: no decision.
  */
 
 import { join } from 'node:path';
 import type { Database } from '../../db/connection.js';
-import { histories, type IncidentHistory } from '../../learning/history.js';
+import { histories } from '../../learning/history.js';
 import { readText, splitFrontmatter } from '../../learning/markdown.js';
 import { incidentFacts, incidentsOfPattern } from '../../learning/patterns.js';
 import {
@@ -17,33 +18,11 @@ import {
   type WrittenRunbook,
   writeRunbook,
 } from '../../learning/runbooks.js';
-import { modelSteps, stepsRequest, stepsSchema, templateSteps } from '../../learning/write-up.js';
+import { timelines } from '../../learning/timeline.js';
 import { durationMs } from '../../policy/compile.js';
 import type { SignalKind } from '../../policy/vocabulary.js';
 import type { AgentContext, AgentSignal } from '../runtime/types.js';
-
-export interface WrittenSteps {
-  readonly steps: string[];
-  readonly written: 'template' | 'model';
-  readonly model: string | null;
-}
-
-/** Steps for a pattern: the model's when it answers with valid output, else the template's. */
-export async function learnedSteps(
-  ctx: AgentContext,
-  label: string,
-  list: readonly IncidentHistory[],
-  useModel: boolean,
-): Promise<WrittenSteps> {
-  if (useModel && !ctx.signal.aborted) {
-    const result = await ctx.model({ messages: stepsRequest(label, list), schema: stepsSchema });
-    if (result.ok && result.value !== undefined) {
-      return { steps: modelSteps(result.value), written: 'model', model: result.model };
-    }
-    if (!result.ok) ctx.log.info({ reason: result.reason }, 'no model for the steps; template-written');
-  }
-  return { steps: templateSteps(label, list), written: 'template', model: null };
-}
+import { mentorSteps } from './assess.js';
 
 /** How far back a runbook looks for the pattern's incidents: the longer of promotion and stale windows. */
 export function lookbackMs(ctx: AgentContext): number {
@@ -75,7 +54,7 @@ export async function writePatternRunbook(
   );
   if (incidents.length === 0) return null;
   const list = histories(database, incidents);
-  const steps = await learnedSteps(ctx, pattern.label, list, useModel);
+  const steps = await mentorSteps(ctx, pattern, timelines(database, list), useModel);
   const written = writeRunbook(ctx.rootDataDir, {
     patternKey: pattern.key,
     kind: pattern.kind,

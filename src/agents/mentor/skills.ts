@@ -20,15 +20,17 @@ import { findPatterns, type Pattern } from '../../learning/patterns.js';
 import { skillBody } from '../../learning/skill-body.js';
 import type { SkillPublication } from '../../learning/skill-file.js';
 import type { Skill, SkillStore } from '../../learning/skills.js';
+import { timelines } from '../../learning/timeline.js';
 import { durationMs } from '../../policy/compile.js';
 import type { DecisionCode } from '../../policy/types.js';
 import type { AgentContext, ProposalOutcome } from '../runtime/types.js';
-import { learnedSteps, writePatternRunbook } from './runbook.js';
+import { mentorSteps } from './assess.js';
+import { writePatternRunbook } from './runbook.js';
 
 export const PUBLISH_ACTION = 'publish-skill';
 export const ROLLBACK_ACTION = 'rollback-skill';
 
-/** Model-written drafts per sweep at most (the rest are template-written): tokens stay bounded. */
+/** Model-written drafts per sweep at most (the rest are written by rules): tokens stay bounded. */
 const MODEL_DRAFTS_PER_SWEEP = 3;
 
 /** Decisions that mean the policy cannot take the proposal as written (worth telling people). */
@@ -89,7 +91,7 @@ export async function draftSkills(deps: MentorDeps, ctx: AgentContext): Promise<
     const list = histories(deps.database, pattern.incidents);
     const useModel = modelDrafts < MODEL_DRAFTS_PER_SWEEP;
     const runbook = await writePatternRunbook(deps.database, ctx, pattern, false, true);
-    const steps = await learnedSteps(ctx, pattern.label, list, useModel);
+    const steps = await mentorSteps(ctx, pattern, timelines(deps.database, list), useModel);
     if (steps.written === 'model') modelDrafts++;
     const check = learnedCheck(list);
     const { skill } = deps.skills.draft({
