@@ -7,8 +7,9 @@
  * proposes remediations of guardian's catalog), and posts a follow-up to the incident's alert with
  * what to act on (ids, severity, affected package@version and where it is installed, fixed versions,
  * links) and the model's assessment (marked model-written, citing fact ids) or the rules marker.
- * It proposes the model's remediations when its assessment cites the facts, else the catalog
- * actions whose params the advisory fills (the rules floor).
+ * It proposes the model's remediations when its assessment cites the facts (none: it judged none
+ * needed), else (and when all it named was refused) the catalog actions whose params the advisory
+ * fills (the rules floor).
  *
  * Its deep sweep checks the watched files for drift (alerts by rules), asks the model whether what
  * drifted matters (a model-written assessment is posted only when it cites the drift), and proposes
@@ -16,7 +17,7 @@
  * model's proposals. Without a model or research tools everything but the assessment still happens.
  */
 
-import { supported, withAssessment } from '../runtime/assessment-post.js';
+import { chosenProposals, supported, withAssessment } from '../runtime/assessment-post.js';
 import type { Agent, AgentContext, AgentProposal, AgentSignal, Finding } from '../runtime/types.js';
 import { advisoryFacts } from './advisory.js';
 import { advisoryFinding } from './alert.js';
@@ -48,7 +49,7 @@ async function onAdvisory(signal: AgentSignal, ctx: AgentContext): Promise<void>
   const turn = await advisoryTurn(ctx, { signal, advisory: facts, excerpts, rules });
   if (ctx.signal.aborted) return;
   ctx.post(withAssessment(advisoryFinding(signal, facts, excerpts), turn, 'Exposure'));
-  await proposeAll(ctx, supported(turn) ? turn.assessment.proposals : rules);
+  await proposeAll(ctx, chosenProposals(turn, rules));
 }
 
 /** The frame of the model's drift assessment (withAssessment adds it). */

@@ -5,7 +5,8 @@
  * flaky from broken. Its turn (assess.ts) asks the model, once per incident, from the job, its own
  * output's last lines and how the same job ended before: flaky or broken, and whether a re-run is
  * worth it (proposing its own test-run actions only then). When the model's cause cites those facts
- * its proposals are the ones made (none: it judged a re-run not worth it); otherwise, by rules, the
+ * its proposals are the ones made (none: it judged a re-run not worth it); otherwise (and when all
+ * it named was refused), by rules, the
  * first validator `test-run` action in the catalog whose params it can all fill from the job
  * (repository, workflow, job, runId, jobId, branch, sha, service; each value must pass the param's
  * enum or pattern). An action without params is a regression check, not a re-run of this job, so
@@ -20,7 +21,7 @@
  */
 
 import type { Params, Policy } from '../../policy/types.js';
-import { supported, withAssessment } from '../runtime/assessment-post.js';
+import { chosenProposals, withAssessment } from '../runtime/assessment-post.js';
 import { oneLine } from '../runtime/data-text.js';
 import { actionsOf, fillFromFacts } from '../runtime/params.js';
 import type { Agent, AgentContext, AgentProposal, AgentSignal, Finding } from '../runtime/types.js';
@@ -58,7 +59,7 @@ async function onFailedJob(signal: AgentSignal, ctx: AgentContext): Promise<void
   if (ctx.signal.aborted) return;
   const told = (f: Finding): Finding => withAssessment(f, turn, 'Flaky or broken');
   // The model's judgement counts only when its cause cites the facts: else the rules' re-run.
-  const proposals = supported(turn) ? turn.assessment.proposals : byRules === null ? [] : [byRules];
+  const proposals = chosenProposals(turn, byRules === null ? [] : [byRules]);
   if (proposals.length === 0) {
     const [key, finding] =
       rerun === null

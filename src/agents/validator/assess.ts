@@ -4,10 +4,8 @@
  * job or service with how they ended: which re-runs ran and whether they passed), the model's
  * assessment (flaky or broken, and whether a re-run is worth it, proposing its own test-run
  * actions only when it is), and the same assessment by rules when no model answers: no cause, and
- * the re-run `rerunFor()` fills from the job (the rules floor).
- *
- * The model is asked once per incident (when it opens or reopens, or for a job with no incident): a
- * red branch failing twenty times costs one call, and the later failures go on by rules.
+ * the re-run `rerunFor()` fills from the job (the rules floor). Asked on every failure (the facts
+ * say how many the incident has had), within the policy's model budgets: past those, rules.
  */
 import type { Assessment } from '../runtime/assessment.js';
 import { oneLine } from '../runtime/data-text.js';
@@ -16,7 +14,6 @@ import { type TurnResult, takeTurn } from '../runtime/turn.js';
 import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
 import { lastLines } from './findings.js';
 import type { FailedJob } from './job.js';
-import { isNews } from './once.js';
 
 export const TASK =
   'Tell whether one failed job is flaky (it fails now and then; a re-run will likely pass) or broken (a real failure a re-run will not fix), from its own log lines and how the same job ended before, and whether a re-run is worth it: propose a re-run from your actions only when it is. The cause names the log lines or past incidents it rests on.';
@@ -82,16 +79,6 @@ export async function validatorTurn(
     confidence: 0,
     proposals: o.rules === null ? [] : [o.rules],
   });
-  if (!isNews(o.signal)) {
-    return {
-      assessment: rules(),
-      by: 'rules',
-      model: null,
-      why: 'the model is asked once per incident',
-      refused: [],
-      shown: [],
-    };
-  }
   return takeTurn(ctx, {
     task: TASK,
     facts: validatorFacts(ctx, o.signal, o.job),

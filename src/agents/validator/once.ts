@@ -22,7 +22,7 @@ export function subjectOf(signal: AgentSignal): string {
 }
 
 /** true when the incident is news: just opened or reopened (or the signal has none). */
-export function isNews(signal: AgentSignal): boolean {
+function isNews(signal: AgentSignal): boolean {
   return (
     signal.incident === null || signal.incident.change === 'opened' || signal.incident.change === 'reopened'
   );

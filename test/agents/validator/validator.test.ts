@@ -2,19 +2,30 @@
  * validator: a failed job is re-run through the catalog to tell flaky from broken, and the
  * follow-up says which, with the evidence (exit code, duration, output tail, its digest); a re-run
  * that was not executed is reported once with the decision's reason; a catalog without a fitting
- * action gets a hint. Failed-job signals come from real GitHub payloads (@octokit/webhooks-examples)
- * through the real normaliser, and from the generic events schema.
+ * action gets a hint. With a model, what it is shown (the job, its own last log lines, bounded, and
+ * how the same job ended before) and what comes of its judgement: a cited re-run is proposed, a
+ * cited "not worth it" is said once per incident, and anything else falls back to the rules.
+ * Failed-job signals come from real GitHub payloads (@octokit/webhooks-examples) through the real
+ * normaliser, and from the generic events schema.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { agentSignalOf } from '../../../src/agents/runtime/dispatch.js';
+import { FACT_CHARS } from '../../../src/agents/runtime/facts.js';
+import type { PastIncident } from '../../../src/agents/runtime/history.js';
 import type { AgentProposal, AgentSignal, ProposalOutcome } from '../../../src/agents/runtime/types.js';
 import { validator } from '../../../src/agents/validator/agent.js';
 import { eventToSignal } from '../../../src/signals/normalise/events.js';
 import { normaliseGithub } from '../../../src/signals/normalise/github.js';
 import type { IncidentChange, SignalInput } from '../../../src/signals/types.js';
-import { type FakeContext, fakeContext, SUGGESTED } from '../../fakes/agent-context.js';
+import {
+  answering,
+  type FakeContext,
+  fakeContext,
+  SUGGESTED,
+  shownFacts,
+} from '../../fakes/agent-context.js';
 import { type ActionInput, makePolicy } from '../../fixtures/policy.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -283,5 +294,168 @@ describe('validator on a failed job', () => {
     await validator.onSignal?.({ ...asAgentSignal(w.signal), resolves: true }, ctx);
     expect(ctx.proposals).toEqual([]);
     expect(ctx.posts).toEqual([]);
+  });
+});
+
+describe('validator and the model', () => {
+  const SMOKE: ActionInput = {
+    id: 'run-smoke',
+    agent: 'validator',
+    description: 'Smoke tests against a system',
+    tier: 2,
+    class: 'test-run',
+    target: '{system}',
+    params: { system: { enum: ['web', 'api'] } },
+    executor: { command: ['smoke', '{system}'] },
+  };
+  const withSmoke = makePolicy({ extraActions: [SMOKE] });
+  const LOG = Array.from({ length: 300 }, (_, i) =>
+    i === 299 ? 'FAIL test/db.test.ts > connects: ETIMEDOUT 10.0.0.5:5432' : `step ${i + 1} ok`,
+  );
+  const PAST: PastIncident = {
+    shortId: 'i2',
+    title: 'nightly-backup failed',
+    severity: 'warning',
+    status: 'resolved',
+    same: 'fingerprint',
+    startedAt: NOW - 3 * 86_400_000,
+    detectedAt: NOW - 3 * 86_400_000,
+    resolvedAt: NOW - 3 * 86_400_000 + 600_000,
+    resolvedBy: 'validator',
+    actions: [{ actionId: 'run-smoke', status: 'succeeded' }],
+    runbook: null,
+  };
+
+  function backupFailed(change: IncidentChange['change'] = 'opened'): AgentSignal {
+    const input = eventToSignal(
+      {
+        id: 'backup-9',
+        kind: 'failed_job',
+        source: 'cron:backup',
+        title: 'nightly backup failed (exit 2)',
+        service: 'api',
+        severity: 'warning',
+        details: { job: 'nightly-backup', exitCode: 2, lines: LOG },
+      },
+      NOW,
+    );
+    return asAgentSignal(input, change);
+  }
+
+  function context(over: Partial<Parameters<typeof fakeContext>[0]> = {}): FakeContext {
+    const ctx = fakeContext({ agent: 'validator', policy: withSmoke, ...over });
+    return Object.assign(ctx, { history: () => [PAST] });
+  }
+
+  it('shows the model the job, its own last log lines (bounded) and how the same job ended before', async () => {
+    const ctx = context();
+    await validator.onSignal?.(backupFailed(), ctx);
+    const facts = shownFacts(ctx.modelCalls[0]);
+    expect(facts.map((f) => f.id)).toEqual(['signal:sig-job', 'log:sig-job', 'incident:i4', 'past:i2']);
+    expect(facts[0]?.text).toBe('Job "nightly-backup" failed; exit code in the report 2; severity warning.');
+    const log = facts[1]?.text ?? '';
+    expect(log).toContain('FAIL test/db.test.ts > connects: ETIMEDOUT 10.0.0.5:5432');
+    expect(log).toContain('step 261 ok');
+    expect(log).not.toContain('step 260 ok');
+    expect(log.length).toBeLessThanOrEqual(FACT_CHARS);
+    expect(facts[3]?.text).toContain('actions: run-smoke succeeded');
+    expect(ctx.modelCalls[0]?.messages[0]?.content).toContain('- run-smoke: Smoke tests against a system');
+    // Release overrides are not offered to the model: only test-run actions.
+    expect(ctx.modelCalls[0]?.messages[0]?.content).not.toContain('override-release');
+  });
+
+  it('proposes the re-run the model asks for when its judgement cites the facts, and says why on the result', async () => {
+    const ctx = context({
+      onPropose: ran('succeeded', 0),
+      onModel: answering({
+        summary: 'Likely flaky: a database timeout, and a re-run passed last time.',
+        cause: 'ETIMEDOUT to the database; i2 ended after a passing smoke run.',
+        causeFacts: ['log:sig-job', 'past:i2'],
+        confidence: 0.7,
+        proposals: [{ action: 'run-smoke', params: { system: 'api' }, why: 'a re-run passed last time' }],
+      }),
+    });
+    await validator.onSignal?.(backupFailed(), ctx);
+    expect(ctx.proposals).toEqual([
+      { actionId: 'run-smoke', params: { system: 'api' }, rationale: 'a re-run passed last time' },
+    ]);
+    expect(ctx.posts).toHaveLength(1);
+    expect(ctx.posts[0]).toMatchObject({
+      title: 'flaky: nightly-backup failed but passed on re-run',
+      modelWritten: true,
+      citations: ['log:sig-job', 'past:i2'],
+    });
+    expect(ctx.posts[0]?.body).toContain(
+      'Flaky or broken: ETIMEDOUT to the database; i2 ended after a passing smoke run. (facts: log:sig-job, past:i2; confidence 0.70)',
+    );
+  });
+
+  it('a cited "broken, a re-run is not worth it" re-runs nothing and is said once per incident', async () => {
+    const broken = answering({
+      summary: 'Broken: the same assertion fails every time.',
+      cause: 'The log shows a failing test, not an infrastructure error.',
+      causeFacts: ['log:sig-job'],
+      confidence: 0.8,
+      proposals: [],
+    });
+    const ctx = context({ onModel: broken });
+    await validator.onSignal?.(backupFailed(), ctx);
+    expect(ctx.proposals).toEqual([]);
+    expect(ctx.posts).toHaveLength(1);
+    expect(ctx.posts[0]).toMatchObject({
+      kind: 'notice',
+      title: 'nightly-backup failed: not re-run (assessed)',
+      modelWritten: true,
+      citations: ['log:sig-job'],
+    });
+    expect(ctx.posts[0]?.body).toContain(
+      'Assessment (model-written, unverified): Broken: the same assertion fails every time.',
+    );
+    const again = context({ onModel: broken, rootDataDir: ctx.rootDataDir });
+    await validator.onSignal?.(backupFailed('updated'), again);
+    expect(again.proposals).toEqual([]);
+    expect(again.posts).toEqual([]);
+  });
+
+  it('falls back to the rules re-run for a judgement citing nothing it was shown, or naming only what is refused', async () => {
+    for (const answer of [
+      {
+        summary: 'Broken.',
+        cause: 'I know this test.',
+        causeFacts: ['log:other'],
+        confidence: 0.9,
+        proposals: [],
+      },
+      {
+        summary: 'Override it.',
+        cause: 'The log says release.',
+        causeFacts: ['log:sig-job'],
+        confidence: 0.9,
+        proposals: [
+          { action: 'override-release', params: { release: 'v1.2.3' }, why: 'ship it' },
+          { action: 'restart-service', params: { service: 'api' }, why: "sentinel's" },
+          { action: 'run-smoke', params: { system: 'payments' }, why: 'bad params' },
+        ],
+      },
+    ]) {
+      const ctx = context({ onModel: answering(answer) });
+      await validator.onSignal?.(backupFailed(), ctx);
+      expect(ctx.proposals).toEqual([
+        {
+          actionId: 'run-smoke',
+          params: { system: 'api' },
+          rationale: 'nightly-backup failed: re-run to tell flaky from broken',
+        },
+      ]);
+    }
+  });
+
+  it('with no model, the rules re-run and the follow-up carries the rules marker', async () => {
+    const ctx = context({ onPropose: ran('failed', 1) });
+    await validator.onSignal?.(backupFailed(), ctx);
+    expect(ctx.modelCalls).toHaveLength(1);
+    expect(ctx.proposals.map((p) => p.actionId)).toEqual(['run-smoke']);
+    expect(ctx.posts[0]).toMatchObject({ title: 'broken: nightly-backup fails again', rulesOnly: true });
+    expect(ctx.posts[0]?.modelWritten).toBeUndefined();
   });
 });
