@@ -149,6 +149,7 @@ export function createCore(d: CoreDeps): Core {
     log: d.log,
     env: d.env,
     dryRun: d.config.dryRun,
+    requiredFields: () => d.policy().doc.evidence.required,
   });
   const skills = new SkillStore({ database, dataDir: d.config.dataDir, now, audit });
   registerSkillBuiltins(runner, skills, database);

@@ -115,6 +115,43 @@ export function recordRunStart(
   });
 }
 
+/**
+ * A run refused before it started because its record would lack fields the policy requires
+ * (`evidence.required`): a `run.refused` audit record with what it had and what it lacked. No
+ * `runs` row: nothing started, so cooldowns and daily caps do not count it.
+ */
+export function recordRunRefused(
+  deps: RecordDeps,
+  r: { req: RunRequest; tier: Tier; model: string; missing: readonly string[]; outcome: string },
+): void {
+  const { req } = r;
+  deps.audit.append({
+    kind: 'run.refused',
+    agent: req.action.agent,
+    actor: RUNNER_ACTOR,
+    trigger: req.trigger.source || null,
+    model: r.model,
+    actionClass: req.action.class,
+    tier: r.tier,
+    verdict: 'deny',
+    outcome: r.outcome,
+    evidence: [
+      ...(req.approvalId ? [`approval:${req.approvalId}`] : []),
+      ...(req.incidentId ? [`incident:${req.incidentId}`] : []),
+      ...(req.evidence ?? []).filter((e) => e.trim() !== ''),
+    ],
+    data: {
+      actionId: req.action.id,
+      params: { ...req.proposal.params },
+      missing: [...r.missing],
+      triggerRef: req.trigger.ref ?? null,
+      incidentId: req.incidentId ?? null,
+      approvalId: req.approvalId ?? null,
+      decision: { code: req.decision.code, phase: req.decision.phase, reason: req.decision.reason },
+    },
+  });
+}
+
 /** The outcome on the row and the `run` audit record with the template's run metadata. */
 export function recordRunEnd(
   deps: RecordDeps,

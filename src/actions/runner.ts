@@ -54,12 +54,14 @@ import {
   RECOVERED_OUTCOME,
   recordFollowedEnd,
   recordRunEnd,
+  recordRunRefused,
   recordRunStart,
   recordRunsStopped,
   recoverInterruptedRuns,
   type StopCause,
 } from './run-records.js';
 import type { RunRequest } from './run-request.js';
+import { missingRunFields, type RequiredRunField, RunRefusedError } from './run-required.js';
 
 export type { BuiltinName } from '../policy/vocabulary.js';
 export type { BuiltinFn } from './executors/builtin.js';
@@ -67,6 +69,7 @@ export type { Execution, FinalStatus } from './run-outcome.js';
 export type { InterruptedRun } from './run-records.js';
 export { RUNNER_ACTOR } from './run-records.js';
 export type { RunRequest, RunTrigger } from './run-request.js';
+export { RunRefusedError } from './run-required.js';
 
 export interface RunnerOptions {
   readonly database: Database;
@@ -88,6 +91,11 @@ export interface RunnerOptions {
    * `runs/` in the database's folder (the data folder); null (or an in-memory database): none.
    */
   readonly stateDir?: string | null;
+  /**
+   * The policy's `evidence.required`, read at each run: a run whose record would lack one of these
+   * is refused before it starts (RunRefusedError) and audited. Absent: nothing is required.
+   */
+  readonly requiredFields?: () => readonly RequiredRunField[];
 }
 
 export interface RunResult {
@@ -198,16 +206,24 @@ export class Runner implements Service {
     if (this.closing) throw new RunnerClosedError(`not running ${action.id}: the bot is shutting down`);
 
     const { now, newId } = this.o;
+    const tier: Tier = decision.tier ?? action.effectiveTier;
+    const model = modelName(req.model);
+    // evidence.required: a run whose record would lack a required field never starts.
+    const missing = missingRunFields(this.o.requiredFields?.() ?? [], req);
+    if (missing.length > 0) {
+      const refused = new RunRefusedError(action.id, missing);
+      recordRunRefused(this.o, { req, tier, model, missing, outcome: refused.message });
+      this.o.log.warn({ agent: action.agent, actionId: action.id, missing }, refused.message);
+      throw refused;
+    }
     const runId = newId('run');
     const startedAt = now();
-    const tier: Tier = decision.tier ?? action.effectiveTier;
     let display = action.id;
     try {
       display = describeExecution(action, proposal.params).display;
     } catch {
       // A template that cannot be filled fails below, with the reason recorded.
     }
-    const model = modelName(req.model);
     recordRunStart(this.o, { runId, startedAt, req, tier, model, display, dryRun: this.o.dryRun });
 
     const entry: Entry = {

@@ -193,6 +193,52 @@ describe('Runner.execute', () => {
     expect(audit.verify().ok).toBe(true);
   });
 
+  it("refuses, before anything starts, a run whose record would lack a field of the policy's evidence.required", async () => {
+    let required: ('trigger' | 'model' | 'actionClass' | 'tier' | 'outcome' | 'evidence')[] = [
+      ...policy.doc.evidence.required,
+    ];
+    expect(required).toContain('evidence');
+    const runner = makeRunner({ requiredFields: () => required });
+    const file = join(dir, 'touched');
+    // Nothing led to this run: no incident, no approval, no evidence id.
+    const bare = request('v-touch', { file }, { evidence: [' '] });
+    await expect(runner.execute(bare)).rejects.toMatchObject({
+      code: 'RUN_REFUSED',
+      missing: ['evidence'],
+      message:
+        'v-touch was not run: its run record would lack evidence, which the policy requires (evidence.required); a run needs something that led to it (an incident, an approval, a signal or an agent run)',
+    });
+    expect(existsSync(file)).toBe(false);
+    expect(database.db.select().from(runs).all()).toHaveLength(0);
+    expect(actionUsage(database, 'v-touch', clock, 'UTC').countToday).toBe(0);
+    const [refused, ...rest] = audit.records();
+    expect(rest).toHaveLength(0);
+    expect(refused).toMatchObject({
+      kind: 'run.refused',
+      agent: 'validator',
+      actor: 'system:runner',
+      trigger: 'webhook',
+      model: 'rules',
+      actionClass: 'test-run',
+      tier: 0,
+      verdict: 'deny',
+      evidence: [],
+      data: { actionId: 'v-touch', missing: ['evidence'], params: { file } },
+    });
+    expect(sink.records.some((r) => r.level === 40 && /v-touch was not run/.test(String(r.msg)))).toBe(true);
+
+    // A blank trigger is missing too, both named at once.
+    const noTrigger = { ...bare, trigger: { source: '' } };
+    await expect(runner.execute(noTrigger)).rejects.toMatchObject({ missing: ['trigger', 'evidence'] });
+
+    // With what led to it, it runs; and the list is read at each run (a policy reload applies).
+    const led = await runner.execute(request('v-touch', { file }, { evidence: ['signal:sig_1'] }));
+    expect(led.status).toBe('succeeded');
+    expect(existsSync(file)).toBe(true);
+    required = ['trigger', 'model'];
+    expect((await runner.execute(bare)).status).toBe('succeeded');
+  });
+
   it('writes the running row and the audit record before the command starts', async () => {
     const runner = makeRunner();
     const pidFile = join(dir, 'before.pids');
