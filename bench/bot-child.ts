@@ -145,22 +145,29 @@ export async function sendAll(
 
 /**
  * The default policy with every route (info, warning, critical) sent to one Slack channel, written
- * to `dir` (its one relative path, the inventory lockfile, made absolute). Returns the file.
+ * to `dir` (its one relative path, the inventory lockfile, made absolute), and optionally another
+ * storm rate (`routing.storm.cardsPerMinute`). Returns the file.
  */
-export function writeSlackPolicy(dir: string, channel = 'slack:C0ALERTS'): string {
+export function writeSlackPolicy(
+  dir: string,
+  channel = 'slack:C0ALERTS',
+  stormCardsPerMinute?: number,
+): string {
   const root = packageRoot();
   const source = join(root, 'policies', 'default.policy.yaml');
   const text = readFileSync(source, 'utf8');
   const routes = '    info: [console:main]\n    warning: [console:main]\n    critical: [console:main]\n';
   const lockfile = 'npmLockfiles: [../package-lock.json]';
-  if (!text.includes(routes) || !text.includes(lockfile))
+  const storm = '    cardsPerMinute: 10\n';
+  if (!text.includes(routes) || !text.includes(lockfile) || !text.includes(storm))
     throw new Error(`${source} changed: update writeSlackPolicy`);
   const file = join(dir, 'bench.policy.yaml');
   writeFileSync(
     file,
     text
       .replace(routes, `    info: [${channel}]\n    warning: [${channel}]\n    critical: [${channel}]\n`)
-      .replace(lockfile, `npmLockfiles: [${JSON.stringify(join(root, 'package-lock.json'))}]`),
+      .replace(lockfile, `npmLockfiles: [${JSON.stringify(join(root, 'package-lock.json'))}]`)
+      .replace(storm, `    cardsPerMinute: ${stormCardsPerMinute ?? 10}\n`),
   );
   copyFileSync(join(root, 'policies', 'policy.schema.json'), join(dir, 'policy.schema.json'));
   return file;

@@ -32,7 +32,8 @@ export const bench: Bench = {
     const slack = await startBenchSlack();
     const bot = await startBotChild({
       AUTONOMY_DB: join(dir, 'data', 'autonomy.db'),
-      AUTONOMY_POLICY: writeSlackPolicy(join(dir, 'policy')),
+      // Every round's 20 new incidents get their own cards: no storm folds them (the storm bench does).
+      AUTONOMY_POLICY: writeSlackPolicy(join(dir, 'policy'), 'slack:C0ALERTS', 1000),
       AUTONOMY_PORT: '0',
       AUTONOMY_INGEST_TOKEN: 'bench-chat-latency-token-0123456789',
       SLACK_BOT_TOKEN: 'xoxb-bench-token',

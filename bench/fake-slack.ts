@@ -1,7 +1,7 @@
 /**
  * A minimal local stand-in of Slack's Web API for the chat benches (bench/ does not import test/):
- * auth.test, chat.postMessage and chat.update answer ok at once; every other method answers ok
- * with nothing. Each chat.postMessage is handed to `onPost` with the time it arrived
+ * auth.test, chat.postMessage and chat.update answer ok at once (both counted); every other method
+ * answers ok with nothing. Each chat.postMessage is handed to `onPost` with the time it arrived
  * (performance.now() in this process, the bench's own clock) and its raw body.
  */
 import { createServer, type Server } from 'node:http';
@@ -11,6 +11,8 @@ export interface BenchSlack {
   /** SLACK_API_URL for the bot. */
   readonly url: string;
   posts: number;
+  /** chat.update calls (edits of messages posted before). */
+  updates: number;
   onPost: (body: string, at: number) => void;
   close(): Promise<void>;
 }
@@ -20,6 +22,7 @@ export async function startBenchSlack(): Promise<BenchSlack> {
   const slack: BenchSlack = {
     url: '',
     posts: 0,
+    updates: 0,
     onPost: () => {},
     close: () =>
       new Promise<void>((resolve) => {
@@ -40,7 +43,10 @@ export async function startBenchSlack(): Promise<BenchSlack> {
         answer = { ok: true, channel: 'C0ALERTS', ts: `${ts}.000100` };
         slack.posts += 1;
         slack.onPost(Buffer.concat(chunks).toString('utf8'), at);
-      } else if (method === 'chat.update') answer = { ok: true, channel: 'C0ALERTS', ts: `${ts}.000100` };
+      } else if (method === 'chat.update') {
+        answer = { ok: true, channel: 'C0ALERTS', ts: `${ts}.000100` };
+        slack.updates += 1;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
   });

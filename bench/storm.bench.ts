@@ -8,6 +8,11 @@
  *
  * Baselines, in the same run: the webhook answer p99 of the warm-up, sent one at a time to the idle
  * bot; the RSS before the storm.
+ *
+ * New messages: every chat.postMessage the stand-in received (cards, storm cards, thread replies,
+ * notices; edits of cards are chat.update and not counted), over the whole run (warm-up and storm)
+ * against every alert sent. The goal: at most 1% as many new messages as alerts; past
+ * `routing.storm.cardsPerMinute` (default 10) new incidents fold into one storm card.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,6 +28,8 @@ const IN_FLIGHT = 64;
 const WARMUP = 200;
 const P99_TARGET_MS = 50;
 const RSS_TARGET_MB = 50;
+/** New messages per alert, at most. */
+const MESSAGES_TARGET = 0.01;
 
 export const bench: Bench = {
   name: 'alert storm',
@@ -86,6 +93,8 @@ export const bench: Bench = {
       await bot.settled(WARMUP + N, 900_000);
       const settledIn = performance.now() - t0;
       const after = await bot.usage(true);
+      const alerts = WARMUP + N;
+      const perAlert = slack.posts / alerts;
 
       answers.sort((a, b) => a - b);
       quiet.sort((a, b) => a - b);
@@ -93,6 +102,15 @@ export const bench: Bench = {
       const growMb = (after.rss - before.rss) / 1e6;
       const context = `sent in ${(sentIn / 1000).toFixed(1)} s, settled ${(settledIn / 1000).toFixed(0)} s after the first, ${slack.posts} Slack posts; load average ${load.toFixed(2)} on ${cpus().length} cores`;
       return [
+        {
+          name: `new chat messages for ${alerts.toLocaleString('en-US')} distinct alerts (${WARMUP} warm-up, then ${N.toLocaleString('en-US')} in a minute)`,
+          value: slack.posts,
+          unit: 'messages',
+          baseline: alerts,
+          baselineName: 'alerts sent',
+          target: `target at most ${(MESSAGES_TARGET * 100).toFixed(0)}% of the alerts, ${Math.floor(alerts * MESSAGES_TARGET)} (${(perAlert * 100).toFixed(2)}%; ${slack.updates} card updates not counted): ${perAlert <= MESSAGES_TARGET ? 'met' : 'NOT met'}`,
+          met: perAlert <= MESSAGES_TARGET,
+        },
         {
           name: `webhook answer (202) p99 during ${N.toLocaleString('en-US')} distinct alerts in a minute`,
           value: p99,

@@ -4,7 +4,8 @@
  * seconds, so 10,000 identical alerts make one message, not 10,000. Mutes, maintenance windows
  * and the agent's kill switch hold back posts, never storage. The card shows the incident's state,
  * its source's links and the buttons for it (incident-card.ts); everything else about the incident
- * goes into the card's thread (incident-thread.ts).
+ * goes into the card's thread (incident-thread.ts). Past a channel's rate of new cards
+ * (`routing.storm`), new incidents fold into one storm card per channel instead (storm.ts).
  */
 import { desc, eq } from 'drizzle-orm';
 import { type Database, writeTransaction } from '../db/connection.js';
@@ -13,7 +14,7 @@ import type { Policy } from '../policy/types.js';
 import type { AgentName, SignalKind } from '../policy/vocabulary.js';
 import { every } from '../process/timer.js';
 import type { Service } from '../service.js';
-import { IncidentCoalescer, type Notice } from '../signals/incidents/coalesce.js';
+import { DEFAULT_UPDATE_INTERVAL_MS, IncidentCoalescer, type Notice } from '../signals/incidents/coalesce.js';
 import type { IncidentChange } from '../signals/types.js';
 import type { ButtonKey } from './button-key.js';
 import { cardButtons, plainLink, sourceLinks } from './incident-card.js';
@@ -22,6 +23,7 @@ import { type ChatMessage, message } from './message.js';
 import type { Outbox } from './outbox.js';
 import { formatMs } from './outbox-delivery.js';
 import { channelsFor, inMaintenance } from './routing.js';
+import { type Storm, type StormSettings, StormWatch, stormCard, stormSettings } from './storm.js';
 
 /** Which agent speaks for a kind of signal (its routes, mutes and kill switch apply). */
 export const AGENT_FOR_KIND: Record<SignalKind, AgentName> = {
@@ -68,9 +70,13 @@ export class IncidentAlerts implements Service {
   #stopTimer: (() => void) | null = null;
   readonly #coalescer: IncidentCoalescer;
   #kinds = new Map<string, SignalKind>();
+  readonly #storms = new StormWatch();
+  /** At most one update of a card per this long. */
+  readonly #interval: number;
 
   constructor(options: IncidentAlertsOptions) {
     this.#o = options;
+    this.#interval = Math.max(0, options.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS);
     this.#coalescer = new IncidentCoalescer({ now: options.now, updateIntervalMs: options.updateIntervalMs });
   }
 
@@ -99,7 +105,57 @@ export class IncidentAlerts implements Service {
   flush(): number {
     const due = this.#coalescer.due();
     for (const n of due) this.#publish(n);
-    return due.length;
+    return due.length + this.#flushStorms();
+  }
+
+  /** Storm cards: ends the storms calm long enough, updates the changed cards (at most every update interval). */
+  #flushStorms(): number {
+    const o = this.#o;
+    const now = o.now();
+    const settings = stormSettings(o.policy());
+    const ended = this.#storms.ended(now, settings);
+    let sent = 0;
+    writeTransaction(o.database, () => {
+      for (const storm of [...ended, ...this.#storms.storms()]) {
+        const due = storm.endedAt !== null || now - storm.sentAt >= this.#interval;
+        if (!storm.dirty || !due) continue;
+        this.#stormCard(storm, settings);
+        sent++;
+      }
+    });
+    if (sent > 0) o.onQueued?.();
+    return sent;
+  }
+
+  /** Queues the storm's card (its post, or an update of it), returns the card's outbox row. */
+  #stormCard(storm: Storm, settings: StormSettings): number {
+    const o = this.#o;
+    const now = o.now();
+    const card = stormCard(storm, settings, {
+      now,
+      consoleUrl: o.consoleUrl?.() ?? null,
+      screen: (t, max) => this.#screen(t, max),
+    });
+    storm.dirty = false;
+    if (storm.cardId === null) {
+      storm.sentAt = now;
+      storm.cardId = o.outbox.enqueue(storm.channel, card, {
+        dedupeKey: `storm:${storm.channel}:${storm.startedAt}`,
+      }).id;
+      return storm.cardId;
+    }
+    if (storm.endedAt === null && now - storm.sentAt < this.#interval) {
+      // Updated at most every interval: flush() sends the latest count when it is due.
+      storm.dirty = true;
+      return storm.cardId;
+    }
+    storm.sentAt = now;
+    o.outbox.enqueue(storm.channel, card, {
+      dedupeKey: `storm:${storm.cardId}:${storm.endedAt === null ? `n${storm.folded}` : 'ended'}`,
+      op: 'update',
+      updateOf: storm.cardId,
+    });
+    return storm.cardId;
   }
 
   /** A person acknowledged or resolved it: update its card in place (no Acknowledge any more), say so in its thread. */
@@ -150,9 +206,17 @@ export class IncidentAlerts implements Service {
     writeTransaction(o.database, () => {
       const refs = this.#refs(c.id);
       if (refs.length === 0) {
-        // One card per incident and channel; everything after it goes into its thread.
+        // One card per incident and channel; everything after it goes into its thread. Past the
+        // channel's rate of new cards, the incident folds into the channel's storm card instead.
+        const settings = stormSettings(policy);
         const posted: MessageRef[] = [];
         for (const channel of channelsFor(policy, agent, c.severity)) {
+          const storm = this.#storms.arrive(channel, now, settings);
+          if (storm !== null) {
+            this.#storms.fold(storm, c);
+            posted.push({ channel, ref: `storm:${this.#stormCard(storm, settings)}` });
+            continue;
+          }
           const r = o.outbox.enqueue(channel, msg, {
             dedupeKey: `incident:${c.id}:${c.change}:${c.signalCount}:${channel}`,
           });
@@ -215,6 +279,8 @@ export class IncidentAlerts implements Service {
       refs: { incident: c.shortId },
     });
     for (const ref of refs) {
+      // An incident folded into a storm has no card or thread of its own in that channel.
+      if (outboxIdOf(ref.ref) === null) continue;
       o.outbox.enqueue(ref.channel, note, { dedupeKey: `incident:${c.id}:note:${key}:${ref.channel}` });
     }
   }

@@ -4,7 +4,9 @@
  * delivered its platform ref (Slack `ts`, Discord message id, console id) is the thread. The card
  * is queued before anything about it in a channel and the outbox keeps per-channel order, so by
  * the time a reply is sent its card is delivered (or finally failed). No card in that channel (the
- * routes differ) or a card that failed: the message goes to the channel's top level.
+ * routes differ) or a card that failed: the message goes to the channel's top level. An incident
+ * folded into an alert storm (storm.ts) is named as `storm:<id>` (the storm card's outbox row): what
+ * is said about it is not posted (foldedInto), except approval requests.
  */
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
@@ -32,6 +34,27 @@ export class IncidentThreads {
    * in that channel or was never delivered. `refs.incident` may be a short id (`i7`) or the id.
    */
   threadOf(rowId: number, channel: string, message: ChatMessage): string | null {
+    const ref = this.#refIn(channel, message);
+    const cardId = ref === null ? null : outboxIdOf(ref);
+    if (cardId === null || cardId === rowId) return null;
+    const card = this.#q.card.get({ id: cardId });
+    return card?.state === 'delivered' && card.platformRef !== null ? card.platformRef : null;
+  }
+
+  /**
+   * The outbox id of the storm card that a post to `channel` folds into (storm.ts), or null (post
+   * it): the message is about an incident folded into a storm in that channel and is not about an
+   * approval (approval requests and their outcomes are always posted) nor a reply to a person.
+   */
+  foldedInto(channel: string, message: ChatMessage): number | null {
+    if (message.refs.approval !== undefined || message.kind === 'approval' || message.kind === 'reply')
+      return null;
+    const ref = this.#refIn(channel, message);
+    return ref === null ? null : stormIdOf(ref);
+  }
+
+  /** The message ref (`outbox:<id>`, `storm:<id>`) of the incident the message is about, in `channel`. */
+  #refIn(channel: string, message: ChatMessage): string | null {
     const incident = message.refs.incident;
     if (incident === undefined) return null;
     const short = SHORT.exec(incident);
@@ -39,12 +62,14 @@ export class IncidentThreads {
       short === null
         ? this.#q.byId.get({ id: incident })
         : this.#q.byNumber.get({ number: Number(short[1]) });
-    const ref = row?.refs.find((r) => r.channel === channel);
-    const cardId = ref === undefined ? null : outboxIdOf(ref.ref);
-    if (cardId === null || cardId === rowId) return null;
-    const card = this.#q.card.get({ id: cardId });
-    return card?.state === 'delivered' && card.platformRef !== null ? card.platformRef : null;
+    return row?.refs.find((r) => r.channel === channel)?.ref ?? null;
   }
+}
+
+/** `storm:12` (the incident folded into the storm card posted as outbox row 12) -> 12, or null. */
+export function stormIdOf(ref: string): number | null {
+  const m = /^storm:([1-9][0-9]*)$/.exec(ref);
+  return m === null ? null : Number(m[1]);
 }
 
 function prepare(database: Database) {

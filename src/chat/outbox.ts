@@ -10,17 +10,19 @@
  *   "head"); a later message waits until the earlier one is delivered or has finally failed.
  * - Nothing lost, never silently dropped: rows stay `pending` while an adapter is down or absent;
  *   a row only becomes `failed` on a permanent error or after the worker's max age, and that is
- *   audited (`outbox.failed`) with the last error.
+ *   audited (`outbox.failed`) with the last error. One exception is by design: a message about an
+ *   incident folded into an alert storm (storm.ts) is stored already `delivered` with the platform
+ *   ref `folded:<storm card's row id>` and never sent; approval requests are never folded.
  * - At least once: rows left `sending` by a crash go back to `pending` at start (`recover()`). The
  *   one duplicate this can cause: the platform accepted a message and the process died before the
  *   row was marked delivered; it is posted again after the restart. The dedupe key prevents every
  *   other duplicate.
  */
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, like, lt, min, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, like, lt, min, notLike, sql } from 'drizzle-orm';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { type OutboxOp, type OutboxState, outbox } from '../db/schema.js';
-import { IncidentThreads } from './incident-thread.js';
+import { IncidentThreads, stormIdOf } from './incident-thread.js';
 import { type ChatMessage, type ChatMessageInput, channelSchema, messageSchema } from './message.js';
 
 /** One stored row; `message` is the stored JSON (validated when enqueued, parsed again before sending). */
@@ -42,6 +44,11 @@ export interface EnqueueResult {
   /** false when the dedupe key was already there (nothing was written). */
   readonly created: boolean;
   readonly row: OutboxRow;
+  /**
+   * true when it was stored already folded into an alert storm's card and will not be sent: it is
+   * about an incident folded into a storm in that channel (storm.ts, incident-thread.ts).
+   */
+  readonly folded?: boolean;
 }
 
 export interface ChannelBacklog {
@@ -69,6 +76,8 @@ export interface OutboxOptions {
 export const OUTBOX_ACTOR = 'system:outbox';
 
 const UNFINISHED: OutboxState[] = ['pending', 'sending'];
+/** The platform ref of a row folded into a storm card (never sent): `folded:<storm card's row id>`. */
+const FOLDED = 'folded:';
 const MAX_ERROR_LENGTH = 1000;
 
 export class OutboxError extends Error {
@@ -128,17 +137,27 @@ export class Outbox {
     return writeTransaction(this.database, () => {
       const existing = this.byKey(key);
       if (existing !== null) return { id: existing.id, created: false, row: existing };
-      if (op === 'update') this.checkUpdateTarget(channel, key, options.updateOf);
+      const target = op === 'update' ? this.checkUpdateTarget(channel, key, options.updateOf) : null;
       const at = this.now();
-      const row = this.q.insert.get({
+      const values = {
         channel,
         dedupeKey: key,
         op,
-        updateOf: op === 'update' ? (options.updateOf ?? null) : null,
+        updateOf: target?.id ?? null,
         message: parsed.data,
         nextAttemptAt: options.notBefore ?? at,
         createdAt: at,
-      }) as OutboxRow;
+      };
+      const storm =
+        target === null
+          ? this.threads.foldedInto(channel, parsed.data)
+          : foldedStormOf(target.platformRef ?? '');
+      if (storm !== null) {
+        // About an incident folded into an alert storm: kept, never sent (storm.ts).
+        const row = this.q.insertFolded.get({ ...values, platformRef: `${FOLDED}${storm}` }) as OutboxRow;
+        return { id: row.id, created: true, row, folded: true };
+      }
+      const row = this.q.insert.get(values) as OutboxRow;
       return { id: row.id, created: true, row };
     });
   }
@@ -165,6 +184,7 @@ export class Outbox {
           eq(outbox.op, 'post'),
           eq(outbox.state, 'delivered'),
           isNotNull(outbox.platformRef),
+          notLike(outbox.platformRef, `${FOLDED}%`),
         ),
       )
       .orderBy(desc(outbox.id))
@@ -321,7 +341,7 @@ export class Outbox {
       .run().changes;
   }
 
-  private checkUpdateTarget(channel: string, key: string, updateOf: number | undefined): void {
+  private checkUpdateTarget(channel: string, key: string, updateOf: number | undefined): OutboxRow {
     if (updateOf === undefined || !Number.isSafeInteger(updateOf)) {
       throw new OutboxError(
         `message ${key}: op "update" needs updateOf, the outbox id of the message it replaces`,
@@ -335,6 +355,7 @@ export class Outbox {
         `message ${key}: #${updateOf} was posted to ${target.channel}, not ${channel}; update it in its own channel`,
       );
     }
+    return target;
   }
 }
 
@@ -375,6 +396,23 @@ function prepareQueries(database: Database) {
       })
       .returning()
       .prepare(),
+    insertFolded: db
+      .insert(outbox)
+      .values({
+        channel: p('channel'),
+        dedupeKey: p('dedupeKey'),
+        op: p('op'),
+        updateOf: p('updateOf'),
+        message: p('message'),
+        state: 'delivered',
+        attempts: 0,
+        nextAttemptAt: p('nextAttemptAt'),
+        createdAt: p('createdAt'),
+        deliveredAt: p('createdAt'),
+        platformRef: p('platformRef'),
+      })
+      .returning()
+      .prepare(),
     heads: db.select().from(outbox).where(inArray(outbox.id, firsts)).orderBy(asc(outbox.id)).prepare(),
     nextAfter: db
       .select()
@@ -407,6 +445,11 @@ function prepareQueries(database: Database) {
       .where(eq(outbox.id, p('id')))
       .prepare(),
   };
+}
+
+/** The storm card a row was folded into (its platform ref `folded:<id>`), or null. */
+function foldedStormOf(platformRef: string): number | null {
+  return platformRef.startsWith(FOLDED) ? stormIdOf(`storm:${platformRef.slice(FOLDED.length)}`) : null;
 }
 
 /** The stored message, parsed; null when it no longer passes the schema (a row written by hand). */

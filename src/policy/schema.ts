@@ -243,6 +243,22 @@ const routing = z.strictObject({
     critical: z.array(channel),
   }),
   agents: z.partialRecord(agentName, severityRoutes).default({}),
+  storm: z
+    .strictObject({
+      cardsPerMinute: z
+        .int()
+        .min(1)
+        .max(1000)
+        .default(10)
+        .describe(
+          'new incident cards a channel takes in any minute; past that, new incidents fold into one storm card updated in place',
+        ),
+      endsAfter: duration
+        .default('5m')
+        .describe('the storm ends (new incidents get their own cards again) after this long under that rate'),
+    })
+    .prefault({})
+    .describe('alert storms: how many new incident cards a channel takes before they fold into one'),
 });
 
 /** What the bot runs, for matching advisories (OSV): npm lockfiles and `name@version` lists. */
