@@ -32,6 +32,7 @@ import { type Config, ConfigError, loadConfig } from './process/config.js';
 import { installCrashGuard } from './process/crash-guard.js';
 import { randomId } from './process/ids.js';
 import { createLogger, type Logger } from './process/log.js';
+import { packageRoot } from './process/package-root.js';
 import { runningPid } from './process/pidfile.js';
 import { keptToken } from './process/tokens.js';
 import { runSignatures } from './signals/signatures/cli.js';
@@ -259,6 +260,57 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         database.close();
       }
     });
+
+  program
+    .command('eval')
+    .description(
+      "run the eval scenarios through each agent's turn with a model (executing nothing) and print a scorecard per model",
+    )
+    .option(
+      '-m, --model <name>',
+      'a model to evaluate (repeat for several side by side; default: the policy local model)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--host <url>', 'the model server (default: the policy model host, else OLLAMA_HOST)')
+    .option('--scenarios <dir>', 'the scenario folder', join(packageRoot(), 'eval', 'scenarios'))
+    .option('--policy <file>', 'the policy whose catalog and model caps apply (default: AUTONOMY_POLICY)')
+    .option('--json', 'print one JSON document: each scorecard and every scenario result')
+    .action(
+      async (opts: {
+        model: string[];
+        host?: string;
+        scenarios: string;
+        policy?: string;
+        json?: boolean;
+      }) => {
+        const file = opts.policy === undefined ? cfg().policyFile : resolve(io.cwd, opts.policy);
+        const loaded = await loadPolicyFile(file);
+        if (!loaded.ok) throw new PolicyError(loaded.issues);
+        if (opts.host !== undefined && !/^https?:\/\/[^\s]+$/.test(opts.host))
+          throw new CliFailure(`--host ${JSON.stringify(opts.host)}: a URL like http://127.0.0.1:11434`, 2);
+        const { evalCommand } = await import('./eval/eval-command.js');
+        const { EvalFailure } = await import('./eval/run-eval.js');
+        const { createOllamaClient } = await import('../adapters/ollama/ollama-client.js');
+        try {
+          await evalCommand({
+            scenariosDir: resolve(io.cwd, opts.scenarios),
+            policy: loaded.policy,
+            models: opts.model,
+            ...(opts.host === undefined ? {} : { host: opts.host }),
+            defaultHost: cfg().ollamaHost,
+            client: createOllamaClient(),
+            env: io.env,
+            json: opts.json === true,
+            out,
+            err: (text) => write(io.stderr, text),
+          });
+        } catch (err) {
+          if (err instanceof EvalFailure) throw new CliFailure(err.message);
+          throw err;
+        }
+      },
+    );
 
   program
     .command('signatures')

@@ -12,7 +12,7 @@ import { type TurnResult, takeTurn } from '../runtime/turn.js';
 import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
 import type { Triage } from './triage.js';
 
-const TASK =
+export const TASK =
   'Triage one incident for the on-call engineer: what is happening, the likely cause, and the next step (collect evidence, restart, roll back, or page someone), from the facts only.';
 
 export function sentinelFacts(

@@ -1,0 +1,33 @@
+/**
+ * How each agent takes its turn, as the agent itself does: the task sentence it sends, the action
+ * classes it offers and whether it asks for steps. A scenario names its agent and, where the agent
+ * has more than one kind of turn, which one (`task: drift` for guardian's drift turn).
+ */
+import { DRIFT_TASK, TASK as guardian } from '../agents/guardian/assess.js';
+import { TASK as mentor } from '../agents/mentor/assess.js';
+import { TASK as sentinel } from '../agents/sentinel/assess.js';
+import { TASK as validator } from '../agents/validator/assess.js';
+import type { ActionClass } from '../policy/vocabulary.js';
+
+export interface TurnProfile {
+  readonly task: string;
+  /** The classes offered (default: all of the agent's own). */
+  readonly classes?: readonly ActionClass[];
+  readonly steps?: boolean;
+}
+
+/** Keyed by agent, or `agent:task`. */
+export const TURNS: Readonly<Record<string, TurnProfile>> = {
+  sentinel: { task: sentinel },
+  guardian: { task: guardian },
+  'guardian:drift': { task: DRIFT_TASK },
+  validator: { task: validator, classes: ['test-run'] },
+  mentor: { task: mentor, classes: [], steps: true },
+  builder: {
+    task: 'Plan the maintenance this repository needs, from the facts only: what to do and why, and the text of the change you propose.',
+  },
+};
+
+export function turnOf(agent: string, task: string | undefined): TurnProfile | undefined {
+  return TURNS[task === undefined ? agent : `${agent}:${task}`];
+}
