@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RecentReader } from '../../src/agents/runtime/recent.js';
 import type {
   AgentContext,
   AgentProposal,
@@ -31,6 +32,8 @@ export interface FakeContextOptions {
   /** The data folder (default: a new temp folder). */
   readonly rootDataDir?: string;
   readonly signal?: AbortSignal;
+  /** What happened lately (default: none). */
+  readonly recent?: RecentReader;
 }
 
 export interface FakeContext extends AgentContext {
@@ -67,6 +70,7 @@ export function fakeContext(o: FakeContextOptions): FakeContext {
     rootDataDir: root,
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     research: o.research ?? null,
+    ...(o.recent === undefined ? {} : { recent: o.recent }),
     posts,
     proposals,
     evidenceRefs,

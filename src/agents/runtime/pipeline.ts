@@ -7,7 +7,8 @@
  *   are charged to the run and a kill aborts the request; every message is redacted first (no secret
  *   reaches a model); no router: a failure result (rules only); the run's record names a model only
  *   when one answered in it;
- * - `history` reads past incidents like this one (history.ts); `refused()` audits a model proposal
+ * - `history` reads past incidents like this one (history.ts), `recent` what happened lately
+ *   (recent.ts); `refused()` audits a model proposal
  *   refused before decide() (`model.refused`);
  * - `propose()` sends a proposal through decide() and carries out the verdict (propose.ts);
  * - `post()` screens and routes a finding (screen.ts, post.ts);
@@ -26,6 +27,7 @@ import { historyReader } from './history.js';
 import type { AgentPipelineDeps, AgentRunResult, AgentTrigger } from './pipeline-types.js';
 import { dedupeKey, Poster } from './post.js';
 import { HourlyOnce, propose } from './propose.js';
+import { recentReader } from './recent.js';
 import { actorOf, type RunTriggerFacts, recordAgentEnd, recordAgentStart } from './run-record.js';
 import { RunState } from './run-state.js';
 import { screenText } from './screen.js';
@@ -245,6 +247,7 @@ export class AgentPipeline {
       propose: (p) => propose({ deps: d, poster: this.#poster, hourly: this.#hourly }, state, trigger, p),
       post: (finding) => this.#post(state, trigger, finding, research),
       history: historyReader(d.database, this.#skills()),
+      recent: recentReader(d.database),
       refused: (r) => this.#refused(state, trigger, r),
       evidence: (ref) => {
         if (!state.aborted && typeof ref === 'string') state.addEvidence(screenText(ref, 2000, redact));

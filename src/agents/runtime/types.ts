@@ -13,6 +13,7 @@ import type { Decision, Policy } from '../../policy/types.js';
 import type { AgentName, Severity, SignalKind } from '../../policy/vocabulary.js';
 import type { IncidentChange } from '../../signals/types.js';
 import type { HistoryReader } from './history.js';
+import type { RecentReader } from './recent.js';
 
 /** A stored signal as an agent sees it. Title and payload are untrusted data. */
 export interface AgentSignal {
@@ -143,6 +144,8 @@ export interface AgentContext {
   evidence(ref: string): void;
   /** The team's history: past incidents like this one and how they ended (absent: none known). */
   readonly history?: HistoryReader;
+  /** What happened lately: CI failures and job events, incidents, the agent's own runs (absent: nothing known). */
+  readonly recent?: RecentReader;
   /** Audits a model proposal refused before decide() (another agent's action, a tier, bad params...). */
   refused?(refusal: { readonly what: string; readonly reason: string }): void;
 }
