@@ -66,7 +66,18 @@ export interface Refusal {
 }
 
 /** Keys that would claim what only the policy or a person says; never read, audited when present. */
-const ESCAPE_KEYS = ['tier', 'approved', 'approval', 'command', 'cmd', 'shell', 'script', 'agent', 'verdict'];
+const ESCAPE_KEYS = [
+  'tier',
+  'approved',
+  'approval',
+  'command',
+  'cmd',
+  'shell',
+  'script',
+  'agent',
+  'verdict',
+  'target',
+];
 
 /** The keys of a raw answer (or its proposals) that try to say what only decide() says. */
 export function escapes(text: string): string[] {

@@ -304,7 +304,7 @@ async function execute(
       decision,
       trigger: { source: trigger.source, ref: run.runId },
       incidentId: trigger.incidentId ?? null,
-      // Credited to the run's model when the run used one before proposing (chooseAction), else rules.
+      // Credited to the run's model when a model answered in the run before this proposal (its turn), else rules.
       model: run.model,
       evidence: [`run:${run.runId}`, ...run.evidence].slice(0, 50),
     });
