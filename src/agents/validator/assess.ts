@@ -1,14 +1,15 @@
 /**
  * Validator's turn (runtime/turn.ts): the facts of one failed job (the job as reported, its own
- * output's last lines when the sender included them, the incident, and past incidents of the same
- * job or service with how they ended: which re-runs ran and whether they passed), the model's
+ * output's last lines when the sender included them, the incident, past incidents of the same job
+ * or service with how they ended, and validator's own runs of the last 7 days whose params name the
+ * job: which re-runs ran and whether they passed), the model's
  * assessment (flaky or broken, and whether a re-run is worth it, proposing its own test-run
  * actions only when it is), and the same assessment by rules when no model answers: no cause, and
  * the re-run `rerunFor()` fills from the job (the rules floor). Asked on every failure (the facts
  * say how many the incident has had), within the policy's model budgets: past those, rules.
  */
 import type { Assessment } from '../runtime/assessment.js';
-import { oneLine } from '../runtime/data-text.js';
+import { duration, oneLine } from '../runtime/data-text.js';
 import { type Fact, fact, historyFacts } from '../runtime/facts.js';
 import { type TurnResult, takeTurn } from '../runtime/turn.js';
 import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
@@ -20,6 +21,9 @@ export const TASK =
 
 /** Lines of the job's own output shown to the model (their end: where a failure shows). */
 const OUTPUT_LINES = 40;
+/** How far back validator's own re-runs of the job are shown, and how many at most. */
+const RECENT_MS = 7 * 86_400_000;
+const MAX_RERUNS = 8;
 
 function describe(job: FailedJob, signal: AgentSignal): string {
   const parts: string[] = [`Job ${JSON.stringify(oneLine(job.name, 200))} failed${job.ci ? ' in CI' : ''}`];
@@ -66,7 +70,33 @@ export function validatorFacts(ctx: AgentContext, signal: AgentSignal, job: Fail
       service: signal.service,
     }) ?? [];
   facts.push(...historyFacts(past, ctx.now()));
+  const reruns = rerunsOf(ctx, job);
+  if (reruns !== null) facts.push(reruns);
   return facts;
+}
+
+/** Validator's own action runs lately whose params name this job (its repository, ids, name or service). */
+function rerunsOf(ctx: AgentContext, job: FailedJob): Fact | null {
+  const now = ctx.now();
+  const names = new Set(
+    [job.repository, job.name, job.workflow, job.service, job.runId, job.jobId]
+      .filter((v) => v !== null && v !== '')
+      .map(String),
+  );
+  const runs = (ctx.recent?.runs({ agent: 'validator', since: now - RECENT_MS, limit: 50 }) ?? [])
+    .filter((r) => Object.values(r.params ?? {}).some((v) => names.has(String(v))))
+    .slice(0, MAX_RERUNS);
+  if (runs.length === 0) return null;
+  const lines = runs.map((r) => {
+    const params = Object.entries(r.params ?? {})
+      .map(([k, v]) => `${k}=${oneLine(v, 80)}`)
+      .join(', ');
+    return `- ${r.actionId} (${params}) ${r.status}${r.outcome ? `: ${oneLine(r.outcome, 160)}` : ''}, ${duration(now - r.startedAt)} ago`;
+  });
+  return fact(
+    'runs:validator',
+    `Validator's own runs for this job in the last 7 days, newest first:\n${lines.join('\n')}`,
+  );
 }
 
 export async function validatorTurn(

@@ -364,6 +364,34 @@ describe('validator and the model', () => {
     expect(ctx.modelCalls[0]?.messages[0]?.content).not.toContain('override-release');
   });
 
+  it("shows validator's own recent runs of the same job, not of other jobs", async () => {
+    const run = (id: string, system: string, status: string, hoursAgo: number) => ({
+      id,
+      actionId: 'run-smoke',
+      params: { system },
+      status,
+      outcome: status === 'succeeded' ? 'exit 0' : 'exit 1',
+      startedAt: NOW - hoursAgo * 3_600_000,
+    });
+    const ctx = Object.assign(context(), {
+      recent: {
+        signals: () => [],
+        incidents: () => [],
+        runs: () => [
+          run('r3', 'api', 'succeeded', 2),
+          run('r2', 'web', 'failed', 3),
+          run('r1', 'api', 'failed', 30),
+        ],
+      },
+    });
+    await validator.onSignal?.(backupFailed(), ctx);
+    const facts = shownFacts(ctx.modelCalls[0]);
+    expect(facts.at(-1)).toEqual({
+      id: 'runs:validator',
+      text: "Validator's own runs for this job in the last 7 days, newest first:\n- run-smoke (system=api) succeeded: exit 0, 2 h ago\n- run-smoke (system=api) failed: exit 1, 30 h ago",
+    });
+  });
+
   it('proposes the re-run the model asks for when its judgement cites the facts, and says why on the result', async () => {
     const ctx = context({
       onPropose: ran('succeeded', 0),
