@@ -19,6 +19,8 @@ export interface RestCall {
   readonly contentType: string;
   /** Files of a multipart request (attachments), by their file name. */
   readonly files: readonly { readonly name: string; readonly data: Buffer }[];
+  /** The message the fake answered a message post or edit with (its `id` is the ref edits name). */
+  result?: Record<string, unknown>;
 }
 
 export interface ScriptedFailure {
@@ -76,7 +78,8 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
         });
         return;
       }
-      calls.push({ method, path, body, contentType, files });
+      const call: RestCall = { method, path, body, contentType, files };
+      calls.push(call);
       const failure = failures.shift();
       if (failure) {
         const headers: Record<string, string> = {};
@@ -113,7 +116,8 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
       const channelMessages = /^\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(path);
       if (channelMessages) {
         const id = channelMessages[2] ?? String(nextId++);
-        json(200, message(id, channelMessages[1] ?? '', body));
+        call.result = message(id, channelMessages[1] ?? '', body);
+        json(200, call.result);
         return;
       }
       if (/^\/webhooks\/\d+\/[^/]+\/messages\/(?:@|%40)original$/.test(path)) {

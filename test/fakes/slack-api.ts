@@ -19,6 +19,8 @@ export interface FakeSlackCall {
   readonly method: string;
   readonly args: Record<string, unknown>;
   readonly token: string | null;
+  /** What the fake answered (a post's `ts` is the ref later updates name); unset for scripted failures. */
+  result?: Record<string, unknown>;
 }
 
 export type FakeFailure =
@@ -121,7 +123,8 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
       const method = path.replace(/^\/api\//, '');
       const args = parseArgs(text, req.headers['content-type'] ?? '');
       const auth = req.headers.authorization;
-      calls.push({ method, args, token: auth?.replace(/^Bearer /, '') ?? null });
+      const call: FakeSlackCall = { method, args, token: auth?.replace(/^Bearer /, '') ?? null };
+      calls.push(call);
       const i = failures.findIndex((f) => f.method === method);
       const failure = i >= 0 ? failures.splice(i, 1)[0]?.failure : undefined;
       if (failure) {
@@ -135,7 +138,8 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
         res.end(JSON.stringify({ ok: false, error: failure.error }));
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(method, args)));
+      call.result = answer(method, args);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(call.result));
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
