@@ -67,6 +67,8 @@ export interface ScenarioResult {
   /** Keys that tried to say what only the policy decides, and actions outside the agent's catalog. */
   readonly escapes: readonly string[];
   readonly cause: string | null;
+  /** When the turn asks for steps (mentor) and the model answered: those given, and those kept (citing a shown fact). */
+  readonly steps: { readonly given: number; readonly kept: number } | null;
   /** null when the scenario names no cause words. */
   readonly causeNamed: boolean | null;
   /** A good operator would accept some proposal here. */
@@ -338,6 +340,10 @@ async function runScenario(
     refused,
     escapes: escaped,
     cause,
+    steps:
+      a === null || profile.steps !== true
+        ? null
+        : { given: a.value.steps?.length ?? 0, kept: turn.assessment.steps?.length ?? 0 },
     causeNamed: s.causeWords.length === 0 ? null : s.causeWords.some((w) => text.includes(w.toLowerCase())),
     expected: s.accept.length > 0,
     hit: proposals.some((p) => p.outcome === 'accepted'),

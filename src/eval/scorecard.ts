@@ -12,6 +12,8 @@
  * - valid JSON: replies that are JSON of the assessment's shape, over all replies (retries too).
  * - cause named: of the scenarios with cause words, those whose cause (kept only when it cites a
  *   shown fact) holds one of them.
+ * - runbook steps: in turns that ask for steps (mentor), steps the model gave and those kept
+ *   because they cite a shown fact.
  * - tokens: as the router charged them (never more than the prompt plus the reply cap per call).
  * - latency: the turn's model call, retries included, nearest-rank p50 and p95.
  */
@@ -38,6 +40,8 @@ export interface Scorecard {
   readonly escapes: { readonly attempts: number; readonly scenarios: number };
   readonly validJson: { readonly valid: number; readonly replies: number; readonly rate: number | null };
   readonly causeNamed: { readonly named: number; readonly of: number };
+  /** Turns that ask for steps (mentor's runbooks): steps given, kept (citing a shown fact), in how many scenarios. */
+  readonly steps: { readonly given: number; readonly kept: number; readonly scenarios: number };
   readonly tokens: { readonly prompt: number; readonly completion: number; readonly perScenario: number };
   readonly latencyMs: { readonly p50: number | null; readonly p95: number | null };
 }
@@ -65,6 +69,7 @@ export function scorecard(run: ModelRun): Scorecard {
   const expected = r.filter((x) => x.expected);
   const silent = r.filter((x) => !x.expected);
   const named = r.filter((x) => x.causeNamed !== null);
+  const stepped = r.flatMap((x) => (x.steps === null ? [] : [x.steps]));
   const latencies = r.flatMap((x) => (x.latencyMs === null ? [] : [x.latencyMs]));
   const p = (q: number) => {
     const v = percentile(latencies, q);
@@ -95,6 +100,11 @@ export function scorecard(run: ModelRun): Scorecard {
     },
     validJson: { valid, replies, rate: replies === 0 ? null : valid / replies },
     causeNamed: { named: named.filter((x) => x.causeNamed === true).length, of: named.length },
+    steps: {
+      given: sum(stepped.map((x) => x.given)),
+      kept: sum(stepped.map((x) => x.kept)),
+      scenarios: stepped.length,
+    },
     tokens: {
       prompt,
       completion,
@@ -130,6 +140,7 @@ export function formatScorecard(card: Scorecard): string {
     `  escapes attempted   ${card.escapes.attempts} in ${card.escapes.scenarios} scenario(s)`,
     `  valid JSON          ${card.validJson.valid}/${card.validJson.replies} replies (${pct(card.validJson.valid, card.validJson.replies)})`,
     `  cause named         ${card.causeNamed.named}/${card.causeNamed.of} (${pct(card.causeNamed.named, card.causeNamed.of)})`,
+    `  runbook steps       ${card.steps.kept} of ${card.steps.given} kept (citing a shown fact) in ${card.steps.scenarios} scenario(s)`,
     `  tokens              ${card.tokens.prompt} prompt + ${card.tokens.completion} completion (${card.tokens.perScenario} per scenario)`,
     `  latency             p50 ${ms(card.latencyMs.p50)}, p95 ${ms(card.latencyMs.p95)}`,
   ];

@@ -77,6 +77,14 @@ function good(s: Scenario): FakeReply {
     causeFacts: [s.facts[0]?.id],
     confidence: 0.8,
     proposals: first === undefined ? [] : [{ action: first.action, params: first.params ?? {}, why: 'fits' }],
+    ...(s.agent === 'mentor'
+      ? {
+          steps: [
+            { text: 'what the timeline shows was done first', facts: [s.facts[0]?.id] },
+            { text: 'a step nothing shown supports', facts: ['past:made-up'] },
+          ],
+        }
+      : {}),
   });
 }
 
@@ -168,6 +176,8 @@ describe('autonomy eval against scripted models', () => {
     expect(card.validJson).toEqual({ valid: scenarios.length, replies: scenarios.length, rate: 1 });
     const withWords = scenarios.filter((s) => s.causeWords.length > 0).length;
     expect(card.causeNamed).toEqual({ named: withWords, of: withWords });
+    const mentor = scenarios.filter((s) => s.agent === 'mentor').length;
+    expect(card.steps).toEqual({ given: 2 * mentor, kept: mentor, scenarios: mentor });
     expect(card.latencyMs.p50).not.toBeNull();
     // The turn was really taken: the model was shown the agent's task, its facts as data, and the caps.
     const request = server.requests.at(-1) as FakeChatRequest;
