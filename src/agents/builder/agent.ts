@@ -1,20 +1,29 @@
 /**
- * Builder: implementation tasks. In its deep sweep it proposes the catalog's pre-approved
- * maintenance: every builder action of class `maintenance` that needs no input (no params, or
- * each param with a single allowed value) and targets an in-scope system. decide() says what
- * happens (execute when allowlisted from phase 3 on, else suggest or observe by phase; deny on
- * cooldown or daily cap) and the pipeline acts on it. The builder speaks only when an executed
- * action failed: a short notice with the exit code and the output's last lines. Suggestions are
- * the pipeline's posts; observe and deny stay in the run record, so no sweep is noise.
+ * Builder: implementation tasks. In its deep sweep it takes its turn (assess.ts): the model, shown
+ * its maintenance candidates, its recent runs, recent CI failures, job events and incidents of
+ * in-scope services, picks the maintenance to do (with params) and writes the change it proposes;
+ * when it backs its plan with facts, its proposals are made (their rationale marked model-written)
+ * and one suggestion, marked model-written and citing its facts, says what it planned and what the
+ * policy decided. Otherwise (no model, no budget, a failed or unbacked answer) the rules propose
+ * the catalog's pre-approved maintenance: every builder action of class `maintenance` that needs
+ * no input (no params, or each param with a single allowed value) and targets an in-scope system.
+ * Either way decide() says what happens (execute when allowlisted from phase 3 on, else suggest
+ * or observe by phase; deny on cooldown or daily cap) and the pipeline acts on it. By rules the
+ * builder speaks only when an executed action failed: a short notice with the exit code and the
+ * output's last lines. Suggestions are the pipeline's posts; observe and deny stay in the run
+ * record, so no sweep is noise.
  *
  * Actions the policy's `checks` section lists are proposed by the pipeline's sweeps already and
  * are skipped here (no double runs). Builder handles no signal kinds: the generic event schema
  * (src/signals/normalise/events.ts) has no task kind to act on.
  */
 import type { CompiledAction } from '../../policy/types.js';
+import { supported } from '../runtime/assessment-post.js';
 import { duration, oneLine, tail } from '../runtime/data-text.js';
 import { fillFromFacts } from '../runtime/params.js';
-import type { Agent, AgentContext, Finding, ProposalOutcome } from '../runtime/types.js';
+import type { TurnResult } from '../runtime/turn.js';
+import type { Agent, AgentContext, AgentProposal, Finding, ProposalOutcome } from '../runtime/types.js';
+import { builderTurn } from './assess.js';
 
 const OUTPUT_CHARS = 1500;
 
@@ -52,18 +61,81 @@ function failureNotice(action: CompiledAction, run: NonNullable<ProposalOutcome[
   };
 }
 
+const RULES_RATIONALE = "builder's deep sweep: pre-approved maintenance";
+
+/**
+ * Whose proposals are made: the model's when it backed its plan with facts it was shown and named
+ * something usable or nothing at all; the rules' when it did not answer, backed nothing, or
+ * everything it named was refused.
+ */
+function chosen(
+  turn: TurnResult,
+  rules: readonly AgentProposal[],
+): { by: 'model' | 'rules'; list: readonly AgentProposal[] } {
+  const own = turn.assessment.proposals;
+  if (!supported(turn) || (own.length === 0 && turn.refused.length > 0)) return { by: 'rules', list: rules };
+  return { by: 'model', list: own };
+}
+
+function paramText(params: Readonly<Record<string, unknown>>): string {
+  const entries = Object.entries(params);
+  return entries.length === 0 ? '' : ` ${entries.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
+}
+
+/** The model's plan, once its proposals went through decide(): marked model-written, citing its facts. */
+function planSuggestion(
+  turn: TurnResult,
+  made: readonly { p: AgentProposal; outcome: ProposalOutcome }[],
+): Finding {
+  const a = turn.assessment;
+  const facts = a.cause?.facts ?? [];
+  return {
+    kind: 'suggestion',
+    title: `Maintenance planned by builder: ${made.map((m) => m.p.actionId).join(', ')}`,
+    severity: 'info',
+    body: [
+      `Assessment (model-written, unverified): ${a.summary}`,
+      `Why now: ${a.cause?.text ?? ''} (facts: ${facts.join(', ')}; confidence ${a.confidence.toFixed(2)})`,
+      '',
+      'Proposed, each through the policy:',
+      ...made.map(
+        ({ p, outcome }) =>
+          `- ${p.actionId}${paramText(p.params)}: ${oneLine(p.rationale ?? '', 400)} -> ${outcome.decision.verdict} (${oneLine(outcome.decision.reason, 200)})`,
+      ),
+    ].join('\n'),
+    fields: [
+      { label: 'Actions', value: made.map((m) => m.p.actionId).join(', ') },
+      ...(turn.model === null ? [] : [{ label: 'Model', value: turn.model }]),
+    ],
+    modelWritten: true,
+    citations: [...facts],
+  };
+}
+
 async function deep(ctx: AgentContext): Promise<void> {
-  for (const { action, params } of maintenanceProposals(ctx)) {
+  if (ctx.signal.aborted) return;
+  const rules: AgentProposal[] = maintenanceProposals(ctx).map(({ action, params }) => ({
+    actionId: action.id,
+    params,
+    rationale: RULES_RATIONALE,
+  }));
+  const turn = await builderTurn(ctx, rules);
+  const { by, list } = chosen(turn, rules);
+  const made: { p: AgentProposal; outcome: ProposalOutcome }[] = [];
+  for (const p of list) {
     if (ctx.signal.aborted) return;
-    const outcome = await ctx.propose({
-      actionId: action.id,
-      params,
-      rationale: "builder's deep sweep: pre-approved maintenance",
-    });
-    if (outcome.run === undefined) continue;
+    const outcome = await ctx.propose(
+      by === 'model'
+        ? { ...p, rationale: `model-written, unverified: ${p.rationale ?? '(no reason given)'}` }
+        : p,
+    );
+    made.push({ p, outcome });
+    const action = ctx.policy.actions.get(p.actionId);
+    if (outcome.run === undefined || action === undefined) continue;
     ctx.evidence(`run:${outcome.run.runId}`);
     if (outcome.run.status === 'failed') ctx.post(failureNotice(action, outcome.run));
   }
+  if (by === 'model' && made.length > 0) ctx.post(planSuggestion(turn, made));
 }
 
 export const builder: Agent = {
