@@ -30,6 +30,7 @@ import { z } from 'zod';
 import { dropKernelStamp } from './header.js';
 import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
 import {
+  compatibleWith,
   coveredBy,
   fitScore,
   hash53,
@@ -167,8 +168,9 @@ export class SignatureMiner {
     let isNew = false;
     if (template === null) {
       template = this.match(tokens);
-      if (template !== null) this.generalise(template, tokens);
-      else {
+      if (template !== null) {
+        if (this.generalise(template, tokens)) template = this.absorbCompatible(template);
+      } else {
         template = this.create(tokens, when);
         isNew = true;
         const merged = this.consolidate(template);
@@ -302,8 +304,8 @@ export class SignatureMiner {
     return best;
   }
 
-  /** Put `<*>` where the template and the message differ. */
-  private generalise(t: Template, tokens: readonly string[]): void {
+  /** Put `<*>` where the template and the message differ; true when the template changed. */
+  private generalise(t: Template, tokens: readonly string[]): boolean {
     let changed = false;
     for (let i = 0; i < t.tokens.length; i++) {
       if (t.tokens[i] !== tokens[i] && t.tokens[i] !== WILDCARD) {
@@ -311,9 +313,10 @@ export class SignatureMiner {
         changed = true;
       }
     }
-    if (!changed) return;
+    if (!changed) return false;
     t.text = t.tokens.join(' ');
     this.reindex(t);
+    return true;
   }
 
   private create(tokens: readonly string[], at: number): Template {
@@ -349,7 +352,26 @@ export class SignatureMiner {
    * a span an existing `<*>` covers (variable-length values). Returns the surviving template.
    */
   private consolidate(fresh: Template): Template {
-    return this.mergeAcrossLengths(this.mergeSameLength(fresh));
+    return this.absorbCompatible(this.mergeAcrossLengths(this.mergeSameLength(fresh)));
+  }
+
+  /**
+   * Templates of the same length that a template now agrees with wherever neither has `<*>`
+   * (`a <*> c d` and `a b c <*>`) are one event that was generalised in a different order: they
+   * are merged, so the result does not depend on which lines came first.
+   */
+  private absorbCompatible(t: Template): Template {
+    let survivor = t;
+    // each round removes templates, and the merged one may have gained a `<*>`: until none is left
+    for (;;) {
+      const peers = this.byLength.get(survivor.tokens.length);
+      if (peers === undefined || peers.size < 2) return survivor;
+      const compatible = compatibleWith(survivor.tokens, peers, SCAN_LIMIT);
+      if (compatible.length === 0) return survivor;
+      const before = survivor.text;
+      survivor = this.merge([survivor, ...compatible], null);
+      if (survivor.text === before) return survivor;
+    }
   }
 
   private mergeSameLength(fresh: Template): Template {

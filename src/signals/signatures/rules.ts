@@ -82,7 +82,8 @@ export const MAX_SPAN_EXTRA = 1;
 
 /**
  * Where two templates of the same length differ, when they agree enough elsewhere: at most
- * `maxDiff` positions, at least one constant token in common and at least half the tokens equal.
+ * `maxDiff` positions where both hold a different constant (a `<*>` already is a value there), at
+ * least one constant token in common and at least half the tokens equal.
  */
 export function diffPositions(a: readonly string[], b: readonly string[], maxDiff: number): number[] | null {
   let same = 0;
@@ -92,7 +93,7 @@ export function diffPositions(a: readonly string[], b: readonly string[], maxDif
     if (a[i] === b[i]) {
       same++;
       if (a[i] !== WILDCARD) constSame++;
-    } else if (++differ > maxDiff) return null;
+    } else if (a[i] !== WILDCARD && b[i] !== WILDCARD && ++differ > maxDiff) return null;
   }
   if (same * 2 < a.length || constSame === 0) return null;
   const out: number[] = [];
@@ -280,6 +281,38 @@ export function coveredBy<T extends Shaped>(
       if (g !== WILDCARD && g !== t[i]) covered = false;
     }
     if (covered) out.push(other);
+  }
+  return out;
+}
+
+/**
+ * The templates among `peers` (at most `scanLimit` read) that agree with `tokens` wherever neither
+ * has `<*>`, where at least one of them does differ, and that share enough constant tokens with it
+ * (`agreementNeeded`, at least one): one event, generalised in different places.
+ */
+export function compatibleWith<T extends Shaped>(
+  tokens: readonly string[],
+  peers: Iterable<T>,
+  scanLimit: number,
+): T[] {
+  const n = tokens.length;
+  const need = Math.max(1, agreementNeeded(n));
+  const out: T[] = [];
+  let scanned = 0;
+  for (const other of peers) {
+    if (++scanned > scanLimit) break;
+    const t = other.tokens;
+    if (t === tokens || t.length !== n) continue;
+    let constSame = 0;
+    let ok = true;
+    for (let i = 0; ok && i < n; i++) {
+      const a = tokens[i] as string;
+      const b = t[i] as string;
+      if (a === b) {
+        if (a !== WILDCARD) constSame++;
+      } else if (a !== WILDCARD && b !== WILDCARD) ok = false;
+    }
+    if (ok && constSame >= need) out.push(other);
   }
   return out;
 }
