@@ -4,7 +4,9 @@
  * - a killed agent's tick does not run: `skipped` (killed);
  * - a tick that comes while that agent's sweep of the same kind still runs: `skipped` (overlap);
  * - runs the schedule called for but that never happened (the bot was down or blocked) are found
- *   at start and on every tick, recorded once as `missed` and reported once through `onMissed`;
+ *   at start and on every tick, recorded once as `missed`, reported once through `onMissed` and
+ *   raised as one `sweep_failure` signal (fingerprint `sweep:<agent>:<kind>:missed`, with how many
+ *   runs were missed), so chat hears of it as an incident; the sweep's next success resolves it;
  * - `triggers.sweeps.failureThreshold` failures in a row raise one `sweep_failure` signal, and the
  *   next success resolves it.
  * The sweep bodies are injected per agent and kind; the health probes run in the light sweep of
@@ -21,6 +23,7 @@ import type { KillOrder, Service, ServiceHealth } from '../../service.js';
 import { cronTimes } from '../../time/cron.js';
 import { formatLocalMinute } from '../../time/zone.js';
 import { type HealthSettings, healthSettings } from '../health/probes.js';
+import { firingFingerprints } from '../incidents/members.js';
 import type { SignalInput, SignalSink } from '../types.js';
 import { cronScheduler, type SweepLog, type SweepSchedule, type SweepScheduler } from './scheduler.js';
 
@@ -369,6 +372,19 @@ export class Sweeps implements Service {
       message,
     };
     this.deps.log?.warn({ agent, kind, count }, message);
+    this.deps.sink.ingest([
+      {
+        kind: 'sweep_failure',
+        source: `sweep:${agent}`,
+        dedupeKey: `sweep:${agent}:${kind}:missed:${lastSlot}`,
+        fingerprint: missedFingerprint(agent, kind),
+        service: null,
+        title: message,
+        severity: 'warning',
+        occurredAt: this.deps.now(),
+        payload: { agent, kind, missed: count, capped, first, last: lastSlot, previousAt: last.scheduledAt },
+      },
+    ]);
     this.deps.onMissed?.(missed);
     return missed;
   }
@@ -420,8 +436,29 @@ export class Sweeps implements Service {
         resolves: true,
       };
     }
+    if (error === null && firingFingerprints(this.deps.database, missedFingerprint(agent, kind)).length > 0) {
+      const at = this.deps.now();
+      const timezone = this.deps.policy().doc.triggers.timezone;
+      this.deps.sink.ingest([
+        {
+          ...base,
+          dedupeKey: `sweep:${agent}:${kind}:missed:resolved:${runId}`,
+          fingerprint: missedFingerprint(agent, kind),
+          title: `${agent}'s ${kind} sweep runs again: it ran at ${formatLocalMinute(at, timezone)} (${timezone})`,
+          severity: 'info',
+          occurredAt: at,
+          payload: { agent, kind, runId },
+          resolves: true,
+        },
+      ]);
+    }
     if (signal !== null) this.deps.sink.ingest([signal]);
   }
+}
+
+/** The fingerprint of "runs of this sweep were missed" (firing until the sweep runs again). */
+function missedFingerprint(agent: AgentName, kind: SweepKind): string {
+  return `sweep:${agent}:${kind}:missed`;
 }
 
 function describeError(err: unknown): string {

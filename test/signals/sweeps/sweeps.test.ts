@@ -173,6 +173,10 @@ describe('sweeps', () => {
   });
 
   it('raises one sweep_failure after 3 failures in a row, and resolves it on the next success', async () => {
+    // Daily at 10:00 Berlin, when the ticks below come (none missed).
+    policy = berlinPolicy((d) => {
+      d.triggers.sweeps.deep = '0 10 * * *';
+    });
     let fail = true;
     const sweeps = make({
       validator: {
