@@ -122,8 +122,13 @@ async function deep(ctx: AgentContext): Promise<void> {
   const turn = await builderTurn(ctx, rules);
   const { by, list } = chosen(turn, rules);
   const made: { p: AgentProposal; outcome: ProposalOutcome }[] = [];
+  const seen = new Set<string>();
   for (const p of list) {
     if (ctx.signal.aborted) return;
+    // The same action with the same params once per sweep, however often the model names it.
+    const key = `${p.actionId}\u0000${JSON.stringify(p.params)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     const outcome = await ctx.propose(
       by === 'model'
         ? { ...p, rationale: `model-written, unverified: ${p.rationale ?? '(no reason given)'}` }

@@ -205,6 +205,17 @@ describe("builder's deep sweep with a real model client", () => {
     expect(record?.evidence).toEqual(expect.arrayContaining(['run:run_prune_1', 'incident:i1']));
   });
 
+  it('proposes an action the model names twice only once', async () => {
+    const twice = { action: 'b-vacuum', params: { service: 'api' }, why: 'vacuum api' };
+    const { made } = await sweep(
+      plan({ proposals: [twice, twice, { ...twice, params: { service: 'web' } }] }),
+    );
+    expect(made.map((p) => [p.actionId, p.params])).toEqual([
+      ['b-vacuum', { service: 'api' }],
+      ['b-vacuum', { service: 'web' }],
+    ]);
+  });
+
   it('a plan citing no fact it was shown is not taken: the rules propose, and nothing is posted', async () => {
     const { made, posts } = await sweep(plan({ causeFacts: ['signal:made-up', 'https://evil.example/'] }));
     expect(made.map((p) => [p.actionId, p.rationale])).toEqual([
