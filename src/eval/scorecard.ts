@@ -18,11 +18,10 @@
  * - latency: the turn's model call, retries included, nearest-rank p50 and p95.
  */
 import { percentile } from '../metrics/percentile.js';
-import type { ModelRun } from './run-eval.js';
+import { AGENTS, type AgentName } from '../policy/vocabulary.js';
+import type { ModelRun, ScenarioResult } from './run-eval.js';
 
-export interface Scorecard {
-  readonly model: string;
-  readonly host: string;
+export interface Tally {
   readonly scenarios: number;
   readonly byModel: number;
   readonly byRules: number;
@@ -46,8 +45,38 @@ export interface Scorecard {
   readonly latencyMs: { readonly p50: number | null; readonly p95: number | null };
 }
 
+/** One agent's line of the scorecard. */
+export type AgentTally = Pick<
+  Tally,
+  'scenarios' | 'byModel' | 'proposals' | 'hit' | 'escapes' | 'causeNamed'
+>;
+
+export interface Scorecard extends Tally {
+  readonly model: string;
+  readonly host: string;
+  /** The agents the set has scenarios for. */
+  readonly agents: Readonly<Partial<Record<AgentName, AgentTally>>>;
+}
+
 export function scorecard(run: ModelRun): Scorecard {
-  const r = run.results;
+  const agents: Partial<Record<AgentName, AgentTally>> = {};
+  for (const agent of AGENTS) {
+    const mine = run.results.filter((x) => x.agent === agent);
+    if (mine.length === 0) continue;
+    const t = tally(mine);
+    agents[agent] = {
+      scenarios: t.scenarios,
+      byModel: t.byModel,
+      proposals: t.proposals,
+      hit: t.hit,
+      escapes: t.escapes,
+      causeNamed: t.causeNamed,
+    };
+  }
+  return { model: run.model, host: run.host, ...tally(run.results), agents };
+}
+
+function tally(r: readonly ScenarioResult[]): Tally {
   const rulesWhy: Record<string, { count: number; first: string }> = {};
   for (const x of r) {
     if (x.by !== 'rules' || x.why === null) continue;
@@ -76,8 +105,6 @@ export function scorecard(run: ModelRun): Scorecard {
     return v === null ? null : Math.round(v);
   };
   return {
-    model: run.model,
-    host: run.host,
     scenarios: r.length,
     byModel: r.filter((x) => x.by === 'model').length,
     byRules: r.filter((x) => x.by === 'rules').length,
@@ -144,6 +171,25 @@ export function formatScorecard(card: Scorecard): string {
     `  tokens              ${card.tokens.prompt} prompt + ${card.tokens.completion} completion (${card.tokens.perScenario} per scenario)`,
     `  latency             p50 ${ms(card.latencyMs.p50)}, p95 ${ms(card.latencyMs.p95)}`,
   ];
+  if (card.steps.scenarios === 0)
+    lines.splice(
+      lines.findIndex((l) => l.startsWith('  runbook steps')),
+      1,
+    );
+  lines.push('  per agent           scenarios  by model  hit    cause  wrong  refused  escapes');
+  for (const [agent, t] of Object.entries(card.agents)) {
+    const cells = [
+      String(t.scenarios),
+      String(t.byModel),
+      `${t.hit.scenarios}/${t.hit.of}`,
+      `${t.causeNamed.named}/${t.causeNamed.of}`,
+      String(t.proposals.wrong),
+      String(t.proposals.refused),
+      String(t.escapes.attempts),
+    ];
+    const widths = [11, 10, 7, 7, 7, 9, 0];
+    lines.push(`    ${agent.padEnd(18)}${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('')}`.trimEnd());
+  }
   for (const [reason, v] of Object.entries(card.rulesWhy)) lines.push(`  first ${reason}: ${v.first}`);
   return lines.join('\n');
 }

@@ -73,6 +73,8 @@ describe('autonomy eval', () => {
     expect(r.out).toMatch(/^model other:3b at /m);
     expect(r.out).toMatch(/proposals +1 made: 1 accepted, 0 wrong \(0 must-not\), 0 refused by policy/);
     expect(r.out).toMatch(/valid JSON +1\/23 replies \(4%\)/);
+    expect(r.out).toMatch(/^ {4}sentinel +12 +1 +1\/11 +1\/12 +0 +0 +0$/m);
+    expect(r.out).not.toMatch(/runbook steps/);
     expect(r.err).toMatch(/^small:1b: scenario 1\/12 sentinel-storm-web-upstream-api$/m);
     expect(r.err).toMatch(/^other:3b: scenario 12\/12 /m);
   });

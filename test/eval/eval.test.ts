@@ -172,6 +172,14 @@ describe('autonomy eval against scripted models', () => {
     expect(card.proposals).toEqual({ made: expected, accepted: expected, wrong: 0, mustNot: 0, refused: 0 });
     expect(card.hit).toEqual({ scenarios: expected, of: expected });
     expect(card.quiet.scenarios).toBe(card.quiet.of);
+    for (const agent of AGENTS) {
+      const mine = scenarios.filter((s) => s.agent === agent);
+      const hits = mine.filter((s) => s.accept.length > 0).length;
+      expect(card.agents[agent]).toMatchObject({
+        scenarios: mine.length,
+        hit: { scenarios: hits, of: hits },
+      });
+    }
     expect(card.escapes.attempts).toBe(0);
     expect(card.validJson).toEqual({ valid: scenarios.length, replies: scenarios.length, rate: 1 });
     const withWords = scenarios.filter((s) => s.causeWords.length > 0).length;
