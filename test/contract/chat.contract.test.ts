@@ -226,6 +226,36 @@ describe.each(DRIVERS)('the chat contract on $platform', ({ start }) => {
     );
   });
 
+  describe('incident card buttons', () => {
+    it(
+      'Acknowledge and Resolve act on the incident and the card shows it; a forged card button is refused',
+      async () => {
+        const id = d.world.openIncident('Contract card on web');
+        const card = await eventually(
+          async () =>
+            (await d.posted()).find(
+              (p) => p.text.includes('Contract card on web') && p.buttons.some((b) => b.action === 'ack'),
+            ),
+          15_000,
+        );
+        const forged = await d.click(d.people.lead, card, 'ack', { nonce: 'forged-nonce-00000000' });
+        expect(forged.text).toContain(`This button is not valid (any more) for ${id}`);
+        expect(d.world.bot.core.incidents.get(id)?.status).toBe('open');
+        const ack = await d.click(d.people.lead, card, 'ack');
+        expect(ack.text).toContain(`${id} acknowledged by ${d.people.lead}`);
+        expect(ack.private).toBe(true);
+        const resolved = await d.click(d.people.lead, card, 'resolve');
+        expect(resolved.text).toContain(`${id} resolved by ${d.people.lead} (resolved from its card)`);
+        // The card is edited in place: resolved, without buttons.
+        await eventually(
+          async () => (await d.posted()).find((p) => p.ref === card.ref && p.buttons.length === 0),
+          15_000,
+        );
+      },
+      CASE_MS,
+    );
+  });
+
   describe('every /autonomy verb', () => {
     const state = new Map<string, string>();
     it.each(VERB_CASES)(
@@ -273,8 +303,10 @@ describe.each(DRIVERS)('the chat contract on $platform', ({ start }) => {
     });
   });
 
-  it('posted the notices and decisions of the cases above to the channel', async () => {
-    await deliveredWith(d, /killed guardian/);
-    expect((await d.posted()).every((p) => p.channel.startsWith(d.platform))).toBe(true);
+  it('delivered what the cases above caused to the platform: the alert card, the notices, the digest', async () => {
+    await deliveredWith(d, /Contract disk full on web/);
+    await deliveredWith(d, new RegExp(`${d.people.lead} killed guardian`));
+    await deliveredWith(d, new RegExp(`requested by ${d.people.lead}`));
+    expect((await d.posted()).every((p) => p.channel.startsWith(`${d.platform}:`))).toBe(true);
   });
 });

@@ -47,7 +47,7 @@ export const VERB_CASES: readonly VerbCase[] = [
     verb: 'status',
     name: 'status shows the phase and the agents',
     say: () => 'status',
-    shows: () => [/guardian/, /phase 3/],
+    shows: () => ['autonomy status: phase 3', 'Pending approvals', 'Open incidents'],
   },
   {
     verb: 'kill',
@@ -73,16 +73,17 @@ export const VERB_CASES: readonly VerbCase[] = [
     verb: 'budget',
     name: 'budget shows the token budgets',
     say: () => 'budget',
-    shows: () => [/mentor/, /sentinel/],
+    shows: () => ['Token budgets today', /mentor: \d+ used of \d+/, /sentinel: \d+ used of \d+/],
   },
   {
     verb: 'budget',
     name: "budget <agent> <tokens> sets an agent's daily tokens",
     say: () => 'budget mentor 50000',
-    shows: () => [/mentor/, /50000/],
+    shows: () => ["mentor's daily token budget set to 50000 tokens"],
     async after(d) {
       const shown = await d.command(d.people.lead, 'budget mentor');
-      if (!/50[,.]?000/.test(shown.text)) throw new Error(`budget does not show 50000:\n${shown.text}`);
+      if (!/mentor: \d+ used of 50000/.test(shown.text))
+        throw new Error(`budget does not show it:\n${shown.text}`);
     },
   },
   {
@@ -150,7 +151,7 @@ export const VERB_CASES: readonly VerbCase[] = [
     verb: 'mute',
     name: 'mute holds back posts about a service and announces it',
     say: () => 'mute service web 2h deploy window',
-    shows: () => [/web/, /2h|until/],
+    shows: () => ['service web muted until', 'posts about it are held back'],
     async after(d) {
       await deliveredWith(d, /muted service web until/);
     },
@@ -159,7 +160,7 @@ export const VERB_CASES: readonly VerbCase[] = [
     verb: 'unmute',
     name: 'unmute lifts it',
     say: () => 'unmute service web',
-    shows: () => [/web/],
+    shows: () => ['service web unmuted: its posts go out again'],
     async after(d) {
       await deliveredWith(d, /unmuted service web/);
     },
@@ -185,9 +186,9 @@ export const VERB_CASES: readonly VerbCase[] = [
     verb: 'digest',
     name: 'digest posts the weekly digest to the channel',
     say: () => 'digest',
-    shows: () => [/digest/i],
+    shows: (d) => [`Digest posted to ${d.channel}`],
     async after(d) {
-      await deliveredWith(d, /MTTD/);
+      await deliveredWith(d, new RegExp(`requested by ${d.people.lead}`));
     },
   },
   {

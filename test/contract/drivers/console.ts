@@ -44,10 +44,17 @@ export async function consoleDriver(): Promise<ChatDriver> {
     );
     await eventually(() => bot.policy.current.doc.control.consoleUser === actor, 10_000);
   };
-  const seen = (actor: string, answer: Record<string, unknown>): Seen => {
+  const feed = async () =>
+    (
+      (await api('GET', '/api/messages')) as {
+        messages: { id: string; channel: string; message: ChatMessage }[];
+      }
+    ).messages;
+  /** A reply comes back in the HTTP answer to the one who asked (the page's reply pane), addressed to them, never in the feed. */
+  const seen = async (actor: string, answer: Record<string, unknown>): Promise<Seen> => {
     const reply = answer.reply as ChatMessage;
-    // A reply goes back in the HTTP answer to the one who asked (the page's reply pane), never the feed.
-    return { text: consoleText(reply), private: reply.audience === actor };
+    const inFeed = (await feed()).some((i) => i.message.kind === 'reply' && i.message.title === reply.title);
+    return { text: consoleText(reply), private: reply.audience === actor && !inFeed };
   };
   return {
     platform: 'console',
@@ -73,10 +80,7 @@ export async function consoleDriver(): Promise<ChatDriver> {
       return seen(actor, await api('POST', '/api/clicks', body));
     },
     async posted() {
-      const { messages } = (await api('GET', '/api/messages')) as {
-        messages: { id: string; channel: string; message: ChatMessage }[];
-      };
-      return messages.map(
+      return (await feed()).map(
         (item): Posted => ({
           ref: item.id,
           channel: item.channel,
