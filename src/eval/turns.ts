@@ -1,8 +1,10 @@
 /**
  * How each agent takes its turn, as the agent itself does: the task sentence it sends, the action
  * classes it offers and whether it asks for steps. A scenario names its agent and, where the agent
- * has more than one kind of turn, which one (`task: drift` for guardian's drift turn).
+ * has more than one kind of turn, which one (`task: drift` for guardian's drift turn). Builder's
+ * turn also leaves out the actions the policy's checks already run; the eval offers them all.
  */
+import { TASK as builder } from '../agents/builder/assess.js';
 import { DRIFT_TASK, TASK as guardian } from '../agents/guardian/assess.js';
 import { TASK as mentor } from '../agents/mentor/assess.js';
 import { TASK as sentinel } from '../agents/sentinel/assess.js';
@@ -23,9 +25,7 @@ export const TURNS: Readonly<Record<string, TurnProfile>> = {
   'guardian:drift': { task: DRIFT_TASK },
   validator: { task: validator, classes: ['test-run'] },
   mentor: { task: mentor, classes: [], steps: true },
-  builder: {
-    task: 'Plan the maintenance this repository needs, from the facts only: what to do and why, and the text of the change you propose.',
-  },
+  builder: { task: builder, classes: ['maintenance'] },
 };
 
 export function turnOf(agent: string, task: string | undefined): TurnProfile | undefined {
