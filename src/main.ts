@@ -13,6 +13,7 @@ import { Agents } from './agents/runtime/service.js';
 import type { AuditLog } from './audit/log.js';
 import { AuditLog as Audit } from './audit/log.js';
 import type { ChatAdapter, Platform } from './chat/adapter.js';
+import { announceModelServer } from './chat/model-server-notice.js';
 import type { OutboxWorker } from './chat/outbox-worker.js';
 import { createVersionStore } from './control/policy-versions.js';
 import { type ControlSnapshot, ControlStore, isKilled } from './control/state.js';
@@ -234,6 +235,16 @@ function addAgentParts(g: Ground, core: Core, metrics: Metrics): ModelRouter {
       log: log.child({ component: 'llm' }),
       defaultHost: config.ollamaHost,
       onDegraded: (agent, reason, detail) => agents?.pipeline.degraded(agent, reason, detail),
+      onServerChange: (change) => {
+        log.warn(
+          { server: change.server, up: change.up },
+          `model server ${change.up ? 'back' : 'unreachable'}`,
+        );
+        announceModelServer(
+          { policy, announce: core.commands.announce ?? (() => {}), screen: core.screenSource },
+          change,
+        );
+      },
     }),
   );
   // Every proposal goes through decide(); every post through the screen (no secrets, no mass mentions).

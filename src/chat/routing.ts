@@ -28,6 +28,14 @@ export function approvalChannels(policy: Policy): string[] {
   return unique(policy.doc.control.approvalChannels);
 }
 
+/**
+ * Where notices about the bot itself go (a model server unreachable, then back): the channels that
+ * get warnings by default, then the approval channels (the people who run the bot are there).
+ */
+export function botNoticeChannels(policy: Policy): string[] {
+  return unique([...policy.doc.routing.default.warning, ...policy.doc.control.approvalChannels]);
+}
+
 /** Weekly digest recipients: the policy's digest channels, then every subscribed channel. */
 export function digestChannels(policy: Policy, subscriptions: Iterable<string>): string[] {
   return unique([...policy.doc.metrics.digest.channels, ...subscriptions]);

@@ -21,6 +21,8 @@ export class ServerProbe {
   constructor(
     private readonly client: ModelClient,
     private readonly now: () => number,
+    /** Told every answer about a host: each probe's, and each call the host answered. */
+    private readonly onState?: (host: string, state: HostState) => void,
   ) {}
 
   /** Whether this client can be probed at all. */
@@ -40,7 +42,12 @@ export class ServerProbe {
 
   /** A call to `host` just succeeded or failed: that is as good as a probe. */
   observed(host: string, ok: boolean, detail: string): void {
-    this.#states.set(host, { ok, detail, at: this.now() });
+    this.#set(host, { ok, detail, at: this.now() });
+  }
+
+  #set(host: string, state: HostState): void {
+    this.#states.set(host, state);
+    this.onState?.(host, state);
   }
 
   #probeOne(host: string): Promise<HostState> {
@@ -59,7 +66,7 @@ export class ServerProbe {
         }),
       )
       .then((state) => {
-        this.#states.set(host, state);
+        this.#set(host, state);
         return state;
       })
       .finally(() => this.#pending.delete(host));

@@ -8,7 +8,8 @@
  * invalid-output after a failure, low-confidence after an answer below the policy's threshold);
  * and checks structured output with zod (retried once). Expected failures are results, never
  * exceptions. Model output is data: it is returned as text or as a value that passed the schema.
- * As a Service it probes the model servers the policy uses (probe.ts): its health is that probe.
+ * As a Service it probes the model servers the policy uses (probe.ts): its health is that probe,
+ * and `onServerChange` hears once when one becomes unreachable and once when it is back.
  */
 import { z } from 'zod';
 import { durationMs } from '../policy/compile.js';
@@ -19,10 +20,12 @@ import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../service.js
 import { BudgetGate, HostBackoff } from './budget.js';
 import { FairLimiter } from './limiter.js';
 import { ServerProbe } from './probe.js';
+import { type ServerChange, ServerNotices } from './server-notices.js';
 import { charge, estimateTokens } from './tokens.js';
 import type { LlmMessage, ModelClient } from './types.js';
 import type { UsageStore } from './usage.js';
 
+export type { ServerChange } from './server-notices.js';
 export { estimateTokens } from './tokens.js';
 
 export type FailureReason =
@@ -73,6 +76,11 @@ export interface ModelRouterOptions {
   readonly onDegraded?: (agent: AgentName, reason: DegradedReason, detail: string) => void;
   /** How often the model servers are probed while started (default 30 s). */
   readonly probeEveryMs?: number;
+  /**
+   * Told when a model server the policy uses becomes unreachable and when it is back: once per
+   * change, never a flood when it flaps (server-notices.ts says how).
+   */
+  readonly onServerChange?: (change: ServerChange) => void;
 }
 
 interface Target {
@@ -104,10 +112,20 @@ export class ModelRouter implements Service {
   private readonly degraded = new Map<AgentName, Set<DegradedReason>>();
   private readonly formats = new WeakMap<z.ZodType, Record<string, unknown>>();
   private readonly probe: ServerProbe;
+  private readonly serverNotices: ServerNotices | null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ModelRouterOptions) {
-    this.probe = new ServerProbe(options.client, options.now);
+    const notify = options.onServerChange;
+    const notices = notify === undefined ? null : new ServerNotices({ now: options.now, notify });
+    this.probe = new ServerProbe(options.client, options.now, (host, state) => {
+      // Called on every answered call too: the policy is read only when there is something to say.
+      notices?.observe(host, state.ok, state.detail, () => {
+        const used = this.hosts().find((h) => h.host === host);
+        return used && { server: safeOrigin(host), models: used.models, local: used.local };
+      });
+    });
+    this.serverNotices = notices;
     this.budget = new BudgetGate(options.usage);
     this.limiter = new FairLimiter(() => {
       const m = options.policy().doc.models;
@@ -135,7 +153,9 @@ export class ModelRouter implements Service {
 
   /** Probes every host the policy's models use (resolves when each answered or gave up). */
   checkServers(): Promise<void> {
-    return this.probe.probe(this.hosts().map((h) => h.host));
+    const hosts = this.hosts().map((h) => h.host);
+    this.serverNotices?.keepOnly(new Set(hosts));
+    return this.probe.probe(hosts);
   }
 
   private hosts(): { host: string; models: string[]; local: boolean }[] {
