@@ -4,7 +4,9 @@
  * timestamps and dates, `key=value` values, dotted names (hosts, Java classes), booleans, and
  * durations or sizes (`12ms`, `3.5MB`, `1.16 KB`). Each becomes `<*>`; the constant parts of a token
  * are kept (`blk_-42` -> `blk_<*>`, `uid=0` -> `uid=<*>`, `(1.16 KB)` -> `(<*>)`), and a run of
- * masked tokens collapses into one `<*>`, so a list of any length masks the same way.
+ * masked tokens collapses into one `<*>`, so a list of any length masks the same way. A value
+ * written over several tokens is one value: a quoted value (`key="an error, with spaces"`), a list
+ * or object printed by name (`Set(a, b)`, `Window{1a u0 x/.Y}`), a size in two units.
  *
  * Pure and allocation-light: it runs on every ingested line. `stripHeader` (the timestamp / level /
  * component prefix of a whole line) lives in header.ts and is re-exported here.
@@ -176,10 +178,21 @@ function maskCore(core: string, hasDigit: boolean, hasSpecial: boolean): string 
   return out.replace(COLLAPSE, WILDCARD);
 }
 
+/** A plain key before `=`: letters, digits, `_`, `-`, `.`. */
+const KEY = /^[A-Za-z_][\w.-]*$/;
+
+/** A key as the template keeps it: numbered keys (r00=, r01=) are one key. */
+function maskKey(key: string, hasDigit: boolean): string {
+  return hasDigit ? key.replace(DIGIT_RUN, WILDCARD) : key;
+}
+
 /** The rules for tokens with `/ \ @ =`, quotes or control characters; null when none applies. */
 function maskSpecial(core: string, hasDigit: boolean): string | null {
   const n = core.length;
   const c0 = core.charCodeAt(0);
+  const eq = core.indexOf('=');
+  // key=value first, whatever the value holds (`output="Get \"http://x\": timeout"`)
+  if (eq > 0 && KEY.test(core.slice(0, eq))) return `${maskKey(core.slice(0, eq), hasDigit)}=${WILDCARD}`;
   if (c0 === 47 && n > 1) return WILDCARD; // /absolute/path, /10.0.0.1:50010
   if (core.includes('://')) return WILDCARD; // URL
   if (c0 === 126 && core.charCodeAt(1) === 47) return WILDCARD; // ~/path
@@ -188,12 +201,7 @@ function maskSpecial(core: string, hasDigit: boolean): string | null {
   if (n > 2 && core.charCodeAt(1) === 58 && core.charCodeAt(2) === 47) return WILDCARD; // C:/path
   const at = core.indexOf('@');
   if (at > 0 && at < n - 1) return WILDCARD; // user@host, e-mail, Object@1a2b
-  const eq = core.indexOf('=');
-  if (eq > 0) {
-    // key=value, key= (empty value); numbered keys (r00=, r01=) are one key
-    const key = hasDigit ? core.slice(0, eq).replace(DIGIT_RUN, WILDCARD) : core.slice(0, eq);
-    return `${key}=${WILDCARD}`;
-  }
+  if (eq > 0) return `${maskKey(core.slice(0, eq), hasDigit)}=${WILDCARD}`; // key=value, key= (empty value)
   if (eq === 0 && n > 1) return `=${WILDCARD}`;
   for (let i = 0; i < n; i++) {
     const c = core.charCodeAt(i);
@@ -222,6 +230,8 @@ const QUOTED_VALUE_START = /^[\w.-]+=(["'])/;
 /** `"two words"`, `('a b')`: a token that opens a quote (after brackets) without closing it. */
 const QUOTE_START = /^[([{]*(["'])/;
 const MAX_QUOTED_TOKENS = 8;
+/** A `key="..."` value may be longer: a structured log's value holds a whole error message. */
+const MAX_KEYED_QUOTED_TOKENS = 48;
 
 /** The quote a token opens and does not close, or null. */
 function openedQuote(token: string): string | null {
@@ -229,14 +239,23 @@ function openedQuote(token: string): string | null {
   const q = m ?? QUOTE_START.exec(token);
   if (q === null) return null;
   const quote = q[1] as string;
-  return token.indexOf(quote, q[0].length) < 0 ? quote : null;
+  return closingQuoteAt(token, quote, q[0].length) < 0 ? quote : null;
+}
+
+/** Where a quote that is not escaped (`\"` is part of the value) is in a token from `from`, or -1. */
+function closingQuoteAt(token: string, quote: string, from = 0): number {
+  for (let at = token.indexOf(quote, from); at >= 0; at = token.indexOf(quote, at + 1))
+    if (at === 0 || token.charCodeAt(at - 1) !== 92) return at;
+  return -1;
 }
 
 /**
  * Join the tokens of a quoted value (`key="two words"`, `"Bye Bye"`, `'GET / HTTP/1.1'`) into one
  * token, so its length does not matter; the token is then masked as one quoted value. A quoted
  * span that starts with an upper-case word keeps that word (`"GET /x HTTP/1.1"` -> `"GET <*>"`):
- * a request line's method tells two requests apart.
+ * a request line's method tells two requests apart. A quoted span that opens the message is the
+ * message itself, not a value (`"Probe failed" pod="x"`, as structured loggers print it), and an
+ * escaped quote (`\"`) does not close a value.
  */
 function joinQuotedValues(tokens: string[]): string[] {
   let out: string[] | null = null;
@@ -245,15 +264,21 @@ function joinQuotedValues(tokens: string[]): string[] {
     const c = token.charCodeAt(0);
     const quote =
       c === 34 || c === 39 || token.includes('=') || c === 40 || c === 91 ? openedQuote(token) : null;
-    if (quote !== null) {
+    const keyed = quote !== null && QUOTED_VALUE_START.test(token);
+    if (quote !== null && (keyed || i > 0)) {
+      const max = keyed ? MAX_KEYED_QUOTED_TOKENS : MAX_QUOTED_TOKENS;
       let j = i + 1;
-      while (j < tokens.length && j - i <= MAX_QUOTED_TOKENS && !(tokens[j] as string).includes(quote)) j++;
-      if (j < tokens.length && j - i <= MAX_QUOTED_TOKENS) {
+      while (j < tokens.length && j - i <= max && closingQuoteAt(tokens[j] as string, quote) < 0) j++;
+      if (j < tokens.length && j - i <= max) {
         out ??= tokens.slice(0, i);
         const span = tokens.slice(i, j + 1);
-        if (token.includes('='))
-          out.push(span.join(' ')); // `key=<*>`: masked as one key=value token
-        else out.push(...quotedValue(span));
+        if (keyed) {
+          // masked as one key=value token: `key="v"` stands for the value, whatever it holds
+          const last = tokens[j] as string;
+          out.push(
+            `${token.slice(0, token.indexOf('=') + 1)}${quote}v${last.slice(closingQuoteAt(last, quote))}`,
+          );
+        } else out.push(...quotedValue(span));
         i = j;
         continue;
       }
@@ -261,6 +286,88 @@ function joinQuotedValues(tokens: string[]): string[] {
     out?.push(token);
   }
   return out ?? tokens;
+}
+
+/** Most tokens a bracketed list or object may span (`Set(a, b, c)`, `Window{1a u0 x/.Y}`). */
+const MAX_BRACKETED_TOKENS = 8;
+const OPEN_BRACKETS = '([{';
+const CLOSE_BRACKETS = ')]}';
+
+/** Brackets a token leaves open (negative: it closes more than it opens). */
+function bracketDepth(token: string): number {
+  let depth = 0;
+  for (let i = 0; i < token.length; i++) {
+    const ch = token[i] as string;
+    if (OPEN_BRACKETS.includes(ch)) depth++;
+    else if (CLOSE_BRACKETS.includes(ch)) depth--;
+  }
+  return depth;
+}
+
+/**
+ * Join a bracketed list or object that spans tokens, printed after a name, into one value so its
+ * length does not matter: a comma-separated list (`Set(hdfs, yarn)`, `ids=[a, b, c]`: every token
+ * but the last ends in `,`), or an object (`Window{1a2b u0 com.x/.Main}`). The name and the
+ * punctuation around stay (`Set(<*>);`, `Window{<*>}`). A bracketed phrase is not a list
+ * (`(111: Connection refused)`, `(message format version),`), nor is a list without a name
+ * (`handlers for [TERM, HUP, INT]`): their words stay.
+ */
+function joinBracketedValues(tokens: string[]): string[] {
+  let out: string[] | null = null;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    const depth = token.includes(WILDCARD) ? 0 : bracketDepth(token);
+    if (depth > 0) {
+      const open = lastUnclosedOpener(token);
+      // printed by name: `Set(`, `Window{`, `volumes=[` (a bare `[TERM, HUP, INT]` is words)
+      const named = open > 0 && (isWordChar(token.charCodeAt(open - 1)) || token.charCodeAt(open - 1) === 61);
+      const object = named && token.charAt(open) === '{';
+      let list = named && token.endsWith(',');
+      let left = depth;
+      let j = i + 1;
+      for (; j < tokens.length && j - i <= MAX_BRACKETED_TOKENS; j++) {
+        const next = tokens[j] as string;
+        left += bracketDepth(next);
+        if (left <= 0) break;
+        if (!next.endsWith(',')) list = false;
+      }
+      if (left <= 0 && j < tokens.length && (object || list)) {
+        out ??= tokens.slice(0, i);
+        const last = tokens[j] as string;
+        out.push(`${token.slice(0, open + 1)}${WILDCARD}${last.slice(closerAt(last))}`);
+        i = j;
+        continue;
+      }
+    }
+    out?.push(token);
+  }
+  return out ?? tokens;
+}
+
+/** Index of the opening bracket a token leaves unclosed (the outermost one). */
+function lastUnclosedOpener(token: string): number {
+  const stack: number[] = [];
+  for (let i = 0; i < token.length; i++) {
+    const ch = token[i] as string;
+    if (OPEN_BRACKETS.includes(ch)) stack.push(i);
+    else if (CLOSE_BRACKETS.includes(ch)) stack.pop();
+  }
+  return stack[0] ?? 0;
+}
+
+/** Index of the bracket that closes the span in its last token (the first unmatched closer). */
+function closerAt(token: string): number {
+  let depth = 0;
+  let at = 0;
+  for (let i = 0; i < token.length; i++) {
+    const ch = token[i] as string;
+    if (OPEN_BRACKETS.includes(ch)) depth++;
+    else if (CLOSE_BRACKETS.includes(ch)) {
+      depth--;
+      if (depth < 0) at = i;
+    }
+  }
+  return at;
 }
 
 const LEADING_CAPS = /^([^"']*["'])([A-Z]{2,})$/;
@@ -297,7 +404,7 @@ export function tokenize(message: string, maxTokens = MAX_TOKENS): string[] {
     } else if (start < 0) start = i;
   }
   if (message.length > MAX_MESSAGE_CHARS && out[out.length - 1] !== WILDCARD) out.push(WILDCARD);
-  return joinQuotedValues(out);
+  return joinBracketedValues(joinQuotedValues(out));
 }
 
 /** The token without its closing punctuation (never cutting into a `<*>`). */
@@ -368,9 +475,19 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
           continue;
         }
       }
-      // the same size in another unit: `1190 bytes (1.16 KB)`, `5 s (00:00:05)` is one value
-      if (isOpenValue(prev) && m.startsWith(PAREN_VALUE)) {
+      // the same size in another unit: `1190 bytes (1.16 KB)`, `5 s (00:00:05)` is one value; not
+      // a name in brackets (`85216 (python3)`: a process and its name)
+      if (
+        isOpenValue(prev) &&
+        m.startsWith(PAREN_VALUE) &&
+        (isDigit(token.charCodeAt(1)) || token.startsWith(PAREN_VALUE))
+      ) {
         masked[last] = `${prev}${m.slice(PAREN_VALUE.length)}`;
+        continue;
+      }
+      // a value that goes on in the next token: `(1.5 GB/5.2 GiB)`, `[0 1 2]`
+      if (isOpenValue(prev) && prev !== WILDCARD && m.startsWith(WILDCARD) && isValueToken(m)) {
+        masked[last] = `${prev.slice(0, -WILDCARD.length)}${m}`;
         continue;
       }
       // a repeated bracketed marker is one marker, however often: `<ok> <ok> <ok>` (not a word:

@@ -1,0 +1,67 @@
+/**
+ * Values that change the token count (issue 21) do not split one message: a size written across
+ * tokens, a structured logger's quoted value holding a whole error, a list or object printed by
+ * name; and what is not one value stays apart (a process id and its name, the message a structured
+ * logger opens its line with).
+ */
+import { describe, expect, it } from 'vitest';
+import { maskMessage } from '../../../src/signals/signatures/mask.js';
+import { SignatureMiner } from '../../../src/signals/signatures/miner.js';
+
+function signaturesOf(lines: readonly string[]): { miner: SignatureMiner; ids: Set<string> } {
+  const miner = new SignatureMiner({ now: () => 0 });
+  const sigs = lines.map((l) => miner.add(l).signature);
+  return { miner, ids: new Set(sigs.map((s) => miner.resolve(s) ?? s)) };
+}
+
+describe('values that change the token count', () => {
+  it('a size over several tokens is one value; a name in brackets after a number is not folded into it', () => {
+    expect(maskMessage('sd 2:0:3:0: [sda] 7131341866 4096-byte logical blocks: (1.5 GB/5.2 GiB)')).toBe(
+      'sd <*>: [sda] <*> <*>-byte logical blocks: (<*>)',
+    );
+    expect(maskMessage('Out of memory: Killed process 36121 (python3) total-vm:4185217kB, UID:0')).toBe(
+      'Out of memory: Killed process <*> (<*>) total-vm:<*>, UID:<*>',
+    );
+    const { ids } = signaturesOf([
+      'Out of memory: Killed process 85216 (node) total-vm:2595620kB, UID:999',
+      'Out of memory: Killed process 36121 (python3) total-vm:4185217kB, UID:0',
+      'Out of memory: Killed process 1211 (java) total-vm:1185217kB, UID:0',
+      'Out of memory: Killed process 7 (postgres) total-vm:85217kB, UID:70',
+    ]);
+    expect(ids.size).toBe(1);
+  });
+
+  it("a structured logger's quoted value holding a whole error is one value; the message it opens with stays words", () => {
+    const { miner, ids } = signaturesOf([
+      'I0828 00:53:16.429604 6293 prober.go:107] "Probe failed" probeType="Readiness" pod="default/web-1" output="Get \\"http://10.5.30.81:8080/ready\\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"',
+      'I0828 00:53:17.429604 6293 prober.go:107] "Probe failed" probeType="Liveness" pod="shop/api-2" output="Get \\"http://10.12.233.2:8080/healthz\\": dial tcp 10.13.102.231:8080: connect: connection refused"',
+      'I0828 00:53:18.429604 6293 prober.go:107] "Probe failed" probeType="Startup" pod="shop/api-3" output="HTTP probe failed with statuscode: 503"',
+    ]);
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe(
+      '"Probe failed" probeType=<*>" pod=<*>" output=<*>"',
+    );
+    const other = miner.add(
+      'I0828 00:53:19.429604 6293 prober.go:107] "Probe succeeded" probeType="Readiness" pod="default/web-1" output="ok"',
+    );
+    expect(miner.resolve(other.signature)).not.toBe([...ids][0]);
+  });
+
+  it('a list or an object printed by name is one value, whatever its length', () => {
+    const { ids: lists } = signaturesOf([
+      'SecurityManager: users with view permissions: Set(yarn); groups with view permissions: Set(hdfs, yarn)',
+      'SecurityManager: users with view permissions: Set(hdfs, spark, yarn); groups with view permissions: Set(curi)',
+      'SecurityManager: users with view permissions: Set(spark); groups with view permissions: Set(hdfs, yarn, yarn)',
+    ]);
+    expect(lists.size).toBe(1);
+    const { ids: objects } = signaturesOf([
+      'Changing focus from Window{08b26d6 u0 com.android.settings/.SubSettings} to Window{cf57354 u0 NotificationShade}',
+      'Changing focus from Window{3dfa924 u0 com.example.app/.ui.LoginActivity} to Window{2a6e282 u0 StatusBar}',
+    ]);
+    expect(objects.size).toBe(1);
+    // a list without a name is words of the message
+    expect(maskMessage('Registered signal handlers for [TERM, HUP, INT]')).toBe(
+      'Registered signal handlers for [TERM, HUP, INT]',
+    );
+  });
+});
