@@ -269,8 +269,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .option(
       '-m, --model <name>',
       'a model to evaluate (repeat for several side by side; default: the policy local model)',
-      (v: string, all: string[]) => [...all, v],
-      [] as string[],
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
     )
     .option('--host <url>', 'the model server (default: the policy model host, else OLLAMA_HOST)')
     .option('--scenarios <dir>', 'the scenario folder', join(packageRoot(), 'eval', 'scenarios'))
@@ -278,7 +277,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .option('--json', 'print one JSON document: each scorecard and every scenario result')
     .action(
       async (opts: {
-        model: string[];
+        model?: string[];
         host?: string;
         scenarios: string;
         policy?: string;
@@ -296,7 +295,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
           await evalCommand({
             scenariosDir: resolve(io.cwd, opts.scenarios),
             policy: loaded.policy,
-            models: opts.model,
+            models: opts.model ?? [],
             ...(opts.host === undefined ? {} : { host: opts.host }),
             defaultHost: cfg().ollamaHost,
             client: createOllamaClient(),
