@@ -7,7 +7,7 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
 import type { ChatInbound, InboundClick } from '../../src/chat/adapter.js';
-import { BUTTON_ACTIONS, type ChatMessage, SHORT_ID } from '../../src/chat/message.js';
+import { BUTTON_ACTIONS, type ChatMessage, message, SHORT_ID } from '../../src/chat/message.js';
 import type { Logger } from '../../src/process/log.js';
 import type { RenderedSlackMessage } from './render.js';
 
@@ -94,7 +94,13 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
     const a = actionSchema.safeParse(action);
     const b = actionBodySchema.safeParse(body);
     if (!a.success || !b.success) {
-      deps.log.warn({}, 'slack: malformed button click ignored');
+      deps.log.warn({}, 'slack: malformed button click refused');
+      // Said to the clicker, as the other platforms do: a click that does nothing silently reads as a hang.
+      await respond(
+        ephemeral(message({ kind: 'reply', title: 'This button is not one the bot knows.' })),
+      ).catch((err: unknown) =>
+        deps.log.warn({ err: String(err) }, 'slack: could not answer a malformed click'),
+      );
       return;
     }
     const [, target, nonce, hours] = BUTTON_VALUE.exec(a.data.value) ?? [];

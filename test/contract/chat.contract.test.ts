@@ -209,6 +209,21 @@ describe.each(DRIVERS)('the chat contract on $platform', ({ start }) => {
     );
 
     it(
+      'a button the bot cannot read (its id tampered into no id at all) is answered, and changes nothing',
+      async () => {
+        const id = d.world.askApproval('unreadable');
+        const request = await approvalPosted(id);
+        const seen = await d.click(d.people.lead, request, 'approve', { target: 'z9' });
+        // Slack and Discord: "This button is not one the bot knows."; the console API names the bad field.
+        expect(seen.text).toMatch(/This button is not one the bot knows|target: a short id like a12 or i7/);
+        expect(seen.private).toBe(true);
+        expect(d.world.bot.core.approvals.get(id)?.state).toBe('pending');
+        expectShows(await d.command(d.people.lead, `deny ${id} cleanup`), [`${id} denied`]);
+      },
+      CASE_MS,
+    );
+
+    it(
       'someone without the approver role is refused, to approve and to deny, and nothing changes',
       async () => {
         const id = d.world.askApproval('unauthorised');

@@ -22,15 +22,17 @@ export async function consoleDriver(): Promise<ChatDriver> {
   const c = await startContractBot({ channel: CHANNEL, lead: LEAD, operator: OPERATOR });
   const { bot } = c;
   const token = new URL(bot.consoleUrl ?? '').searchParams.get('token') ?? '';
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
     const res = await fetch(`${bot.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (res.status !== 200)
-      throw new Error(`console ${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+    const { status, json } = await call(method, path, body);
+    if (status !== 200) throw new Error(`console ${method} ${path}: ${status} ${JSON.stringify(json)}`);
     return json;
   };
   /** The console acts as the policy's consoleUser: switch it when another person acts. */
@@ -77,7 +79,12 @@ export async function consoleDriver(): Promise<ChatDriver> {
         channel: posted.channel,
         ...(options.reason ? { reason: options.reason } : {}),
       };
-      return seen(actor, await api('POST', '/api/clicks', body));
+      const answer = await call('POST', '/api/clicks', body);
+      // A click the API refuses (400): the page shows the error on that message, to that person only.
+      if (answer.status === 400) return { text: String(answer.json.error), private: true };
+      if (answer.status !== 200)
+        throw new Error(`console click: ${answer.status} ${JSON.stringify(answer.json)}`);
+      return seen(actor, answer.json);
     },
     async posted() {
       return (await feed()).map(
