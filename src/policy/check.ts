@@ -11,8 +11,11 @@ import { validateDetailed } from 'node-cron';
 import { checkActions, classesOf, tierOf } from './check-actions.js';
 import { classListOf, durationMs, scopeMatcher } from './compile.js';
 import type { PathSegment, Report } from './errors.js';
-import type { ActionDoc, AgentDoc, PartialPolicyDoc } from './schema.js';
+import { type ActionDoc, type AgentDoc, type PartialPolicyDoc, policySchema } from './schema.js';
 import { AGENTS, type AgentName } from './vocabulary.js';
+
+/** What the research tools can never do: every value research.prohibited may list. */
+const PROHIBITED = policySchema.shape.research.shape.prohibited.element.options;
 
 export interface CheckIssue {
   readonly path: readonly PathSegment[];
@@ -28,6 +31,7 @@ export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {
   const warn: Report = (path, message) => issues.push({ path, message, severity: 'warning' });
   checkAgents(doc, report);
   checkUnlistedClasses(doc, warn);
+  checkProhibited(doc, warn);
   checkActions(doc, report);
   checkAllowlists(doc, report);
   checkApprovers(doc, report);
@@ -77,6 +81,24 @@ function checkUnlistedClasses(doc: PartialPolicyDoc, warn: Report): void {
         `agents.${a.agent}.autonomous or agents.${a.agent}.requiresApproval, or remove the action`,
     );
   });
+}
+
+/**
+ * `research.prohibited` changes nothing: posting, account actions and submissions are impossible
+ * by construction (the research tools only read), whatever it lists. A list that leaves one out
+ * reads as if that one were allowed; say it is not.
+ */
+function checkProhibited(doc: PartialPolicyDoc, warn: Report): void {
+  const listed = doc.research?.prohibited;
+  if (listed === undefined) return;
+  const left = PROHIBITED.filter((p) => !listed.includes(p));
+  if (left.length === 0) return;
+  warn(
+    ['research', 'prohibited'],
+    `${left.join(', ')} ${left.length === 1 ? 'is' : 'are'} not listed, but still impossible: the research tools ` +
+      `only read, so no agent can post, act on an account or submit anything, whatever this list says; ` +
+      `list all of ${PROHIBITED.join(', ')}`,
+  );
 }
 
 function checkAllowlists(doc: PartialPolicyDoc, report: Report): void {

@@ -302,6 +302,20 @@ describe('one problem, reported where it is', () => {
     expect(parsePolicy(defaultText, FILE)).toMatchObject({ ok: true, warnings: [] });
   });
 
+  it('research.prohibited leaving something out loads, with a warning that it is still impossible', () => {
+    const text = edit((d) => d.setIn(['research', 'prohibited'], ['submissions']));
+    const result = parsePolicy(text, FILE);
+    expect(result.ok).toBe(true);
+    expect(result.warnings.map((w) => [w.path, w.message])).toEqual([
+      [
+        'research.prohibited',
+        'posting, account-actions are not listed, but still impossible: the research tools only read, so no agent ' +
+          'can post, act on an account or submit anything, whatever this list says; list all of posting, ' +
+          'account-actions, submissions',
+      ],
+    ]);
+  });
+
   it('warnings are kept apart from errors when the file is invalid', () => {
     const text = edit((d) => {
       d.setIn(['agents', 'sentinel', 'requiresApproval'], []);
