@@ -41,7 +41,8 @@ export interface Finding {
   readonly links?: readonly { readonly label: string; readonly url: string }[];
   /**
    * true when a model wrote (part of) the text. With the policy's citation requirement on, a
-   * model-written finding is posted only when `citations` names at least one page that was read.
+   * model-written finding is posted only when `citations` names at least one fact of the run's
+   * evidence (a fact id the model was shown and cited) or a page that was read.
    */
   readonly modelWritten?: boolean;
   /**
