@@ -205,7 +205,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
   program
     .command('digest')
-    .description('the weekly metrics digest (last complete week vs the one before)')
+    .description(
+      'the weekly metrics digest (last complete week vs the one before; the week so far until a complete week has data)',
+    )
     .option('-p, --preview', 'print it here instead of posting it')
     .option('-c, --channel <channel>', 'post it to this channel (default: the policy digest channels)')
     .action(async (opts: { preview?: boolean; channel?: string }) => {
@@ -224,6 +226,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
             policy: loaded.policy,
             now: io.now(),
             dataDir: cfg().dataDir,
+            weekSoFar: true,
           });
           out(digest.text);
           if (digest.chartFile !== null) out(`chart: ${digest.chartFile}`);

@@ -407,6 +407,7 @@ export function createCore(d: CoreDeps): Core {
         policy: d.policy(),
         now: now(),
         dataDir: d.config.dataDir,
+        weekSoFar: true,
       });
       for (const warning of digest.warnings) d.log.warn({ week: digest.weekStart }, warning);
       outbox.enqueue(
@@ -415,7 +416,12 @@ export function createCore(d: CoreDeps): Core {
         { dedupeKey: `digest:now:${channel}:${now()}` },
       );
       queued();
-      return message({ kind: 'reply', title: `Digest posted to ${channel}`, audience: actor });
+      return message({
+        kind: 'reply',
+        title: `Digest posted to ${channel}`,
+        body: digest.period,
+        audience: actor,
+      });
     },
   };
 

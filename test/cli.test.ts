@@ -317,6 +317,8 @@ describe('autonomy digest --preview and simulate', () => {
   it('prints the weekly metrics on an empty database without dividing by zero', async () => {
     const r = await cli('digest', '--preview');
     expect(r.code).toBe(0);
+    // No complete week has data on a new database: the week so far, and it says so.
+    expect(r.out).toMatch(/^Covers the week so far, \d{4}-\d\d-\d\d 00:00 to /);
     expect(r.out).toMatch(/MTTD/);
     expect(r.out).toMatch(/n\/a/);
     expect(r.out).not.toMatch(/NaN|Infinity/);

@@ -8,11 +8,20 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { min } from 'drizzle-orm';
 import { type ChatMessage, message } from '../chat/message.js';
 import type { Database } from '../db/connection.js';
+import { auditLog, incidents, runs } from '../db/schema.js';
 import type { Millis, Policy } from '../policy/types.js';
 import { AGENTS } from '../policy/vocabulary.js';
-import { lastCompleteWeek, localDateLabel, previousWeek, type Week } from '../time/zone.js';
+import {
+  formatLocalMinute,
+  lastCompleteWeek,
+  localDateLabel,
+  previousWeek,
+  type Week,
+  weekContaining,
+} from '../time/zone.js';
 import { renderChartPng, systemFontsFound } from './chart.js';
 import { formatTrend, type TrendWeek, trendAlt, weeklyTrend } from './trend.js';
 import { weeklyMetrics } from './weekly.js';
@@ -20,8 +29,8 @@ import { formatWeekly } from './weekly-format.js';
 
 /** The folder of the data folder that holds digest charts. */
 export const DIGEST_DIR = 'digests';
-/** A chart's file name: the local date of its week's Monday. */
-export const CHART_NAME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}\.png$/;
+/** A chart's file name: the local date of its week's Monday (`-so-far` for a week not over yet). */
+export const CHART_NAME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}(-so-far)?\.png$/;
 
 export interface DigestInput {
   readonly database: Database;
@@ -31,13 +40,26 @@ export interface DigestInput {
   readonly dataDir: string | null;
   /** Weeks in the table and chart (default 8). */
   readonly weeks?: number;
+  /**
+   * When no complete week has data yet (the bot's first record is from this week), report the
+   * week so far instead of an empty week (`digest --preview`, `/autonomy digest`). The scheduled
+   * digest leaves this off: it always reports the last complete week.
+   */
+  readonly weekSoFar?: boolean;
 }
 
 export interface DigestText {
-  /** The week the digest reports: the last complete week before `now`, in the digest's time zone. */
+  /**
+   * The week the digest reports: the last complete week before `now`, in the digest's time zone;
+   * with `soFar`, the week `now` is in, from its Monday to `now`.
+   */
   readonly week: Week;
   /** `2026-03-23`: local date of that week's Monday (names the chart and the dedupe keys). */
   readonly weekStart: string;
+  /** true: the week so far (no complete week had data yet). */
+  readonly soFar: boolean;
+  /** Which period it covers, in words (the text's first line). */
+  readonly period: string;
   readonly trend: readonly TrendWeek[];
   /** The whole text (terminal and message body). */
   readonly text: string;
@@ -57,21 +79,62 @@ export function digestDedupeKey(weekStart: string, channel: string): string {
 }
 
 /** The chart's path relative to the data folder (what `message.image.path` holds). */
-export function chartPath(weekStart: string): string {
-  return `${DIGEST_DIR}/${weekStart}.png`;
+export function chartPath(weekStart: string, soFar = false): string {
+  return `${DIGEST_DIR}/${weekStart}${soFar ? '-so-far' : ''}.png`;
 }
 
-/** The digest's text: no files, no chart (fast; for the terminal and tests). */
-export function digestText(database: Database, policy: Policy, now: Millis, weeks?: number): DigestText {
+/**
+ * The digest's text: no files, no chart (fast; for the terminal and tests). With `weekSoFar` and
+ * no complete week with data, the week so far.
+ */
+export function digestText(
+  database: Database,
+  policy: Policy,
+  now: Millis,
+  weeks?: number,
+  options: { readonly weekSoFar?: boolean } = {},
+): DigestText {
   const tz = policy.doc.metrics.digest.timezone;
-  const week = lastCompleteWeek(now, tz);
+  const thisWeek = weekContaining(now, tz);
+  const first = options.weekSoFar ? firstRecordAt(database) : null;
+  const soFar = options.weekSoFar === true && (first === null || first >= thisWeek.from);
+  // The week so far ends now (at least a millisecond after its Monday, so it is never empty).
+  const week = soFar ? { ...thisWeek, to: Math.max(now, thisWeek.from + 1) } : lastCompleteWeek(now, tz);
   const b = policy.doc.budgets;
   const dailyBudgets = Object.fromEntries(AGENTS.map((a) => [a, (b.agents[a] ?? b.perAgent).dailyTokens]));
   const current = weeklyMetrics(database, { ...week, dailyBudgets });
-  const previous = weeklyMetrics(database, { ...previousWeek(week), dailyBudgets });
-  const trend = weeklyTrend(database, { now, timezone: tz, ...(weeks === undefined ? {} : { weeks }) });
-  const text = `${formatWeekly(current, previous)}\n${formatTrend(trend)}\n`;
-  return { week, weekStart: localDateLabel(week.from, tz), trend, text };
+  const previous = weeklyMetrics(database, { ...previousWeek(soFar ? thisWeek : week), dailyBudgets });
+  const trend = weeklyTrend(database, {
+    now,
+    timezone: tz,
+    ...(weeks === undefined ? {} : { weeks }),
+    ...(soFar ? { throughNow: true } : {}),
+  });
+  const period = soFar
+    ? `Covers the week so far, ${formatLocalMinute(week.from, tz)} to ${formatLocalMinute(now, tz)} (${tz}): no complete week has data yet${first === null ? '' : ` (the first record is from ${formatLocalMinute(first, tz)})`}.`
+    : `Covers the last complete week, ${localDateLabel(week.from, tz)} to ${localDateLabel(week.to - 1, tz)} (${tz}), against the week before.`;
+  const text = `${period}\n\n${formatWeekly(current, previous)}\n${formatTrend(trend)}\n`;
+  return { week, weekStart: localDateLabel(week.from, tz), soFar, period, trend, text };
+}
+
+/** When the bot's first record is from (audit, incidents, runs), or null on an empty database. */
+function firstRecordAt(database: Database): Millis | null {
+  const db = database.db;
+  const firsts = [
+    db
+      .select({ at: min(auditLog.at) })
+      .from(auditLog)
+      .get()?.at,
+    db
+      .select({ at: min(incidents.detectedAt) })
+      .from(incidents)
+      .get()?.at,
+    db
+      .select({ at: min(runs.startedAt) })
+      .from(runs)
+      .get()?.at,
+  ].filter((t): t is number => typeof t === 'number');
+  return firsts.length === 0 ? null : Math.min(...firsts);
 }
 
 /** Writes `bytes` to `file` through a temporary file and a rename: readers never see half a PNG. */
@@ -88,7 +151,9 @@ async function writeAtomically(file: string, bytes: Buffer): Promise<void> {
 
 /** The digest message, with its chart drawn into the data folder when there is one. */
 export async function buildDigest(input: DigestInput): Promise<Digest> {
-  const d = digestText(input.database, input.policy, input.now, input.weeks);
+  const d = digestText(input.database, input.policy, input.now, input.weeks, {
+    ...(input.weekSoFar === undefined ? {} : { weekSoFar: input.weekSoFar }),
+  });
   const tz = d.week.timezone;
   const warnings: string[] = [];
   let chartFile: string | null = null;
@@ -99,7 +164,7 @@ export async function buildDigest(input: DigestInput): Promise<Digest> {
       });
       const dir = join(input.dataDir, DIGEST_DIR);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      chartFile = join(dir, `${d.weekStart}.png`);
+      chartFile = join(input.dataDir, chartPath(d.weekStart, d.soFar));
       await writeAtomically(chartFile, png);
       if (!systemFontsFound()) {
         warnings.push(
@@ -113,9 +178,13 @@ export async function buildDigest(input: DigestInput): Promise<Digest> {
   }
   const msg = message({
     kind: 'digest',
-    title: `Weekly autonomy digest: week of ${d.weekStart}`,
+    title: d.soFar
+      ? `Autonomy digest: the week so far (since ${d.weekStart})`
+      : `Weekly autonomy digest: week of ${d.weekStart}`,
     body: d.text,
-    ...(chartFile === null ? {} : { image: { path: chartPath(d.weekStart), alt: trendAlt(d.trend) } }),
+    ...(chartFile === null
+      ? {}
+      : { image: { path: chartPath(d.weekStart, d.soFar), alt: trendAlt(d.trend) } }),
   });
   return { ...d, message: msg, chartFile, warnings };
 }

@@ -1,12 +1,13 @@
 /**
- * The last N weeks of the key metrics, oldest first, ending with the last complete week: what the
+ * The last N weeks of the key metrics, oldest first, ending with the last complete week (or the
+ * week so far, for a digest asked for before any complete week has data): what the
  * digest's chart draws and its "last weeks" table lists. Each week comes from weeklyMetrics() (so
  * the definitions are the ones in weekly.ts). A week without data gives zeros for counts and null
  * ("n/a") for medians and shares, never NaN.
  */
 import type { Database } from '../db/connection.js';
 import type { Millis } from '../policy/types.js';
-import { lastCompleteWeek, localDateLabel, previousWeek, type Week } from '../time/zone.js';
+import { lastCompleteWeek, localDateLabel, previousWeek, type Week, weekContaining } from '../time/zone.js';
 import { weeklyMetrics } from './weekly.js';
 import { formatDuration } from './weekly-format.js';
 
@@ -31,24 +32,32 @@ export interface TrendOptions {
   readonly timezone: string;
   /** How many weeks (default 8). */
   readonly weeks?: number;
+  /** End with the week `now` is in, from its Monday to `now` (labelled "so far"), not the last complete one. */
+  readonly throughNow?: boolean;
 }
 
 export const DEFAULT_TREND_WEEKS = 8;
 
-/** The last `weeks` complete weeks before `now`, oldest first. */
+/** The last `weeks` complete weeks before `now` (or through the week so far), oldest first. */
 export function weeklyTrend(database: Database, options: TrendOptions): TrendWeek[] {
   const count = options.weeks ?? DEFAULT_TREND_WEEKS;
   if (!Number.isInteger(count) || count < 1 || count > 104) {
     throw new RangeError(`a trend needs 1 to 104 weeks, got ${count}`);
   }
-  const list: Week[] = [lastCompleteWeek(options.now, options.timezone)];
+  const current = weekContaining(options.now, options.timezone);
+  const list: Week[] = [
+    options.throughNow
+      ? { ...current, to: Math.max(options.now, current.from + 1) }
+      : lastCompleteWeek(options.now, options.timezone),
+  ];
   while (list.length < count) list.unshift(previousWeek(list[0] as Week));
   return list.map((week) => {
     const m = weeklyMetrics(database, week);
+    const soFar = options.throughNow === true && week.from === current.from;
     return {
       from: week.from,
       to: week.to,
-      label: localDateLabel(week.from, week.timezone),
+      label: `${localDateLabel(week.from, week.timezone)}${soFar ? ' (so far)' : ''}`,
       incidents: m.incidents,
       resolved: m.resolved,
       mttdMedianMs: m.mttd.median,

@@ -6,6 +6,7 @@ import { approvals, incidents, modelUsage, proposals, signals } from '../../src/
 import { buildDigest, chartPath, digestDedupeKey, digestText } from '../../src/metrics/digest.js';
 import type { Policy } from '../../src/policy/types.js';
 import { makePolicy } from '../fixtures/policy.js';
+import { agentKit } from '../helpers/agent-kit.js';
 import { type TempDatabase, tempDatabase } from '../helpers/db.js';
 
 const MIN = 60_000;
@@ -201,7 +202,65 @@ describe('the weekly digest', () => {
     expect(d.warnings).toEqual([expect.stringContaining('the digest chart could not be drawn')]);
   });
 
+  it('asked for before any complete week has data: the week so far, and says so', async () => {
+    // The bot's first record is from this Monday morning: last week is empty because it did not run.
+    incident(NOW - 2 * HOUR, { resolveAfter: 30 * MIN });
+    const d = await buildDigest({
+      database,
+      policy: policyIn('UTC'),
+      now: NOW,
+      dataDir: temp.dir,
+      weekSoFar: true,
+    });
+    expect(d.soFar).toBe(true);
+    expect(d.message.title).toBe('Autonomy digest: the week so far (since 2026-03-30)');
+    expect(d.text.split('\n')[0]).toBe(
+      'Covers the week so far, 2026-03-30 00:00 to 2026-03-30 09:00 (UTC): no complete week has data yet (the first record is from 2026-03-30 07:01).',
+    );
+    expect(d.text).toMatch(/Incidents detected\s+1 /);
+    expect(d.text).toMatch(/MTTR median \(1 resolved\)\s+30m 00s/);
+    expect(d.trend.at(-1)?.label).toBe('2026-03-30 (so far)');
+    expect(d.text).toMatch(/2026-03-30 \(so far\)\s+1 /);
+    // Its chart is its own file: the complete week's chart of that Monday is not overwritten.
+    expect(d.message.image?.path).toBe(chartPath('2026-03-30', true));
+    expect(existsSync(join(temp.dir, 'digests', '2026-03-30-so-far.png'))).toBe(true);
+    for (const bad of BAD) expect(JSON.stringify(d.message)).not.toContain(bad);
+  });
+
+  it('asked for with a complete week of data, or scheduled: the last complete week, and says so', () => {
+    incident(NOW - 3 * 24 * HOUR);
+    const asked = digestText(database, policyIn('UTC'), NOW, undefined, { weekSoFar: true });
+    expect(asked.soFar).toBe(false);
+    expect(asked.text.split('\n')[0]).toBe(
+      'Covers the last complete week, 2026-03-23 to 2026-03-29 (UTC), against the week before.',
+    );
+    expect(asked.text).toMatch(/Incidents detected\s+1 /);
+    // The scheduled digest always reports the last complete week, even before it has data.
+    temp.cleanup();
+    temp = tempDatabase('autonomy-digest-');
+    database = temp.database;
+    const scheduled = digestText(database, policyIn('UTC'), NOW);
+    expect(scheduled.soFar).toBe(false);
+    expect(scheduled.weekStart).toBe('2026-03-23');
+  });
+
   it('one dedupe key per week and channel', () => {
     expect(digestDedupeKey('2026-03-23', 'slack:C1')).toBe('digest:2026-03-23:slack:C1');
+  });
+});
+
+describe('/autonomy digest on day one', () => {
+  it('posts the week so far and says in its reply which period it covers', async () => {
+    const k = agentKit();
+    try {
+      const reply = await k.core.commands.digest('console:main', 'console:user:local');
+      expect(reply.title).toBe('Digest posted to console:main');
+      expect(reply.body).toMatch(/^Covers the week so far, 2026-03-02 00:00 to 2026-03-02 10:00 \(UTC\)/);
+      const posted = k.messages().find((m) => m.message.kind === 'digest');
+      expect(posted?.message.title).toBe('Autonomy digest: the week so far (since 2026-03-02)');
+      expect(posted?.message.body).toMatch(/^Covers the week so far/);
+    } finally {
+      k.close();
+    }
   });
 });
