@@ -6,7 +6,13 @@ import fc from 'fast-check';
 import { createTask } from 'node-cron';
 import { describe, expect, it } from 'vitest';
 import { inMaintenance, MaintenanceCalendar } from '../../src/chat/maintenance.js';
-import { approvalChannels, channelsFor, digestChannels, reviewChannels } from '../../src/chat/routing.js';
+import {
+  approvalChannels,
+  botNoticeChannels,
+  channelsFor,
+  digestChannels,
+  reviewChannels,
+} from '../../src/chat/routing.js';
 import { checkPolicy } from '../../src/policy/check.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import { policySchema } from '../../src/policy/schema.js';
@@ -65,6 +71,16 @@ describe('routing', () => {
     });
     expect(reviewChannels(bare)).toEqual(['slack:C0APPROVALS']);
     expect(digestChannels(bare, ['console:ops'])).toEqual(['console:ops']);
+  });
+
+  it('notices about the bot itself (a model server down or back) go to the warning and approval channels', () => {
+    expect(botNoticeChannels(policy)).toEqual(['slack:C0ALERTS', 'slack:C0APPROVALS']);
+    const shared = makePolicy({
+      edit: (d) => {
+        d.routing.default.warning = ['slack:C0APPROVALS', 'slack:C0OPS'];
+      },
+    });
+    expect(botNoticeChannels(shared)).toEqual(['slack:C0APPROVALS', 'slack:C0OPS']);
   });
 });
 
