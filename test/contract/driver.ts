@@ -47,8 +47,8 @@ export interface ClickOptions {
 }
 
 /**
- * What differs between platforms, said once here instead of as skipped cases. The suite reads
- * these to pick how a case is done on a platform; no case is left out on any platform.
+ * What differs between platforms, said once here instead of as skipped cases: each driver does a
+ * case the way its platform allows, so every case runs on every platform.
  */
 export interface Capabilities {
   /**

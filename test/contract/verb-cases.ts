@@ -55,6 +55,8 @@ export const VERB_CASES: readonly VerbCase[] = [
     say: () => 'kill guardian contract drill',
     shows: () => ['guardian killed (contract drill)', 'Resume with `/autonomy resume guardian`'],
     async after(d) {
+      const audited = d.world.bot.audit.records({ kind: 'control.kill' }).at(-1);
+      if (audited?.actor !== d.people.lead) throw new Error(`the kill was audited as ${audited?.actor}`);
       await deliveredWith(d, /\/autonomy resume guardian/);
       const status = await d.command(d.people.lead, 'status');
       if (!/KILLED/.test(status.text)) throw new Error(`status does not show the kill:\n${status.text}`);
