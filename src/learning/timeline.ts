@@ -2,14 +2,14 @@
  * An incident's real timeline, from the database: when it began and was detected, its first
  * signals, who acknowledged it and when, the catalog actions that ran on it (in order, with their
  * params and how they ended), the approvals asked for it and who decided them, and how and when it
- * was resolved, with what fixed it as far as the records say: the source reporting it over, the
- * last action that succeeded before the resolution, or a person resolving it with no recorded
- * action. The mentor writes runbooks and skill drafts from these (by rules, or by a model shown
+ * was resolved (with the note people gave, from the audit log), with what fixed it as far as the
+ * records say: the source reporting it over, the last action that succeeded before the
+ * resolution, or a person resolving it with no recorded action. The mentor writes runbooks and skill drafts from these (by rules, or by a model shown
  * them as facts). Titles, outcomes and identities are untrusted text: renderers quote them.
  */
-import { asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, lte } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
-import { approvals, incidents, proposals } from '../db/schema.js';
+import { approvals, auditLog, incidents, proposals } from '../db/schema.js';
 import type { IncidentHistory, RunFact, SignalFact } from './history.js';
 import { shortDuration } from './impact.js';
 
@@ -18,7 +18,7 @@ export const TIMELINE_EVENTS = 20;
 
 export type TimelineEvent =
   | { readonly kind: 'signal'; readonly at: number; readonly signal: SignalFact }
-  | { readonly kind: 'acknowledged'; readonly at: number; readonly by: string }
+  | { readonly kind: 'acknowledged'; readonly at: number; readonly by: string; readonly note: string | null }
   | { readonly kind: 'run'; readonly at: number; readonly run: RunFact }
   | {
       readonly kind: 'approval';
@@ -30,13 +30,23 @@ export type TimelineEvent =
       readonly state: string;
       readonly by: string | null;
     }
-  | { readonly kind: 'resolved'; readonly at: number; readonly by: string | null };
+  | {
+      readonly kind: 'resolved';
+      readonly at: number;
+      readonly by: string | null;
+      readonly note: string | null;
+    };
 
 /** What ended the incident, as the records say (null while it is not resolved). */
 export type Fix =
   | { readonly kind: 'source'; readonly by: string; readonly after: RunFact | null }
-  | { readonly kind: 'action'; readonly run: RunFact; readonly by: string | null }
-  | { readonly kind: 'person'; readonly by: string }
+  | {
+      readonly kind: 'action';
+      readonly run: RunFact;
+      readonly by: string | null;
+      readonly note: string | null;
+    }
+  | { readonly kind: 'person'; readonly by: string; readonly note: string | null }
   | { readonly kind: 'stale'; readonly by: string };
 
 export interface IncidentTimeline {
@@ -52,7 +62,7 @@ export interface IncidentTimeline {
 /** Action classes that only look (their success fixes nothing by itself). */
 const LOOKING = new Set(['evidence', 'test-run', 'config-check']);
 
-function fixOf(h: IncidentHistory): Fix | null {
+function fixOf(h: IncidentHistory, note: string | null): Fix | null {
   const i = h.incident;
   if (i.resolvedAt === null) return null;
   const resolvedAt = i.resolvedAt;
@@ -62,8 +72,43 @@ function fixOf(h: IncidentHistory): Fix | null {
   const by = i.resolvedBy;
   if (by?.startsWith('source:')) return { kind: 'source', by, after: last };
   if (by?.startsWith('system:')) return { kind: 'stale', by };
-  if (last !== null) return { kind: 'action', run: last, by };
-  return { kind: 'person', by: by ?? 'unknown' };
+  if (last !== null) return { kind: 'action', run: last, by, note };
+  return { kind: 'person', by: by ?? 'unknown', note };
+}
+
+const NOTE_KINDS = ['incident.acknowledged', 'incident.resolved'];
+
+/**
+ * The notes people gave when they acknowledged or resolved the incident (`resolve i7 restarted
+ * pgbouncer`), from the audit log: by kind, null when none was given.
+ */
+function notesOf(database: Database, h: IncidentHistory, ackAt: number | null): Map<string, string> {
+  const out = new Map<string, string>();
+  const i = h.incident;
+  if (ackAt === null && i.resolvedAt === null) return out;
+  const rows = database.db
+    .select({ kind: auditLog.kind, data: auditLog.data })
+    .from(auditLog)
+    .where(
+      and(
+        inArray(auditLog.kind, NOTE_KINDS),
+        gte(auditLog.at, Math.min(i.detectedAt, ackAt ?? i.detectedAt)),
+        lte(auditLog.at, Math.max(i.resolvedAt ?? 0, ackAt ?? 0)),
+      ),
+    )
+    .all();
+  for (const r of rows) {
+    let data: unknown;
+    try {
+      data = r.data === null ? null : JSON.parse(r.data);
+    } catch {
+      continue;
+    }
+    const d = data as { incident?: unknown; note?: unknown } | null;
+    if (d?.incident !== i.shortId || typeof d.note !== 'string' || d.note.trim() === '') continue;
+    out.set(r.kind, d.note);
+  }
+  return out;
 }
 
 /** The timeline of each incident, in the order given. */
@@ -110,11 +155,24 @@ export function timelines(database: Database, list: readonly IncidentHistory[]):
   return list.map((h) => {
     const i = h.incident;
     const ack = acks.get(i.id) ?? null;
+    const notes = notesOf(database, h, ack?.at ?? null);
+    const resolveNote = notes.get('incident.resolved') ?? null;
     const resolved: TimelineEvent | null =
-      i.resolvedAt === null ? null : { kind: 'resolved', at: i.resolvedAt, by: i.resolvedBy };
+      i.resolvedAt === null
+        ? null
+        : { kind: 'resolved', at: i.resolvedAt, by: i.resolvedBy, note: resolveNote };
     const all: TimelineEvent[] = [
       ...h.signals.map((s) => ({ kind: 'signal' as const, at: s.receivedAt, signal: s })),
-      ...(ack === null ? [] : [{ kind: 'acknowledged' as const, at: ack.at, by: ack.by }]),
+      ...(ack === null
+        ? []
+        : [
+            {
+              kind: 'acknowledged' as const,
+              at: ack.at,
+              by: ack.by,
+              note: notes.get('incident.acknowledged') ?? null,
+            },
+          ]),
       ...h.runs.map((r) => ({ kind: 'run' as const, at: r.startedAt, run: r })),
       ...(asked.get(i.id) ?? []),
       ...(resolved === null ? [] : [resolved]),
@@ -127,7 +185,7 @@ export function timelines(database: Database, list: readonly IncidentHistory[]):
       acknowledged: ack,
       events,
       more: all.length - events.length,
-      fix: fixOf(h),
+      fix: fixOf(h, resolveNote),
     };
   });
 }
@@ -165,6 +223,10 @@ export function ranText(run: RunFact, quote: Quote): string {
   return `${run.agent} ran ${quote(run.actionId, 64)} ${paramsText(run.params, quote)}`;
 }
 
+function noting(note: string | null, quote: Quote): string {
+  return note === null ? '' : `, noting ${quote(note, 300)}`;
+}
+
 /** One event, its time from the incident's start first. */
 export function eventText(e: TimelineEvent, startedAt: number, quote: Quote): string {
   const at = plusTime(e.at - startedAt);
@@ -172,7 +234,7 @@ export function eventText(e: TimelineEvent, startedAt: number, quote: Quote): st
     case 'signal':
       return `${at}: signal ${quote(e.signal.title ?? '(no title)', 200)} received`;
     case 'acknowledged':
-      return `${at}: ${quote(e.by, 80)} acknowledged it`;
+      return `${at}: ${quote(e.by, 80)} acknowledged it${noting(e.note, quote)}`;
     case 'run': {
       const outcome = e.run.outcome ? ` (${quote(e.run.outcome, 160)})` : '';
       return `${at}: ${ranText(e.run, quote)}: ${e.run.status}${outcome}`;
@@ -180,7 +242,7 @@ export function eventText(e: TimelineEvent, startedAt: number, quote: Quote): st
     case 'approval':
       return `${at}: approval ${e.shortId} for ${quote(e.actionId, 64)}: ${e.state}${e.by ? ` by ${quote(e.by, 80)}` : ''}`;
     case 'resolved':
-      return `${at}: resolved by ${quote(e.by ?? 'unknown', 80)} (time to resolve ${shortDuration(e.at - startedAt)})`;
+      return `${at}: resolved by ${quote(e.by ?? 'unknown', 80)} (time to resolve ${shortDuration(e.at - startedAt)})${noting(e.note, quote)}`;
   }
 }
 
@@ -198,9 +260,11 @@ export function fixText(t: IncidentTimeline, quote: Quote): string | null {
           : `, ${plusTime(fix.after.startedAt - i.startedAt)} after ${ranText(fix.after, quote)} succeeded`
       }`;
     case 'action':
-      return `${ranText(fix.run, quote)} at ${plusTime(fix.run.startedAt - i.startedAt)} and it succeeded; ${quote(fix.by ?? 'unknown', 80)} resolved it after ${ttr}`;
+      return `${ranText(fix.run, quote)} at ${plusTime(fix.run.startedAt - i.startedAt)} and it succeeded; ${quote(fix.by ?? 'unknown', 80)} resolved it after ${ttr}${noting(fix.note, quote)}`;
     case 'person':
-      return `${quote(fix.by, 80)} resolved it after ${ttr} with no catalog action recorded (what they did is not in the records)`;
+      return fix.note === null
+        ? `${quote(fix.by, 80)} resolved it after ${ttr} with no catalog action recorded (what they did is not in the records)`
+        : `${quote(fix.by, 80)} resolved it after ${ttr} with no catalog action recorded, noting ${quote(fix.note, 300)}`;
     case 'stale':
       return `it was closed as stale (${quote(fix.by, 80)}) after ${ttr}: no signal came for a while`;
   }

@@ -105,7 +105,7 @@ export function timelineSteps(label: string, list: readonly IncidentTimeline[]):
   steps.push(
     fix === null
       ? `${i.shortId} is not resolved yet: nothing is known to fix it.`
-      : `What fixed it: ${fix}.${ref.fix?.kind === 'person' ? ' Ask them what they did, and write it here.' : ''}`,
+      : `What fixed it: ${fix}.${ref.fix?.kind === 'person' && ref.fix.note === null ? ' Ask them what they did, and write it here.' : ''}`,
   );
   const histories = list.map((t) => t.history);
   if (histories.length > 1) {

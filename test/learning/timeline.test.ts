@@ -1,6 +1,7 @@
 /**
  * An incident's timeline as the mentor reads it from the database: signals, the acknowledgement,
- * action runs and approvals in time order with the resolution last, what fixed it, and a long
+ * action runs and approvals in time order with the resolution last (with the notes people gave),
+ * what fixed it, and a long
  * incident cut to its first events with the resolution still told.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -72,7 +73,7 @@ describe('incident timelines', () => {
   it('puts signals, the acknowledgement, approvals and runs in time order, the resolution last', () => {
     const inc = f.occur({ kind: 'alert', fingerprint: 'am:pool', title: 'pool exhausted' }, T, null);
     f.clock = T + 3 * MIN;
-    f.incidents.acknowledge(inc.shortId, 'slack:user:U0ONCALL');
+    f.incidents.acknowledge(inc.shortId, 'slack:user:U0ONCALL', 'looking at the pool');
     approval(inc.id, T + 8 * MIN, 'slack:user:U0APPROVER');
     f.ran(inc.id, {
       agent: 'sentinel',
@@ -83,17 +84,17 @@ describe('incident timelines', () => {
       at: T + 9 * MIN,
     });
     f.clock = T + 12 * MIN;
-    f.incidents.resolve(inc.shortId, 'slack:user:U0ONCALL');
+    f.incidents.resolve(inc.shortId, 'slack:user:U0ONCALL', 'pool back to normal after the restart');
     const tl = timelineOf(inc.id);
     expect(tl.events.map((e) => eventText(e, T, plain))).toEqual([
       "+0s: signal 'pool exhausted' received",
-      "+3m: 'slack:user:U0ONCALL' acknowledged it",
+      "+3m: 'slack:user:U0ONCALL' acknowledged it, noting 'looking at the pool'",
       "+8m: approval a7 for 'restart-service': succeeded by 'slack:user:U0APPROVER'",
       "+9m: sentinel ran 'restart-service' 'service=api': succeeded ('exit 0')",
-      "+12m: resolved by 'slack:user:U0ONCALL' (time to resolve 12m)",
+      "+12m: resolved by 'slack:user:U0ONCALL' (time to resolve 12m), noting 'pool back to normal after the restart'",
     ]);
     expect(fixText(tl, plain)).toBe(
-      "sentinel ran 'restart-service' 'service=api' at +9m and it succeeded; 'slack:user:U0ONCALL' resolved it after 12m",
+      "sentinel ran 'restart-service' 'service=api' at +9m and it succeeded; 'slack:user:U0ONCALL' resolved it after 12m, noting 'pool back to normal after the restart'",
     );
   });
 
@@ -109,7 +110,7 @@ describe('incident timelines', () => {
     });
     f.clock = T + 5 * MIN;
     f.incidents.resolve(inc.shortId, 'slack:user:U0SRE');
-    expect(timelineOf(inc.id).fix).toEqual({ kind: 'person', by: 'slack:user:U0SRE' });
+    expect(timelineOf(inc.id).fix).toEqual({ kind: 'person', by: 'slack:user:U0SRE', note: null });
   });
 
   it('a long incident keeps its first events and still tells how it ended', () => {

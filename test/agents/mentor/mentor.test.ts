@@ -464,6 +464,21 @@ describe("mentor: steps from the incidents' real timelines, without a model", ()
     );
   });
 
+  it("a person's note on the resolution is what fixed it when no action ran", async () => {
+    const inc = f.occur({ kind: 'alert', fingerprint: 'am:disk' }, NOW - DAY, null);
+    f.clock = NOW - DAY + 25 * MIN;
+    f.incidents.resolve(inc.shortId, 'slack:user:U0SRE', 'deleted old core dumps in /var/crash');
+    const c = ctx({ trigger: 'signal:alert' });
+    await mentor().onSignal?.(agentSignal({ kind: 'alert', incident: { ...inc, change: 'resolved' } }), c);
+    const [file] = readdirSync(join(t.dir, 'runbooks'));
+    const steps = stepsOf(readFileSync(join(t.dir, 'runbooks', file as string), 'utf8'), /## Steps/);
+    expect(steps.slice(1, 4)).toEqual([
+      '2. Nothing was recorded as done on i1 before it ended.',
+      '3. +25m: resolved by `slack:user:U0SRE` (time to resolve 25m), noting `deleted old core dumps in /var/crash`.',
+      '4. What fixed it: `slack:user:U0SRE` resolved it after 25m with no catalog action recorded, noting `deleted old core dumps in /var/crash`.',
+    ]);
+  });
+
   it('says when the source ended it by itself, and when a person did with nothing recorded', async () => {
     const flap = f.occur(
       { kind: 'error_signature', fingerprint: 'sig-flap', service: 'api' },
