@@ -168,7 +168,7 @@ export function catalogIssues(scenarios: readonly Scenario[], policy: Policy): s
 
 /** The classes a scenario's turn offers (undefined: all of the agent's own). */
 export function classesOf(s: Scenario): readonly ActionClass[] | undefined {
-  return s.classes ?? turnOf(s.agent, s.task)?.classes;
+  return s.classes ?? turnOf(s.agent, s.task)?.classes?.({ severity: s.severity, trigger: s.trigger });
 }
 
 function offered(s: Scenario): readonly ActionClass[] {

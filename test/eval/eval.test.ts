@@ -192,6 +192,18 @@ describe('autonomy eval against scripted models', () => {
     expect(request.options).toEqual({ num_ctx: 8192, num_predict: 1024 });
     expect(request.format).toMatchObject({ type: 'object' });
     expect(request.messages[1]?.content).toMatch(/^<facts>\n\[\{"id":/);
+    // Each agent's own turn: its task, and the classes it offers (sentinel: restarts only when critical).
+    const systemOf = (id: string) => {
+      const first = scenarios.find((x) => x.id === id)?.facts[0]?.id as string;
+      return server.requests.find((r) => r.messages[1]?.content.includes(first))?.messages[0]?.content ?? '';
+    };
+    expect(systemOf('sentinel-provider-outage-api')).toContain('- collect-evidence:');
+    expect(systemOf('sentinel-provider-outage-api')).not.toContain('- restart-service:');
+    expect(systemOf('sentinel-memory-leak-worker')).toContain('- restart-service:');
+    expect(systemOf('validator-flaky-e2e-timeout')).toMatch(/flaky .*broken/);
+    expect(systemOf('mentor-cert-renewal-publish')).toContain('"steps"');
+    expect(systemOf('mentor-cert-renewal-publish')).toContain('(none in this turn: propose nothing)');
+    expect(systemOf('guardian-drift-sshd-root-login')).toContain('drift');
   });
 
   it('a wrong model: its proposals pass the policy but none is accepted, and it names no cause', async () => {
