@@ -424,6 +424,15 @@ function isOpenValue(token: string): boolean {
   return true;
 }
 
+/** `(<*>`, `[<*>,`: a bracket opened before a value, not closed, the value maybe a list's first item. */
+function continuesValue(prev: string): boolean {
+  const at = prev.indexOf(WILDCARD);
+  if (at <= 0) return false;
+  for (let i = 0; i < at; i++) if (!isOpener(prev.charCodeAt(i))) return false;
+  const rest = prev.length - at - WILDCARD.length;
+  return rest === 0 || (rest === 1 && (prev.endsWith(',') || prev.endsWith(';')));
+}
+
 /** `prev` is `m` without its closing punctuation, or `m` plus a list separator. */
 function isSameValue(prev: string, m: string): boolean {
   if (prev === m) return true;
@@ -442,6 +451,13 @@ function isValueToken(token: string): boolean {
 }
 
 const PAREN_VALUE = `(${WILDCARD})`;
+/**
+ * `(1.16`, `(00:00:05)`, `(1.2KB)`, `(12%)`: a number, maybe with a short unit, in brackets (not an
+ * address: `(42.67.242.211)` names a host).
+ */
+const NUMBER_IN_PARENS = /^\([<>~]?[0-9][0-9,:]*(?:\.[0-9]+)?(?:[A-Za-z%]{1,4}(?:\/s)?)?(?:\)|$)/;
+/** An empty pair standing for a value that is absent: `()`, `[]`, `""`. */
+const EMPTY_PAIR = /^(?:\(\)|\[\]|\{\}|""|'')[,;:.]?$/;
 
 /** `<*> (<*>)` at the end of the list: the same value in another unit, folded into one. */
 function foldAlternateUnit(masked: string[]): void {
@@ -463,7 +479,12 @@ function foldAlternateUnit(masked: string[]): void {
 export function maskTokens(tokens: readonly string[], keepMasked = false): string[] {
   const masked: string[] = [];
   for (const token of tokens) {
-    const m = keepMasked && token.includes(WILDCARD) ? token : maskToken(token);
+    const m =
+      keepMasked && token.includes(WILDCARD)
+        ? token
+        : EMPTY_PAIR.test(token)
+          ? `${token.charAt(0)}${WILDCARD}${token.slice(1)}`
+          : maskToken(token);
     const last = masked.length - 1;
     if (last >= 0) {
       const prev = masked[last] as string;
@@ -476,18 +497,18 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
         }
       }
       // the same size in another unit: `1190 bytes (1.16 KB)`, `5 s (00:00:05)` is one value; not
-      // a name in brackets (`85216 (python3)`: a process and its name)
+      // a name in brackets (`85216 (python3)`: a process and its name; `1.2.3.4 (host-1.x.net)`)
       if (
         isOpenValue(prev) &&
         m.startsWith(PAREN_VALUE) &&
-        (isDigit(token.charCodeAt(1)) || token.startsWith(PAREN_VALUE))
+        (NUMBER_IN_PARENS.test(token) || token.startsWith(PAREN_VALUE))
       ) {
         masked[last] = `${prev}${m.slice(PAREN_VALUE.length)}`;
         continue;
       }
-      // a value that goes on in the next token: `(1.5 GB/5.2 GiB)`, `[0 1 2]`
-      if (isOpenValue(prev) && prev !== WILDCARD && m.startsWith(WILDCARD) && isValueToken(m)) {
-        masked[last] = `${prev.slice(0, -WILDCARD.length)}${m}`;
+      // a value that goes on in the next token: `(1.5 GB/5.2 GiB)`, `[0 1 2]`, `[1, 2, 3]`
+      if (m.startsWith(WILDCARD) && isValueToken(m) && continuesValue(prev)) {
+        masked[last] = `${prev.slice(0, prev.indexOf(WILDCARD))}${m}`;
         continue;
       }
       // a repeated bracketed marker is one marker, however often: `<ok> <ok> <ok>` (not a word:

@@ -31,6 +31,16 @@ describe('values that change the token count', () => {
     expect(ids.size).toBe(1);
   });
 
+  it('a host in brackets, absent or named, is one value; so is a list of numbers of any length', () => {
+    const { ids } = signaturesOf([
+      'Jul 20 20:31:04 combo ftpd[16936]: connection from 113.166.157.88 (42.67.242.211) at Fri Dec 17 11:52:47 2005',
+      'Feb 23 19:58:00 combo ftpd[3629]: connection from 204.27.167.94 () at Thu May 27 11:28:12 2005',
+      'Apr 12 18:27:48 combo ftpd[10839]: connection from 215.81.156.200 (82-232.dsl.example.net) at Sat Apr  4 21:59:48 2005',
+    ]);
+    expect(ids.size).toBe(1);
+    expect(maskMessage('retrying shards [1, 2, 3] now')).toBe(maskMessage('retrying shards [7] now'));
+  });
+
   it("a structured logger's quoted value holding a whole error is one value; the message it opens with stays words", () => {
     const { miner, ids } = signaturesOf([
       'I0828 00:53:16.429604 6293 prober.go:107] "Probe failed" probeType="Readiness" pod="default/web-1" output="Get \\"http://10.5.30.81:8080/ready\\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"',
