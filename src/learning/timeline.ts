@@ -7,7 +7,7 @@
  * resolution, or a person resolving it with no recorded action. The mentor writes runbooks and skill drafts from these (by rules, or by a model shown
  * them as facts). Titles, outcomes and identities are untrusted text: renderers quote them.
  */
-import { and, asc, eq, gte, inArray, lte } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, lte, or } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
 import { approvals, auditLog, incidents, proposals } from '../db/schema.js';
 import type { IncidentHistory, RunFact, SignalFact } from './history.js';
@@ -77,6 +77,7 @@ function fixOf(h: IncidentHistory, note: string | null): Fix | null {
 }
 
 const NOTE_KINDS = ['incident.acknowledged', 'incident.resolved'];
+const NOTE_SLACK_MS = 5_000;
 
 /**
  * The notes people gave when they acknowledged or resolved the incident (`resolve i7 restarted
@@ -85,17 +86,16 @@ const NOTE_KINDS = ['incident.acknowledged', 'incident.resolved'];
 function notesOf(database: Database, h: IncidentHistory, ackAt: number | null): Map<string, string> {
   const out = new Map<string, string>();
   const i = h.incident;
-  if (ackAt === null && i.resolvedAt === null) return out;
+  // The audit record is written in the same transaction as the change, on the same clock: a
+  // narrow window around each time finds it without scanning the incident's whole span.
+  const near = [ackAt, i.resolvedAt]
+    .filter((t) => t !== null)
+    .map((t) => and(gte(auditLog.at, t - NOTE_SLACK_MS), lte(auditLog.at, t + NOTE_SLACK_MS)));
+  if (near.length === 0) return out;
   const rows = database.db
     .select({ kind: auditLog.kind, data: auditLog.data })
     .from(auditLog)
-    .where(
-      and(
-        inArray(auditLog.kind, NOTE_KINDS),
-        gte(auditLog.at, Math.min(i.detectedAt, ackAt ?? i.detectedAt)),
-        lte(auditLog.at, Math.max(i.resolvedAt ?? 0, ackAt ?? 0)),
-      ),
-    )
+    .where(and(inArray(auditLog.kind, NOTE_KINDS), or(...near)))
     .all();
   for (const r of rows) {
     let data: unknown;
