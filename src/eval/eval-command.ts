@@ -26,7 +26,10 @@ export interface EvalCommand {
   readonly err: (text: string) => void;
 }
 
-/** Throws an EvalFailure (bad scenarios, no model server) saying what to fix. */
+/**
+ * Throws an EvalFailure saying what to fix: bad scenarios or no model server (nothing run), or a
+ * model that answered no scenario at all (after its scorecard is printed).
+ */
 export async function evalCommand(c: EvalCommand): Promise<void> {
   const loaded = await loadScenarios(c.scenariosDir);
   if (!loaded.ok) {
@@ -48,19 +51,33 @@ export async function evalCommand(c: EvalCommand): Promise<void> {
     env: c.env,
     progress: c.err,
   });
+  const cards = runs.map(scorecard);
+  const silent = cards.filter((card) => card.byModel === 0 && card.scenarios > 0);
+  const verdict =
+    silent.length === 0
+      ? null
+      : silent
+          .map((card) => {
+            const [reason, first] = Object.entries(card.rulesWhy)[0] ?? ['rules', { first: '' }];
+            const hint =
+              reason === 'unavailable'
+                ? `; is it pulled (\`ollama pull ${card.model}\`), and does it answer within the policy's models.timeout?`
+                : '';
+            return `${card.model} answered none of the ${card.scenarios} scenarios (${reason}: ${first.first})${hint}`;
+          })
+          .join('\n');
   if (c.json) {
     c.out(
       JSON.stringify(
         {
           policy: c.policy.source,
           scenarios: loaded.scenarios.length,
-          models: runs.map((r) => ({ scorecard: scorecard(r), results: r.results })),
+          models: runs.map((r, i) => ({ scorecard: cards[i], results: r.results })),
         },
         null,
         2,
       ),
     );
-    return;
-  }
-  c.out(runs.map((r) => formatScorecard(scorecard(r))).join('\n\n'));
+  } else c.out(cards.map(formatScorecard).join('\n\n'));
+  if (verdict !== null) throw new EvalFailure(verdict);
 }

@@ -107,6 +107,17 @@ describe('autonomy eval', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('a model the server has not got: its scorecard, then exit 1 saying it answered nothing and how to fix it', async () => {
+    server.setScript(() => ({ status: 404 }));
+    const r = await cli('eval', '--host', server.url, '--scenarios', folder(), '--model', 'missing:7b');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/answered by model +0 +\(by rules: 12, unavailable 12\)/);
+    expect(r.err).toMatch(
+      /^error: missing:7b answered none of the 12 scenarios \(unavailable: missing:7b: .*404/m,
+    );
+    expect(r.err).toMatch(/ollama pull missing:7b/);
+  });
+
   it('no model server: says so and how to fix it, exit 1, no stack trace', async () => {
     server.setUp(false);
     const r = await cli('eval', '--host', server.url, '--scenarios', folder());
