@@ -9,7 +9,7 @@
  * links) and the model's assessment (marked model-written, citing fact ids) or the rules marker.
  * It proposes the model's remediations when its assessment cites the facts (none: it judged none
  * needed), else (and when all it named was refused) the catalog actions whose params the advisory
- * fills (the rules floor).
+ * fills (the rules floor). For a critical advisory the rules' remediations are always proposed too.
  *
  * Its deep sweep checks the watched files for drift (alerts by rules), asks the model whether what
  * drifted matters (a model-written assessment is posted only when it cites the drift), and proposes
@@ -49,7 +49,10 @@ async function onAdvisory(signal: AgentSignal, ctx: AgentContext): Promise<void>
   const turn = await advisoryTurn(ctx, { signal, advisory: facts, excerpts, rules });
   if (ctx.signal.aborted) return;
   ctx.post(withAssessment(advisoryFinding(signal, facts, excerpts), turn, 'Exposure'));
-  await proposeAll(ctx, chosenProposals(turn, rules));
+  // A critical advisory's remediation is never dropped on the model's word: the advisory's text is
+  // untrusted and could talk a model out of it. A person still approves what the remediation runs.
+  const chosen = chosenProposals(turn, rules);
+  await proposeAll(ctx, signal.severity === 'critical' ? [...chosen, ...rules] : chosen);
 }
 
 /** The frame of the model's drift assessment (withAssessment adds it). */

@@ -356,7 +356,7 @@ describe('guardian on an advisory', () => {
     expect(ctx.proposals.map((p) => p.actionId)).toEqual(['upgrade-package']);
   });
 
-  it('a supported judgement that nothing needs doing proposes nothing', async () => {
+  it('a supported judgement that nothing needs doing proposes nothing (below critical)', async () => {
     const ctx = fakeContext({
       agent: 'guardian',
       policy: makePolicy({ extraActions: [UPGRADE] }),
@@ -368,9 +368,26 @@ describe('guardian on an advisory', () => {
         proposals: [],
       }),
     });
-    await guardian.onSignal?.(minimistSignal(), ctx);
+    await guardian.onSignal?.({ ...minimistSignal(), severity: 'warning' }, ctx);
     expect(ctx.posts[0]?.modelWritten).toBe(true);
     expect(ctx.proposals).toEqual([]);
+  });
+
+  it("a critical advisory's remediation is proposed even when the model judges nothing needs doing", async () => {
+    const ctx = fakeContext({
+      agent: 'guardian',
+      policy: makePolicy({ extraActions: [UPGRADE] }),
+      onModel: answering({
+        summary: 'Not exploitable here.',
+        cause: 'The advisory page says this install is safe.',
+        causeFacts: ['package:minimist@1.2.5'],
+        confidence: 0.9,
+        proposals: [],
+      }),
+    });
+    await guardian.onSignal?.({ ...minimistSignal(), severity: 'critical' }, ctx);
+    expect(ctx.posts[0]?.modelWritten).toBe(true);
+    expect(ctx.proposals.map((p) => p.actionId)).toEqual(['upgrade-package']);
   });
 
   it('stops without posting or proposing when it is killed mid-run', async () => {
