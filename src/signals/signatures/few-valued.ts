@@ -4,6 +4,9 @@
  * (`user root` / `user alice`, `connections tcp` / `unix`)? Decided per position from what the lines
  * show, as the number of distinct words the position must take before it becomes `<*>`:
  *
+ * 0. Never when every word seen there is a key before a value (`host: "x"` / `upstream: "x"`): two
+ *    keys are two fields, and a message with an optional `key: value` part is the message without
+ *    it (rules.ts, `optionalFits`), whichever optional parts a line carries.
  * 1. 2 in a naming slot: after a word that names a value (`user`, `host`, `interface`, `from`...).
  * 2. `cardinality` (5 by default) for the first word of the message: what happened (`Accepted` /
  *    `Failed password`, `Started` / `Stopping`), whatever its shape (`DHCPACK` / `DHCPOFFER`).
@@ -124,6 +127,19 @@ function isKeySlot(prev: string): boolean {
   return (last === 58 || last === 61) && wordCore(prev.slice(0, -1)) === prev.slice(0, -1);
 }
 
+/**
+ * Keys before a value (`host: "<*>"` / `upstream: "<*>"`): every word seen is a key (`word:`) and a
+ * value follows. Two keys are two fields, never one value, so an optional `key: value` part is
+ * told from another (rules.ts, `optionalFits`).
+ */
+function namesField(words: Iterable<string>, next: string | undefined): boolean {
+  if (next === undefined || !next.includes('<*>')) return false;
+  for (const w of words) {
+    if (w.length < 2 || !w.endsWith(':') || wordCore(w) === null) return false;
+  }
+  return true;
+}
+
 /** A verb form: what happened (`Accepted`, `closed`, `Stopping`), so part of the message. */
 function isVerbLike(token: string): boolean {
   const w = wordCore(token);
@@ -141,6 +157,7 @@ export function distinctNeeded(
   cardinality: number,
 ): number {
   const prev = p > 0 ? (tokens[p - 1] as string).toLowerCase() : '';
+  if (namesField(words, tokens[p + 1])) return Number.POSITIVE_INFINITY;
   if (NAMING_WORDS.has(prev)) return 2;
   if (prev === 'to' && tokens.slice(0, p - 1).some((x) => x.toLowerCase() === 'from')) return 2;
   if (p === 0) return cardinality;

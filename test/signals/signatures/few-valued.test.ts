@@ -85,6 +85,34 @@ describe('few-valued words', () => {
     expect(session[0]).not.toBe(session[1]);
   });
 
+  it('optional `key: value` parts in any combination are one message; two keys never become one value', () => {
+    const miner = new SignatureMiner({ now: () => 0 });
+    const base =
+      '2024/03/04 20:24:41 [error] 11412#0: *13901 connect() failed (111: Connection refused) while connecting to upstream, client: 10.1.2.3, server: _, request: "GET /x HTTP/1.1"';
+    const parts = [
+      ', upstream: "http://10.0.0.1:3000/"',
+      ', host: "example.com"',
+      ', referrer: "https://example.com/a1"',
+    ];
+    const lines = [
+      `${base}${parts[0]}`,
+      `${base}${parts[1]}`,
+      `${base}${parts[2]}`,
+      `${base}${parts[0]}${parts[1]}`,
+      `${base}${parts[1]}${parts[2]}`,
+      `${base}${parts[0]}${parts[2]}`,
+      `${base}${parts[0]}${parts[1]}${parts[2]}`,
+      base,
+      `${base}${parts[1]}`,
+      `${base}${parts[0]}${parts[1]}${parts[2]}`,
+    ];
+    const ids = new Set(lines.map((l) => miner.add(l).signature).map((s) => miner.resolve(s)));
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe(
+      '<*> connect() failed (<*>: Connection refused) while connecting to upstream, client: <*>, server: _, request: "GET <*>"',
+    );
+  });
+
   it('reads a word as an identifier by its shape only', () => {
     for (const w of ['file-read-data', 'StatusBar', 'isRelaunching', 'SIGTERM', 'NotificationShade}'])
       expect({ w, id: looksLikeIdentifier(w) }).toEqual({ w, id: true });
