@@ -19,11 +19,19 @@ import type { IncidentChange } from '../signals/types.js';
 import type { ButtonKey } from './button-key.js';
 import { cardButtons, plainLink, sourceLinks } from './incident-card.js';
 import { outboxIdOf } from './incident-thread.js';
-import { type ChatMessage, message } from './message.js';
+import { type ChatMessage, message, messageSchema } from './message.js';
 import type { Outbox } from './outbox.js';
 import { formatMs } from './outbox-delivery.js';
 import { channelsFor, inMaintenance } from './routing.js';
-import { type Storm, type StormSettings, StormWatch, stormCard, stormSettings } from './storm.js';
+import {
+  STALE_STORM_LOOKBACK_MS,
+  type Storm,
+  type StormSettings,
+  StormWatch,
+  stormCard,
+  stormClosedAtRestart,
+  stormSettings,
+} from './storm.js';
 
 /** Which agent speaks for a kind of signal (its routes, mutes and kill switch apply). */
 export const AGENT_FOR_KIND: Record<SignalKind, AgentName> = {
@@ -82,6 +90,7 @@ export class IncidentAlerts implements Service {
 
   /** Sends the held-back updates of incident alerts every second while started. */
   start(): void {
+    this.#closeStaleStorms();
     this.#stopTimer ??= every(
       1000,
       () => this.flush(),
@@ -127,6 +136,30 @@ export class IncidentAlerts implements Service {
     return sent;
   }
 
+  /** Storm cards a previous run left raging (storm.ts) say they are closed. */
+  #closeStaleStorms(): void {
+    const o = this.#o;
+    const now = o.now();
+    const live = new Set(this.#storms.storms().map((s) => s.cardId));
+    const cards = o.outbox.postsByKeyPrefix('storm:', now - STALE_STORM_LOOKBACK_MS);
+    let queued = 0;
+    writeTransaction(o.database, () => {
+      for (const { row, latest } of cards) {
+        const key = stormEndedKey(row.id);
+        if (live.has(row.id) || o.outbox.byKey(key) !== null) continue;
+        const card = messageSchema.safeParse(latest);
+        if (!card.success) continue;
+        o.outbox.enqueue(row.channel, stormClosedAtRestart(card.data, now), {
+          dedupeKey: key,
+          op: 'update',
+          updateOf: row.id,
+        });
+        queued++;
+      }
+    });
+    if (queued > 0) o.onQueued?.();
+  }
+
   /** Queues the storm's card (its post, or an update of it), returns the card's outbox row. */
   #stormCard(storm: Storm, settings: StormSettings): number {
     const o = this.#o;
@@ -151,7 +184,8 @@ export class IncidentAlerts implements Service {
     }
     storm.sentAt = now;
     o.outbox.enqueue(storm.channel, card, {
-      dedupeKey: `storm:${storm.cardId}:${storm.endedAt === null ? `n${storm.folded}` : 'ended'}`,
+      dedupeKey:
+        storm.endedAt === null ? `storm:${storm.cardId}:n${storm.folded}` : stormEndedKey(storm.cardId),
       op: 'update',
       updateOf: storm.cardId,
     });
@@ -342,4 +376,9 @@ export class IncidentAlerts implements Service {
       refs: { incident: c.shortId },
     });
   }
+}
+
+/** The dedupe key of the update saying a storm card's storm is over (or the card closed at a restart). */
+function stormEndedKey(cardId: number): string {
+  return `storm:${cardId}:ended`;
 }

@@ -18,7 +18,22 @@
  *   row was marked delivered; it is posted again after the restart. The dedupe key prevents every
  *   other duplicate.
  */
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, like, lt, min, notLike, sql } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  gt,
+  gte,
+  inArray,
+  isNotNull,
+  like,
+  lt,
+  min,
+  notLike,
+  sql,
+} from 'drizzle-orm';
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { type OutboxOp, type OutboxState, outbox } from '../db/schema.js';
@@ -207,6 +222,37 @@ export class Outbox {
         postedAt: p.createdAt,
         updatedAt: latest?.deliveredAt ?? p.deliveredAt ?? p.createdAt,
       };
+    });
+  }
+
+  /**
+   * Posts (not updates) whose dedupe key starts with `prefix`, queued at or after `since`, oldest
+   * first, each with the message it stands at now (its latest update, delivered or not).
+   */
+  postsByKeyPrefix(prefix: string, since: number): { row: OutboxRow; latest: unknown }[] {
+    const db = this.database.db;
+    const posts = db
+      .select()
+      .from(outbox)
+      .where(
+        and(
+          gte(outbox.dedupeKey, prefix),
+          lt(outbox.dedupeKey, `${prefix}\uffff`),
+          eq(outbox.op, 'post'),
+          gte(outbox.createdAt, since),
+        ),
+      )
+      .orderBy(asc(outbox.id))
+      .all();
+    return posts.map((row) => {
+      const latest = db
+        .select({ message: outbox.message })
+        .from(outbox)
+        .where(and(eq(outbox.op, 'update'), eq(outbox.updateOf, row.id)))
+        .orderBy(desc(outbox.id))
+        .limit(1)
+        .get();
+      return { row, latest: latest?.message ?? row.message };
     });
   }
 

@@ -9,7 +9,8 @@
  *
  * This file is the pure part: which arrival folds, into which storm, and when a storm is over (no
  * timers, no I/O); the storm card's text. IncidentAlerts (incident-alerts.ts) queues the messages.
- * Storms live in memory: after a restart a storm still raging starts a new card.
+ * Storms live in memory: at start, a storm card a previous run left raging is closed (said so on
+ * it), and a storm still raging starts a new card.
  */
 import { durationMs } from '../policy/compile.js';
 import type { Policy } from '../policy/types.js';
@@ -20,6 +21,8 @@ import { formatMs } from './outbox-delivery.js';
 
 /** The rate's span: `cardsPerMinute` is per this long. */
 export const STORM_SPAN_MS = 60_000;
+/** How far back, at start, storm cards a previous run left raging are looked for. */
+export const STALE_STORM_LOOKBACK_MS = 7 * 24 * 3600_000;
 /** Services named on the storm card, most incidents first. */
 const TOP_SERVICES = 5;
 
@@ -169,5 +172,18 @@ export function stormCard(
       { label: 'Status', value: ended ? 'over' : `raging (at ${new Date(o.now).toISOString()})` },
     ],
     links: link === null ? [] : [link],
+  });
+}
+
+/** A storm card a previous run left raging, closed at start: its counts as they were, and why. */
+export function stormClosedAtRestart(card: ChatMessage, at: number): ChatMessage {
+  return message({
+    ...card,
+    title: `Alert storm card closed: the bot restarted at ${new Date(at).toISOString()}`,
+    severity: 'info',
+    body: 'Its counts are as of the restart. New incidents get their own cards again; a storm still raging starts a new card.',
+    fields: card.fields.map((f) =>
+      f.label === 'Status' ? { ...f, value: 'closed when the bot restarted' } : f,
+    ),
   });
 }

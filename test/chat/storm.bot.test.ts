@@ -46,23 +46,25 @@ function signal(i: number, severity: SignalInput['severity'] = 'warning'): Signa
   };
 }
 
-async function start(): Promise<Bot> {
-  slack = await startFakeSlackApi();
-  setup = tempSetup();
-  const text = setup
-    .policyText()
-    .replace(/warning: \[console:main\]/, 'warning: [console:main, slack:C0ALERTS]')
-    .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]')
-    .replace(/cardsPerMinute: 10\n/, 'cardsPerMinute: 3\n')
-    .replace(/endsAfter: 5m\n/, 'endsAfter: 2m\n');
-  expect(text).toContain('cardsPerMinute: 3');
-  setup.savePolicy(text);
+async function start(again = false): Promise<Bot> {
+  if (!again) {
+    slack = await startFakeSlackApi();
+    setup = tempSetup();
+    const text = setup
+      .policyText()
+      .replace(/warning: \[console:main\]/, 'warning: [console:main, slack:C0ALERTS]')
+      .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]')
+      .replace(/cardsPerMinute: 10\n/, 'cardsPerMinute: 3\n')
+      .replace(/endsAfter: 5m\n/, 'endsAfter: 2m\n');
+    expect(text).toContain('cardsPerMinute: 3');
+    setup.savePolicy(text);
+  }
   return startBot({
     env: {
       ...setup.env,
       SLACK_BOT_TOKEN: 'xoxb-test-token',
       SLACK_SIGNING_SECRET: 'slack-signing-secret-for-tests',
-      SLACK_API_URL: slack.url,
+      SLACK_API_URL: (slack as FakeSlackApi).url,
       AUTONOMY_PUBLIC_URL: 'https://autonomy.example.org',
     },
     now: () => Date.now() + offset,
@@ -207,5 +209,28 @@ describe('alert storms fold into one card per channel', () => {
       expect(refs.approval).toBeUndefined();
       expect(foldedIds.has(String(refs.incident))).toBe(true);
     }
+  }, 60_000);
+
+  it('a storm card a stopped bot left raging says it was closed when the bot starts again', async () => {
+    bot = await start();
+    const s = slack as FakeSlackApi;
+    for (let i = 0; i < 5; i++) bot.core.signals.ingest([signal(i)]);
+    await eventually(() => topLevel(s).length >= 4, 8000);
+    await settled(bot);
+    const storm = stormTs(bot);
+    await bot.stop();
+    bot = null;
+
+    bot = await start(true);
+    await eventually(
+      () =>
+        s
+          .callsTo('chat.update')
+          .some((c) => c.args.ts === storm && String(c.args.text).includes('Alert storm card closed')),
+      8000,
+    );
+    // The next new incident has its own card.
+    bot.core.signals.ingest([signal(200)]);
+    await eventually(() => topLevel(s).some((c) => String(c.args.text).includes('Storm200 on')), 8000);
   }, 60_000);
 });
