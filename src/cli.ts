@@ -28,6 +28,7 @@ import { formatIssue, PolicyError, sortIssues } from './policy/errors.js';
 import { loadPolicyFile, parsePolicy } from './policy/load.js';
 import { policyJsonSchema } from './policy/schema.js';
 import { summarizePolicy } from './policy/summary.js';
+import { AGENTS, type AgentName } from './policy/vocabulary.js';
 import { type Config, ConfigError, loadConfig } from './process/config.js';
 import { installCrashGuard } from './process/crash-guard.js';
 import { randomId } from './process/ids.js';
@@ -276,6 +277,11 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     )
     .option('--host <url>', 'the model server (default: the policy model host, else OLLAMA_HOST)')
     .option('--scenarios <dir>', 'the scenario folder', join(packageRoot(), 'eval', 'scenarios'))
+    .option(
+      '--agent <name>',
+      "only this agent's scenarios (repeatable)",
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
+    )
     .option('--policy <file>', 'the policy whose catalog and model caps apply (default: AUTONOMY_POLICY)')
     .option('--json', 'print one JSON document: each scorecard and every scenario result')
     .action(
@@ -283,6 +289,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         model?: string[];
         host?: string;
         scenarios: string;
+        agent?: string[];
         policy?: string;
         json?: boolean;
       }) => {
@@ -291,6 +298,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         if (!loaded.ok) throw new PolicyError(loaded.issues);
         if (opts.host !== undefined && !/^https?:\/\/[^\s]+$/.test(opts.host))
           throw new CliFailure(`--host ${JSON.stringify(opts.host)}: a URL like http://127.0.0.1:11434`, 2);
+        const agents = opts.agent ?? [];
+        const unknown = agents.find((a) => !(AGENTS as readonly string[]).includes(a));
+        if (unknown !== undefined)
+          throw new CliFailure(`--agent ${JSON.stringify(unknown)}: one of ${AGENTS.join(', ')}`, 2);
         const { evalCommand } = await import('./eval/eval-command.js');
         const { EvalFailure } = await import('./eval/run-eval.js');
         const { createOllamaClient } = await import('../adapters/ollama/ollama-client.js');
@@ -299,6 +310,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
             scenariosDir: resolve(io.cwd, opts.scenarios),
             policy: loaded.policy,
             models: opts.model ?? [],
+            agents: agents as AgentName[],
             ...(opts.host === undefined ? {} : { host: opts.host }),
             defaultHost: cfg().ollamaHost,
             client: createOllamaClient(),

@@ -9,6 +9,7 @@ import type { Env } from '../agents/runtime/secrets.js';
 import type { ModelClient } from '../llm/types.js';
 import { formatIssue } from '../policy/errors.js';
 import type { Policy } from '../policy/types.js';
+import type { AgentName } from '../policy/vocabulary.js';
 import { EvalFailure, runEval } from './run-eval.js';
 import { catalogIssues, loadScenarios } from './scenario.js';
 import { formatScorecard, scorecard } from './scorecard.js';
@@ -17,6 +18,8 @@ export interface EvalCommand {
   readonly scenariosDir: string;
   readonly policy: Policy;
   readonly models: readonly string[];
+  /** Only these agents' scenarios (empty: all). */
+  readonly agents?: readonly AgentName[];
   readonly host?: string;
   readonly defaultHost: string;
   readonly client: ModelClient;
@@ -40,10 +43,14 @@ export async function evalCommand(c: EvalCommand): Promise<void> {
       ].join('\n'),
     );
   }
-  for (const line of catalogIssues(loaded.scenarios, c.policy)) c.err(`warning: ${line}`);
+  const agents = c.agents ?? [];
+  const scenarios = loaded.scenarios.filter((s) => agents.length === 0 || agents.includes(s.agent));
+  if (scenarios.length === 0)
+    throw new EvalFailure(`no scenario in ${c.scenariosDir} is for ${agents.join(' or ')}; nothing was run`);
+  for (const line of catalogIssues(scenarios, c.policy)) c.err(`warning: ${line}`);
   const runs = await runEval({
     policy: c.policy,
-    scenarios: loaded.scenarios,
+    scenarios,
     models: c.models,
     ...(c.host === undefined ? {} : { host: c.host }),
     defaultHost: c.defaultHost,
@@ -71,7 +78,7 @@ export async function evalCommand(c: EvalCommand): Promise<void> {
       JSON.stringify(
         {
           policy: c.policy.source,
-          scenarios: loaded.scenarios.length,
+          scenarios: scenarios.length,
           models: runs.map((r, i) => ({ scorecard: cards[i], results: r.results })),
         },
         null,

@@ -96,6 +96,21 @@ describe('autonomy eval', () => {
     expect(doc.models[0]?.results.find((x) => x.id === 'sentinel-storm-web-upstream-api')?.hit).toBe(true);
   });
 
+  it("--agent: only that agent's scenarios of the repository's set; an unknown agent is bad usage", async () => {
+    server.setScript(() =>
+      json({ summary: 'a failed job', cause: '', causeFacts: [], confidence: 0.5, proposals: [] }),
+    );
+    const r = await cli('eval', '--host', server.url, '--agent', 'validator', '--agent', 'mentor');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^model llama3\.2:3b at .*: 17 scenario\(s\)$/m);
+    expect(r.out).toMatch(/^ {4}validator +9 /m);
+    expect(r.out).toMatch(/^ {4}mentor +8 /m);
+    expect(r.out).not.toMatch(/^ {4}sentinel/m);
+    const bad = await cli('eval', '--host', server.url, '--agent', 'sentinal');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--agent "sentinal": one of sentinel, guardian, builder, validator, mentor/);
+  });
+
   it('a bad scenario file: each problem by file, line and path; exit 1 and nothing is run', async () => {
     const dir = folder({ 'broken.yaml': 'scenarios:\n  - id: x\n    agent: sentinel\n    severity: loud\n' });
     const r = await cli('eval', '--host', server.url, '--scenarios', dir);
