@@ -21,6 +21,12 @@
  *    among many is more likely a value.
  * 7. `cardinality` elsewhere, so a handful of alternatives (`link up` / `link down`) stay apart.
  *
+ * Besides the count, evidence across positions: when templates differ in two or more positions and
+ * every combination of the words seen there has been seen (`authentication enabled; acls disabled`
+ * in all four combinations), the positions vary independently: settings printed into one message,
+ * values however few (rules.ts, `independent`). Two combinations only (`enabled/enabled`,
+ * `disabled/disabled`) stay two messages.
+ *
  * Counted among templates that agree everywhere else; once a position is a value, templates made
  * before that the merged template covers are absorbed into it (miner.ts).
  *

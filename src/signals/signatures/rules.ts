@@ -256,8 +256,34 @@ export function sameLengthMerge<T extends Shaped>(
       if (sub.every((p) => positions.includes(p))) members.push(...otherGroup);
     }
     if (positions.every((p) => variesEnough(members, p, cardinality))) return members;
+    if (independent(members, positions)) return members;
   }
   return null;
+}
+
+/**
+ * Words that vary independently are values, however few: when templates differ in two or more
+ * positions and every combination of the words seen there has been seen (`authentication
+ * enabled; acls disabled` with all four of enabled / disabled x enabled / disabled), each
+ * position is a setting printed into one message, not a word that says what happened.
+ */
+function independent(members: readonly Shaped[], all: readonly number[]): boolean {
+  // a position where some template has `<*>` is a value already (variesEnough)
+  const positions = all.filter((p) => members.every((m) => m.tokens[p] !== WILDCARD));
+  if (positions.length < 2) return false;
+  const seen = positions.map(() => new Set<string>());
+  const combos = new Set<string>();
+  for (const m of members) {
+    const words = positions.map((p) => m.tokens[p] as string);
+    words.forEach((w, k) => (seen[k] as Set<string>).add(w));
+    combos.add(words.join(' '));
+  }
+  let product = 1;
+  for (const values of seen) {
+    if (values.size < 2) return false;
+    product *= values.size;
+  }
+  return combos.size === product;
 }
 
 /**

@@ -113,6 +113,23 @@ describe('few-valued words', () => {
     );
   });
 
+  it('two settings printed into one message are values once every combination has been seen', () => {
+    const miner = new SignatureMiner({ now: () => 0 });
+    const line = (auth: string, acls: string) =>
+      miner.add(
+        `24/04/12 22:00:09 INFO spark.SecurityManager: SecurityManager: authentication ${auth}; ui acls ${acls}; users with view permissions: Set(yarn)`,
+      ).signature;
+    const first = [line('enabled', 'enabled'), line('disabled', 'disabled'), line('enabled', 'enabled')];
+    // two combinations only: as likely two messages as two settings
+    expect(new Set(first).size).toBe(2);
+    const rest = [line('enabled', 'disabled'), line('disabled', 'enabled')];
+    const ids = new Set([...first, ...rest].map((s) => miner.resolve(s)));
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe(
+      'SecurityManager: authentication <*> ui acls <*> users with view permissions: Set(yarn)',
+    );
+  });
+
   it('reads a word as an identifier by its shape only', () => {
     for (const w of ['file-read-data', 'StatusBar', 'isRelaunching', 'SIGTERM', 'NotificationShade}'])
       expect({ w, id: looksLikeIdentifier(w) }).toEqual({ w, id: true });
