@@ -275,7 +275,7 @@ function independent(members: readonly Shaped[], all: readonly number[]): boolea
   const combos = new Set<string>();
   for (const m of members) {
     const words = positions.map((p) => m.tokens[p] as string);
-    words.forEach((w, k) => (seen[k] as Set<string>).add(w));
+    for (let k = 0; k < words.length; k++) (seen[k] as Set<string>).add(words[k] as string);
     combos.add(words.join(' '));
   }
   let product = 1;
