@@ -232,14 +232,17 @@ export async function browse(
 ): Promise<ResearchPage> {
   const url = parseWebUrl(target);
   checkHost(url, settings.allowlist, settings.agent);
-  const deadline = startDeadline(settings.timeoutMs, options.signal);
+  let deadline: Deadline | null = null;
   let browser: Browser | null = null;
   const closeOnAbort = () => void browser?.close().catch(() => {});
-  deadline.signal.addEventListener('abort', closeOnAbort, { once: true });
   try {
-    deadline.signal.throwIfAborted();
+    options.signal?.throwIfAborted();
+    // research.timeout is the page's time: it starts once the browser is up. A cold start on a
+    // loaded host has its own cap (LAUNCH_TIMEOUT_MS) and says so when it fails.
     browser = await launch(settings);
-    if (deadline.signal.aborted) throw deadline.signal.reason;
+    deadline = startDeadline(settings.timeoutMs, options.signal);
+    deadline.signal.addEventListener('abort', closeOnAbort, { once: true });
+    deadline.signal.throwIfAborted();
     const context = await browser.newContext({
       acceptDownloads: false,
       javaScriptEnabled: true,
@@ -269,9 +272,10 @@ export async function browse(
       truncated: cut || main.truncated,
     };
   } catch (error) {
-    throw deadline.fail(error, `rendering ${showUrl(url)}`);
+    const mapper = deadline ?? startDeadline(settings.timeoutMs, options.signal);
+    throw mapper.fail(error, `rendering ${showUrl(url)}`);
   } finally {
-    deadline.signal.removeEventListener('abort', closeOnAbort);
+    deadline?.signal.removeEventListener('abort', closeOnAbort);
     await (browser as Browser | null)?.close().catch(() => {});
   }
 }

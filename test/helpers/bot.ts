@@ -15,6 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../src/process/package-root.js';
 
 export const ROOT = packageRoot();
@@ -76,7 +77,11 @@ export class LogSink extends Writable {
   }
 }
 
-/** Polls `check` until it returns a value (not undefined/false) or `timeoutMs` passes. */
+/**
+ * Polls `check` until it returns a value (not undefined/false) or `timeoutMs` passes. Waits on
+ * node:timers/promises, which fake timers leave alone, so a test may fake the code's timers
+ * (`vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })`) and still wait here.
+ */
 export async function eventually<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 2000,
@@ -96,7 +101,7 @@ export async function eventually<T>(
         `condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`,
       );
     }
-    await new Promise((r) => setTimeout(r, stepMs));
+    await sleep(stepMs);
   }
 }
 
