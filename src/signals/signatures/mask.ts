@@ -478,7 +478,14 @@ function foldAlternateUnit(masked: string[]): void {
  */
 export function maskTokens(tokens: readonly string[], keepMasked = false): string[] {
   const masked: string[] = [];
-  for (const token of tokens) {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    if (i >= 2 && THROWABLE_WITH_MESSAGE.test(token)) {
+      // `received exception java.io.IOException: Connection reset by peer`: the exception and its
+      // message are one value of the message before them, whatever the message says
+      if (masked[masked.length - 1] !== WILDCARD) masked.push(WILDCARD);
+      break;
+    }
     const m =
       keepMasked && token.includes(WILDCARD)
         ? token
@@ -536,6 +543,9 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
   }
   return masked;
 }
+
+/** A Java exception or error class, then `:` and its message (`java.net.SocketTimeoutException:`). */
+const THROWABLE_WITH_MESSAGE = /^[a-z][\w$]*(?:\.[\w$]+)+(?:Exception|Error):$/;
 
 /** Tokenise and mask a message; the template of a message nobody has seen before. */
 export function maskMessage(message: string): string {

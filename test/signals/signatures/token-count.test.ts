@@ -41,6 +41,18 @@ describe('values that change the token count', () => {
     expect(maskMessage('retrying shards [1, 2, 3] now')).toBe(maskMessage('retrying shards [7] now'));
   });
 
+  it("an exception's message is part of the exception, one value; an exception alone is not a value", () => {
+    const { ids } = signaturesOf([
+      '081109 203615 148 ERROR dfs.DataNode$DataXceiver: writeBlock blk_-1608999687919862906 received exception java.io.EOFException',
+      '081109 203616 148 ERROR dfs.DataNode$DataXceiver: writeBlock blk_7503483334202473044 received exception java.net.SocketTimeoutException: 480000 millis timeout while waiting for channel to be ready for write',
+      '081109 203617 148 ERROR dfs.DataNode$DataXceiver: writeBlock blk_-3544583377289625738 received exception java.io.IOException: Connection reset by peer',
+    ]);
+    expect(ids.size).toBe(1);
+    expect(maskMessage('java.io.IOException: Connection reset by peer')).not.toBe(
+      maskMessage('java.lang.NullPointerException: at x'),
+    );
+  });
+
   it("a structured logger's quoted value holding a whole error is one value; the message it opens with stays words", () => {
     const { miner, ids } = signaturesOf([
       'I0828 00:53:16.429604 6293 prober.go:107] "Probe failed" probeType="Readiness" pod="default/web-1" output="Get \\"http://10.5.30.81:8080/ready\\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"',
