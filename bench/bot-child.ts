@@ -113,13 +113,29 @@ export function word(i: number): string {
 }
 
 /** POSTs one webhook; resolves with the ms until its answer; throws unless it is a 202. */
-export async function postAlert(url: string, token: string, body: string): Promise<number> {
+export async function postAlert(
+  url: string,
+  token: string,
+  body: string,
+  onReset?: () => void,
+): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/hooks/alertmanager`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body,
-  });
+  const send = () =>
+    fetch(`${url}/hooks/alertmanager`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+    });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (err) {
+    // A kept-alive connection the server closed just as it was reused (the keep-alive race, wider on
+    // a loaded machine): sent again once, as Alertmanager would; the answer time counts from the first.
+    if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw err;
+    onReset?.();
+    res = await send();
+  }
   await res.arrayBuffer();
   const ms = performance.now() - t0;
   if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
