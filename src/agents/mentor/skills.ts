@@ -39,6 +39,7 @@ const CONFIG_PROBLEMS: ReadonlySet<DecisionCode> = new Set([
   'not-owner',
   'bad-params',
   'out-of-scope',
+  'class-not-allowed',
 ]);
 
 export interface MentorDeps {
@@ -180,6 +181,7 @@ export async function proposeFor(
 /** 3. Proposes every draft for publication; tells people once per sweep when the policy cannot take it. */
 export async function proposeDrafts(deps: MentorDeps, ctx: AgentContext): Promise<void> {
   const problems = new Set<string>();
+  let missingActions = false;
   for (const skill of deps.skills.list(['draft'])) {
     if (ctx.signal.aborted) return;
     const outcome = await proposeFor(
@@ -193,6 +195,7 @@ export async function proposeDrafts(deps: MentorDeps, ctx: AgentContext): Promis
     ctx.evidence(`skill:${skill.id}`);
     if (outcome.decision.verdict === 'deny' && CONFIG_PROBLEMS.has(outcome.decision.code)) {
       problems.add(outcome.decision.reason);
+      missingActions ||= outcome.decision.code === 'unknown-action' || outcome.decision.code === 'not-owner';
     }
   }
   if (problems.size > 0) {
@@ -203,8 +206,12 @@ export async function proposeDrafts(deps: MentorDeps, ctx: AgentContext): Promis
       body: [
         `The policy refused ${PUBLISH_ACTION}:`,
         ...[...problems].map((p) => `- ${p}`),
-        '',
-        `Add the ${PUBLISH_ACTION} and ${ROLLBACK_ACTION} actions (builtin skill-publish and skill-rollback, agent mentor) to the catalog; see policies/default.policy.yaml.`,
+        ...(missingActions
+          ? [
+              '',
+              `Add the ${PUBLISH_ACTION} and ${ROLLBACK_ACTION} actions (builtin skill-publish and skill-rollback, agent mentor) to the catalog; see policies/default.policy.yaml.`,
+            ]
+          : []),
       ].join('\n'),
     });
   }

@@ -354,6 +354,26 @@ describe('mentor: skills in the deep sweep', () => {
       'Skill drafts cannot be proposed for publication',
     ]);
     expect(c.posts[1]?.body).toContain('unknown action "publish-skill"');
+    expect(c.posts[1]?.body).toContain('Add the publish-skill and rollback-skill actions');
+  });
+
+  it("tells people once when the policy lists mentor's publication class in neither list", async () => {
+    repeat();
+    const reason =
+      'policy-publication is neither in agents.mentor.autonomous nor in agents.mentor.requiresApproval';
+    const c = ctx({
+      onPropose: () => ({
+        decision: { verdict: 'deny', code: 'class-not-allowed', tier: null, phase: 3, reason },
+      }),
+    });
+    await mentor().deep?.(c);
+    expect(c.posts.map((p) => p.title)).toEqual([
+      '1 new skill draft from repeated incidents',
+      'Skill drafts cannot be proposed for publication',
+    ]);
+    expect(c.posts[1]?.body).toContain(reason);
+    // The catalog has the actions: the hint to add them would send people the wrong way.
+    expect(c.posts[1]?.body).not.toContain('Add the publish-skill');
   });
 
   it('uses a model for the draft steps when it answers, and marks them', async () => {
