@@ -6,7 +6,8 @@
  * are kept (`blk_-42` -> `blk_<*>`, `uid=0` -> `uid=<*>`, `(1.16 KB)` -> `(<*>)`), and a run of
  * masked tokens collapses into one `<*>`, so a list of any length masks the same way. A value
  * written over several tokens is one value: a quoted value (`key="an error, with spaces"`), a list
- * or object printed by name (`Set(a, b)`, `Window{1a u0 x/.Y}`), a size in two units.
+ * or object printed by name (`Set(a, b)`, `Window{1a u0 x/.Y}`), a size in two units, a list of
+ * items of a few tokens each (`node-0 0xfe <ok> node-1 0xfe <ok>`), an exception and its message.
  *
  * Pure and allocation-light: it runs on every ingested line. `stripHeader` (the timestamp / level /
  * component prefix of a whole line) lives in header.ts and is re-exported here.
@@ -541,11 +542,45 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
     }
     masked.push(m);
   }
-  return masked;
+  return collapseRepeatedGroups(masked);
 }
 
 /** A Java exception or error class, then `:` and its message (`java.net.SocketTimeoutException:`). */
 const THROWABLE_WITH_MESSAGE = /^[a-z][\w$]*(?:\.[\w$]+)+(?:Exception|Error):$/;
+
+/** Longest group of tokens whose repetition is taken as one list item (`node-0 0xfffe <ok>`). */
+const MAX_GROUP = 4;
+
+/**
+ * A group of tokens holding a value, repeated back to back, is a list of any length: one copy is
+ * kept (`node<*> <*> <ok> node<*> <*> <ok>` -> `node<*> <*> <ok>`), as a run of single values
+ * already collapses into one `<*>`.
+ */
+function collapseRepeatedGroups(masked: string[]): string[] {
+  let out = masked;
+  for (let k = 2; k <= MAX_GROUP; k++) {
+    for (let i = 0; i + 2 * k <= out.length; i++) {
+      let holdsValue = false;
+      let same = true;
+      for (let j = 0; same && j < k - 1; j++) {
+        const a = out[i + j] as string;
+        if (a !== out[i + k + j]) same = false;
+        else if (a.includes(WILDCARD)) holdsValue = true;
+      }
+      // the last token of a group may carry the list's separator (`a <*>, a <*>`)
+      const end = out[i + k - 1] as string;
+      const next = out[i + 2 * k - 1] as string;
+      const separated = end !== next && (end === `${next},` || end === `${next};`);
+      if (same && (end === next || separated) && (holdsValue || end.includes(WILDCARD))) {
+        if (out === masked) out = [...masked];
+        // keep the copy whose last token has the list's last shape (no separator)
+        out.splice(separated ? i : i + k, k);
+        i--; // the next copy may follow
+      }
+    }
+  }
+  return out;
+}
 
 /** Tokenise and mask a message; the template of a message nobody has seen before. */
 export function maskMessage(message: string): string {

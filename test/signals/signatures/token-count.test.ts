@@ -41,6 +41,18 @@ describe('values that change the token count', () => {
     expect(maskMessage('retrying shards [1, 2, 3] now')).toBe(maskMessage('retrying shards [7] now'));
   });
 
+  it('a list whose items are groups of tokens is one list, whatever its length', () => {
+    const item = (i: number) => `node-${i} 0x${(0xfffffffe + i).toString(16)} <ok>`;
+    const { miner, ids } = signaturesOf(
+      [1, 2, 5, 3].map(
+        (n) => `inconsistent nodesets ${Array.from({ length: n }, (_, i) => item(i)).join(' ')}`,
+      ),
+    );
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe('inconsistent nodesets node<*> <*> <ok>');
+    expect(maskMessage('peers a 1, a 2, a 3 joined')).toBe(maskMessage('peers a 9 joined'));
+  });
+
   it("an exception's message is part of the exception, one value; an exception alone is not a value", () => {
     const { ids } = signaturesOf([
       '081109 203615 148 ERROR dfs.DataNode$DataXceiver: writeBlock blk_-1608999687919862906 received exception java.io.EOFException',
