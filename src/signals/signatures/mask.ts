@@ -308,9 +308,10 @@ function bracketDepth(token: string): number {
 /**
  * Join a bracketed list or object that spans tokens, printed after a name, into one value so its
  * length does not matter: a comma-separated list (`Set(hdfs, yarn)`, `ids=[a, b, c]`: every token
- * but the last ends in `,`), or an object (`Window{1a2b u0 com.x/.Main}`). The name and the
- * punctuation around stay (`Set(<*>);`, `Window{<*>}`). A bracketed phrase is not a list
- * (`(111: Connection refused)`, `(message format version),`), nor is a list without a name
+ * but the last ends in `,`), or an object (`Window{1a2b u0 com.x/.Main}`); and a bracketed command
+ * line, one holding a path (`CMD (/usr/lib/sa/sa1 1 1)`, `CMD (run-parts /etc/cron.hourly)`). The
+ * name and the punctuation around stay (`Set(<*>);`, `Window{<*>}`). A bracketed phrase is not a
+ * list (`(111: Connection refused)`, `(message format version),`), nor is a list without a name
  * (`handlers for [TERM, HUP, INT]`): their words stay.
  */
 function joinBracketedValues(tokens: string[]): string[] {
@@ -324,15 +325,17 @@ function joinBracketedValues(tokens: string[]): string[] {
       const named = open > 0 && (isWordChar(token.charCodeAt(open - 1)) || token.charCodeAt(open - 1) === 61);
       const object = named && token.charAt(open) === '{';
       let list = named && token.endsWith(',');
+      let path = holdsPath(token.slice(open + 1));
       let left = depth;
       let j = i + 1;
       for (; j < tokens.length && j - i <= MAX_BRACKETED_TOKENS; j++) {
         const next = tokens[j] as string;
+        if (holdsPath(next)) path = true;
         left += bracketDepth(next);
         if (left <= 0) break;
         if (!next.endsWith(',')) list = false;
       }
-      if (left <= 0 && j < tokens.length && (object || list)) {
+      if (left <= 0 && j < tokens.length && (object || list || path)) {
         out ??= tokens.slice(0, i);
         const last = tokens[j] as string;
         out.push(`${token.slice(0, open + 1)}${WILDCARD}${last.slice(closerAt(last))}`);
@@ -343,6 +346,12 @@ function joinBracketedValues(tokens: string[]): string[] {
     out?.push(token);
   }
   return out ?? tokens;
+}
+
+/** A token that is an absolute or home-relative path (`/usr/lib/sa/sa1`, `~/x`): a command line's part. */
+function holdsPath(token: string): boolean {
+  const c = token.charCodeAt(0);
+  return (c === 47 && token.length > 1 && token.charCodeAt(1) !== 47) || token.startsWith('~/');
 }
 
 /** Index of the opening bracket a token leaves unclosed (the outermost one). */

@@ -93,6 +93,13 @@ describe('values that change the token count', () => {
       'Changing focus from Window{3dfa924 u0 com.example.app/.ui.LoginActivity} to Window{2a6e282 u0 StatusBar}',
     ]);
     expect(objects.size).toBe(1);
+    // a command line in brackets is one value: cron's `(%s) CMD (%s)`
+    const { ids: commands } = signaturesOf([
+      'Nov 17 13:59:06 an298 crond[19475]: (root) CMD (run-parts /etc/cron.hourly)',
+      'Nov 17 14:00:01 an298 crond[19476]: (root) CMD (/usr/lib/sa/sa1 1 1)',
+      'Nov 17 14:01:01 an298 crond[19477]: (root) CMD (nice -n 19 /opt/bin/backup.sh)',
+    ]);
+    expect(commands.size).toBe(1);
     // a list without a name is words of the message
     expect(maskMessage('Registered signal handlers for [TERM, HUP, INT]')).toBe(
       'Registered signal handlers for [TERM, HUP, INT]',
