@@ -170,10 +170,42 @@ export class Outbox {
       if (storm !== null) {
         // About an incident folded into an alert storm: kept, never sent (storm.ts).
         const row = this.q.insertFolded.get({ ...values, platformRef: `${FOLDED}${storm}` }) as OutboxRow;
+        if (parsed.data.mentions.length > 0) this.pageThroughStorm(channel, storm, parsed.data, at);
         return { id: row.id, created: true, row, folded: true };
       }
       const row = this.q.insert.get(values) as OutboxRow;
       return { id: row.id, created: true, row };
+    });
+  }
+
+  /**
+   * A folded message that mentions people (an escalation) still reaches them: once per storm card
+   * and set of people, one top-level notice in the channel mentions them, so a storm never hides
+   * from the on-call that an incident needs them. Inside enqueue's transaction.
+   */
+  private pageThroughStorm(channel: string, storm: number, folded: ChatMessage, at: number): void {
+    const people = [...new Set(folded.mentions)].sort();
+    const key = `storm-page:${storm}:${people.join(',')}`;
+    if (this.byKey(key) !== null) return;
+    const notice = messageSchema.parse({
+      kind: 'notice',
+      severity: folded.severity ?? 'warning',
+      title: 'Alert storm: an incident folded into the storm card needs people',
+      body: [
+        `Escalated: ${folded.title}`,
+        'Incidents folded into the storm card are not posted one by one; this is said once per storm for',
+        'these people. `/autonomy incidents` lists the open ones; acknowledge them to stop escalation.',
+      ].join('\n'),
+      mentions: people,
+    });
+    this.q.insert.get({
+      channel,
+      dedupeKey: key,
+      op: 'post',
+      updateOf: null,
+      message: notice,
+      nextAttemptAt: at,
+      createdAt: at,
     });
   }
 

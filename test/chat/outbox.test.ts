@@ -5,14 +5,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/log.js';
 import type { ChatAdapter, Platform } from '../../src/chat/adapter.js';
-import type { ChatMessageInput } from '../../src/chat/message.js';
+import type { ChatMessage, ChatMessageInput } from '../../src/chat/message.js';
 import { Outbox, OutboxError } from '../../src/chat/outbox.js';
 import { type OutboxMetrics, OutboxWorker, type WorkerLog } from '../../src/chat/outbox-worker.js';
 import { type Database, migrate, openDatabase, writeTransaction } from '../../src/db/connection.js';
-import { control } from '../../src/db/schema.js';
+import { control, incidents, outbox } from '../../src/db/schema.js';
 import { FakeChatAdapter } from '../fakes/chat-adapter.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
@@ -184,6 +185,69 @@ describe('Outbox.enqueue', () => {
       s.outbox.enqueue('slack:C01', msg('all agents killed'), { dedupeKey: 'kill:2' });
     });
     expect(s.outbox.byKey('kill:2')).toMatchObject({ state: 'pending' });
+  });
+});
+
+describe('alert storms', () => {
+  /** Incident i1, folded into the storm card posted as outbox row `card` in slack:C0ALERTS. */
+  function foldedIncident(s: Setup, card: number): void {
+    s.database.db
+      .insert(incidents)
+      .values({
+        id: 'inc-1',
+        number: 1,
+        fingerprint: 'Storm:api',
+        title: 'Storm on api',
+        severity: 'critical',
+        service: 'api',
+        startedAt: T0,
+        detectedAt: T0,
+        messageRefs: [{ channel: 'slack:C0ALERTS', ref: `storm:${card}` }],
+      })
+      .run();
+  }
+
+  it('folds what is said about a stormed incident, but its escalation still mentions people, once per storm', () => {
+    const s = setup();
+    const card = s.outbox.enqueue(
+      'slack:C0ALERTS',
+      { kind: 'alert', title: 'Alert storm: 11 new incidents' },
+      { dedupeKey: 'storm-card' },
+    ).id;
+    foldedIncident(s, card);
+    const triage = s.outbox.enqueue(
+      'slack:C0ALERTS',
+      { kind: 'alert', title: 'triage', refs: { incident: 'i1' } },
+      { dedupeKey: 'triage' },
+    );
+    expect(triage.folded).toBe(true);
+    const escalate = (n: number) =>
+      s.outbox.enqueue(
+        'slack:C0ALERTS',
+        {
+          kind: 'alert',
+          severity: 'critical',
+          title: `i1 not acknowledged (${n})`,
+          refs: { incident: 'i1' },
+          mentions: ['slack:user:UONCALL1'],
+        },
+        { dedupeKey: `escalation-${n}` },
+      );
+    expect(escalate(1).folded).toBe(true);
+    expect(escalate(2).folded).toBe(true);
+    const pending = s.database.db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.state, 'pending'))
+      .all()
+      .filter((r) => r.id !== card);
+    const messages = pending.map((r) => r.message as ChatMessage);
+    expect(messages.map((m) => m.title)).toEqual([
+      'Alert storm: an incident folded into the storm card needs people',
+    ]);
+    expect(messages[0]?.mentions).toEqual(['slack:user:UONCALL1']);
+    expect(messages[0]?.refs).toEqual({});
+    expect(messages[0]?.body).toContain('Escalated: i1 not acknowledged (1)');
   });
 });
 
