@@ -74,7 +74,9 @@ function tools(research: Partial<ResearchInput> = {}, options: Partial<ResearchO
   return researchTools(CHROMIUM, research, options);
 }
 
-describe('the read-only browser', () => {
+// Each browse starts Chromium (seconds of CPU; far more on a loaded 2-core machine): the tests wait for
+// what each read returns, bounded by this deadline, as the process tests do for a started bot.
+describe('the read-only browser', { timeout: 60_000 }, () => {
   it('renders a page built by JavaScript, and nothing but GETs to allowlisted hosts leaves it', async () => {
     const research = tools();
     expect(research.tools.has('browser')).toBe(true);
