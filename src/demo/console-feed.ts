@@ -16,6 +16,8 @@ export interface FeedEntry {
   readonly run: string | null;
   /** True while it carries buttons (an approval still waiting, an incident to acknowledge). */
   readonly buttons: boolean;
+  /** An agent's post: written from a model's assessment, or by rules (its "Written by" field). */
+  readonly writtenBy: 'model' | 'rules' | null;
 }
 
 interface RawItem {
@@ -26,7 +28,18 @@ interface RawItem {
     title?: unknown;
     refs?: { incident?: unknown; approval?: unknown; run?: unknown };
     buttons?: unknown;
+    fields?: unknown;
   };
+}
+
+/** The "Written by" field agents' posts carry (src/agents/runtime/screen.ts): a model, or rules. */
+function writtenBy(fields: unknown): FeedEntry['writtenBy'] {
+  if (!Array.isArray(fields)) return null;
+  const value = str(
+    (fields as { label?: unknown; value?: unknown }[]).find((f) => f?.label === 'Written by')?.value,
+  );
+  if (value === null) return null;
+  return value.startsWith('a model') ? 'model' : value.startsWith('rules') ? 'rules' : null;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -61,6 +74,7 @@ export class ConsoleFeed {
         approval: str(m.refs?.approval),
         run: str(m.refs?.run),
         buttons: Array.isArray(m.buttons) && m.buttons.length > 0,
+        writtenBy: writtenBy(m.fields),
       };
     });
     return { entries, cursor: Number(body.cursor ?? after) };

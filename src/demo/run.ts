@@ -82,7 +82,22 @@ const short = (text: string, max = 96) => (text.length <= max ? text : `${text.s
 
 function feedLine(e: FeedEntry): string {
   const ref = e.approval ?? e.incident ?? '';
-  return `  ${e.kind.padEnd(10)} ${ref.padEnd(5)} ${short(e.title)}`;
+  const by = e.writtenBy === 'model' ? '  [model-written]' : e.writtenBy === 'rules' ? '  [rules]' : '';
+  return `  ${e.kind.padEnd(10)} ${ref.padEnd(5)} ${short(e.title)}${by}`;
+}
+
+/** One line on who wrote the agents' posts: the model's assessments, or rules alone. */
+function writtenByLine(entries: readonly FeedEntry[]): string | null {
+  const model = entries.filter((e) => e.writtenBy === 'model').length;
+  const rules = entries.filter((e) => e.writtenBy === 'rules').length;
+  if (model + rules === 0) return null;
+  if (model === 0) {
+    return (
+      `The agents ran on rules: no model answered, so their ${rules} post(s) are marked "Written by: rules". ` +
+      "With a model reachable (README: 'Running a real small model with Ollama') they carry its assessment."
+    );
+  }
+  return `${model} agent post(s) carry the model's assessment, marked "Written by: a model" (untrusted text: check before acting on it); ${rules} by rules.`;
 }
 
 /** Sends every step, prints what the bot answered, then waits for and prints what it posted. */
@@ -128,6 +143,8 @@ async function drive(
   ];
   o.out(`The console shows ${entries.length} new message(s):`);
   for (const e of entries) o.out(feedLine(e));
+  const by = writtenByLine(entries);
+  if (by !== null) o.out(by);
   return { steps: steps.length, failed, feed: entries, approvals };
 }
 

@@ -19,7 +19,7 @@ import { type Database, openDatabase } from '../../src/db/connection.js';
 import { approvals, incidents, runs, signals } from '../../src/db/schema.js';
 import { type Bot, startBot } from '../../src/main.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
-import { type FakeOllama, startFakeOllama } from '../fakes/ollama-server.js';
+import { type FakeOllama, json, promptText, startFakeOllama } from '../fakes/ollama-server.js';
 import { eventually, LogSink, ROOT } from '../helpers/bot.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli.js');
@@ -210,6 +210,14 @@ describe('npm run demo (a real process, no model server: rules only)', () => {
     );
   });
 
+  it("says the agents ran on rules, and marks each agent's post so", () => {
+    expect(stdout).toMatch(
+      /The agents ran on rules: no model answered, so their \d+ post\(s\) are marked "Written by: rules"/,
+    );
+    expect(stdout).toMatch(/\[rules\]$/m);
+    expect(stdout).not.toContain('[model-written]');
+  });
+
   // The two below need the agents wired into the bot (validator and sentinel proposing actions).
   it('runs rerun-demo-ci by itself after the CI failure (tier 2, allowlisted), touching only the demo folder', async () => {
     const ran = await eventually(
@@ -265,11 +273,30 @@ describe('npm run demo with a model server (the fake Ollama)', () => {
   });
   afterAll(() => ollama.close());
 
-  it('still completes, and removes its temp folder when stopped', async () => {
-    const demo = spawnDemo(['--wait', '3'], { OLLAMA_HOST: ollama.url });
+  it("shows the model's assessments, marked model-written, and removes its temp folder when stopped", async () => {
+    // A good model: it cites the first fact it was shown, and sentinel proposes the restart.
+    ollama.setScript((request) => {
+      const facts = /<facts>\n(.*)\n<\/facts>/s.exec(promptText(request))?.[1];
+      const first = (JSON.parse(facts ?? '[]') as { id: string }[])[0]?.id ?? 'none';
+      const restart = promptText(request).includes('restart-demo-service');
+      return json({
+        summary: 'demo-api fails its health checks while its upstream times out.',
+        cause: 'The upstream payments-gateway times out.',
+        causeFacts: [first],
+        confidence: 0.8,
+        proposals: restart
+          ? [{ action: 'restart-demo-service', params: { service: 'demo-api' }, why: 'it is down' }]
+          : [],
+      });
+    });
+    const demo = spawnDemo(['--wait', '15'], { OLLAMA_HOST: ollama.url });
     try {
       const stdout = await driven(demo, 40_000);
       expect(stdout.match(/-> 202 accepted/g)).toHaveLength(5);
+      expect(stdout).toMatch(/\[model-written\]$/m);
+      expect(stdout).toMatch(
+        /\d+ agent post\(s\) carry the model's assessment, marked "Written by: a model"/,
+      );
       const folder = /^Bot log {2}(.+)\/bot\.log$/m.exec(stdout)?.[1] as string;
       expect(existsSync(folder)).toBe(true);
       demo.child.kill('SIGTERM');
