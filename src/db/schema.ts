@@ -395,6 +395,8 @@ export const outbox = sqliteTable(
     uniqueIndex('outbox_dedupe_key_uq').on(t.dedupeKey),
     index('outbox_state_next_idx').on(t.state, t.nextAttemptAt),
     index('outbox_channel_idx').on(t.channel, t.id),
+    // A card's latest update (incident and storm cards, restart recovery of storm cards).
+    index('outbox_update_of_idx').on(t.updateOf),
   ],
 );
 
@@ -404,6 +406,29 @@ export const subscriptions = sqliteTable('subscriptions', {
   subscribedBy: text('subscribed_by').notNull(),
   at: integer('at').notNull(),
 });
+
+export const SUBSCRIPTION_SCOPES = ['service', 'team'] as const;
+export type SubscriptionScope = (typeof SUBSCRIPTION_SCOPES)[number];
+
+/**
+ * Channels that asked for the incidents of a service or a team (`/autonomy subscribe service api`),
+ * in addition to where the policy's routing sends them.
+ */
+export const incidentSubscriptions = sqliteTable(
+  'incident_subscriptions',
+  {
+    channel: text('channel').notNull(),
+    scope: text('scope', { enum: SUBSCRIPTION_SCOPES }).notNull(),
+    /** The service or team name as typed (a service may be a glob the policy's routing accepts). */
+    name: text('name').notNull(),
+    subscribedBy: text('subscribed_by').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.channel, t.scope, t.name] }),
+    index('incident_subs_scope_idx').on(t.scope, t.name),
+  ],
+);
 
 // ---------------------------------------------------------------------------------------------
 // Learning loop

@@ -51,7 +51,7 @@ describe('openDatabase and migrate', () => {
     const database = openDatabase(join(dir, 'nested', 'data', 'autonomy.db'));
     open.push(database);
     expect(existsSync(join(dir, 'nested', 'data', 'autonomy.db'))).toBe(true);
-    expect(migrate(database)).toEqual({ applied: 3, total: 3 });
+    expect(migrate(database)).toEqual({ applied: 4, total: 4 });
 
     const names = database.sqlite
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -84,10 +84,10 @@ describe('openDatabase and migrate', () => {
       .insert(schema.subscriptions)
       .values({ channel: 'slack:C0123', subscribedBy: 'slack:user:U1', at: T0 })
       .run();
-    expect(migrate(database)).toEqual({ applied: 0, total: 3 });
+    expect(migrate(database)).toEqual({ applied: 0, total: 4 });
 
     const other = openFresh();
-    expect(migrate(other)).toEqual({ applied: 0, total: 3 });
+    expect(migrate(other)).toEqual({ applied: 0, total: 4 });
     expect(other.db.select().from(schema.subscriptions).all()).toEqual([
       { channel: 'slack:C0123', subscribedBy: 'slack:user:U1', at: T0 },
     ]);
@@ -157,7 +157,7 @@ describe('openDatabase and migrate', () => {
       })
       .run();
 
-    expect(migrate(database)).toEqual({ applied: 2, total: 3 });
+    expect(migrate(database)).toEqual({ applied: 3, total: 4 });
     const jobs = database.db
       .select()
       .from(schema.agentJobs)
@@ -192,7 +192,7 @@ describe('openDatabase and migrate', () => {
   });
 
   it('has, after migrating, every column schema.ts declares (regenerate migrations/ if this fails)', () => {
-    expect(tables).toHaveLength(17);
+    expect(tables).toHaveLength(18);
     const database = openFresh();
     migrate(database);
     for (const table of tables) {
