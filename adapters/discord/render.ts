@@ -123,30 +123,57 @@ export function mentionIds(mentions: readonly string[]): { users: string[]; role
 }
 
 const CUSTOM_ID_PREFIX = 'autonomy';
+/** A grant's hours in a custom id: a whole number 1-168, written without leading zeros. */
+const GRANT_HOURS = /^[1-9][0-9]{0,2}$/;
+const MAX_GRANT_HOURS = 168;
 
-/** `autonomy:<action>:<target>:<nonce>` (never the command the action runs). */
-export function customId(button: Pick<Button, 'action' | 'target' | 'nonce'>): string {
-  return `${CUSTOM_ID_PREFIX}:${button.action}:${button.target}:${button.nonce}`;
+/**
+ * `autonomy:<action>:<target>:<nonce>`, and `:<hours>` for a grant (never the command the action
+ * runs). The hours ride in the id so the click grants what the button said; the core refuses a
+ * click whose hours differ from what it offered.
+ */
+export function customId(button: Pick<Button, 'action' | 'target' | 'nonce' | 'hours'>): string {
+  const id = `${CUSTOM_ID_PREFIX}:${button.action}:${button.target}:${button.nonce}`;
+  return button.action === 'grant' && button.hours !== undefined ? `${id}:${button.hours}` : id;
 }
 
 export interface ParsedCustomId {
   readonly action: ButtonAction;
   readonly target: string;
   readonly nonce: string;
+  /** For a grant: the hours its button offered (absent on buttons posted before ids carried them). */
+  readonly hours?: number;
 }
 
 /** Reads a custom id made by `customId()`; null for anything else (forged, other bots, malformed). */
 export function parseCustomId(id: string): ParsedCustomId | null {
   const parts = id.split(':');
-  if (parts.length !== 4 || parts[0] !== CUSTOM_ID_PREFIX) return null;
-  const [, action, target, nonce] = parts as [string, string, string, string];
+  if (parts.length !== 4 && parts.length !== 5) return null;
+  const [prefix, action, target, nonce, hours] = parts as [string, string, string, string, string?];
+  if (prefix !== CUSTOM_ID_PREFIX) return null;
   if (!(BUTTON_ACTIONS as readonly string[]).includes(action)) return null;
   if (!SHORT_ID.test(target) || !/^[A-Za-z0-9_-]{8,64}$/.test(nonce)) return null;
-  return { action: action as ButtonAction, target, nonce };
+  const parsed = { action: action as ButtonAction, target, nonce };
+  if (hours === undefined) return parsed;
+  if (action !== 'grant' || !GRANT_HOURS.test(hours) || Number(hours) > MAX_GRANT_HOURS) return null;
+  return { ...parsed, hours: Number(hours) };
+}
+
+/** The label says how long a grant lasts, even when the core's label does not. */
+function buttonLabel(button: Button): string {
+  if (button.action !== 'grant' || button.hours === undefined) return button.label;
+  const hours = `${button.hours}h`;
+  if (new RegExp(`(^|\\D)${button.hours}\\s*h`).test(button.label)) return button.label;
+  return `${button.label.slice(0, 80 - hours.length - 3)} (${hours})`;
 }
 
 function actionButton(button: Button): DiscordButtonComponent {
-  return { type: BUTTON, style: STYLE[button.style], label: button.label, custom_id: customId(button) };
+  return {
+    type: BUTTON,
+    style: STYLE[button.style],
+    label: buttonLabel(button),
+    custom_id: customId(button),
+  };
 }
 
 function footerText(message: ChatMessage): string {

@@ -152,6 +152,15 @@ export class Approvals implements Service {
         `That button does not belong to ${sid} (an old or forged message); nothing was done. Type \`/autonomy ${verb} ${sid}\` to decide.`,
       );
     }
+    if (via === 'button' && d.verdict === 'grant' && d.hours !== undefined && d.hours !== this.grantHours) {
+      return this.refuse(
+        rec,
+        d.actor,
+        d.verdict,
+        'bad-hours',
+        `${sid}'s grant button offers ${this.grantHours}h, not ${d.hours}h (a forged click); nothing was done. Click the button as posted, or type \`/autonomy approve ${sid}\` to run it once.`,
+      );
+    }
     if (!this.isApprover(d.actor, d.actorGroups)) {
       return this.refuse(
         rec,
@@ -387,18 +396,16 @@ export class Approvals implements Service {
     rec: ApprovalRecord,
     actor: string,
     verdict: string,
-    why: 'bad-nonce' | 'not-approver',
+    why: 'bad-nonce' | 'bad-hours' | 'not-approver',
     text: string,
   ): ChatMessage {
-    const what = why === 'bad-nonce' ? 'the button nonce does not match' : 'not an approver';
+    const what = REFUSALS[why].audit;
     this.o.audit.append({
       ...approvalAudit(rec, this.o.policy(), 'approval.refused', actor, triggerOf(actor)),
       outcome: `${actor} was refused ${verdict} on ${approvalShortId(rec.number)}: ${what}`,
       data: { ...approvalData(rec), refused: why, verdict },
     });
-    const title =
-      why === 'bad-nonce' ? 'Refused: stale or forged button' : 'Refused: the approver role is needed';
-    return replyMessage(actor, title, text);
+    return replyMessage(actor, REFUSALS[why].title, text);
   }
 
   private stale(rec: ApprovalRecord, actor: string, verdict: string): ChatMessage {
@@ -428,3 +435,13 @@ export class Approvals implements Service {
 }
 
 const LIST_HINT = '`/autonomy approvals` lists the pending ones.';
+
+/** Why a click was refused: the audit's words and the title the clicker sees. */
+const REFUSALS = {
+  'bad-nonce': { audit: 'the button nonce does not match', title: 'Refused: stale or forged button' },
+  'bad-hours': {
+    audit: 'the grant hours differ from what the button offered',
+    title: 'Refused: forged grant hours',
+  },
+  'not-approver': { audit: 'not an approver', title: 'Refused: the approver role is needed' },
+} as const;

@@ -491,4 +491,26 @@ describe('phase 4', () => {
     });
     expect(grant?.pattern).toEqual({ service: 'api' });
   });
+
+  it('refuses a grant click whose hours differ from what its button offered', async () => {
+    node.control.setPhase(4, null, 'cli:user:admin', 'weekly review');
+    ask();
+    const button = node.sink.posts()[0]?.message.buttons.find((b) => b.action === 'grant');
+    expect(button?.hours).toBe(4);
+    const forged = await node.approvals.click({
+      platform: 'discord',
+      actor: APPROVER,
+      channel: 'discord:500',
+      action: 'grant',
+      target: 'a1',
+      nonce: button?.nonce ?? '',
+      hours: 168,
+      deliveryId: 'd1',
+    });
+    expect(forged.title).toBe('Refused: forged grant hours');
+    expect(forged.body).toContain('offers 4h, not 168h');
+    expect(node.approvals.get('a1')?.state).toBe('pending');
+    expect(node.grants.list(kit.clock)).toEqual([]);
+    expect(auditKinds()).toContain('approval.refused');
+  });
 });

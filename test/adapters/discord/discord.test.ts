@@ -141,6 +141,38 @@ describe('rendering', () => {
     expect(parseCustomId('other:approve:a12:abcdefghij')).toBeNull();
   });
 
+  it("puts a grant button's hours in its label and its custom id, and refuses forged hours", () => {
+    const grant = { action: 'grant', style: 'default', target: 'a12', nonce: NONCE } as const;
+    const body = renderMessage(
+      message({
+        kind: 'approval',
+        title: 'Approval a12',
+        buttons: [
+          { ...grant, label: 'Approve + allow 4h', hours: 4 },
+          { ...grant, label: 'Allow for a while', hours: 12 },
+        ],
+      }),
+      { fullTextUrl: null },
+    );
+    const buttons = body.components[0]?.components ?? [];
+    expect(buttons.map((b) => [b.label, b.custom_id])).toEqual([
+      ['Approve + allow 4h', `autonomy:grant:a12:${NONCE}:4`],
+      ['Allow for a while (12h)', `autonomy:grant:a12:${NONCE}:12`],
+    ]);
+    expect(buttons.every((b) => (b.custom_id?.length ?? 0) <= 100)).toBe(true);
+    expect(parseCustomId(`autonomy:grant:a12:${NONCE}:4`)).toEqual({
+      action: 'grant',
+      target: 'a12',
+      nonce: NONCE,
+      hours: 4,
+    });
+    for (const forged of ['0', '169', '04', '4.5', '-4', '4h', '', '1e2']) {
+      expect(parseCustomId(`autonomy:grant:a12:${NONCE}:${forged}`), forged).toBeNull();
+    }
+    expect(parseCustomId(`autonomy:approve:a12:${NONCE}:4`)).toBeNull();
+    expect(parseCustomId(`autonomy:grant:a12:${NONCE}:4:4`)).toBeNull();
+  });
+
   it('turns every subcommand with its options into text the grammar accepts', () => {
     const samples = VERB_OPTION_SAMPLES;
     for (const { verb } of VERBS) {
@@ -302,6 +334,25 @@ describe('discord.js client against the fake', () => {
     );
     await discord.waitFor((c) => callbacks(c, '2003').length === 1);
     expect(inbound.clicks).toHaveLength(2);
+  });
+
+  it('sends a grant click with the hours its button carried, and answers a forged one plainly', async () => {
+    const { discord, inbound } = await setup();
+    discord.dispatch(
+      'INTERACTION_CREATE',
+      buttonClick('2101', `autonomy:grant:a1:${NONCE}:8`, { userId: '11' }),
+    );
+    discord.dispatch(
+      'INTERACTION_CREATE',
+      buttonClick('2102', `autonomy:grant:a1:${NONCE}:999`, { userId: '11' }),
+    );
+    await discord.waitFor((c) => callbacks(c, '2101').length === 1 && callbacks(c, '2102').length === 1);
+    expect(inbound.clicks).toEqual([
+      expect.objectContaining({ action: 'grant', target: 'a1', nonce: NONCE, hours: 8, deliveryId: '2101' }),
+    ]);
+    expect(callbacks(discord.calls, '2102')[0]?.body).toMatchObject({
+      data: { flags: 64, embeds: [{ title: 'This button is not one the bot knows.' }] },
+    });
   });
 
   it('asks for a deny reason in a modal and sends it with the click', async () => {
