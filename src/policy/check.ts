@@ -41,6 +41,7 @@ export function checkPolicy(doc: PartialPolicyDoc): CheckIssue[] {
   checkMaintenanceWindows(doc, report);
   checkHealth(doc, report);
   checkSweepChecks(doc, report);
+  checkTeams(doc, report, warn);
   return issues;
 }
 
@@ -402,6 +403,45 @@ function checkSweepChecks(doc: PartialPolicyDoc, report: Report): void {
     for (const name of Object.keys(a.params)) {
       if (!(name in c.params))
         report(['checks', i, 'params'], `${c.action} needs param ${name}; give it here`);
+    }
+  });
+}
+
+/**
+ * Teams: unique names, and each service name or glob owned by one team (errors: which team gets
+ * the incident would otherwise depend on the order of the file, silently). A glob that also matches
+ * another team's exact name is fine: the exact name wins, by the documented rule. A team without
+ * channels is a warning: valid (its services fall back to the agent's routes), but likely unfinished.
+ */
+function checkTeams(doc: PartialPolicyDoc, report: Report, warn: Report): void {
+  const teams = doc.teams ?? [];
+  const names = new Map<string, number>();
+  const owners = new Map<string, string>();
+  teams.forEach((team, i) => {
+    const first = names.get(team.name);
+    if (first === undefined) names.set(team.name, i);
+    else
+      report(
+        ['teams', i, 'name'],
+        `${team.name} is also the name of team ${first}; give each team its own name`,
+      );
+    team.services.forEach((service, j) => {
+      const at: PathSegment[] = ['teams', i, 'services', j];
+      const owner = owners.get(service);
+      if (team.services.indexOf(service) !== j) report(at, `${service} is listed twice; remove one`);
+      else if (owner === undefined) owners.set(service, team.name);
+      else if (owner !== team.name)
+        report(
+          at,
+          `${service} is already owned by team ${owner}; a service has one team: remove it from one of them`,
+        );
+    });
+    const c = team.channels;
+    if (c.info === undefined && c.warning === undefined && c.critical === undefined) {
+      warn(
+        ['teams', i, 'channels'],
+        `team ${team.name} has no channels, so its services' posts go where the agents' routes send them; add e.g. critical: [slack:C123]`,
+      );
     }
   });
 }

@@ -60,7 +60,7 @@ function compileParam(p: ParamDoc): CompiledParam {
 }
 
 /** A glob with `*` as "any run of characters", matched against the whole name. */
-function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): RegExp {
   const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
   return new RegExp(`^${escaped}$`);
 }

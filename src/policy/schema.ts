@@ -243,6 +243,12 @@ const routing = z.strictObject({
     critical: z.array(channel),
   }),
   agents: z.partialRecord(agentName, severityRoutes).default({}),
+  services: z
+    .record(systemName, severityRoutes)
+    .default({})
+    .describe(
+      "a service's (or glob's) channels per severity; before its team's, the agent's and the default route (an exact name before globs, globs in file order)",
+    ),
   storm: z
     .strictObject({
       cardsPerMinute: z
@@ -259,6 +265,21 @@ const routing = z.strictObject({
     })
     .prefault({})
     .describe('alert storms: how many new incident cards a channel takes before they fold into one'),
+});
+
+/**
+ * A team: the services it owns (names or globs) and where their incidents and posts go. A team's
+ * channels come after `routing.services` and before the agent's and the default route.
+ */
+const team = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a team name like checkout or platform-sre'),
+  services: z
+    .array(systemName)
+    .min(1)
+    .describe(
+      'services it owns (globs allowed); an exact name wins over a glob, then the first team in the file',
+    ),
+  channels: severityRoutes.prefault({}).describe("its services' channels per severity"),
 });
 
 /** What the bot runs, for matching advisories (OSV): npm lockfiles and `name@version` lists. */
@@ -385,6 +406,7 @@ export const policySchema = z.strictObject({
   metrics,
   rollout,
   routing,
+  teams: z.array(team).default([]).describe('who owns which services, and where their incidents go'),
   inventory: inventory.prefault({}),
   health: health.prefault({}),
   checks: z.array(check).default([]).describe('catalog actions the sweeps run through decide()'),
@@ -397,6 +419,7 @@ export type PolicyDoc = z.output<typeof policySchema>;
 export type ActionDoc = PolicyDoc['actions'][number];
 export type ParamDoc = ActionDoc['params'][string];
 export type AgentDoc = PolicyDoc['agents']['sentinel'];
+export type TeamDoc = PolicyDoc['teams'][number];
 
 /**
  * The sections of a document that passed the schema; a full `PolicyDoc` is one. The checks
