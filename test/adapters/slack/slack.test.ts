@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { mountSlack, timestampRefusal } from '../../../adapters/slack/request-guard.js';
 import { SlackAdapter } from '../../../adapters/slack/slack-adapter.js';
 import { DeliveryError, type InboundClick, type InboundCommand } from '../../../src/chat/adapter.js';
 import { type ChatMessage, MESSAGE_KINDS, message } from '../../../src/chat/message.js';
 import { type FakeSlackApi, slackSignedHeaders, startFakeSlackApi } from '../../fakes/slack-api.js';
+import { startFakeSlackSocket } from '../../fakes/slack-socket.js';
 
 const SECRET = 'test-signing-secret-0123456789';
 const quietLog = { info: () => {}, warn: () => {}, error: () => {} };
@@ -432,30 +432,7 @@ describe('rendering', () => {
 
 describe('Socket Mode', () => {
   it('connects through apps.connections.open, receives /autonomy over the socket and acks the envelope', async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((r) => wss.once('listening', () => r()));
-    h.api.socketUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/link`;
-    const acks: unknown[] = [];
-    wss.on('connection', (socket) => {
-      socket.on('message', (data) => acks.push(JSON.parse(String(data))));
-      socket.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake' } }));
-      socket.send(
-        JSON.stringify({
-          envelope_id: 'env-1',
-          type: 'slash_commands',
-          accepts_response_payload: true,
-          payload: {
-            command: '/autonomy',
-            text: 'kill guardian',
-            user_id: 'U1',
-            channel_id: 'C5',
-            team_id: 'T1',
-            trigger_id: 'trig.socket',
-            response_url: h.api.responseUrl(),
-          },
-        }),
-      );
-    });
+    const socket = await startFakeSlackSocket(h.api);
     const commands: InboundCommand[] = [];
     const socketAdapter = new SlackAdapter({
       botToken: 'xoxb-test',
@@ -480,8 +457,18 @@ describe('Socket Mode', () => {
     try {
       expect(socketAdapter.mode).toBe('socket');
       await socketAdapter.start();
+      await socket.connected();
+      const ack = await socket.deliver('slash_commands', {
+        command: '/autonomy',
+        text: 'kill guardian',
+        user_id: 'U1',
+        channel_id: 'C5',
+        team_id: 'T1',
+        trigger_id: 'trig.socket',
+        response_url: h.api.responseUrl(),
+      });
+      expect(ack.attempt).toBe(0);
       await until(() => h.api.responses.length === 1);
-      expect(acks).toContainEqual(expect.objectContaining({ envelope_id: 'env-1' }));
       expect(commands[0]).toMatchObject({
         actor: 'slack:user:U1',
         actorGroups: ['slack:group:S1'],
@@ -492,8 +479,7 @@ describe('Socket Mode', () => {
       expect(h.api.responses[0]?.body).toMatchObject({ response_type: 'ephemeral' });
     } finally {
       await socketAdapter.stop();
-      for (const c of wss.clients) c.terminate();
-      await new Promise<void>((r) => wss.close(() => r()));
+      await socket.close();
     }
   });
 });
