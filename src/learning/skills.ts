@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { desc, eq, inArray } from 'drizzle-orm';
 import type { AuditLog } from '../audit/log.js';
-import { type Database, writeTransaction } from '../db/connection.js';
+import { type Database, type FastStatement, fastStatement, writeTransaction } from '../db/connection.js';
 import { type SkillState, skills } from '../db/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';
@@ -96,9 +96,19 @@ function mergeEvidence(old: readonly string[], added: readonly string[]): string
 
 export class SkillStore {
   readonly #o: SkillStoreOptions;
+  /** Any live skill at all? Prepared once: asked for every incident card. */
+  readonly #anyLive: FastStatement<Record<string, never>>;
 
   constructor(options: SkillStoreOptions) {
     this.#o = options;
+    this.#anyLive = fastStatement(
+      options.database,
+      options.database.db
+        .select({ id: skills.id })
+        .from(skills)
+        .where(inArray(skills.state, [...LIVE_STATES]))
+        .limit(1),
+    );
   }
 
   get dataDir(): string {
@@ -303,6 +313,8 @@ export class SkillStore {
 
   /** The runbook link for alerts of an incident's pattern, when a live skill covers it. */
   runbookForIncident(incidentId: string): RunbookLink | null {
+    // No live skill, no runbook: skip finding the incident's pattern (its first signal).
+    if (this.#anyLive.get({}) === undefined) return null;
     const facts = incidentFacts(this.#o.database, incidentId);
     return facts === null ? null : this.#link(facts.patternKey);
   }
