@@ -13,6 +13,10 @@
  *   audited (`outbox.failed`) with the last error. One exception is by design: a message about an
  *   incident folded into an alert storm (storm.ts) is stored already `delivered` with the platform
  *   ref `folded:<storm card's row id>` and never sent; approval requests are never folded.
+ * - Only a card's latest update waits: queuing an `update` of a message marks that message's
+ *   earlier updates still `pending` (not yet being sent) as superseded: `delivered` with the
+ *   platform ref `superseded:<newer row id>`, never sent. A flapping incident edits its card once
+ *   per delivery slot, not once per change, so it never runs into a platform's rate limit.
  * - At least once: rows left `sending` by a crash go back to `pending` at start (`recover()`). The
  *   one duplicate this can cause: the platform accepted a message and the process died before the
  *   row was marked delivered; it is posted again after the restart. The dedupe key prevents every
@@ -93,6 +97,8 @@ export const OUTBOX_ACTOR = 'system:outbox';
 const UNFINISHED: OutboxState[] = ['pending', 'sending'];
 /** The platform ref of a row folded into a storm card (never sent): `folded:<storm card's row id>`. */
 const FOLDED = 'folded:';
+/** The platform ref of an update replaced by a newer one before it was sent: `superseded:<newer row id>`. */
+export const SUPERSEDED = 'superseded:';
 const MAX_ERROR_LENGTH = 1000;
 
 export class OutboxError extends Error {
@@ -174,6 +180,9 @@ export class Outbox {
         return { id: row.id, created: true, row, folded: true };
       }
       const row = this.q.insert.get(values) as OutboxRow;
+      if (target !== null) {
+        this.q.supersede.run({ updateOf: target.id, newer: row.id, at, ref: `${SUPERSEDED}${row.id}` });
+      }
       return { id: row.id, created: true, row };
     });
   }
@@ -241,7 +250,14 @@ export class Outbox {
       const latest = db
         .select()
         .from(outbox)
-        .where(and(eq(outbox.op, 'update'), eq(outbox.updateOf, p.id), eq(outbox.state, 'delivered')))
+        .where(
+          and(
+            eq(outbox.op, 'update'),
+            eq(outbox.updateOf, p.id),
+            eq(outbox.state, 'delivered'),
+            notLike(outbox.platformRef, `${SUPERSEDED}%`),
+          ),
+        )
         .orderBy(desc(outbox.id))
         .limit(1)
         .get();
@@ -516,6 +532,23 @@ function prepareQueries(database: Database) {
         lastError: null,
       })
       .where(eq(outbox.id, p('id')))
+      .prepare(),
+    /** A card's pending updates older than `newer` are never sent (see the header). */
+    supersede: db
+      .update(outbox)
+      .set({
+        state: 'delivered',
+        deliveredAt: sql`${p('at')}`,
+        platformRef: sql`${p('ref')}`,
+      })
+      .where(
+        and(
+          eq(outbox.updateOf, p('updateOf')),
+          eq(outbox.op, 'update'),
+          eq(outbox.state, 'pending'),
+          lt(outbox.id, p('newer')),
+        ),
+      )
       .prepare(),
     retry: db
       .update(outbox)

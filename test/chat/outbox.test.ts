@@ -585,6 +585,91 @@ describe('updates', () => {
   });
 });
 
+describe('a card updated while its updates wait', () => {
+  it('keeps only the latest pending update: a flapping card is edited once per delivery, not per change', async () => {
+    const s = setup();
+    const card = s.outbox.enqueue('slack:C01', msg('i7 firing'), { dedupeKey: 'i7:card' });
+    const worker = s.worker({ random: () => 0 });
+    await worker.runOnce();
+    expect(s.chat.posts).toHaveLength(1);
+
+    // The platform rate-limits the first edit; meanwhile the incident flaps 50 more times.
+    s.chat.rateLimit(1, 30_000);
+    const update = (n: number) =>
+      s.outbox.enqueue('slack:C01', msg(`i7 ${n % 2 ? 'resolved' : 'firing'} (change ${n})`), {
+        dedupeKey: `i7:update:${n}`,
+        op: 'update',
+        updateOf: card.id,
+      });
+    update(1);
+    await worker.runOnce();
+    expect(s.chat.calls).toHaveLength(2);
+    for (let n = 2; n <= 51; n++) update(n);
+    // Another card's pending update and a post in between are left alone.
+    const other = s.outbox.enqueue('slack:C01', msg('i8 firing'), { dedupeKey: 'i8:card' });
+    expect(s.outbox.byKey('i8:card')?.state).toBe('pending');
+
+    const superseded = s.database.db
+      .select()
+      .from(outbox)
+      .where(eq(outbox.op, 'update'))
+      .all()
+      .filter((r) => r.platformRef?.startsWith('superseded:'));
+    expect(superseded).toHaveLength(50);
+    expect(s.outbox.byKey('i7:update:1')).toMatchObject({
+      state: 'delivered',
+      platformRef: `superseded:${s.outbox.byKey('i7:update:2')?.id}`,
+    });
+    expect(s.outbox.backlog().pending).toBe(2);
+
+    await deliverAll(s, worker);
+    // One post and one edit for 51 changes; the card shows the last one; the other card is posted.
+    expect(s.chat.updates.map((u) => u.message.title)).toEqual(['i7 resolved (change 51)']);
+    expect(s.chat.view('slack:C01').map((v) => v.message.title)).toEqual([
+      'i7 resolved (change 51)',
+      'i8 firing',
+    ]);
+    expect(s.outbox.get(other.id)?.state).toBe('delivered');
+    // Once sent, an update is history: a later one does not touch it.
+    update(52);
+    expect(s.outbox.byKey('i7:update:51')?.platformRef).toBe(s.chat.posts[0]?.ref);
+    await deliverAll(s, worker);
+    expect(s.chat.updates.map((u) => u.message.title)).toEqual([
+      'i7 resolved (change 51)',
+      'i7 firing (change 52)',
+    ]);
+  });
+
+  it('leaves an update being sent alone, and the console never shows a superseded update', async () => {
+    const s = setup();
+    const console = new FakeChatAdapter({ platform: 'console', now: s.clock.now });
+    s.adapters.set('console', console);
+    const card = s.outbox.enqueue('console:main', msg('i9 firing'), { dedupeKey: 'i9:card' });
+    await deliverAll(s, s.worker());
+    const first = s.outbox.enqueue('console:main', msg('i9 acknowledged'), {
+      dedupeKey: 'i9:ack',
+      op: 'update',
+      updateOf: card.id,
+    });
+    s.outbox.claim(first.id);
+    s.outbox.enqueue('console:main', msg('i9 resolved'), {
+      dedupeKey: 'i9:resolve',
+      op: 'update',
+      updateOf: card.id,
+    });
+    expect(s.outbox.get(first.id)?.state).toBe('sending');
+    s.outbox.markDelivered(first.id, 'c1');
+    const pending = s.outbox.enqueue('console:main', msg('i9 reopened'), {
+      dedupeKey: 'i9:reopen',
+      op: 'update',
+      updateOf: card.id,
+    });
+    expect(s.outbox.byKey('i9:resolve')?.platformRef).toBe(`superseded:${pending.id}`);
+    // The console's history shows the last update it was sent, not the one that never went.
+    expect(s.outbox.consoleHistory(10)[0]?.message).toMatchObject({ title: 'i9 acknowledged' });
+  });
+});
+
 describe('restart, poke and drain', () => {
   it('after a crash mid-send, a new worker on the same file delivers each message once', async () => {
     const clock = new Clock();
