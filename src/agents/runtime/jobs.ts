@@ -104,6 +104,9 @@ function prepare(database: Database) {
       .where(
         and(
           eq(agentJobs.agent, p('agent')),
+          // Says the index's second column outright: only waiting and running jobs are read, never
+          // the agent's whole history of finished ones.
+          inArray(agentJobs.state, ['queued', 'running']),
           or(
             eq(agentJobs.state, 'queued'),
             and(eq(agentJobs.state, 'running'), lte(agentJobs.leaseUntil, p('now'))),
