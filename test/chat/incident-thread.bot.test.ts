@@ -75,10 +75,14 @@ describe('one card and one thread per incident', () => {
     const b = bot;
     b.core.signals.ingest([signal(0)]);
     await eventually(() => (slack?.callsTo('chat.postMessage').length ?? 0) > 0, 5000);
-    for (let i = 1; i <= 4; i++) b.core.signals.ingest([signal(i)]);
-    b.core.signals.ingest([signal(5, true)]);
     const s = slack as FakeSlackApi;
-    await eventually(() => s.callsTo('chat.update').length >= 5, 8000);
+    // Five updates as an incident has them, each after the last reached the card: updates queued
+    // while an earlier one still waits replace it (the outbox keeps only a card's latest, test/chat/outbox).
+    for (let i = 1; i <= 5; i++) {
+      b.core.signals.ingest([signal(i, i === 5)]);
+      await eventually(() => s.callsTo('chat.update').length >= i, 8000);
+      await eventually(() => (discord?.calls.filter((c) => c.method === 'PATCH').length ?? 0) >= i, 8000);
+    }
     await eventually(
       () => s.callsTo('chat.postMessage').some((c) => String(c.args.text).includes('resolved')),
       8000,
