@@ -4,7 +4,8 @@
  * It speaks Slack's protocol (https://api.slack.com/apis/socket-mode): `hello` on connect, pings,
  * envelopes (`slash_commands`, `interactive`, `events_api`) each with an `envelope_id`, the app's
  * ack `{ envelope_id, payload? }`, and `disconnect` (refresh_requested) after which the app opens
- * a new connection. An envelope not acked in time is redelivered with `retry_attempt`, as Slack does.
+ * a new connection. An envelope not acked in time is redelivered with `retry_attempt`, as Slack does
+ * (`loseAcks` makes that happen by losing acks).
  *
  *   const socket = await startFakeSlackSocket(api);      // sets api.socketUrl
  *   await socket.connected();                            // a connection said hello
@@ -50,6 +51,8 @@ export interface FakeSlackSocketOptions {
   readonly retries?: number;
   /** How often the fake pings (the client drops a connection that goes 30 s without one). */
   readonly pingEveryMs?: number;
+  /** Loses this many acks (recorded, not counted), as a dropped frame would: Slack then redelivers. */
+  readonly loseAcks?: number;
 }
 
 const SLACK_ACK_DEADLINE_MS = 3000;
@@ -68,6 +71,7 @@ export async function startFakeSlackSocket(
   const acks: SocketAck[] = [];
   const onGreet: (() => void)[] = [];
   let connections = 0;
+  let toLose = options.loseAcks ?? 0;
 
   wss.on('connection', (socket) => {
     connections += 1;
@@ -93,6 +97,10 @@ export async function startFakeSlackSocket(
         attempt: pending?.attempt ?? -1,
       };
       acks.push(record);
+      if (pending && toLose > 0) {
+        toLose -= 1;
+        return;
+      }
       if (pending) {
         waiting.delete(id);
         pending.done(record);

@@ -8,7 +8,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bot, startBot } from '../../../src/main.js';
 import { type FakeSlackApi, startFakeSlackApi } from '../../fakes/slack-api.js';
-import { type FakeSlackSocket, startFakeSlackSocket } from '../../fakes/slack-socket.js';
+import {
+  type FakeSlackSocket,
+  type FakeSlackSocketOptions,
+  startFakeSlackSocket,
+} from '../../fakes/slack-socket.js';
 import { eventually, LogSink, type TempSetup, tempSetup } from '../../helpers/bot.js';
 
 const APP_TOKEN = 'xapp-1-A0FAKE-1-socket-test';
@@ -25,9 +29,11 @@ afterEach(async () => {
   setup?.cleanup();
 });
 
-async function startSocketBot(): Promise<{ bot: Bot; api: FakeSlackApi; socket: FakeSlackSocket }> {
+async function startSocketBot(
+  options: FakeSlackSocketOptions = {},
+): Promise<{ bot: Bot; api: FakeSlackApi; socket: FakeSlackSocket }> {
   api = await startFakeSlackApi();
-  socket = await startFakeSlackSocket(api);
+  socket = await startFakeSlackSocket(api, options);
   setup = tempSetup();
   setup.savePolicy(
     setup
@@ -157,6 +163,17 @@ describe('Slack Socket Mode in the running bot', () => {
     expect(JSON.stringify(api.responses.at(-1)?.body)).toContain(
       'This button is not valid (any more) for i1',
     );
+  });
+
+  it('runs a command once when Slack redelivers it because an ack was lost', async () => {
+    const { bot, api, socket } = await startSocketBot({ loseAcks: 1, ackTimeoutMs: 1000 });
+    const ack = await socket.deliver('slash_commands', slash(api, 'kill guardian lost ack', 'trig.9'));
+    expect(ack.attempt).toBeGreaterThanOrEqual(1);
+    await eventually(() => bot.control.snapshot().killedAgents.has('guardian'), 5000);
+    await eventually(() => repliesWith(api, 'guardian killed')[0], 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bot.audit.records({ kind: 'control.kill' })).toHaveLength(1);
+    expect(repliesWith(api, 'guardian killed')).toHaveLength(1);
   });
 
   it('reconnects when Slack asks it to, and takes commands on the new connection', async () => {
