@@ -15,7 +15,7 @@
  * `skipped` and audited, and never replayed on resume. Workers claim jobs worst severity first,
  * then oldest (in the order raised), with a lease; at start the leases a dead process held lapse at once.
  */
-import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
 import type { Database } from '../../db/connection.js';
 import { agentJobs, incidents, type JobReason, type JobState, runs, signals } from '../../db/schema.js';
@@ -34,6 +34,21 @@ export const LEASE_MS = 10 * 60_000;
 export const MAX_ATTEMPTS = 3;
 
 const RANK: Record<Severity, number> = { critical: 2, warning: 1, info: 0 };
+
+/** Where a job stands in the claim order. */
+const claimKey = {
+  rowid: sql<number>`rowid`.as('rowid'),
+  severityRank: agentJobs.severityRank,
+  createdAt: agentJobs.createdAt,
+};
+type ClaimKey = { readonly rowid: number; readonly severityRank: number; readonly createdAt: number };
+
+/** Does `a` come before `b` in the claim order (worst severity, then oldest, then first stored)? */
+function before(a: ClaimKey, b: ClaimKey): boolean {
+  if (a.severityRank !== b.severityRank) return a.severityRank > b.severityRank;
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt;
+  return a.rowid < b.rowid;
+}
 
 export interface AgentJobsDeps {
   readonly database: Database;
@@ -98,23 +113,42 @@ function prepare(database: Database) {
       .onConflictDoNothing()
       .prepare(),
     waiting: { signal: waitingReasons(false), resolved: waitingReasons(true) },
-    next: db
-      .select()
+    // The claim's order (worst severity, then oldest, then first stored) among waiting jobs and
+    // running jobs whose lease lapsed. Waiting jobs are read off the claim index in that order (no
+    // sort of the whole queue, which a storm makes long); running ones are a handful.
+    nextQueued: db
+      .select(claimKey)
       .from(agentJobs)
       .where(
         and(
           eq(agentJobs.agent, p('agent')),
-          // Says the index's second column outright: only waiting and running jobs are read, never
-          // the agent's whole history of finished ones.
-          inArray(agentJobs.state, ['queued', 'running']),
-          or(
-            eq(agentJobs.state, 'queued'),
-            and(eq(agentJobs.state, 'running'), lte(agentJobs.leaseUntil, p('now'))),
+          eq(agentJobs.state, 'queued'),
+          eq(
+            agentJobs.severityRank,
+            sql`(SELECT max(${agentJobs.severityRank}) FROM ${agentJobs} WHERE ${agentJobs.agent} = ${p('agent')} AND ${agentJobs.state} = 'queued')`,
           ),
+        ),
+      )
+      .orderBy(asc(agentJobs.createdAt), sql`rowid`)
+      .limit(1)
+      .prepare(),
+    nextExpired: db
+      .select(claimKey)
+      .from(agentJobs)
+      .where(
+        and(
+          eq(agentJobs.agent, p('agent')),
+          eq(agentJobs.state, 'running'),
+          lte(agentJobs.leaseUntil, p('now')),
         ),
       )
       .orderBy(desc(agentJobs.severityRank), asc(agentJobs.createdAt), sql`rowid`)
       .limit(1)
+      .prepare(),
+    byRowid: db
+      .select()
+      .from(agentJobs)
+      .where(sql`rowid = ${p('rowid')}`)
       .prepare(),
     take: db
       .update(agentJobs)
@@ -168,12 +202,21 @@ export class AgentJobs {
     this.#q = prepare(deps.database);
     this.#claim = deps.database.sqlite.transaction((agent: AgentName): JobRow | null => {
       const now = this.#d.now();
-      const next = this.#q.next.get({ agent, now });
+      const next = this.#next(agent, now);
       if (next === undefined) return null;
       const claimed = { state: 'running' as const, leaseUntil: now + LEASE_MS, attempts: next.attempts + 1 };
       this.#q.take.run({ id: next.id, leaseUntil: claimed.leaseUntil, attempts: claimed.attempts });
       return { ...next, ...claimed };
     });
+  }
+
+  /** The agent's next job: the first of the best waiting one and the best lapsed claim. */
+  #next(agent: AgentName, now: number): JobRow | undefined {
+    const queued = this.#q.nextQueued.get({ agent });
+    const expired = this.#q.nextExpired.get({ agent, now });
+    const first =
+      queued === undefined || (expired !== undefined && before(expired, queued)) ? expired : queued;
+    return first === undefined ? undefined : this.#q.byRowid.get({ rowid: first.rowid });
   }
 
   /**

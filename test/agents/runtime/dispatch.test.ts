@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentDispatcher } from '../../../src/agents/runtime/dispatch.js';
-import { AgentJobs } from '../../../src/agents/runtime/jobs.js';
+import { AgentJobs, LEASE_MS } from '../../../src/agents/runtime/jobs.js';
 import { AgentPipeline } from '../../../src/agents/runtime/pipeline.js';
 import { sweepBodies } from '../../../src/agents/runtime/sweep-bodies.js';
 import type { Agent, AgentSignal } from '../../../src/agents/runtime/types.js';
@@ -228,6 +228,31 @@ describe('the dispatcher', () => {
     expect(seen.slice(0, 4)).toEqual(['fp-0', 'fp-250', 'fp-1', 'fp-2']);
     expect(most).toBe(1);
     expect(dispatcher?.queued().sentinel).toBeUndefined();
+  });
+
+  it('takes up a claim whose lease lapsed in its place: worst severity, then oldest', async () => {
+    const held = gate();
+    const seen: string[] = [];
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s) => {
+        seen.push(s.fingerprint);
+        await held.promise;
+      },
+    });
+    const k = setup([sentinel]);
+    k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
+    await eventually(() => seen.length === 1);
+    k.core.signals.ingest([input({ fingerprint: 'fp-1' })]);
+    k.core.signals.ingest([input({ fingerprint: 'fp-2', severity: 'critical' })]);
+    // fp-0's claim is held and has not lapsed: the queued jobs come first, worst severity first.
+    expect(jobs?.claim('sentinel')?.fingerprint).toBe('fp-2');
+    k.clock.t += LEASE_MS;
+    // Now fp-0's and fp-2's claims have lapsed: fp-2 (critical), then fp-0 (older than fp-1).
+    expect(
+      [jobs?.claim('sentinel'), jobs?.claim('sentinel'), jobs?.claim('sentinel')].map((j) => j?.fingerprint),
+    ).toEqual(['fp-2', 'fp-0', 'fp-1']);
+    expect(jobs?.claim('sentinel')).toBeNull();
+    held.open();
   });
 
   it('queues a fingerprint once while it waits', async () => {
