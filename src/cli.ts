@@ -31,6 +31,7 @@ import { summarizePolicy } from './policy/summary.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
 import { type Config, ConfigError, loadConfig } from './process/config.js';
 import { installCrashGuard } from './process/crash-guard.js';
+import { AutonomyError, type ErrorCode } from './process/errors.js';
 import { randomId } from './process/ids.js';
 import { createLogger, type Logger } from './process/log.js';
 import { packageRoot } from './process/package-root.js';
@@ -47,13 +48,14 @@ export interface CliIo {
   readonly now: () => number;
 }
 
-/** A failure the user can fix: printed as-is (no stack), with its exit code. */
-class CliFailure extends Error {
+/** A failure the user can fix: printed as-is (no stack), with its code and exit code (2: usage). */
+class CliFailure extends AutonomyError {
   constructor(
     message: string,
     readonly exitCode = 1,
+    code: ErrorCode = exitCode === 2 ? 'CLI_USAGE' : 'CLI_FAILED',
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -170,7 +172,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         stopOnSignals(demo.stop, demo.bot.log, () => out('demo bot stopped'));
         out(demo.stopHint);
       } catch (err) {
-        if (err instanceof DemoError) throw new CliFailure(err.message, err.exitCode);
+        if (err instanceof DemoError) throw new CliFailure(err.message, err.exitCode, err.code);
         throw err;
       }
     });
@@ -198,6 +200,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         const r = await backupDatabase(database, target);
         out(`backup of ${cfg().dbFile} written to ${target} (${r.pages} pages)`);
       } catch (err) {
+        if (err instanceof AutonomyError) throw err;
         throw new CliFailure((err as Error).message);
       } finally {
         database.close();
@@ -252,7 +255,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       const loaded = await loadPolicyFile(resolve(io.cwd, opts.policy));
       if (!loaded.ok) {
         for (const issue of loaded.issues) write(io.stderr, formatIssue(issue));
-        throw new CliFailure(`${loaded.issues.length} error(s) in the candidate policy`, 2);
+        throw new CliFailure(`${loaded.issues.length} error(s) in the candidate policy`, 2, 'POLICY_INVALID');
       }
       const t = io.now();
       const since = parseWhen(opts.since, t, '--since');
@@ -320,7 +323,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
             err: (text) => write(io.stderr, text),
           });
         } catch (err) {
-          if (err instanceof EvalFailure) throw new CliFailure(err.message);
+          if (err instanceof EvalFailure) throw new CliFailure(err.message, 1, err.code);
           throw err;
         }
       },
@@ -354,6 +357,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         if (accepted.length === 0) out('drift.watch lists no files: nothing to accept');
         for (const r of accepted) out(`${r.file}: ${r.result}`);
       } catch (err) {
+        if (err instanceof AutonomyError) throw err;
         throw new CliFailure((err as Error).message);
       }
     });
@@ -365,7 +369,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .description('install the /autonomy slash command in DISCORD_GUILD_ID, else globally')
     .action(async () => {
       const discord = cfg().discord;
-      if (discord === null) throw new CliFailure('set DISCORD_TOKEN to the bot token first', 2);
+      if (discord === null)
+        throw new CliFailure('set DISCORD_TOKEN to the bot token first', 2, 'CONFIG_INVALID');
       const { registerCommands } = await import('../adapters/discord/commands.js');
       const { scope } = await registerCommands({
         token: discord.token,
@@ -391,7 +396,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       for (const issue of sortIssues([...(result.ok ? [] : result.issues), ...result.warnings])) {
         write(io.stderr, formatIssue(issue));
       }
-      if (!result.ok) throw new CliFailure(`${result.issues.length} error(s); the file is not valid`);
+      if (!result.ok) {
+        throw new CliFailure(`${result.issues.length} error(s); the file is not valid`, 1, 'POLICY_INVALID');
+      }
       out(summarizePolicy(result.policy));
     });
   policy
@@ -461,7 +468,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .description('check every hash and link; exit 0 when the chain is whole, else name the first bad record')
     .action(() => {
       const result = withDb((_db, log) => log.verify());
-      if (!result.ok) throw new CliFailure(`audit chain broken at record ${result.seq}: ${result.reason}`);
+      if (!result.ok) {
+        throw new CliFailure(
+          `audit chain broken at record ${result.seq}: ${result.reason}`,
+          1,
+          'AUDIT_CHAIN_BROKEN',
+        );
+      }
       out(`audit chain intact: ${result.count} record(s)`);
     });
   audit
@@ -515,17 +528,17 @@ function reportError(err: unknown, io: CliIo): number {
   }
   if (err instanceof PolicyError) {
     for (const issue of err.issues) write(io.stderr, formatIssue(issue));
-    write(io.stderr, `error: the policy is not valid (${err.issues.length} error(s)); nothing was started`);
+    write(
+      io.stderr,
+      `error [${err.code}]: the policy is not valid (${err.issues.length} error(s)); nothing was started`,
+    );
     return 1;
   }
-  if (err instanceof CliFailure) {
-    write(io.stderr, `error: ${err.message}`);
-    return err.exitCode;
+  if (err instanceof AutonomyError) {
+    write(io.stderr, `error [${err.code}]: ${err.message}`);
+    return err instanceof CliFailure ? err.exitCode : err instanceof ConfigError ? 2 : 1;
   }
-  if (err instanceof ConfigError) {
-    write(io.stderr, `error: ${err.message}`);
-    return 2;
-  }
+  // No code: a bug or a library's error; the stack is there with LOG_LEVEL=debug.
   const e = err as Error;
   write(io.stderr, `error: ${e?.message ?? String(err)}`);
   if (io.env.LOG_LEVEL === 'debug' || io.env.LOG_LEVEL === 'trace') write(io.stderr, String(e?.stack ?? ''));
@@ -605,6 +618,8 @@ async function reloadRunningBot(config: Config, io: CliIo): Promise<void> {
   if (pid === null) {
     throw new CliFailure(
       `no bot is running on ${config.dbFile}; it loads the policy when it starts (check a file with: autonomy policy check FILE)`,
+      1,
+      'CLI_NO_BOT',
     );
   }
   const database = openDatabase(config.dbFile);
@@ -619,7 +634,7 @@ async function reloadRunningBot(config: Config, io: CliIo): Promise<void> {
         const data = (answer.data ?? {}) as { errors?: string[]; version?: number };
         if (answer.kind === 'policy.reject') {
           for (const line of data.errors ?? []) write(io.stderr, line);
-          throw new CliFailure(`policy rejected: ${answer.outcome}`);
+          throw new CliFailure(`policy rejected: ${answer.outcome}`, 1, 'POLICY_INVALID');
         }
         write(io.stdout, answer.outcome ?? answer.kind);
         return;

@@ -27,8 +27,8 @@ import { IncidentAlerts } from './chat/incident-alerts.js';
 import { message } from './chat/message.js';
 import { Outbox } from './chat/outbox.js';
 import { OutboxWorker } from './chat/outbox-worker.js';
-import { inMaintenance } from './chat/routing.js';
-import { SubscriptionStore } from './chat/subscriptions.js';
+import { inMaintenance, serviceChannels, subscribedChannels } from './chat/routing.js';
+import { IncidentSubscriptionStore, SubscriptionStore } from './chat/subscriptions.js';
 import { MuteStore } from './control/mutes.js';
 import { rolesOf } from './control/roles.js';
 import { type ControlStore, isKilled } from './control/state.js';
@@ -104,6 +104,7 @@ export interface Core {
   readonly incidentAlerts: IncidentAlerts;
   readonly skills: SkillStore;
   readonly subscriptions: SubscriptionStore;
+  readonly incidentSubscriptions: IncidentSubscriptionStore;
   readonly commands: CommandServices;
   readonly inbound: ChatInbound;
   /**
@@ -190,6 +191,7 @@ export function createCore(d: CoreDeps): Core {
   // Alert titles and services are the sender's text: screened like every agent post.
   const redact = redactorFor(d.env, d.secrets);
   const screenSource = (text: string, max: number) => screenText(text, max, redact(d.policy()));
+  const incidentSubscriptions = new IncidentSubscriptionStore(database, audit, now);
   const incidentAlerts = new IncidentAlerts({
     database,
     outbox,
@@ -198,6 +200,7 @@ export function createCore(d: CoreDeps): Core {
     key,
     isKilled: (agent) => isKilled(control.snapshot(), agent),
     isMuted: (subject, t) => mutes.isMuted(subject, t) !== null,
+    subscriptions: () => incidentSubscriptions.list(),
     consoleUrl: () => d.config.publicUrl,
     onQueued: queued,
     updateIntervalMs: d.incidentUpdateIntervalMs,
@@ -225,6 +228,13 @@ export function createCore(d: CoreDeps): Core {
       (incident.severity !== 'critical' &&
         mutes.isMuted({ service: incident.service ?? undefined }, t) !== null) ||
       inMaintenance(d.policy(), { service: incident.service, severity: incident.severity }, t) !== null,
+    // Escalations go to the incident's service's or team's route (else the default critical
+    // channels, as before teams), and to the channels subscribed to them.
+    incidentChannels: (incident, policy) => [
+      ...(serviceChannels(policy, incident.service, incident.severity) ??
+        policy.doc.routing.default.critical),
+      ...subscribedChannels(policy, incident.service, incidentSubscriptions.list()),
+    ],
     ackNonce: (id) => key.nonce('incident', id),
     screen: screenSource,
     beforeTick: () => approvals.expireDue(),
@@ -375,6 +385,7 @@ export function createCore(d: CoreDeps): Core {
       unmute: (kind, target, actor) => mutes.unmute(kind, target, actor).message,
     },
     subscriptions,
+    incidentSubscriptions,
     runTrail: (runId) => {
       const run = database.db.select().from(runs).where(eq(runs.id, runId)).get();
       if (run === undefined) return null;
@@ -493,6 +504,7 @@ export function createCore(d: CoreDeps): Core {
     incidentAlerts,
     skills,
     subscriptions,
+    incidentSubscriptions,
     commands,
     inbound,
     onKill,

@@ -70,6 +70,7 @@ describe('autonomy policy', () => {
     expect(r.err).toContain('control.approvalTimeout');
     expect(r.err).toContain('rollout.phase');
     expect(lines.at(-1)).toContain('2 error(s)');
+    expect(lines.at(-1)).toMatch(/^error \[POLICY_INVALID\]: /);
   });
 
   it('check warns about an action its agent may never run, and the file stays valid', async () => {
@@ -103,6 +104,7 @@ describe('autonomy policy', () => {
     const r = await cli('policy', 'reload');
     expect(r.code).toBe(1);
     expect(r.err).toContain('no bot is running');
+    expect(r.err).toMatch(/^error \[CLI_NO_BOT\]: no bot is running/);
   });
 });
 
@@ -163,6 +165,7 @@ describe('autonomy audit', () => {
     const r = await cli('audit', 'verify');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/record 3/);
+    expect(r.err).toMatch(/^error \[AUDIT_CHAIN_BROKEN\]: audit chain broken at record 3/);
   });
 
   it('exports jsonl and csv with the documented fields, honouring --since', async () => {
@@ -216,6 +219,7 @@ describe('autonomy audit', () => {
     const r = await cli('audit', 'export', '--since', 'yesterday-ish');
     expect(r.code).toBe(2);
     expect(r.err).toContain('an age like 7d');
+    expect(r.err).toMatch(/^error \[CLI_USAGE\]: --since "yesterday-ish"/);
   });
 });
 
@@ -253,6 +257,7 @@ describe('autonomy backup', () => {
     const again = await cli('backup', 'backups/copy.db');
     expect(again.code).toBe(1);
     expect(again.err).toContain('never overwrites');
+    expect(again.err).toMatch(/^error \[BACKUP_EXISTS\]: \S+copy\.db exists; choose a new file name/);
   });
 });
 
@@ -284,6 +289,7 @@ describe('chat verbs from the shell (for when chat is down)', () => {
     const bad = await cli('mute', 'service', 'web', 'forever');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('30m, 2h or 1d');
+    expect(bad.err).toMatch(/^error \[CLI_USAGE\]: /);
     const unknown = await cli('ack', 'i42');
     expect(unknown.out).toMatch(/i42/);
     const none = await cli('approve', 'a9');
@@ -332,6 +338,7 @@ describe('autonomy digest --preview and simulate', () => {
     const bad = await cli('simulate', '--policy', 'policy/bot.policy.yaml');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/bot\.policy\.yaml:\d+:\d+ {2}rollout\.phase/);
+    expect(bad.err).toContain('error [POLICY_INVALID]: 1 error(s) in the candidate policy');
   });
 });
 
@@ -349,6 +356,8 @@ describe('autonomy drift accept', () => {
 
     const bad = await cli('drift', 'accept', 'passwd');
     expect(bad.code).toBe(1);
-    expect(bad.err).toContain('not in drift.watch: passwd (watched: nginx.conf); nothing was changed');
+    expect(bad.err).toContain(
+      'error [DRIFT_NOT_WATCHED]: not in drift.watch: passwd (watched: nginx.conf); nothing was changed',
+    );
   });
 });

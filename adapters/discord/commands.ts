@@ -41,7 +41,10 @@ export const VERB_OPTIONS: Readonly<Record<Verb, readonly OptionSpec[]>> = {
     { name: 'id', description: 'approval id, like a12', kind: 'string', required: true },
     { name: 'reason', description: 'why not', kind: 'string' },
   ],
-  incidents: [],
+  incidents: [
+    { name: 'of', description: 'service or team', kind: 'string' },
+    { name: 'name', description: 'the service (or glob) or team', kind: 'string' },
+  ],
   ack: [{ name: 'id', description: 'incident id, like i7', kind: 'string', required: true }],
   resolve: [
     { name: 'id', description: 'incident id, like i7', kind: 'string', required: true },
@@ -63,8 +66,15 @@ export const VERB_OPTIONS: Readonly<Record<Verb, readonly OptionSpec[]>> = {
     { name: 'reason', description: 'why (required to change the phase)', kind: 'string' },
   ],
   digest: [],
-  subscribe: [],
-  unsubscribe: [],
+  subscribe: [
+    { name: 'to', description: 'digest (default), service or team', kind: 'string' },
+    { name: 'name', description: 'the service (or glob) or team', kind: 'string' },
+  ],
+  unsubscribe: [
+    { name: 'from', description: 'digest (default), service or team', kind: 'string' },
+    { name: 'name', description: 'the service (or glob) or team', kind: 'string' },
+  ],
+  subscriptions: [],
   audit: [{ name: 'run', description: 'run id', kind: 'string', required: true }],
   skills: [],
 };

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { AutonomyError } from '../../src/process/errors.js';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';
 
@@ -63,7 +64,9 @@ export function listen(app: Hono, host: string, port: number): Promise<RunningSe
           : err.code === 'EACCES'
             ? `not allowed to listen on ${host}:${port}; use a port above 1023 (AUTONOMY_PORT)`
             : `cannot listen on ${host}:${port}: ${err.message}`;
-      reject(new Error(hint, { cause: err }));
+      reject(
+        new AutonomyError(err.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'LISTEN_FAILED', hint, { cause: err }),
+      );
     };
     server.once('error', onError);
     server.listen(port, host);

@@ -17,6 +17,7 @@ import { effectivePhase } from '../policy/decide.js';
 import { bindingHash, checkParams } from '../policy/params.js';
 import type { Authorisation, CompiledAction, DecisionState, Params, Policy } from '../policy/types.js';
 import type { AgentName } from '../policy/vocabulary.js';
+import { AutonomyError, type AutonomyErrorOptions } from '../process/errors.js';
 import type { NewId } from '../process/ids.js';
 
 /** The kill and phase facts a grant needs (a ControlSnapshot fits). */
@@ -64,8 +65,10 @@ export interface CreateGrant {
 }
 
 /** A grant that cannot be made or changed as asked; the message says why and what to do. */
-export class GrantRefusal extends Error {
-  readonly code = 'GRANT_REFUSED';
+export class GrantRefusal extends AutonomyError {
+  constructor(message: string, options?: AutonomyErrorOptions) {
+    super('GRANT_REFUSED', message, options);
+  }
 }
 
 const MAX_HOURS = 168;

@@ -14,6 +14,7 @@
  *   (a signal, an agent run, a page). The run's own id and output digest do not count.
  */
 import type { PolicyDoc } from '../policy/schema.js';
+import { AutonomyError } from '../process/errors.js';
 import type { RunRequest } from './run-request.js';
 
 export type RequiredRunField = PolicyDoc['evidence']['required'][number];
@@ -35,15 +36,13 @@ export function missingRunFields(required: readonly RequiredRunField[], req: Run
 }
 
 /** Thrown by the runner for a run refused before it started; the refusal is audited (`run.refused`). */
-export class RunRefusedError extends Error {
-  readonly code = 'RUN_REFUSED';
-  override readonly name = 'RunRefusedError';
-
+export class RunRefusedError extends AutonomyError {
   constructor(
     readonly actionId: string,
     readonly missing: readonly RequiredRunField[],
   ) {
     super(
+      'RUN_REFUSED',
       `${actionId} was not run: its run record would lack ${missing.join(', ')}, which the policy requires ` +
         `(evidence.required); ${advice(missing)}`,
     );

@@ -19,6 +19,7 @@ import type { Database } from '../db/connection.js';
 import { runs } from '../db/schema.js';
 import { checkParams } from '../policy/params.js';
 import type { AgentName, BuiltinName, Tier } from '../policy/vocabulary.js';
+import { AutonomyError } from '../process/errors.js';
 import type { Clock, NewId } from '../process/ids.js';
 import type { Logger } from '../process/log.js';
 import { runningIdentity } from '../process/proc-identity.js';
@@ -143,9 +144,10 @@ interface Entry {
   done: Promise<unknown>;
 }
 
-export class RunnerClosedError extends Error {
-  readonly code = 'RUNNER_CLOSED';
-  override readonly name = 'RunnerClosedError';
+export class RunnerClosedError extends AutonomyError {
+  constructor(message: string) {
+    super('RUNNER_CLOSED', message);
+  }
 }
 
 export class Runner implements Service {

@@ -4,6 +4,8 @@
  * `ChatInbound` with a normalised event; they render `ChatMessage`s and report delivery errors
  * as `DeliveryError` so the outbox can retry (honouring Retry-After) or give up.
  */
+
+import { AutonomyError } from '../process/errors.js';
 import type { Service } from '../service.js';
 import type { ButtonAction, ChatMessage } from './message.js';
 
@@ -20,8 +22,7 @@ export interface PostOptions {
   readonly thread?: string;
 }
 
-export class DeliveryError extends Error {
-  readonly code = 'DELIVERY_FAILED';
+export class DeliveryError extends AutonomyError {
   constructor(
     message: string,
     readonly options: {
@@ -35,7 +36,7 @@ export class DeliveryError extends Error {
       readonly cause?: unknown;
     },
   ) {
-    super(message, { cause: options.cause });
+    super('DELIVERY_FAILED', message, { cause: options.cause });
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { AutonomyError } from '../process/errors.js';
 
 export type ButtonScope = 'approval' | 'incident';
 
@@ -56,7 +57,8 @@ export function loadOrCreateButtonKey(file: string): ButtonKey {
     linkSync(tmp, file);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new Error(
+      throw new AutonomyError(
+        'BUTTON_KEY_INVALID',
         `cannot write the button key ${file}: ${(cause as Error).message}. Check that the data folder is writable.`,
         { cause },
       );
@@ -65,7 +67,11 @@ export function loadOrCreateButtonKey(file: string): ButtonKey {
     rmSync(tmp, { force: true });
   }
   const made = readKeyFile(file);
-  if (made === null) throw new Error(`the button key ${file} vanished while it was being made; start again`);
+  if (made === null) {
+    throw new AutonomyError('BUTTON_KEY_INVALID', `the button key ${file} vanished while it was being made`, {
+      fix: 'start again',
+    });
+  }
   return new ButtonKey(made);
 }
 
@@ -75,10 +81,18 @@ function readKeyFile(file: string): Buffer | null {
     text = readFileSync(file, 'utf8').trim();
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read the button key ${file}: ${(cause as Error).message}`, { cause });
+    throw new AutonomyError(
+      'BUTTON_KEY_INVALID',
+      `cannot read the button key ${file}: ${(cause as Error).message}`,
+      {
+        cause,
+        fix: 'check that the bot can read the data folder',
+      },
+    );
   }
   if (!/^[0-9a-f]{32,128}$/.test(text)) {
-    throw new Error(
+    throw new AutonomyError(
+      'BUTTON_KEY_INVALID',
       `the button key ${file} is damaged (expected 64 hex characters). Delete it to make a new one; ` +
         'buttons already posted will then be refused (typed `/autonomy approve <id>` still works).',
     );

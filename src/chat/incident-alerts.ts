@@ -1,6 +1,7 @@
 /**
- * Incident changes become chat alerts: one post per incident to the channels routing names for the
- * responsible agent and severity, then updates in place (with the signal count) at most every few
+ * Incident changes become chat alerts: one post per incident to the channels routing names for its
+ * service, team, responsible agent and severity, and to the channels subscribed to them
+ * (routing.ts postChannels), then updates in place (with the signal count) at most every few
  * seconds, so 10,000 identical alerts make one message, not 10,000. Mutes, maintenance windows
  * and the agent's kill switch hold back posts, never storage. The card shows the incident's state,
  * its source's links and the buttons for it (incident-card.ts); everything else about the incident
@@ -22,7 +23,7 @@ import { outboxIdOf } from './incident-thread.js';
 import { type ChatMessage, message, messageSchema } from './message.js';
 import type { Outbox } from './outbox.js';
 import { formatMs } from './outbox-delivery.js';
-import { channelsFor, inMaintenance } from './routing.js';
+import { type IncidentSubscription, inMaintenance, postChannels } from './routing.js';
 import {
   STALE_STORM_LOOKBACK_MS,
   type Storm,
@@ -56,6 +57,8 @@ export interface IncidentAlertsOptions {
     subject: { agent: AgentName; signature?: string; service?: string },
     now: number,
   ) => boolean;
+  /** Channels subscribed to services' and teams' incidents (they get the card and thread too). */
+  readonly subscriptions?: () => readonly IncidentSubscription[];
   /** Link to the console for the full text (AUTONOMY_PUBLIC_URL or the local URL), if any. */
   readonly consoleUrl?: () => string | null;
   readonly updateIntervalMs?: number;
@@ -244,7 +247,8 @@ export class IncidentAlerts implements Service {
         // channel's rate of new cards, the incident folds into the channel's storm card instead.
         const settings = stormSettings(policy);
         const posted: MessageRef[] = [];
-        for (const channel of channelsFor(policy, agent, c.severity)) {
+        const subject = { agent, severity: c.severity, service: c.service };
+        for (const channel of postChannels(policy, subject, o.subscriptions?.() ?? [])) {
           const storm = this.#storms.arrive(channel, now, settings);
           if (storm !== null) {
             this.#storms.fold(storm, c);

@@ -4,6 +4,7 @@
  * them. Whether a post is held back (mutes, maintenance windows) is decided elsewhere: see
  * src/control/mutes.ts and maintenance.ts (re-exported here).
  */
+import { serviceMatches, serviceRouteOf, teamOf } from '../policy/teams.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName, Severity } from '../policy/vocabulary.js';
 
@@ -21,6 +22,65 @@ export {
 export function channelsFor(policy: Policy, agent: AgentName, severity: Severity): string[] {
   const routing = policy.doc.routing;
   return unique(routing.agents[agent]?.[severity] ?? routing.default[severity]);
+}
+
+/** A channel's subscription to a service's (name or glob) or a team's incidents. */
+export interface IncidentSubscription {
+  readonly channel: string;
+  readonly scope: 'service' | 'team';
+  readonly name: string;
+}
+
+/** What a post is: who speaks, how bad, and about which service (if any). */
+export interface PostSubject {
+  readonly agent: AgentName;
+  readonly severity: Severity;
+  readonly service?: string | null;
+}
+
+/**
+ * Where an incident's card and thread, and an agent's post, go. The first route that sets the
+ * severity wins: the service's (`routing.services`), its team's channels (`teams`), the agent's
+ * (`routing.agents`), the default; an empty list there means "nowhere". Then every channel
+ * subscribed to the service (a name or glob that matches it) or to its team is added.
+ */
+export function postChannels(
+  policy: Policy,
+  subject: PostSubject,
+  subscriptions: readonly IncidentSubscription[] = [],
+): string[] {
+  const { agent, severity } = subject;
+  const service = subject.service ?? null;
+  const routed = serviceChannels(policy, service, severity) ?? channelsFor(policy, agent, severity);
+  return unique([...routed, ...subscribedChannels(policy, service, subscriptions)]);
+}
+
+/**
+ * The route the policy gives `service` itself at `severity`: its `routing.services` entry, else its
+ * team's channels; undefined when neither sets the severity (the caller falls back).
+ */
+export function serviceChannels(
+  policy: Policy,
+  service: string | null | undefined,
+  severity: Severity,
+): readonly string[] | undefined {
+  if (service == null) return undefined;
+  return serviceRouteOf(policy.doc, service)?.[severity] ?? teamOf(policy.doc, service)?.channels[severity];
+}
+
+/** The channels subscribed to `service` (by a name or glob that matches it) or to its team. */
+export function subscribedChannels(
+  policy: Policy,
+  service: string | null | undefined,
+  subscriptions: readonly IncidentSubscription[],
+): string[] {
+  if (service == null || subscriptions.length === 0) return [];
+  const team = teamOf(policy.doc, service)?.name;
+  return unique(
+    subscriptions
+      .filter((s) => (s.scope === 'service' ? serviceMatches(s.name, service) : s.name === team))
+      .map((s) => s.channel),
+  );
 }
 
 /** Where approval requests are posted (`control.approvalChannels`; never empty). */

@@ -1,11 +1,14 @@
 /**
- * Channels that asked for the weekly digest (`/autonomy subscribe`). Digest recipients are the
- * policy's digest channels plus these. Every change is audited with who made it.
+ * What channels asked for: the weekly digest (`/autonomy subscribe digest`; recipients are the
+ * policy's digest channels plus these), and a service's or team's incidents
+ * (`/autonomy subscribe service|team <name>`; routing.ts adds these channels to the policy's route).
+ * Every change is audited with who made it.
  */
-import { eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { AuditLog } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
-import { subscriptions } from '../db/schema.js';
+import { incidentSubscriptions, type SubscriptionScope, subscriptions } from '../db/schema.js';
+import type { IncidentSubscription } from './routing.js';
 
 export class SubscriptionStore {
   constructor(
@@ -57,5 +60,63 @@ export class SubscriptionStore {
       .from(subscriptions)
       .all()
       .map((r) => r.channel);
+  }
+}
+
+/** Channels subscribed to a service's (name or glob) or a team's incidents. */
+export class IncidentSubscriptionStore {
+  constructor(
+    private readonly database: Database,
+    private readonly audit: AuditLog,
+    private readonly now: () => number,
+  ) {}
+
+  /** true when the subscription was added; false when the channel already had it. */
+  subscribe(channel: string, scope: SubscriptionScope, name: string, actor: string): boolean {
+    return writeTransaction(this.database, () => {
+      const added =
+        this.database.db
+          .insert(incidentSubscriptions)
+          .values({ channel, scope, name, subscribedBy: actor, at: this.now() })
+          .onConflictDoNothing()
+          .run().changes > 0;
+      if (added)
+        this.audit.appendInTx({
+          kind: 'incidents.subscribe',
+          actor,
+          outcome: `${channel} subscribed to ${scope} ${name}`,
+          data: { channel, scope, name },
+        });
+      return added;
+    });
+  }
+
+  /** true when the subscription was removed; false when the channel did not have it. */
+  unsubscribe(channel: string, scope: SubscriptionScope, name: string, actor: string): boolean {
+    return writeTransaction(this.database, () => {
+      const t = incidentSubscriptions;
+      const removed =
+        this.database.db
+          .delete(t)
+          .where(and(eq(t.channel, channel), eq(t.scope, scope), eq(t.name, name)))
+          .run().changes > 0;
+      if (removed)
+        this.audit.appendInTx({
+          kind: 'incidents.unsubscribe',
+          actor,
+          outcome: `${channel} unsubscribed from ${scope} ${name}`,
+          data: { channel, scope, name },
+        });
+      return removed;
+    });
+  }
+
+  /** Every subscription, or one channel's, oldest first. */
+  list(channel?: string): IncidentSubscription[] {
+    const t = incidentSubscriptions;
+    const q = this.database.db.select({ channel: t.channel, scope: t.scope, name: t.name }).from(t);
+    return (channel === undefined ? q : q.where(eq(t.channel, channel)))
+      .orderBy(asc(t.at), asc(t.name))
+      .all();
   }
 }

@@ -9,6 +9,7 @@ import { is, Param, Placeholder, type Query } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as drizzleMigrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { AutonomyError } from '../process/errors.js';
 import { packageRoot } from '../process/package-root.js';
 import * as schema from './schema.js';
 
@@ -44,7 +45,8 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database 
   try {
     sqlite = new BetterSqlite3(file, { readonly, fileMustExist: readonly });
   } catch (cause) {
-    throw new Error(
+    throw new AutonomyError(
+      'DB_OPEN_FAILED',
       `cannot open the database ${file}: ${(cause as Error).message}. Check AUTONOMY_DB and that its folder is writable.`,
       { cause },
     );
@@ -88,8 +90,12 @@ export interface MigrateResult {
  */
 export function migrate(database: Database, folder: string = migrationsFolder()): MigrateResult {
   if (!existsSync(join(folder, 'meta', '_journal.json'))) {
-    throw new Error(
-      `no migrations in ${folder}: the package is incomplete; reinstall it (migrations/ ships with it)`,
+    throw new AutonomyError(
+      'DB_MIGRATIONS_MISSING',
+      `no migrations in ${folder}: the package is incomplete`,
+      {
+        fix: 'reinstall it (migrations/ ships with it)',
+      },
     );
   }
   const available = readMigrationFiles({ migrationsFolder: folder }).length;
@@ -101,7 +107,8 @@ export function migrate(database: Database, folder: string = migrationsFolder())
     try {
       drizzleMigrate(database.db, { migrationsFolder: folder, migrationsTable: MIGRATIONS_TABLE });
     } catch (cause) {
-      throw new Error(
+      throw new AutonomyError(
+        'DB_MIGRATE_FAILED',
         `migrating ${database.file} failed: ${(cause as Error).message}. ` +
           'Restore a backup or move the file aside and start again.',
         { cause },
@@ -205,7 +212,9 @@ export function fastStatement<Values extends Record<string, unknown>>(
  */
 export async function backupDatabase(database: Database, target: string): Promise<{ pages: number }> {
   if (existsSync(target))
-    throw new Error(`${target} exists; choose a new file name (a backup never overwrites)`);
+    throw new AutonomyError('BACKUP_EXISTS', `${target} exists`, {
+      fix: 'choose a new file name (a backup never overwrites)',
+    });
   mkdirSync(dirname(resolve(target)), { recursive: true });
   const result = await database.sqlite.backup(target);
   return { pages: result.totalPages };

@@ -5,16 +5,17 @@
  * secret different) into a DemoError that says what to do.
  */
 import { createHmac } from 'node:crypto';
+import { AutonomyError, type AutonomyErrorOptions, type ErrorCode } from '../process/errors.js';
 import type { DemoRequest } from './payloads.js';
 
-/** A failure the user can fix: printed as-is, with its exit code. */
-export class DemoError extends Error {
+/** A failure the user can fix: printed as-is, with its code and exit code. */
+export class DemoError extends AutonomyError {
   constructor(
     message: string,
     readonly exitCode = 1,
-    options?: ErrorOptions,
+    options: AutonomyErrorOptions & { readonly code?: ErrorCode } = {},
   ) {
-    super(message, options);
+    super(options.code ?? 'DEMO_FAILED', message, options);
   }
 }
 
@@ -51,7 +52,7 @@ function unreachable(url: string, err: unknown): DemoError {
   return new DemoError(
     `cannot reach the bot at ${url} (${why}): start one with \`npm start\`, or pass its address with --url URL`,
     1,
-    { cause: err },
+    { cause: err, code: 'DEMO_UNREACHABLE' },
   );
 }
 
@@ -82,6 +83,8 @@ export async function botFacts(url: string, fetchFn: Fetch = fetch): Promise<Bot
   if (body === null || typeof body.status !== 'string') {
     throw new DemoError(
       `something answers at ${url}, but not an autonomy bot (GET /healthz: ${answer.status}); check --url`,
+      1,
+      { code: 'DEMO_NOT_A_BOT' },
     );
   }
   const policy = (body.policy ?? {}) as { file?: unknown; phase?: unknown };
@@ -109,12 +112,16 @@ export async function send(target: Target, req: DemoRequest, fetchFn: Fetch = fe
     throw new DemoError(
       `the bot at ${target.url} refused the ingest token from ${target.tokenSource} (401): set ` +
         'AUTONOMY_INGEST_TOKEN to its token, or AUTONOMY_DB to its database (the token is in the ingest-token file next to it)',
+      1,
+      { code: 'DEMO_REFUSED' },
     );
   }
   if (answer.status === 401 && req.auth === 'github') {
     throw new DemoError(
       `the bot at ${target.url} refused the GitHub signature (401): GITHUB_WEBHOOK_SECRET here must be the ` +
         "bot's secret; unset it to send the CI failure as a generic event instead",
+      1,
+      { code: 'DEMO_REFUSED' },
     );
   }
   return answer;

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Bot, BotOptions } from '../main.js';
 import { loadConfig } from '../process/config.js';
+import { errorCode } from '../process/errors.js';
 import { packageRoot } from '../process/package-root.js';
 import { ConsoleFeed, type FeedEntry, sleep, waitForReactions } from './console-feed.js';
 import { accepted, botFacts, DemoError, describeAnswer, type Fetch, send, type Target } from './driver.js';
@@ -193,6 +194,7 @@ export async function driveRunningBot(o: DemoOptions & { readonly url?: string }
     throw new DemoError(
       `--url ${JSON.stringify(url)}: give the bot's address, e.g. http://127.0.0.1:8787`,
       2,
+      { code: 'CLI_USAGE' },
     );
   }
   let ingestToken = config.ingestToken;
@@ -205,6 +207,8 @@ export async function driveRunningBot(o: DemoOptions & { readonly url?: string }
       throw new DemoError(
         `no ingest token: set AUTONOMY_INGEST_TOKEN to the bot's token, or AUTONOMY_DB to its database ` +
           `(the token is kept next to it, in ingest-token; there is none in ${config.dataDir})`,
+        1,
+        { code: 'DEMO_NO_TOKEN' },
       );
     }
   }
@@ -252,6 +256,7 @@ export async function startDemo(
       `the demo's actions run \`node demo/actions/...\` from the working directory, and ${o.cwd} has none: ` +
         `run it from ${root} (cd ${root} && npm run demo)`,
       2,
+      { code: 'DEMO_WRONG_FOLDER' },
     );
   }
   const given = o.dataDir !== undefined;
@@ -261,6 +266,7 @@ export async function startDemo(
     throw new DemoError(
       `${dbFile} exists: the demo starts from a fresh database; give --data an empty folder`,
       2,
+      { code: 'DEMO_DATA_NOT_EMPTY' },
     );
   }
   const work = join(dir, 'work');
@@ -287,12 +293,11 @@ export async function startDemo(
     bot = await o.start({ env, cwd: o.cwd, now: o.now, logDestination: log, print: () => {} });
   } catch (err) {
     cleanup();
-    const message = (err as Error).message ?? String(err);
-    if (/is in use/.test(message)) {
+    if (errorCode(err) === 'PORT_IN_USE') {
       throw new DemoError(
-        `${message}, e.g. AUTONOMY_PORT=0 npm run demo; or drive the bot that is running there: autonomy demo --url`,
+        `${(err as Error).message}, e.g. AUTONOMY_PORT=0 npm run demo; or drive the bot that is running there: autonomy demo --url`,
         1,
-        { cause: err },
+        { cause: err, code: 'PORT_IN_USE' },
       );
     }
     throw err;

@@ -41,12 +41,15 @@ export async function evalCommand(c: EvalCommand): Promise<void> {
         ...loaded.issues.map(formatIssue),
         `${loaded.issues.length} error(s) in the scenarios; nothing was run`,
       ].join('\n'),
+      { code: 'EVAL_SCENARIOS_INVALID' },
     );
   }
   const agents = c.agents ?? [];
   const scenarios = loaded.scenarios.filter((s) => agents.length === 0 || agents.includes(s.agent));
   if (scenarios.length === 0)
-    throw new EvalFailure(`no scenario in ${c.scenariosDir} is for ${agents.join(' or ')}; nothing was run`);
+    throw new EvalFailure(`no scenario in ${c.scenariosDir} is for ${agents.join(' or ')}; nothing was run`, {
+      code: 'EVAL_SCENARIOS_INVALID',
+    });
   for (const line of catalogIssues(scenarios, c.policy)) c.err(`warning: ${line}`);
   const runs = await runEval({
     policy: c.policy,
@@ -86,5 +89,5 @@ export async function evalCommand(c: EvalCommand): Promise<void> {
       ),
     );
   } else c.out(cards.map(formatScorecard).join('\n\n'));
-  if (verdict !== null) throw new EvalFailure(verdict);
+  if (verdict !== null) throw new EvalFailure(verdict, { code: 'EVAL_NO_ANSWERS' });
 }

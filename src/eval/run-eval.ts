@@ -29,6 +29,7 @@ import type { UsageStore } from '../llm/usage.js';
 import { decide } from '../policy/decide.js';
 import type { DecisionState, Params, Policy } from '../policy/types.js';
 import type { Verdict } from '../policy/vocabulary.js';
+import { AutonomyError, type AutonomyErrorOptions, type ErrorCode } from '../process/errors.js';
 import { classesOf, matches, type Scenario } from './scenario.js';
 import { turnOf } from './turns.js';
 
@@ -84,8 +85,10 @@ export interface ModelRun {
 }
 
 /** No model server answers: nothing was evaluated. The message says how to fix it. */
-export class EvalFailure extends Error {
-  override readonly name = 'EvalFailure';
+export class EvalFailure extends AutonomyError {
+  constructor(message: string, options: AutonomyErrorOptions & { readonly code?: ErrorCode } = {}) {
+    super(options.code ?? 'EVAL_NO_MODEL', message, options);
+  }
 }
 
 export interface EvalOptions {
@@ -284,7 +287,9 @@ async function runScenario(
   };
   const profile = turnOf(s.agent, s.task);
   if (profile === undefined)
-    throw new EvalFailure(`${s.file}: ${s.id}: ${s.agent} has no turn named ${s.task}`);
+    throw new EvalFailure(`${s.file}: ${s.id}: ${s.agent} has no turn named ${s.task}`, {
+      code: 'EVAL_SCENARIOS_INVALID',
+    });
   const classes = classesOf(s);
   const turn = await takeTurn(ctx, {
     task: profile.task,

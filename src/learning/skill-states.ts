@@ -13,6 +13,7 @@
  * would have to be. A rolled-back skill stays rolled back: it did not help, and is not re-drafted.
  */
 import type { SkillState } from '../db/schema.js';
+import { AutonomyError } from '../process/errors.js';
 
 export const SKILL_MOVES: Readonly<Record<SkillState, readonly SkillState[]>> = {
   draft: ['proposed', 'promoted', 'stale'],
@@ -24,9 +25,7 @@ export const SKILL_MOVES: Readonly<Record<SkillState, readonly SkillState[]>> = 
 };
 
 /** A move the state machine does not allow; nothing was changed. */
-export class SkillTransitionError extends Error {
-  readonly code = 'SKILL_TRANSITION';
-  override readonly name = 'SkillTransitionError';
+export class SkillTransitionError extends AutonomyError {
   constructor(
     readonly skillId: string,
     readonly from: SkillState,
@@ -34,6 +33,7 @@ export class SkillTransitionError extends Error {
   ) {
     const allowedFrom = (Object.keys(SKILL_MOVES) as SkillState[]).filter((s) => SKILL_MOVES[s].includes(to));
     super(
+      'SKILL_TRANSITION',
       `skill ${skillId} is ${from}, so it cannot become ${to}` +
         (allowedFrom.length > 0 ? ` (only a skill that is ${allowedFrom.join(' or ')} can)` : '') +
         '; see `/autonomy skills` for its state',
@@ -42,11 +42,12 @@ export class SkillTransitionError extends Error {
 }
 
 /** An unknown skill id. */
-export class UnknownSkillError extends Error {
-  readonly code = 'UNKNOWN_SKILL';
-  override readonly name = 'UnknownSkillError';
+export class UnknownSkillError extends AutonomyError {
   constructor(readonly skillId: string) {
-    super(`no skill ${JSON.stringify(skillId.slice(0, 80))}; \`/autonomy skills\` lists them`);
+    super(
+      'UNKNOWN_SKILL',
+      `no skill ${JSON.stringify(skillId.slice(0, 80))}; \`/autonomy skills\` lists them`,
+    );
   }
 }
 

@@ -3,6 +3,7 @@
  * this). One chat call, abortable by `signal`, answering with the text and the token counts the
  * server reported.
  */
+import { AutonomyError } from '../process/errors.js';
 
 export interface LlmMessage {
   readonly role: 'system' | 'user' | 'assistant';
@@ -43,11 +44,10 @@ export interface ModelClient {
 }
 
 /** A model server said no (HTTP status) or could not be reached; never carries secrets. */
-export class ModelCallError extends Error {
+export class ModelCallError extends AutonomyError {
   readonly status: number | null;
   constructor(message: string, status: number | null, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ModelCallError';
+    super('MODEL_CALL_FAILED', message, { cause: options?.cause });
     this.status = status;
   }
 }

@@ -2,6 +2,7 @@
  * Problems found in a policy file, each with where it is (file, line, column, dotted path) and what
  * to write instead. `autonomy policy check` prints them one per line with `formatIssue()`.
  */
+import { AutonomyError } from '../process/errors.js';
 
 export interface PolicyIssue {
   readonly file: string;
@@ -50,16 +51,14 @@ export function sortIssues(issues: readonly PolicyIssue[]): PolicyIssue[] {
 }
 
 /** Thrown where a valid policy is required and the file is not one (e.g. at start). */
-export class PolicyError extends Error {
-  readonly code = 'POLICY_INVALID';
+export class PolicyError extends AutonomyError {
   readonly issues: readonly PolicyIssue[];
 
   constructor(issues: readonly PolicyIssue[], options?: { cause?: unknown }) {
     const first = issues[0];
     const head = first === undefined ? 'the policy is invalid' : formatIssue(first);
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem(s))` : '';
-    super(`${head}${more}; run \`autonomy policy check\` to see them all`, options);
-    this.name = 'PolicyError';
+    super('POLICY_INVALID', `${head}${more}; run \`autonomy policy check\` to see them all`, options);
     this.issues = issues;
   }
 }

@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AGENTS, type AgentName } from '../policy/vocabulary.js';
+import { AutonomyError, type AutonomyErrorOptions } from './errors.js';
 import { packageRoot } from './package-root.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -119,8 +120,10 @@ export interface Config {
   readonly discord: { token: string; guildId: string | null; apiUrl: string | null } | null;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends AutonomyError {
+  constructor(message: string, options?: AutonomyErrorOptions) {
+    super('CONFIG_INVALID', message, options);
+  }
 }
 
 /** Reads the configuration; throws ConfigError naming each bad variable and what it takes. */

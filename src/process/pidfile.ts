@@ -11,6 +11,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AutonomyError } from './errors.js';
 import { processIdentity } from './proc-identity.js';
 
 export function pidFilePath(dataDir: string): string {
@@ -51,16 +52,23 @@ export function claimPidFile(dataDir: string, pid = process.pid): () => void {
   const path = pidFilePath(dataDir);
   const other = runningPid(dataDir);
   if (other !== null) {
-    throw new Error(
-      `another autonomy (pid ${other}) is running on ${dataDir}; stop it first, or set AUTONOMY_DB to another file`,
-    );
+    throw new AutonomyError('DATA_DIR_IN_USE', `another autonomy (pid ${other}) is running on ${dataDir}`, {
+      fix: 'stop it first, or set AUTONOMY_DB to another file',
+    });
   }
   // A file left by a crash names a dead (or reused) pid: take it over. `wx` makes two racing starts fail one.
   rmSync(path, { force: true });
   try {
     writeFileSync(path, `${pid}\n${processIdentity(pid) ?? ''}\n`, { mode: 0o644, flag: 'wx' });
   } catch (cause) {
-    throw new Error(`another autonomy is starting on ${dataDir} at the same moment; try again`, { cause });
+    throw new AutonomyError(
+      'DATA_DIR_IN_USE',
+      `another autonomy is starting on ${dataDir} at the same moment`,
+      {
+        cause,
+        fix: 'try again',
+      },
+    );
   }
   let released = false;
   return () => {

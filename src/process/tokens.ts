@@ -22,6 +22,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { AutonomyError, type AutonomyErrorOptions } from './errors.js';
 
 export type TokenSource = 'env' | 'file' | 'generated';
 
@@ -38,8 +39,10 @@ export const MIN_TOKEN_LENGTH = 16;
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
 const VALID = /^[\x21-\x7e]+$/;
 
-export class TokenError extends Error {
-  readonly code = 'TOKEN_INVALID';
+export class TokenError extends AutonomyError {
+  constructor(message: string, options?: AutonomyErrorOptions) {
+    super('TOKEN_INVALID', message, options);
+  }
 }
 
 /** `ingest-token` -> `AUTONOMY_INGEST_TOKEN`, the variable that overrides it. */

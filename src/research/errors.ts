@@ -3,6 +3,7 @@
  * person can read (it says what was wrong and, where there is one, what to change). Messages name
  * URLs and hosts, never request headers; the original error is kept as `cause`.
  */
+import { AutonomyError } from '../process/errors.js';
 
 export type ResearchErrorCode =
   /** The policy does not give this agent the tool (research.tools, research.domains). */
@@ -37,15 +38,12 @@ export type ResearchErrorCode =
   /** The search endpoint's answer is not SearXNG JSON. */
   | 'bad-search-reply';
 
-export class ResearchError extends Error {
-  readonly code: ResearchErrorCode;
+export class ResearchError extends AutonomyError<ResearchErrorCode> {
   /** The HTTP status, for `http-status`. */
   readonly status: number | null;
 
   constructor(code: ResearchErrorCode, message: string, options?: ErrorOptions & { status?: number }) {
-    super(message, options);
-    this.name = 'ResearchError';
-    this.code = code;
+    super(code, message, { cause: options?.cause });
     this.status = options?.status ?? null;
   }
 }

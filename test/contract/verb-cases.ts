@@ -138,6 +138,15 @@ export const VERB_CASES: readonly VerbCase[] = [
     shows: (_d, state) => [`${get(state, 'incident')}  [critical] Contract disk full on web`],
   },
   {
+    verb: 'incidents',
+    name: "incidents service <glob> lists one service's",
+    say: () => 'incidents service we*',
+    shows: (_d, state) => [
+      '1 open incident(s) of service we*',
+      `${get(state, 'incident')}  [critical] Contract disk full on web`,
+    ],
+  },
+  {
     verb: 'ack',
     name: 'ack acknowledges an incident',
     say: (_d, state) => `ack ${get(state, 'incident')}`,
@@ -204,6 +213,28 @@ export const VERB_CASES: readonly VerbCase[] = [
     name: 'unsubscribe stops it',
     say: () => 'unsubscribe',
     shows: (d) => [`${d.channel} no longer gets the weekly digest`],
+  },
+  {
+    verb: 'subscribe',
+    name: "subscribe service <name> sends a service's incidents here too",
+    say: () => 'subscribe service checkout-*',
+    shows: (d) => [`${d.channel} now gets service checkout-*'s incidents`],
+  },
+  {
+    verb: 'subscriptions',
+    name: "subscriptions lists this channel's",
+    say: () => 'subscriptions',
+    shows: (d) => [`${d.channel} subscribes to 1`, 'service checkout-*'],
+  },
+  {
+    verb: 'unsubscribe',
+    name: 'unsubscribe service <name> stops it',
+    say: () => 'unsubscribe service checkout-*',
+    shows: (d) => [`${d.channel} no longer gets service checkout-*'s incidents by subscription`],
+    async after(d) {
+      const listed = await d.command(d.people.lead, 'subscriptions');
+      if (!listed.text.includes('has no subscriptions')) throw new Error(`still listed:\n${listed.text}`);
+    },
   },
   {
     verb: 'skills',

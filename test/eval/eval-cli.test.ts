@@ -118,6 +118,7 @@ describe('autonomy eval', () => {
     expect(r.err).toContain(`${join(dir, 'broken.yaml')}:4:15  scenarios[0].severity  `);
     expect(r.err).toMatch(/broken\.yaml:2:\d+ {2}scenarios\[0\]\.title /);
     expect(r.err).toMatch(/error\(s\) in the scenarios; nothing was run/);
+    expect(r.err).toMatch(/^error \[EVAL_SCENARIOS_INVALID\]: /);
     expect(r.out).toBe('');
     expect(server.requests).toHaveLength(0);
   });
@@ -128,7 +129,7 @@ describe('autonomy eval', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/answered by model +0 +\(by rules: 12, unavailable 12\)/);
     expect(r.err).toMatch(
-      /^error: missing:7b answered none of the 12 scenarios \(unavailable: missing:7b: .*404/m,
+      /^error \[EVAL_NO_ANSWERS\]: missing:7b answered none of the 12 scenarios \(unavailable: missing:7b: .*404/m,
     );
     expect(r.err).toMatch(/ollama pull missing:7b/);
   });
@@ -137,7 +138,7 @@ describe('autonomy eval', () => {
     server.setUp(false);
     const r = await cli('eval', '--host', server.url, '--scenarios', folder());
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^error: no model server answers at http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.err).toMatch(/^error \[EVAL_NO_MODEL\]: no model server answers at http:\/\/127\.0\.0\.1:\d+/);
     expect(r.err).toMatch(/ollama serve/);
     expect(r.err).not.toMatch(/\n\s+at /);
   });

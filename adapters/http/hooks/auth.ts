@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
+import { TokenError } from '../../../src/process/tokens.js';
 import type { IngestCounters } from './counters.js';
 import { reject } from './reply.js';
 
@@ -42,7 +43,7 @@ function sameToken(given: string, expected: Buffer): boolean {
  */
 export function ingestAuth(options: BearerOptions): MiddlewareHandler {
   if (!TOKEN68.test(options.token)) {
-    throw new Error(
+    throw new TokenError(
       'the ingest token has characters an "Authorization: Bearer" header cannot carry: ' +
         'use letters, digits and - . _ ~ + / (AUTONOMY_INGEST_TOKEN, or delete the ingest-token file to make a new one)',
     );

@@ -8,22 +8,25 @@
  */
 import { ENV_NAME, type Placeholder, placeholders, replacePlaceholders } from '../../policy/placeholders.js';
 import type { Params } from '../../policy/types.js';
+import { AutonomyError } from '../../process/errors.js';
 
 /** A template that cannot be filled: names an unknown param, or an env var where none is allowed. */
-export class TemplateError extends Error {
-  readonly code = 'TEMPLATE_ERROR';
-  override readonly name = 'TemplateError';
+export class TemplateError extends AutonomyError {
+  constructor(message: string) {
+    super('TEMPLATE_ERROR', message);
+  }
 }
 
 /** An http header names an env var that is not set. Carries the name, never a value. */
-export class MissingEnvError extends Error {
-  readonly code = 'MISSING_ENV';
-  override readonly name = 'MissingEnvError';
+export class MissingEnvError extends AutonomyError {
   constructor(
     readonly variable: string,
     where: string,
   ) {
-    super(`${where} needs the env var ${variable}, which is not set; set it where the bot runs and restart`);
+    super(
+      'MISSING_ENV',
+      `${where} needs the env var ${variable}, which is not set; set it where the bot runs and restart`,
+    );
   }
 }
 

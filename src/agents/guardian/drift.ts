@@ -16,6 +16,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Policy } from '../../policy/types.js';
+import { AutonomyError } from '../../process/errors.js';
 import { readState, writeState } from '../runtime/state-file.js';
 import type { AgentContext, Finding } from '../runtime/types.js';
 
@@ -277,14 +278,19 @@ export async function acceptDriftBaselines(
   const unknown = only.filter((f) => !all.some((w) => w.file === f || w.path === f));
   if (unknown.length > 0) {
     const listed = all.map((w) => w.file).join(', ') || 'none';
-    throw new Error(`not in drift.watch: ${unknown.join(', ')} (watched: ${listed}); nothing was changed`);
+    throw new AutonomyError(
+      'DRIFT_NOT_WATCHED',
+      `not in drift.watch: ${unknown.join(', ')} (watched: ${listed}); nothing was changed`,
+    );
   }
   const watched = all.filter((w) => only.length === 0 || only.includes(w.file) || only.includes(w.path));
   const file = join(dataDir, BASELINES_FILE);
   const read = await readState(file, baselinesSchema, emptyBaselines());
   // A damaged file is replaced only when every file is accepted: that is a person starting over.
   if (!read.ok && only.length > 0) {
-    throw new Error(`${read.problem}; or accept every watched file at once to start over`);
+    throw new AutonomyError('DRIFT_BASELINES_DAMAGED', read.problem, {
+      fix: 'or accept every watched file at once to start over',
+    });
   }
   const store = read.ok ? read.value : emptyBaselines();
   const out: AcceptedBaseline[] = [];

@@ -3,12 +3,14 @@
  * core's stores and services, as narrow interfaces so tests can pass the real ones or small
  * fakes), the trigger of a run, and a finished run's result.
  */
+
 import type { Approvals } from '../../actions/approvals/approvals.js';
 import type { Env } from '../../actions/executors/command.js';
 import type { ControlFacts, Grants } from '../../actions/grants.js';
 import type { Runner } from '../../actions/runner.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Outbox } from '../../chat/outbox.js';
+import type { IncidentSubscriptionStore } from '../../chat/subscriptions.js';
 import type { MuteStore } from '../../control/mutes.js';
 import type { Database } from '../../db/connection.js';
 import type { ModelRouter } from '../../llm/router.js';
@@ -69,6 +71,8 @@ export interface AgentPipelineDeps {
   readonly grants?: Pick<Grants, 'findMatching' | 'recordUse'>;
   readonly outbox: Pick<Outbox, 'enqueue'>;
   readonly mutes: Pick<MuteStore, 'isMuted'>;
+  /** Channels subscribed to services' and teams' incidents (routing adds them); absent: none. */
+  readonly incidentSubscriptions?: Pick<IncidentSubscriptionStore, 'list'>;
   /** Wakes the outbox worker after messages were queued. */
   readonly onQueued?: () => void;
   /** The model router; absent: every agent works on rules alone. */

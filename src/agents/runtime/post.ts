@@ -1,12 +1,13 @@
 /**
  * Posting an agent's finding: screened (screen.ts), then routed as incident alerts are
- * (src/chat/incident-alerts.ts): to the channels `routing` names for the agent and severity, held
+ * (src/chat/incident-alerts.ts, one function: postChannels): to the channels routing names for the
+ * service, its team, the agent and severity, and the channels subscribed to them, held
  * back while the agent is killed, the agent, service or signature is muted, or a maintenance
  * window covers the service. Queued to the outbox in one write transaction (one dedupe key per
  * run, post and channel, so a retried handler never posts twice), then the outbox worker is woken.
  */
 import { createHash } from 'node:crypto';
-import { channelsFor, inMaintenance } from '../../chat/routing.js';
+import { inMaintenance, postChannels } from '../../chat/routing.js';
 import { writeTransaction } from '../../db/connection.js';
 import type { Policy } from '../../policy/types.js';
 import type { AgentName } from '../../policy/vocabulary.js';
@@ -72,7 +73,8 @@ export class Poster {
     if (muted !== null) return { queued: false, held: 'muted' };
     const window = inMaintenance(policy, { service, severity: screened.severity }, now);
     if (window !== null) return { queued: false, held: `maintenance window ${window.name}` };
-    const channels = channelsFor(policy, agent, screened.severity);
+    const subject = { agent, severity: screened.severity, service };
+    const channels = postChannels(policy, subject, d.incidentSubscriptions?.list() ?? []);
     if (channels.length === 0)
       return { queued: false, held: `routing sends ${agent}'s ${screened.severity} posts nowhere` };
     try {

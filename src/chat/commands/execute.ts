@@ -15,6 +15,7 @@ import { announceControl } from './announce.js';
 import { ADMIN_ONLY, type Command, parseCommand, spec, VERBS } from './grammar.js';
 import { CommandRefusal, type CommandServices } from './services.js';
 import { renderBudgets, renderStatus } from './status.js';
+import { changeSubscription, filterIncidents, listSubscriptions } from './subscribe.js';
 
 const PHASE_NAMES: Record<Phase, string> = {
   1: 'observe-only',
@@ -186,11 +187,12 @@ async function execute(
         reason: command.verb === 'deny' ? command.reason : null,
       });
     case 'incidents': {
-      const list = s.incidents.list();
-      if (list.length === 0) return reply(actor, 'No open incidents');
+      const list = filterIncidents(policy, s.incidents.list(), command.filter);
+      const of = command.filter === null ? '' : ` of ${command.filter.scope} ${command.filter.name}`;
+      if (list.length === 0) return reply(actor, `No open incidents${of}`);
       return reply(
         actor,
-        `${list.length} open incident(s)`,
+        `${list.length} open incident(s)${of}`,
         list
           .map(
             (i) =>
@@ -231,19 +233,12 @@ async function execute(
     case 'digest':
       return s.digest(cmd.channel, actor);
     case 'subscribe':
-      return reply(
-        actor,
-        s.subscriptions.subscribe(cmd.channel, actor)
-          ? `${cmd.channel} now gets the weekly digest`
-          : `${cmd.channel} already gets the weekly digest`,
-      );
     case 'unsubscribe':
-      return reply(
-        actor,
-        s.subscriptions.unsubscribe(cmd.channel, actor)
-          ? `${cmd.channel} no longer gets the weekly digest`
-          : `${cmd.channel} was not subscribed${policy.doc.metrics.digest.channels.includes(cmd.channel) ? " (it is in the policy's digest channels: change the policy to stop it)" : ''}`,
-      );
+      return reply(actor, changeSubscription(s, command.verb, command.target, cmd.channel, actor));
+    case 'subscriptions': {
+      const { title, body } = listSubscriptions(s, cmd.channel);
+      return reply(actor, title, body);
+    }
     case 'audit': {
       const trail = s.runTrail(command.runId);
       if (trail === null)

@@ -10,6 +10,12 @@ import { AGENTS, type AgentName, type Phase } from '../../policy/vocabulary.js';
 
 export type AgentOrAll = AgentName | 'all';
 export type MuteKind = 'agent' | 'signature' | 'service';
+/** What a channel subscribes to: the weekly digest, or a service's (name or glob) or team's incidents. */
+export type SubscriptionTarget =
+  | { readonly scope: 'digest' }
+  | { readonly scope: 'service' | 'team'; readonly name: string };
+/** Which incidents to list: all open ones, or a service's (name or glob) or team's. */
+export type IncidentFilter = { readonly scope: 'service' | 'team'; readonly name: string } | null;
 
 export type Command =
   | { readonly verb: 'help'; readonly topic: string | null }
@@ -20,7 +26,7 @@ export type Command =
   | { readonly verb: 'approvals' }
   | { readonly verb: 'approve'; readonly id: string }
   | { readonly verb: 'deny'; readonly id: string; readonly reason: string | null }
-  | { readonly verb: 'incidents' }
+  | { readonly verb: 'incidents'; readonly filter: IncidentFilter }
   | { readonly verb: 'ack'; readonly id: string }
   | { readonly verb: 'resolve'; readonly id: string; readonly note: string | null }
   | {
@@ -39,8 +45,9 @@ export type Command =
       readonly reason: string | null;
     }
   | { readonly verb: 'digest' }
-  | { readonly verb: 'subscribe' }
-  | { readonly verb: 'unsubscribe' }
+  | { readonly verb: 'subscribe'; readonly target: SubscriptionTarget }
+  | { readonly verb: 'unsubscribe'; readonly target: SubscriptionTarget }
+  | { readonly verb: 'subscriptions' }
   | { readonly verb: 'audit'; readonly runId: string }
   | { readonly verb: 'skills' };
 
@@ -107,10 +114,10 @@ export const VERBS: readonly VerbSpec[] = [
   },
   {
     verb: 'incidents',
-    usage: 'incidents',
-    summary: 'list open incidents',
+    usage: 'incidents [service <name>|team <name>]',
+    summary: "list open incidents, or one service's or team's",
     roles: 'any',
-    example: 'incidents',
+    example: 'incidents team checkout',
   },
   {
     verb: 'ack',
@@ -156,17 +163,24 @@ export const VERBS: readonly VerbSpec[] = [
   },
   {
     verb: 'subscribe',
-    usage: 'subscribe',
-    summary: 'send the weekly digest to this channel',
+    usage: 'subscribe [digest|service <name>|team <name>]',
+    summary: "send the weekly digest (the default), or a service's or team's incidents, to this channel too",
     roles: ['operator', 'approver', 'admin'],
-    example: 'subscribe',
+    example: 'subscribe team checkout',
   },
   {
     verb: 'unsubscribe',
-    usage: 'unsubscribe',
-    summary: 'stop the weekly digest here',
+    usage: 'unsubscribe [digest|service <name>|team <name>]',
+    summary: 'stop a subscription of this channel',
     roles: ['operator', 'approver', 'admin'],
-    example: 'unsubscribe',
+    example: 'unsubscribe service checkout-*',
+  },
+  {
+    verb: 'subscriptions',
+    usage: 'subscriptions',
+    summary: "list this channel's subscriptions",
+    roles: 'any',
+    example: 'subscriptions',
   },
   {
     verb: 'audit',
@@ -245,6 +259,33 @@ function shortId(word: string | undefined, prefix: 'a' | 'i', what: string, usag
   );
 }
 
+/** `digest`, or `service <name>` / `team <name>` (a service may be a glob like checkout-*). */
+function scoped<S extends 'digest' | 'service' | 'team'>(
+  args: readonly string[],
+  scopes: readonly S[],
+  usage: string,
+): Extract<SubscriptionTarget, { scope: S }> {
+  const word = (args[0] as string).toLowerCase();
+  if (!(scopes as readonly string[]).includes(word)) {
+    const s = suggest(word, scopes);
+    throw new UsageError(
+      `say ${scopes.join(', ').replace(/, ([^,]*)$/, ' or $1')}${s ? ` (did you mean ${s}?)` : ''} (usage: ${usage})`,
+    );
+  }
+  if (word === 'digest') {
+    if (args.length > 1) throw new UsageError(`digest takes no name (usage: ${usage})`);
+    return { scope: 'digest' } as Extract<SubscriptionTarget, { scope: S }>;
+  }
+  const name = args[1];
+  const pattern = word === 'team' ? /^[a-z0-9][a-z0-9._-]{0,63}$/ : /^[A-Za-z0-9*][A-Za-z0-9._*:-]{0,127}$/;
+  if (name === undefined || args.length > 2 || !pattern.test(name)) {
+    const like =
+      word === 'team' ? 'a team name like checkout' : 'a service name or glob like checkout or checkout-*';
+    throw new UsageError(`name one ${word}: ${like} (usage: ${usage})`);
+  }
+  return { scope: word, name } as Extract<SubscriptionTarget, { scope: S }>;
+}
+
 function rest(words: readonly string[]): string | null {
   const text = words.join(' ').trim();
   return text === '' ? null : text.slice(0, 500);
@@ -255,12 +296,18 @@ function parseVerb(verb: Verb, args: readonly string[]): Command {
   switch (verb) {
     case 'help':
       return { verb, topic: args[0]?.toLowerCase() ?? null };
-    case 'status':
-    case 'approvals':
     case 'incidents':
-    case 'digest':
+      return { verb, filter: args.length === 0 ? null : scoped(args, ['service', 'team'], usage) };
     case 'subscribe':
     case 'unsubscribe':
+      return {
+        verb,
+        target: args.length === 0 ? { scope: 'digest' } : scoped(args, ['digest', 'service', 'team'], usage),
+      };
+    case 'status':
+    case 'approvals':
+    case 'digest':
+    case 'subscriptions':
     case 'skills':
       if (args.length > 0) throw new UsageError(`${verb} takes no arguments (usage: ${usage})`);
       return { verb };

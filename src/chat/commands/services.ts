@@ -7,6 +7,7 @@ import type { ControlStore } from '../../control/state.js';
 import type { Policy } from '../../policy/types.js';
 import type { AgentName, Severity } from '../../policy/vocabulary.js';
 import type { ChatMessage } from '../message.js';
+import type { IncidentSubscription } from '../routing.js';
 import type { AgentOrAll, MuteKind } from './grammar.js';
 
 export interface ApprovalSummary {
@@ -108,6 +109,17 @@ export interface CommandServices {
   subscriptions: {
     subscribe(channel: string, actor: string): boolean;
     unsubscribe(channel: string, actor: string): boolean;
+    /** The channels that get the weekly digest by subscription (absent: not listed by `subscriptions`). */
+    list?(): readonly string[];
+  };
+  /**
+   * Channels subscribed to services' and teams' incidents (src/chat/subscriptions.ts). Absent (a
+   * core that does not wire it): those subscriptions are refused with the reason.
+   */
+  incidentSubscriptions?: {
+    subscribe(channel: string, scope: 'service' | 'team', name: string, actor: string): boolean;
+    unsubscribe(channel: string, scope: 'service' | 'team', name: string, actor: string): boolean;
+    list(channel?: string): readonly IncidentSubscription[];
   };
   /** A run's audit trail (lines to show), or null for an unknown run. */
   runTrail(runId: string): readonly string[] | null;
