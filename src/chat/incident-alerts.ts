@@ -8,8 +8,9 @@
  * goes into the card's thread (incident-thread.ts). Past a channel's rate of new cards
  * (`routing.storm`), new incidents fold into one storm card per channel instead (storm.ts).
  */
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import { type Database, writeTransaction } from '../db/connection.js';
+import { preparedFor } from '../db/prepared.js';
 import { incidents, type MessageRef, signals } from '../db/schema.js';
 import type { Policy } from '../policy/types.js';
 import type { AgentName, SignalKind } from '../policy/vocabulary.js';
@@ -44,6 +45,32 @@ export const AGENT_FOR_KIND: Record<SignalKind, AgentName> = {
   failed_job: 'validator',
   advisory: 'guardian',
 };
+
+/** What a card reads for every incident change, prepared once per database. */
+function cardQueries(database: Database) {
+  const db = database.db;
+  const id = sql.placeholder('id');
+  return {
+    incident: db
+      .select({
+        status: incidents.status,
+        startedAt: incidents.startedAt,
+        acknowledgedBy: incidents.acknowledgedBy,
+        resolvedBy: incidents.resolvedBy,
+      })
+      .from(incidents)
+      .where(eq(incidents.id, id))
+      .prepare(),
+    latestSignal: db
+      .select({ source: signals.source, payload: signals.payload })
+      .from(signals)
+      .where(eq(signals.incidentId, id))
+      .orderBy(desc(signals.id))
+      .limit(1)
+      .prepare(),
+    refs: db.select({ refs: incidents.messageRefs }).from(incidents).where(eq(incidents.id, id)).prepare(),
+  };
+}
 
 export interface IncidentAlertsOptions {
   readonly database: Database;
@@ -278,11 +305,7 @@ export class IncidentAlerts implements Service {
   }
 
   #refs(incidentId: string): MessageRef[] {
-    const row = this.#o.database.db
-      .select({ refs: incidents.messageRefs })
-      .from(incidents)
-      .where(eq(incidents.id, incidentId))
-      .get();
+    const row = preparedFor(this.#o.database, cardQueries).refs.get({ id: incidentId });
     return row?.refs ?? [];
   }
 
@@ -329,28 +352,13 @@ export class IncidentAlerts implements Service {
 
   #render(c: IncidentChange, kind: SignalKind): ChatMessage {
     const o = this.#o;
-    const db = o.database.db;
-    const row = db
-      .select({
-        status: incidents.status,
-        startedAt: incidents.startedAt,
-        acknowledgedBy: incidents.acknowledgedBy,
-        resolvedBy: incidents.resolvedBy,
-      })
-      .from(incidents)
-      .where(eq(incidents.id, c.id))
-      .get();
+    const q = preparedFor(o.database, cardQueries);
+    const row = q.incident.get({ id: c.id });
     const resolved = c.change === 'resolved' || row?.status === 'resolved';
     const status = resolved ? 'resolved' : (row?.status ?? 'open');
     const url = o.consoleUrl?.() ?? null;
     const runbook = resolved ? null : (o.runbook?.(c.id) ?? null);
-    const latest = db
-      .select({ source: signals.source, payload: signals.payload })
-      .from(signals)
-      .where(eq(signals.incidentId, c.id))
-      .orderBy(desc(signals.id))
-      .limit(1)
-      .get();
+    const latest = q.latestSignal.get({ id: c.id });
     const console = url === null ? null : plainLink('Open in the console', url);
     const links = [
       ...(console ? [console] : []),
