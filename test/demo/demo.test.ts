@@ -406,7 +406,7 @@ describe('autonomy demo --url (drives a bot that is already running)', () => {
     const r = await demo({ AUTONOMY_INGEST_TOKEN: 'not-the-token-of-that-bot-0123456789' }, '--url', bot.url);
     expect(r.code).toBe(1);
     expect(r.err).toBe(
-      `error: the bot at ${bot.url} refused the ingest token from AUTONOMY_INGEST_TOKEN (401): set AUTONOMY_INGEST_TOKEN ` +
+      `error [DEMO_REFUSED]: the bot at ${bot.url} refused the ingest token from AUTONOMY_INGEST_TOKEN (401): set AUTONOMY_INGEST_TOKEN ` +
         'to its token, or AUTONOMY_DB to its database (the token is in the ingest-token file next to it)\n',
     );
     expect(signalCount()).toBe(before);
@@ -420,7 +420,7 @@ describe('autonomy demo --url (drives a bot that is already running)', () => {
     );
     expect(r.code).toBe(1);
     expect(r.err).toMatch(
-      /refused the GitHub signature \(401\): GITHUB_WEBHOOK_SECRET here must be the bot's secret/,
+      /^error \[DEMO_REFUSED\]: .*refused the GitHub signature \(401\): GITHUB_WEBHOOK_SECRET here must be the bot's secret/,
     );
   });
 
@@ -438,13 +438,15 @@ describe('autonomy demo --url (drives a bot that is already running)', () => {
     );
     expect(down.code).toBe(1);
     expect(down.err).toBe(
-      `error: cannot reach the bot at http://127.0.0.1:${closed} (ECONNREFUSED): start one with \`npm start\`, or pass its address with --url URL\n`,
+      `error [DEMO_UNREACHABLE]: cannot reach the bot at http://127.0.0.1:${closed} (ECONNREFUSED): start one with \`npm start\`, or pass its address with --url URL\n`,
     );
     const empty = mkdtempSync(join(tmpdir(), 'autonomy-demo-none-'));
     try {
       const none = await demo({ AUTONOMY_DB: join(empty, 'autonomy.db') }, '--url', bot.url);
       expect(none.code).toBe(1);
-      expect(none.err).toMatch(/^error: no ingest token: set AUTONOMY_INGEST_TOKEN to the bot's token/);
+      expect(none.err).toMatch(
+        /^error \[DEMO_NO_TOKEN\]: no ingest token: set AUTONOMY_INGEST_TOKEN to the bot's token/,
+      );
       expect(existsSync(join(empty, 'ingest-token'))).toBe(false);
     } finally {
       rmSync(empty, { recursive: true, force: true });
@@ -454,6 +456,6 @@ describe('autonomy demo --url (drives a bot that is already running)', () => {
   it('bad numbers are usage errors (exit 2)', async () => {
     const r = await demo({}, '--url', bot.url, '--pause', 'soon');
     expect(r.code).toBe(2);
-    expect(r.err).toBe('error: --pause "soon": a whole number\n');
+    expect(r.err).toBe('error [CLI_USAGE]: --pause "soon": a whole number\n');
   });
 });
