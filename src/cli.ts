@@ -23,6 +23,7 @@ import { type Core, createCore } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
 import { DemoError, driveRunningBot, startDemo } from './demo/run.js';
 import { formatSimulation, simulate } from './eval/simulate.js';
+import { formatRoutingSimulation, simulateRouting } from './eval/simulate-routing.js';
 import type { Bot } from './main.js';
 import { formatIssue, PolicyError, sortIssues } from './policy/errors.js';
 import { loadPolicyFile, parsePolicy } from './policy/load.js';
@@ -247,7 +248,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   program
     .command('simulate')
     .description(
-      'replay stored proposals through decide() under a candidate policy and show what would change',
+      "replay stored proposals through decide() under a candidate policy and show what would change, and where the period's incident cards would have gone",
     )
     .requiredOption('--policy <file>', 'the candidate policy file')
     .option('--since <age>', 'how far back (e.g. 7d, 24h) or a date', '7d')
@@ -263,6 +264,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       try {
         migrate(database);
         out(formatSimulation(simulate(database, loaded.policy, { since, now: t })));
+        out(`\n${formatRoutingSimulation(simulateRouting(database, loaded.policy, { since, now: t }))}`);
       } finally {
         database.close();
       }
