@@ -27,7 +27,7 @@ import { IncidentAlerts } from './chat/incident-alerts.js';
 import { message } from './chat/message.js';
 import { Outbox } from './chat/outbox.js';
 import { OutboxWorker } from './chat/outbox-worker.js';
-import { inMaintenance, serviceChannels, subscribedChannels } from './chat/routing.js';
+import { escalationChannels, inMaintenance, teamMentions } from './chat/routing.js';
 import { IncidentSubscriptionStore, SubscriptionStore } from './chat/subscriptions.js';
 import { MuteStore } from './control/mutes.js';
 import { rolesOf } from './control/roles.js';
@@ -228,13 +228,10 @@ export function createCore(d: CoreDeps): Core {
       (incident.severity !== 'critical' &&
         mutes.isMuted({ service: incident.service ?? undefined }, t) !== null) ||
       inMaintenance(d.policy(), { service: incident.service, severity: incident.severity }, t) !== null,
-    // Escalations go to the incident's service's or team's route (else the default critical
-    // channels, as before teams), and to the channels subscribed to them.
-    incidentChannels: (incident, policy) => [
-      ...(serviceChannels(policy, incident.service, incident.severity) ??
-        policy.doc.routing.default.critical),
-      ...subscribedChannels(policy, incident.service, incidentSubscriptions.list()),
-    ],
+    // Escalations go where the incident's team is, and mention its people too.
+    incidentChannels: (incident, policy) =>
+      escalationChannels(policy, incident, incidentSubscriptions.list()),
+    incidentMentions: (incident, policy) => teamMentions(policy, incident.service),
     ackNonce: (id) => key.nonce('incident', id),
     screen: screenSource,
     beforeTick: () => approvals.expireDue(),

@@ -83,6 +83,26 @@ export function subscribedChannels(
   );
 }
 
+/**
+ * Where an unacknowledged incident's escalations go (before the level's own channels): its
+ * service's or team's route at its severity, else the default critical channels (escalation is for
+ * critical incidents), plus the channels subscribed to the service or team.
+ */
+export function escalationChannels(
+  policy: Policy,
+  incident: { readonly service: string | null; readonly severity: Severity },
+  subscriptions: readonly IncidentSubscription[],
+): string[] {
+  const routed =
+    serviceChannels(policy, incident.service, incident.severity) ?? policy.doc.routing.default.critical;
+  return unique([...routed, ...subscribedChannels(policy, incident.service, subscriptions)]);
+}
+
+/** Who escalations of `service`'s incidents mention besides each level's people: its team's `mention`. */
+export function teamMentions(policy: Policy, service: string | null): readonly string[] {
+  return service === null ? [] : (teamOf(policy.doc, service)?.mention ?? []);
+}
+
 /** Where approval requests are posted (`control.approvalChannels`; never empty). */
 export function approvalChannels(policy: Policy): string[] {
   return unique(policy.doc.control.approvalChannels);

@@ -280,6 +280,10 @@ const team = z.strictObject({
       'services it owns (globs allowed); an exact name wins over a glob, then the first team in the file',
     ),
   channels: severityRoutes.prefault({}).describe("its services' channels per severity"),
+  mention: z
+    .array(identity)
+    .default([])
+    .describe("who every level of control.escalation mentions too for its services' incidents"),
 });
 
 /** What the bot runs, for matching advisories (OSV): npm lockfiles and `name@version` lists. */

@@ -40,6 +40,8 @@ export interface EscalationOptions {
   readonly isHeld?: (incident: IncidentRow, now: number) => boolean;
   /** Where the incident's alerts go; default `routing.default.critical`. The level's channels are added. */
   readonly incidentChannels?: (incident: IncidentRow, policy: Policy) => readonly string[];
+  /** People mentioned at every level besides the level's own (the incident's team); default none. */
+  readonly incidentMentions?: (incident: IncidentRow, policy: Policy) => readonly string[];
   /** Nonce for the incident's Acknowledge button; without it the re-post has no button. */
   readonly ackNonce?: (incidentId: string) => string;
   /**
@@ -195,7 +197,8 @@ export class Escalation implements Service {
         if (fresh.escalationLevel !== level.index) return false;
         const routed = this.o.incidentChannels?.(fresh, policy) ?? policy.doc.routing.default.critical;
         const channels = unique([...routed, ...level.channels]);
-        const msg = this.incidentMessage(fresh, level, now);
+        const mentions = unique([...level.mention, ...(this.o.incidentMentions?.(fresh, policy) ?? [])]);
+        const msg = this.incidentMessage(fresh, { ...level, mention: mentions }, now);
         for (const channel of channels) {
           const key = `escalation:incident:${fresh.id}:${level.index + 1}:${channel}`;
           this.o.messages.enqueue(channel, msg, { dedupeKey: key });
@@ -213,13 +216,13 @@ export class Escalation implements Service {
           kind: AUDIT_KIND,
           actor: ACTOR,
           trigger: 'timer',
-          outcome: `i${fresh.number} not acknowledged after ${level.after}: level ${level.index + 1} mentions ${level.mention.join(', ')} in ${channels.join(', ') || 'no channel'}`,
+          outcome: `i${fresh.number} not acknowledged after ${level.after}: level ${level.index + 1} mentions ${mentions.join(', ')} in ${channels.join(', ') || 'no channel'}`,
           data: {
             target: 'incident',
             incident: `i${fresh.number}`,
             id: fresh.id,
             level: level.index + 1,
-            mentions: [...level.mention],
+            mentions,
             channels,
           },
         });
