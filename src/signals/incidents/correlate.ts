@@ -5,7 +5,7 @@
  * one, close a stale one, or open a new one numbered max+1. Opens, joins, reopens and (partial)
  * resolutions are audited in the same transaction. members.ts says which fingerprints fire where.
  */
-import { eq, max, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
 import type { Database } from '../../db/connection.js';
 import { incidents } from '../../db/schema.js';
@@ -307,11 +307,7 @@ export class IncidentCorrelator {
   }
 
   private open(input: SignalInput, at: number): { incidentId: string; change: IncidentChange } {
-    const db = this.database.db;
-    const top = db
-      .select({ n: max(incidents.number) })
-      .from(incidents)
-      .get();
+    const top = this.q.topNumber.get({}) as { n: number | null } | undefined;
     const number = (top?.n ?? 0) + 1;
     const occurred = input.occurredAt ?? null;
     const row: IncidentRow = {
@@ -329,21 +325,16 @@ export class IncidentCorrelator {
       signal_count: 1,
       last_signal_at: at,
     };
-    db.insert(incidents)
-      .values({
-        id: row.id,
-        number: row.number,
-        fingerprint: row.fingerprint,
-        title: row.title,
-        severity: row.severity,
-        service: row.service,
-        status: 'open',
-        startedAt: row.started_at,
-        detectedAt: row.detected_at,
-        signalCount: 1,
-        lastSignalAt: at,
-      })
-      .run();
+    this.q.insertIncident.run({
+      id: row.id,
+      number: row.number,
+      fingerprint: row.fingerprint,
+      title: row.title,
+      severity: row.severity,
+      service: row.service,
+      startedAt: row.started_at,
+      detectedAt: row.detected_at,
+    });
     this.audit?.appendInTx({
       kind: 'incident.opened',
       actor: `source:${input.source}`,

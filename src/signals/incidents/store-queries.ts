@@ -289,6 +289,36 @@ export function prepareQueries(database: Database) {
         })
         .where(eq(incidents.id, p('id'))),
     ),
+    /** The highest incident number so far (a new incident takes the next). */
+    topNumber: fastStatement<Record<string, never>>(
+      database,
+      db.select({ n: sql<number | null>`max(${incidents.number})`.as('n') }).from(incidents),
+    ),
+    insertIncident: fastStatement<{
+      id: string;
+      number: number;
+      fingerprint: string;
+      title: string;
+      severity: Severity;
+      service: string | null;
+      startedAt: number;
+      detectedAt: number;
+    }>(
+      database,
+      db.insert(incidents).values({
+        id: p('id'),
+        number: p('number'),
+        fingerprint: p('fingerprint'),
+        title: p('title'),
+        severity: p('severity'),
+        service: p('service'),
+        status: 'open',
+        startedAt: p('startedAt'),
+        detectedAt: p('detectedAt'),
+        signalCount: 1,
+        lastSignalAt: p('detectedAt'),
+      }),
+    ),
     countSignal: fastStatement<{ id: string }>(
       database,
       db
