@@ -16,6 +16,7 @@ import { BUTTON_ACTIONS, type ChatMessage, SHORT_ID } from '../../src/chat/messa
 import { CHART_NAME, DIGEST_DIR } from '../../src/metrics/digest.js';
 import type { Clock } from '../../src/process/ids.js';
 import type { Logger } from '../../src/process/log.js';
+import { errorBody } from '../http/error-body.js';
 import {
   bearerToken,
   ConsoleSessions,
@@ -110,7 +111,8 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): { readonly sessions:
   const pageOptions = { pollMs: deps.pollMs ?? 5000 };
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) => c.json({ error: `the body is larger than ${MAX_BODY_BYTES} bytes` }, 413, JSON_HEADERS),
+    onError: (c) =>
+      c.json(errorBody(413, `the body is larger than ${MAX_BODY_BYTES} bytes`), 413, JSON_HEADERS),
   });
 
   const requestHost = (c: Context) => c.req.header('host') ?? new URL(c.req.url).host;
@@ -120,7 +122,7 @@ export function mountConsole(app: Hono, deps: ConsoleDeps): { readonly sessions:
     return sessions.valid(getCookie(c, SESSION_COOKIE)) ? 'cookie' : null;
   };
   const jsonError = (c: Context, status: 400 | 401 | 403 | 404 | 500, error: string) =>
-    c.json({ error }, status, JSON_HEADERS);
+    c.json(errorBody(status, error), status, JSON_HEADERS);
   /** A refused Host or Origin is worth a log line: it is an attack, or a proxy set up without AUTONOMY_PUBLIC_URL. */
   const refused = (c: Context, reason: string) => {
     log.warn({ method: c.req.method, path: c.req.path, reason }, 'console: request refused');

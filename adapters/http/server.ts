@@ -9,6 +9,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AutonomyError } from '../../src/process/errors.js';
+import { errorBody } from './error-body.js';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';
 
@@ -36,13 +37,13 @@ export function createHttpApp(deps: HttpDeps): Hono {
     // 503 only when the bot cannot do its job; degraded parts still answer 200 with detail.
     return c.json(report, report.status === 'down' ? 503 : 200, { 'cache-control': 'no-store' });
   });
-  app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
+  app.notFound((c) => c.json(errorBody(404, 'not found', { path: c.req.path }), 404));
   app.onError((err, c) => {
     // A middleware's refusal (bearerAuth, bodyLimit) is an answer, not a failure.
     if (err instanceof HTTPException) return err.getResponse();
     // Never leak a stack or internals to a client; the caller's logger has the details.
     if (!clientWentAway(err, c.req.raw)) deps.onError(err);
-    return c.json({ error: 'internal error' }, 500);
+    return c.json(errorBody(500, 'internal error'), 500);
   });
   return app;
 }

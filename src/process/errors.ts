@@ -57,6 +57,16 @@ export const ERROR_CODES = {
   HTTP_FORBIDDEN: 'The request was refused (Host, Origin or a read-only token).',
   HTTP_UNAUTHORIZED: 'No valid token or session.',
   HTTP_TOO_LARGE: 'The request body is over the limit.',
+  HTTP_METHOD_NOT_ALLOWED: 'The path takes another method (the Allow header says which).',
+  HOOK_UNAUTHORIZED: 'A hook request without the ingest token (Authorization: Bearer).',
+  HOOK_BAD_SIGNATURE: 'A GitHub delivery whose X-Hub-Signature-256 does not match GITHUB_WEBHOOK_SECRET.',
+  HOOK_NOT_CONFIGURED: 'The hook is off (for /hooks/github: GITHUB_WEBHOOK_SECRET is unset).',
+  HOOK_UNSUPPORTED_MEDIA_TYPE: 'The hook does not take this Content-Type.',
+  HOOK_TOO_LARGE: 'The hook body is over its limit.',
+  HOOK_BAD_ENCODING: 'The hook body is not UTF-8.',
+  HOOK_BAD_JSON: 'The hook body is not JSON.',
+  HOOK_BAD_SCHEMA: "The hook body is JSON that does not fit the sender's schema; `problems` says where.",
+  HOOK_BAD_REQUEST: 'A header or query parameter of the hook request is missing or malformed.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,10 +1,12 @@
 /**
  * The hooks' replies, one shape for all: 202 `{accepted, duplicates, incidents: ["i7"], ...}` after
- * the commit; 4xx/503 `{error, reason, problems?: [{path, message}]}`, counted by reason. A rejected
+ * the commit; 4xx/503 `{error, code, reason, problems?: [{path, message}]}`, counted by reason
+ * (`code` is `HOOK_` and the reason in capitals, src/process/errors.ts). A rejected
  * request has written nothing by the time it is answered.
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorCode } from '../../../src/process/errors.js';
 import type { Problem } from '../../../src/signals/normalise/common.js';
 import type { IngestOutcome } from '../../../src/signals/types.js';
 import type { IngestCounters, RejectReason } from './counters.js';
@@ -17,6 +19,10 @@ export interface RejectExtra {
 
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
+export function hookErrorCode(reason: RejectReason): ErrorCode {
+  return `HOOK_${reason.toUpperCase()}` as Uppercase<`HOOK_${RejectReason}`>;
+}
+
 /** Counts the rejection and answers it. `message` says what was wrong and what to do. */
 export function reject(
   c: Context,
@@ -28,7 +34,7 @@ export function reject(
   extra: RejectExtra = {},
 ): Response {
   counters.rejected(hook, reason);
-  const body: Record<string, unknown> = { error: message, reason };
+  const body: Record<string, unknown> = { error: message, code: hookErrorCode(reason), reason };
   if (extra.problems && extra.problems.length > 0) body.problems = extra.problems;
   const headers: Record<string, string> = { ...NO_STORE, ...(extra.headers ?? {}) };
   // The sender may still be sending a body we will not read: do not keep the connection.

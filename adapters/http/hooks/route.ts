@@ -4,6 +4,7 @@
  * the hook's handler; any other method gets 405.
  */
 import type { Hono, MiddlewareHandler } from 'hono';
+import { errorBody } from '../error-body.js';
 import { ingestAuth } from './auth.js';
 import { sizeLimit } from './body.js';
 import type { IngestCounters } from './counters.js';
@@ -29,5 +30,7 @@ export function mountHook(app: Hono, route: HookRoute): void {
   guards.push(sizeLimit({ counters, hook, limit: route.limit }));
   for (const guard of guards) app.post(path, guard);
   app.post(path, route.handler);
-  app.all(path, (c) => c.json({ error: `method not allowed: ${path} takes POST` }, 405, { allow: 'POST' }));
+  app.all(path, (c) =>
+    c.json(errorBody(405, `method not allowed: ${path} takes POST`), 405, { allow: 'POST' }),
+  );
 }

@@ -22,7 +22,10 @@ describe('console access', () => {
     expect(await page.text()).toContain('Open the URL that autonomy printed at start');
     const api = await s.request('/api/messages');
     expect(api.status).toBe(401);
-    expect(await api.json()).toEqual({ error: expect.stringContaining('Authorization: Bearer') });
+    expect(await api.json()).toEqual({
+      error: expect.stringContaining('Authorization: Bearer'),
+      code: 'HTTP_UNAUTHORIZED',
+    });
   });
 
   it('trades the token in the URL for a session cookie and a 303 that takes the token out of the address bar', async () => {
@@ -89,7 +92,9 @@ describe('console access', () => {
       { cookie, origin: 'https://evil.example' },
     );
     expect(foreign.status).toBe(403);
-    expect(((await foreign.json()) as { error: string }).error).toContain('Origin "https://evil.example"');
+    const refusal = (await foreign.json()) as { error: string; code: string };
+    expect(refusal.error).toContain('Origin "https://evil.example"');
+    expect(refusal.code).toBe('HTTP_FORBIDDEN');
     const missing = await s.post('/api/commands', { text: 'kill all' }, { cookie });
     expect(missing.status).toBe(403);
     expect(((await missing.json()) as { error: string }).error).toContain('no Origin header');
@@ -168,7 +173,10 @@ describe('console JSON API', () => {
     const s = setup();
     const bad = await s.post('/api/commands', '{"text": ');
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toMatch(/^the body is not valid JSON: /);
+    expect(await bad.json()).toMatchObject({
+      error: expect.stringMatching(/^the body is not valid JSON: /),
+      code: 'HTTP_BAD_REQUEST',
+    });
     const wrong = await s.post('/api/commands', { txt: 'status' });
     expect(wrong.status).toBe(400);
     const reason = ((await wrong.json()) as { error: string }).error;
@@ -179,7 +187,10 @@ describe('console JSON API', () => {
     expect(((await channel.json()) as { error: string }).error).toContain('channel: a console channel');
     const big = await s.post('/api/commands', { text: 'x'.repeat(70 * 1024) });
     expect(big.status).toBe(413);
-    expect(await big.json()).toEqual({ error: 'the body is larger than 65536 bytes' });
+    expect(await big.json()).toEqual({
+      error: 'the body is larger than 65536 bytes',
+      code: 'HTTP_TOO_LARGE',
+    });
     expect(s.commands).toEqual([]);
   });
 
@@ -189,6 +200,7 @@ describe('console JSON API', () => {
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({
       error: "the bot could not handle this command (internal error; see the bot's log)",
+      code: 'HTTP_INTERNAL',
     });
     expect(JSON.stringify(s.sink.records)).toContain('database is locked');
   });

@@ -100,6 +100,9 @@ describe('the console serves digest charts', () => {
     const c = consoleWith(null);
     const res = await c.get('/api/digests/2026-03-23.png', bearer);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: expect.stringContaining('named like 2026-03-23.png') });
+    expect(await res.json()).toEqual({
+      error: expect.stringContaining('named like 2026-03-23.png'),
+      code: 'HTTP_NOT_FOUND',
+    });
   });
 });

@@ -46,7 +46,10 @@ describe('bearer auth', () => {
     }
     // No detail about which part was wrong: every rejection reads the same.
     expect(new Set(replies).size).toBe(1);
-    expect(JSON.parse(replies[0] as string)).toMatchObject({ reason: 'unauthorized' });
+    expect(JSON.parse(replies[0] as string)).toMatchObject({
+      code: 'HOOK_UNAUTHORIZED',
+      reason: 'unauthorized',
+    });
     expect(s.counters.rejections.get('alertmanager unauthorized')).toBe(variants.length);
     expect(s.rowCounts()).toMatchObject({ signals: 0, incidents: 0 });
   });
@@ -102,13 +105,16 @@ describe('one path: every hook is a route on the one Hono app', () => {
     expect(withQuery.status).toBe(202);
     const get = await s.request('/hooks/alertmanager');
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
-    expect(await get.json()).toEqual({ error: 'method not allowed: /hooks/alertmanager takes POST' });
+    expect(await get.json()).toEqual({
+      error: 'method not allowed: /hooks/alertmanager takes POST',
+      code: 'HTTP_METHOD_NOT_ALLOWED',
+    });
     const slash = await s.request('/hooks/alertmanager/', { method: 'POST', body, headers });
     expect(slash.status).toBe(404);
     const unknown = await s.request('/hooks/prometheus', { method: 'POST', body, headers });
     expect([unknown.status, await unknown.json()]).toEqual([
       404,
-      { error: 'not found', path: '/hooks/prometheus' },
+      { error: 'not found', code: 'HTTP_NOT_FOUND', path: '/hooks/prometheus' },
     ]);
     expect((await s.request('/healthz')).status).toBe(200);
     expect(s.rowCounts()).toMatchObject({ signals: 1 });
@@ -122,7 +128,7 @@ describe('one path: every hook is a route on the one Hono app', () => {
     for (const res of [overHttp, overFetch]) {
       expect(res.status).toBe(500);
       // Nothing of the error reaches the sender; the bot's log has it.
-      expect(await res.text()).toBe('{"error":"internal error"}');
+      expect(await res.text()).toBe('{"error":"internal error","code":"HTTP_INTERNAL"}');
     }
     expect(s.errors.map((e) => e.message)).toEqual([
       'disk I/O error at /var/lib/secret-path',
@@ -155,7 +161,7 @@ describe('bad input is refused with a reason and writes nothing', () => {
       authorization: `Bearer ${TOKEN}`,
     });
     expect(latin1.status).toBe(400);
-    expect(((await latin1.json()) as Rejected).reason).toBe('bad_encoding');
+    expect(await latin1.json()).toMatchObject({ code: 'HOOK_BAD_ENCODING', reason: 'bad_encoding' });
     expect(s.rowCounts()).toMatchObject({ signals: 0, incidents: 0, audit: 0 });
   });
 
@@ -166,6 +172,7 @@ describe('bad input is refused with a reason and writes nothing', () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as Rejected;
     expect(body.reason).toBe('bad_schema');
+    expect(body).toMatchObject({ code: 'HOOK_BAD_SCHEMA' });
     expect(body.problems?.[0]).toEqual({
       path: '$.alerts[1].startsAt',
       message: 'expected an RFC 3339 time like 2025-01-01T00:00:00Z',
