@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   BUTTON_KEY_INVALID: 'The button key in the data folder cannot be read, written or is damaged.',
   DRIFT_NOT_WATCHED: 'A file named to accept is not in drift.watch.',
   DRIFT_BASELINES_DAMAGED: 'The drift baselines file is damaged; accept every watched file to start over.',
+  SIGNATURES_SNAPSHOT_INVALID:
+    'A stored log-signature template is not one the miner wrote (a damaged database).',
   GRANT_REFUSED: 'A grant cannot be made or changed as asked.',
   RUN_REFUSED: 'A run was refused before it started: its run record would lack what the policy requires.',
   RUNNER_CLOSED: 'The runner is stopping: no new runs.',

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REJECT_REASONS } from '../../adapters/http/hooks/counters.js';
 import { MissingEnvError, TemplateError } from '../../src/actions/executors/template.js';
 import { GrantRefusal } from '../../src/actions/grants.js';
 import { RunRefusedError } from '../../src/actions/run-required.js';
@@ -42,6 +43,21 @@ describe('a coded error', () => {
     expect(Object.hasOwn(new AutonomyError('CLI_FAILED', 'x'), 'cause')).toBe(false);
     expect(errorCode(new Error('a bug'))).toBeNull();
     expect(errorCode('text')).toBeNull();
+  });
+
+  it('every documented code is thrown or answered somewhere (no stale rows in the table)', () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const sources = ['src', 'adapters']
+      .flatMap((d) =>
+        readdirSync(join(root, d), { recursive: true, encoding: 'utf8' }).map((f) => join(root, d, f)),
+      )
+      .filter((f) => f.endsWith('.ts') && !f.endsWith(join('src', 'process', 'errors.ts')))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+    const hooks = REJECT_REASONS.map((r) => `HOOK_${r.toUpperCase()}`);
+    const unused = Object.keys(ERROR_CODES).filter((c) => !hooks.includes(c) && !sources.includes(`'${c}'`));
+    expect(unused).toEqual([]);
+    expect(hooks.filter((c) => !(c in ERROR_CODES))).toEqual([]);
   });
 
   it('codes are UPPER_SNAKE and each is documented with a sentence', () => {

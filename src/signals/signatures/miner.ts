@@ -27,6 +27,7 @@
  * recently seen evicted first, a small batch at a time).
  */
 import { z } from 'zod';
+import { AutonomyError } from '../../process/errors.js';
 import { dropKernelStamp } from './header.js';
 import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
 import {
@@ -229,7 +230,8 @@ export class SignatureMiner {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const where = `[${index}]${issue?.path.map((p) => `.${String(p)}`).join('') ?? ''}`;
-        throw new Error(
+        throw new AutonomyError(
+          'SIGNATURES_SNAPSHOT_INVALID',
           `signature snapshot record ${where}: ${issue?.message ?? 'invalid'}; the snapshot is not one SignatureMiner.snapshot() wrote`,
         );
       }

@@ -289,6 +289,9 @@ describe('SignatureMiner', () => {
 
   it('rejects a snapshot it did not write, saying where', () => {
     expect(() => SignatureMiner.restore([{ signature: 's_1', template: 'x' }])).toThrow(/\[0\]\.count/);
+    expect(() => SignatureMiner.restore([{ signature: 's_1', template: 'x' }])).toThrow(
+      expect.objectContaining({ code: 'SIGNATURES_SNAPSHOT_INVALID' }),
+    );
   });
 
   it('keeps at most maxTemplates, evicting the least recently seen', () => {
