@@ -124,6 +124,8 @@ export const incidents = sqliteTable(
     index('incidents_fingerprint_idx').on(t.fingerprint, t.startedAt),
     index('incidents_status_idx').on(t.status, t.detectedAt),
     index('incidents_detected_idx').on(t.detectedAt),
+    // Correlation by service (its open incident) and agents' history of a service: no full scans.
+    index('incidents_service_idx').on(t.service, t.detectedAt),
   ],
 );
 

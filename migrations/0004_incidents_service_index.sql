@@ -1,0 +1,1 @@
+CREATE INDEX `incidents_service_idx` ON `incidents` (`service`,`detected_at`);
