@@ -218,5 +218,7 @@ describe('kill -9 under load, restarted on the same data folder', () => {
       cwd: s.dir,
     });
     expect(verify.stdout).toMatch(/audit chain intact: \d+ record\(s\)/);
-  }, 60_000);
+    // The deadline covers its parts: two starts of the built bot (each over 20 s of wall clock on a
+    // loaded 2-core machine), the waits above (15 + 5 + 20 s at most) and `audit verify`.
+  }, 120_000);
 });
