@@ -162,20 +162,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         pauseMs: count(opts.pause, '--pause'),
         waitMs: count(opts.wait, '--wait') * 1000,
       };
-      try {
-        if (opts.url !== undefined) {
-          const r = await driveRunningBot({ ...demoIo, url: opts.url === true ? undefined : opts.url });
-          if (r.failed > 0) throw new CliFailure(`${r.failed} of ${r.steps} step(s) were refused`);
-          return;
-        }
-        const { startBot } = await import('./main.js');
-        const demo = await startDemo({ ...demoIo, start: startBot, dataDir: opts.data });
-        stopOnSignals(demo.stop, demo.bot.log, () => out('demo bot stopped'));
-        out(demo.stopHint);
-      } catch (err) {
-        if (err instanceof DemoError) throw new CliFailure(err.message, err.exitCode, err.code);
-        throw err;
+      if (opts.url !== undefined) {
+        const r = await driveRunningBot({ ...demoIo, url: opts.url === true ? undefined : opts.url });
+        if (r.failed > 0) throw new CliFailure(`${r.failed} of ${r.steps} step(s) were refused`);
+        return;
       }
+      const { startBot } = await import('./main.js');
+      const demo = await startDemo({ ...demoIo, start: startBot, dataDir: opts.data });
+      stopOnSignals(demo.stop, demo.bot.log, () => out('demo bot stopped'));
+      out(demo.stopHint);
     });
 
   program
@@ -308,26 +303,20 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         if (unknown !== undefined)
           throw new CliFailure(`--agent ${JSON.stringify(unknown)}: one of ${AGENTS.join(', ')}`, 2);
         const { evalCommand } = await import('./eval/eval-command.js');
-        const { EvalFailure } = await import('./eval/run-eval.js');
         const { createOllamaClient } = await import('../adapters/ollama/ollama-client.js');
-        try {
-          await evalCommand({
-            scenariosDir: resolve(io.cwd, opts.scenarios),
-            policy: loaded.policy,
-            models: opts.model ?? [],
-            agents: agents as AgentName[],
-            ...(opts.host === undefined ? {} : { host: opts.host }),
-            defaultHost: cfg().ollamaHost,
-            client: createOllamaClient(),
-            env: io.env,
-            json: opts.json === true,
-            out,
-            err: (text) => write(io.stderr, text),
-          });
-        } catch (err) {
-          if (err instanceof EvalFailure) throw new CliFailure(err.message, 1, err.code);
-          throw err;
-        }
+        await evalCommand({
+          scenariosDir: resolve(io.cwd, opts.scenarios),
+          policy: loaded.policy,
+          models: opts.model ?? [],
+          agents: agents as AgentName[],
+          ...(opts.host === undefined ? {} : { host: opts.host }),
+          defaultHost: cfg().ollamaHost,
+          client: createOllamaClient(),
+          env: io.env,
+          json: opts.json === true,
+          out,
+          err: (text) => write(io.stderr, text),
+        });
       },
     );
 
@@ -437,7 +426,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     ['approvals', 'list pending approval requests'],
     ['approve <id>', 'approve a tier 3 request (runs it here and waits for it)'],
     ['deny <id> [reason...]', 'deny a tier 3 request'],
-    ['incidents', 'list open incidents'],
+    ['incidents [args...]', 'list open incidents, or: incidents service <name|glob> / incidents team <name>'],
     ['ack <id>', 'acknowledge an incident'],
     ['resolve <id> [note...]', 'resolve an incident'],
     ['mute <kind> <name> <duration> [reason...]', 'hold back posts: kind is agent, signature or service'],
@@ -538,7 +527,11 @@ function reportError(err: unknown, io: CliIo): number {
   }
   if (err instanceof AutonomyError) {
     write(io.stderr, `error [${err.code}]: ${err.message}`);
-    return err instanceof CliFailure ? err.exitCode : err instanceof ConfigError ? 2 : 1;
+    return err instanceof CliFailure || err instanceof DemoError
+      ? err.exitCode
+      : err instanceof ConfigError
+        ? 2
+        : 1;
   }
   // No code: a bug or a library's error; the stack is there with LOG_LEVEL=debug.
   const e = err as Error;

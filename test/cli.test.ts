@@ -268,6 +268,9 @@ describe('chat verbs from the shell (for when chat is down)', () => {
     expect(s.out).toContain('autonomy status: phase 1');
     expect(s.out).toMatch(/Kill switches: none/);
     expect((await cli('incidents')).out).toContain('No open incidents');
+    expect((await cli('incidents', 'service', 'web')).out).toContain('No open incidents of service web');
+    // The default policy names no teams: the refusal says so.
+    expect((await cli('incidents', 'team', 'checkout')).out).toContain('the policy names no teams yet');
     const m = await cli('mute', 'service', 'web', '2h', 'deploy', 'window');
     expect(m.code).toBe(0);
     expect(m.out).toMatch(/web/);
