@@ -23,25 +23,47 @@ export function serviceMatches(pattern: string, service: string): boolean {
   return re.test(service);
 }
 
-/** The first of `entries` whose pattern names `service`: an exact name first, then globs in order. */
-function firstMatch<T>(entries: readonly (readonly [string, T])[], service: string): T | null {
-  for (const [pattern, value] of entries) if (pattern === service) return value;
+/** A pattern list's exact names (first wins) and globs in order, built once per (immutable) document. */
+interface Lookup<T> {
+  readonly exact: ReadonlyMap<string, T>;
+  readonly globs: readonly (readonly [string, T])[];
+}
+const teamLookups = new WeakMap<object, Lookup<TeamDoc>>();
+const routeLookups = new WeakMap<object, Lookup<SeverityRoutes>>();
+
+function lookup<T>(entries: readonly (readonly [string, T])[]): Lookup<T> {
+  const exact = new Map<string, T>();
   for (const [pattern, value] of entries)
-    if (pattern.includes('*') && serviceMatches(pattern, service)) return value;
+    if (!pattern.includes('*') && !exact.has(pattern)) exact.set(pattern, value);
+  return { exact, globs: entries.filter(([pattern]) => pattern.includes('*')) };
+}
+
+/** The first pattern that names `service`: an exact name first, then globs in order. */
+function find<T>(l: Lookup<T>, service: string): T | null {
+  const hit = l.exact.get(service);
+  if (hit !== undefined) return hit;
+  for (const [pattern, value] of l.globs) if (serviceMatches(pattern, service)) return value;
   return null;
 }
 
 /** The team that owns `service`, or null. */
 export function teamOf(doc: Pick<PolicyDoc, 'teams'>, service: string): TeamDoc | null {
-  return firstMatch(
-    doc.teams.flatMap((t) => t.services.map((s) => [s, t] as const)),
-    service,
-  );
+  let l = teamLookups.get(doc.teams);
+  if (l === undefined) {
+    l = lookup(doc.teams.flatMap((t) => t.services.map((s) => [s, t] as const)));
+    teamLookups.set(doc.teams, l);
+  }
+  return find(l, service);
 }
 
 /** The `routing.services` entry for `service`, or null. */
 export function serviceRouteOf(doc: Pick<PolicyDoc, 'routing'>, service: string): SeverityRoutes | null {
-  return firstMatch(Object.entries(doc.routing.services), service);
+  let l = routeLookups.get(doc.routing.services);
+  if (l === undefined) {
+    l = lookup(Object.entries(doc.routing.services));
+    routeLookups.set(doc.routing.services, l);
+  }
+  return find(l, service);
 }
 
 /** A team by name, or null. */
