@@ -56,7 +56,8 @@ export const ERROR_CODES = {
   HTTP_NOT_FOUND: 'No route at this path.',
   HTTP_INTERNAL: "The bot failed handling the request; the bot's log has the details.",
   HTTP_BAD_REQUEST: 'The request body or query is not what the endpoint takes.',
-  HTTP_FORBIDDEN: 'The request was refused: a Host or Origin the console does not trust (see AUTONOMY_PUBLIC_URL).',
+  HTTP_FORBIDDEN:
+    'The request was refused: a Host or Origin the console does not trust (see AUTONOMY_PUBLIC_URL).',
   HTTP_UNAUTHORIZED: 'No valid token or session.',
   HTTP_TOO_LARGE: 'The request body is over the limit.',
   HTTP_METHOD_NOT_ALLOWED: 'The path takes another method (the Allow header says which).',
