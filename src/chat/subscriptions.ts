@@ -63,8 +63,14 @@ export class SubscriptionStore {
   }
 }
 
-/** Channels subscribed to a service's (name or glob) or a team's incidents. */
+/**
+ * Channels subscribed to a service's (name or glob) or a team's incidents. Every new incident card
+ * asks for them, so they are read once and kept until a change here (only chat commands, through
+ * this store, change them: the shell has no subscribe verb).
+ */
 export class IncidentSubscriptionStore {
+  #all: IncidentSubscription[] | null = null;
+
   constructor(
     private readonly database: Database,
     private readonly audit: AuditLog,
@@ -73,6 +79,7 @@ export class IncidentSubscriptionStore {
 
   /** true when the subscription was added; false when the channel already had it. */
   subscribe(channel: string, scope: SubscriptionScope, name: string, actor: string): boolean {
+    this.#all = null; // read again after the change (also when it fails)
     return writeTransaction(this.database, () => {
       const added =
         this.database.db
@@ -93,6 +100,7 @@ export class IncidentSubscriptionStore {
 
   /** true when the subscription was removed; false when the channel did not have it. */
   unsubscribe(channel: string, scope: SubscriptionScope, name: string, actor: string): boolean {
+    this.#all = null; // read again after the change (also when it fails)
     return writeTransaction(this.database, () => {
       const t = incidentSubscriptions;
       const removed =
@@ -114,9 +122,11 @@ export class IncidentSubscriptionStore {
   /** Every subscription, or one channel's, oldest first. */
   list(channel?: string): IncidentSubscription[] {
     const t = incidentSubscriptions;
-    const q = this.database.db.select({ channel: t.channel, scope: t.scope, name: t.name }).from(t);
-    return (channel === undefined ? q : q.where(eq(t.channel, channel)))
+    this.#all ??= this.database.db
+      .select({ channel: t.channel, scope: t.scope, name: t.name })
+      .from(t)
       .orderBy(asc(t.at), asc(t.name))
       .all();
+    return channel === undefined ? [...this.#all] : this.#all.filter((s) => s.channel === channel);
   }
 }
