@@ -179,6 +179,12 @@ const escalationLevel = z.strictObject({
   after: duration,
   mention: z.array(identity).min(1),
   channels: z.array(channel).default([]),
+  mentionIn: z
+    .enum(['thread', 'channel'])
+    .default('thread')
+    .describe(
+      "thread: the incident's escalation is a reply in its card's thread; channel: a message at the channel's top level, seen by people who do not follow the thread",
+    ),
 });
 /**
  * A recurring maintenance window: posts about the covered services are held back from when `cron`

@@ -74,6 +74,8 @@ interface Level {
   readonly after: string;
   readonly mention: readonly string[];
   readonly channels: readonly string[];
+  /** Where an incident's escalation goes: its card's thread, or the channel's top level. */
+  readonly mentionIn: 'thread' | 'channel';
 }
 
 const ACTOR = 'system:escalation';
@@ -115,6 +117,7 @@ export class Escalation implements Service {
       after: l.after,
       mention: l.mention,
       channels: l.channels,
+      mentionIn: l.mentionIn,
     }));
     if (levels.length === 0) return { approvals: 0, incidents: 0, held: 0 };
     const approvals = this.approvals(levels, policy, now);
@@ -262,7 +265,9 @@ export class Escalation implements Service {
         { label: 'Level', value: `${level.index + 1} (after ${level.after})` },
       ],
       buttons,
-      refs: { incident: sid },
+      // An incident ref puts it in the card's thread (and folds it in a storm); `channel` posts it
+      // at the top level, where everyone sees it.
+      refs: level.mentionIn === 'channel' ? {} : { incident: sid },
       mentions: [...level.mention],
     });
   }

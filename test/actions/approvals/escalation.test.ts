@@ -183,6 +183,31 @@ describe('escalating a critical incident', () => {
     ]);
   });
 
+  it("posts at the channel's top level when the level says mentionIn: channel, in the card's thread by default", () => {
+    kit.policy = makePolicy({
+      phase: 3,
+      edit: (doc) => {
+        doc.control.escalation = [
+          { after: '10m', mention: [LEAD], channels: [], mentionIn: 'thread' },
+          { after: '25m', mention: [BOSS], channels: [], mentionIn: 'channel' },
+        ];
+      },
+    });
+    openIncident(node, 9);
+    const esc = escalation();
+    at(10);
+    esc.tick();
+    at(25);
+    esc.tick();
+    const [inThread, atTop] = escalationPosts();
+    expect(inThread).toMatchObject({ mentions: [LEAD], refs: { incident: 'i9' } });
+    expect(atTop?.mentions).toEqual([BOSS]);
+    expect(atTop?.refs).toEqual({});
+    // Still says which incident, and can acknowledge it from there.
+    expect(atTop?.title).toContain('i9');
+    expect(atTop?.buttons.map((b) => [b.action, b.target])).toEqual([['ack', 'i9']]);
+  });
+
   it("re-posts the sender's title and service screened: no secret, no live mention", () => {
     const pat = `ghp_${'A1b2C3d4'.repeat(5)}`;
     const id = openIncident(node, 8);
