@@ -16,7 +16,7 @@
 import { cut } from '../../signals/normalise/common.js';
 import type { Assessment } from '../runtime/assessment.js';
 import { duration, isoSecond, oneLine, quoted } from '../runtime/data-text.js';
-import { type Fact, fact, historyFacts } from '../runtime/facts.js';
+import { type Fact, fact, signalHistoryFacts } from '../runtime/facts.js';
 import { type TurnResult, takeTurn } from '../runtime/turn.js';
 import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
 import { type AdvisoryFacts, type AdvisoryPackage, packageLabel } from './advisory.js';
@@ -85,13 +85,7 @@ export function advisoryTurnFacts(
       fact(`incident:${i.shortId}`, `Incident ${i.shortId} ${i.change}, ${i.signalCount} signal(s).`),
     );
   }
-  const past =
-    ctx.history?.({
-      incidentId: signal.incident?.id ?? null,
-      fingerprint: signal.fingerprint,
-      service: signal.service,
-    }) ?? [];
-  facts.push(...historyFacts(past, ctx.now()));
+  facts.push(...signalHistoryFacts(ctx, signal));
   return facts;
 }
 

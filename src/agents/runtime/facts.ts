@@ -8,6 +8,7 @@
 import { estimateText } from '../../llm/tokens.js';
 import { duration, isoSecond, oneLine, tail } from './data-text.js';
 import type { PastIncident } from './history.js';
+import type { AgentContext, AgentSignal } from './types.js';
 
 export interface Fact {
   /** `signal:<id>`, `incident:<short id>`, `run:<id>`, `past:<short id>`, `skill:<id>`, `page:<url>`. */
@@ -40,6 +41,17 @@ export function bound(facts: readonly Fact[], tokens: number): Fact[] {
     out.push(f);
   }
   return out;
+}
+
+/** The team's history of a signal as facts: past incidents of its incident, fingerprint or service. */
+export function signalHistoryFacts(ctx: Pick<AgentContext, 'history' | 'now'>, signal: AgentSignal): Fact[] {
+  const past =
+    ctx.history?.({
+      incidentId: signal.incident?.id ?? null,
+      fingerprint: signal.fingerprint,
+      service: signal.service,
+    }) ?? [];
+  return historyFacts(past, ctx.now());
 }
 
 /** The team's history as facts: past incidents like this one, how they ended, and their runbooks. */

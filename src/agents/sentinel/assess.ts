@@ -7,7 +7,7 @@
  */
 import type { ActionClass, Severity } from '../../policy/vocabulary.js';
 import type { Assessment } from '../runtime/assessment.js';
-import { type Fact, fact, historyFacts } from '../runtime/facts.js';
+import { type Fact, fact, signalHistoryFacts } from '../runtime/facts.js';
 import { type TurnResult, takeTurn } from '../runtime/turn.js';
 import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
 import type { Triage } from './triage.js';
@@ -33,13 +33,7 @@ export function sentinelFacts(
   }
   if (status !== null)
     facts.push(fact(`page:${status.url}`, `Status page of a dependency: ${status.excerpt}`));
-  const past =
-    ctx.history?.({
-      incidentId: signal.incident?.id ?? null,
-      fingerprint: signal.fingerprint,
-      service: signal.service,
-    }) ?? [];
-  facts.push(...historyFacts(past, ctx.now()));
+  facts.push(...signalHistoryFacts(ctx, signal));
   return facts;
 }
 

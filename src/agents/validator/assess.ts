@@ -10,7 +10,7 @@
  */
 import type { Assessment } from '../runtime/assessment.js';
 import { duration, oneLine } from '../runtime/data-text.js';
-import { type Fact, fact, historyFacts } from '../runtime/facts.js';
+import { type Fact, fact, signalHistoryFacts } from '../runtime/facts.js';
 import { type TurnResult, takeTurn } from '../runtime/turn.js';
 import type { AgentContext, AgentProposal, AgentSignal } from '../runtime/types.js';
 import { lastLines } from './findings.js';
@@ -63,13 +63,7 @@ export function validatorFacts(ctx: AgentContext, signal: AgentSignal, job: Fail
       ),
     );
   }
-  const past =
-    ctx.history?.({
-      incidentId: signal.incident?.id ?? null,
-      fingerprint: signal.fingerprint,
-      service: signal.service,
-    }) ?? [];
-  facts.push(...historyFacts(past, ctx.now()));
+  facts.push(...signalHistoryFacts(ctx, signal));
   const reruns = rerunsOf(ctx, job);
   if (reruns !== null) facts.push(reruns);
   return facts;
