@@ -41,6 +41,7 @@ import {
 import type { AuditLog, AuditRecord } from '../audit/log.js';
 import { type Database, writeTransaction } from '../db/connection.js';
 import { type OutboxOp, type OutboxState, outbox } from '../db/schema.js';
+import { AutonomyError, type AutonomyErrorOptions } from '../process/errors.js';
 import { IncidentThreads, stormIdOf } from './incident-thread.js';
 import { type ChatMessage, type ChatMessageInput, channelSchema, messageSchema } from './message.js';
 
@@ -101,8 +102,10 @@ const FOLDED = 'folded:';
 export const SUPERSEDED = 'superseded:';
 const MAX_ERROR_LENGTH = 1000;
 
-export class OutboxError extends Error {
-  readonly code = 'OUTBOX_INVALID';
+export class OutboxError extends AutonomyError<'OUTBOX_INVALID'> {
+  constructor(message: string, options: AutonomyErrorOptions = {}) {
+    super('OUTBOX_INVALID', message, options);
+  }
 }
 
 export class Outbox {

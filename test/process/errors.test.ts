@@ -9,6 +9,8 @@ import { RunRefusedError } from '../../src/actions/run-required.js';
 import { RunnerClosedError } from '../../src/actions/runner.js';
 import { DeliveryError } from '../../src/chat/adapter.js';
 import { loadOrCreateButtonKey } from '../../src/chat/button-key.js';
+import { CommandRefusal } from '../../src/chat/commands/services.js';
+import { OutboxError } from '../../src/chat/outbox.js';
 import { backupDatabase, migrate, openDatabase } from '../../src/db/connection.js';
 import { DemoError } from '../../src/demo/driver.js';
 import { EvalFailure } from '../../src/eval/run-eval.js';
@@ -85,6 +87,8 @@ describe('every error class has its stable code, name and unchanged message', ()
     [new EvalFailure('no server'), 'EVAL_NO_MODEL', 'EvalFailure'],
     [new DemoError('x'), 'DEMO_FAILED', 'DemoError'],
     [new DemoError('x', 1, { code: 'DEMO_REFUSED' }), 'DEMO_REFUSED', 'DemoError'],
+    [new OutboxError('not a channel'), 'OUTBOX_INVALID', 'OutboxError'],
+    [new CommandRefusal('a9 is not pending'), 'COMMAND_REFUSED', 'CommandRefusal'],
   ];
   it.each(cases)('%s', (error, code, name) => {
     expect(error).toBeInstanceOf(AutonomyError);

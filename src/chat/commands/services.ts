@@ -6,6 +6,7 @@ import type { AuditLog } from '../../audit/log.js';
 import type { ControlStore } from '../../control/state.js';
 import type { Policy } from '../../policy/types.js';
 import type { AgentName, Severity } from '../../policy/vocabulary.js';
+import { AutonomyError, type AutonomyErrorOptions } from '../../process/errors.js';
 import type { ChatMessage } from '../message.js';
 import type { IncidentSubscription } from '../routing.js';
 import type { AgentOrAll, MuteKind } from './grammar.js';
@@ -134,6 +135,8 @@ export interface CommandServices {
 }
 
 /** A refusal a person can act on (unknown id, wrong state); the reply says it and nothing changes. */
-export class CommandRefusal extends Error {
-  readonly code = 'COMMAND_REFUSED';
+export class CommandRefusal extends AutonomyError<'COMMAND_REFUSED'> {
+  constructor(message: string, options: AutonomyErrorOptions = {}) {
+    super('COMMAND_REFUSED', message, options);
+  }
 }
