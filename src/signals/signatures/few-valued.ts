@@ -4,7 +4,8 @@
  * (`user root` / `user alice`, `connections tcp` / `unix`)? Decided per position from what the lines
  * show, as the number of distinct words the position must take before it becomes `<*>`:
  *
- * 0. Never when every word seen there is a key before a value (`host: "x"` / `upstream: "x"`): two
+ * 0. Never when every word seen there is a message code (`AH01630:` / `AH01797:`: two messages), or
+ *    when every word seen there is a key before a value (`host: "x"` / `upstream: "x"`): two
  *    keys are two fields, and a message with an optional `key: value` part is the message without
  *    it (rules.ts, `optionalFits`), whichever optional parts a line carries.
  * 1. 2 in a naming slot: after a word that names a value (`user`, `host`, `interface`, `from`...).
@@ -33,6 +34,8 @@
  * Digits, paths, addresses and `key=value` pairs never reach this rule: masking (mask.ts) has
  * already made them `<*>`, and tokens that are not plain words merge on similarity (rules.ts).
  */
+
+import { isMessageCode } from './header.js';
 
 /** Words after which a word is a value: `user root`, `from NEW`, `by admin`, `interface wan`. */
 const NAMING_WORDS = new Set(
@@ -146,6 +149,12 @@ function namesField(words: Iterable<string>, next: string | undefined): boolean 
   return true;
 }
 
+/** Message codes (`AH01630:` / `AH01797:`): each names its own message, never a value. */
+function allMessageCodes(words: Iterable<string>): boolean {
+  for (const w of words) if (!isMessageCode(w)) return false;
+  return true;
+}
+
 /** A verb form: what happened (`Accepted`, `closed`, `Stopping`), so part of the message. */
 function isVerbLike(token: string): boolean {
   const w = wordCore(token);
@@ -163,7 +172,7 @@ export function distinctNeeded(
   cardinality: number,
 ): number {
   const prev = p > 0 ? (tokens[p - 1] as string).toLowerCase() : '';
-  if (namesField(words, tokens[p + 1])) return Number.POSITIVE_INFINITY;
+  if (namesField(words, tokens[p + 1]) || allMessageCodes(words)) return Number.POSITIVE_INFINITY;
   if (NAMING_WORDS.has(prev)) return 2;
   if (prev === 'to' && tokens.slice(0, p - 1).some((x) => x.toLowerCase() === 'from')) return 2;
   if (p === 0) return cardinality;

@@ -71,6 +71,19 @@ const COMPONENT_END = /^[\w.$/\-@()[\]<>#*~+]+:$/;
 const SOURCE_LOCATION = /^[\w.-]+:\d+\]$/; // klog: file.go:123]
 const NAME = /^[\w$.\-/@()[\]<>#*~+:]+$/;
 const PIPE_HEADER = /^([^\s|]*\d[^\s|]*)\|/;
+/**
+ * A message code that opens a message (`AH01630:`, `ORA-00942:`, `E1234:`): capitals, then digits.
+ * It names the message the program printed, so it starts the message rather than ending the header.
+ */
+const MESSAGE_CODE = /^[A-Z]{1,4}-?\d{3,6}[A-Z]?:$/;
+
+/** Is this token a message code (`AH01630:`)? Kept as it is by masking too (mask.ts). */
+export function isMessageCode(token: string): boolean {
+  const n = token.length;
+  if (n < 5 || n > 13 || token.charCodeAt(n - 1) !== 58) return false;
+  const c0 = token.charCodeAt(0);
+  return c0 >= 65 && c0 <= 90 && MESSAGE_CODE.test(token);
+}
 /** Fixed layouts the token scan cannot see: `<id> <node> <component> <state> <epoch> <flag> message`. */
 const LAYOUTS = [/^\d+ \S+ \S+ \S+ \d{10} \d+ /];
 
@@ -244,7 +257,8 @@ export function stripHeader(line: string): string {
     }
     if (kind === Kind.Level) return line.slice(afterLevel(tokens, k)).trim();
     if (kind === Kind.ComponentEnd) {
-      if (stamped) end = t.end;
+      // `[pid 1:tid 2] [client x] AH01630: client denied`: the code is the message's, the rest header
+      if (stamped) end = isMessageCode(t.text) ? t.start : t.end;
       break;
     }
     if (kind === Kind.Dash) {

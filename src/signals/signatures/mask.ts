@@ -12,6 +12,8 @@
  * Pure and allocation-light: it runs on every ingested line. `stripHeader` (the timestamp / level /
  * component prefix of a whole line) lives in header.ts and is re-exported here.
  */
+import { isMessageCode } from './header.js';
+
 export { stripHeader } from './header.js';
 
 export const WILDCARD = '<*>';
@@ -499,9 +501,11 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
     const m =
       keepMasked && token.includes(WILDCARD)
         ? token
-        : EMPTY_PAIR.test(token)
-          ? `${token.charAt(0)}${WILDCARD}${token.slice(1)}`
-          : maskToken(token);
+        : i === 0 && isMessageCode(token)
+          ? token // `AH01630:` names the message: two codes are two messages
+          : EMPTY_PAIR.test(token)
+            ? `${token.charAt(0)}${WILDCARD}${token.slice(1)}`
+            : maskToken(token);
     const last = masked.length - 1;
     if (last >= 0) {
       const prev = masked[last] as string;

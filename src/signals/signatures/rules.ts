@@ -5,6 +5,7 @@
  * cover a longer span; and the hash behind signature ids.
  */
 import { distinctNeeded, isLetter, wordCore } from './few-valued.js';
+import { isMessageCode } from './header.js';
 import { WILDCARD as MASKED } from './mask.js';
 
 /** The wildcard, as a module constant (hot loops compare against it). */
@@ -50,7 +51,8 @@ export function isHardMismatch(a: string, b: string): boolean {
     const kb = keyOf(b);
     return kb !== null && ka !== kb;
   }
-  return false;
+  // two message codes (`AH01630:` / `AH01797:`) name two messages
+  return isMessageCode(a) && isMessageCode(b);
 }
 
 /** Soft differences allowed for a message of n tokens. */
