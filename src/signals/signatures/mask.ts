@@ -232,7 +232,7 @@ function isWordRun(s: string, from: number, to: number): boolean {
 const QUOTED_VALUE_START = /^[\w.-]+=(["'])/;
 /** `"two words"`, `('a b')`: a token that opens a quote (after brackets) without closing it. */
 const QUOTE_START = /^[([{]*(["'])/;
-const MAX_QUOTED_TOKENS = 8;
+const MAX_QUOTED_TOKENS = 24;
 /** A `key="..."` value may be longer: a structured log's value holds a whole error message. */
 const MAX_KEYED_QUOTED_TOKENS = 48;
 
@@ -270,16 +270,15 @@ function joinQuotedValues(tokens: string[]): string[] {
     const keyed = quote !== null && QUOTED_VALUE_START.test(token);
     if (quote !== null && (keyed || i > 0)) {
       const max = keyed ? MAX_KEYED_QUOTED_TOKENS : MAX_QUOTED_TOKENS;
-      let j = i + 1;
-      while (j < tokens.length && j - i <= max && closingQuoteAt(tokens[j] as string, quote) < 0) j++;
-      if (j < tokens.length && j - i <= max) {
+      const j = keyed ? keyedValueEnd(tokens, i, quote) : quoteEnd(tokens, i, quote, max);
+      if (j >= 0) {
         out ??= tokens.slice(0, i);
         const span = tokens.slice(i, j + 1);
         if (keyed) {
           // masked as one key=value token: `key="v"` stands for the value, whatever it holds
           const last = tokens[j] as string;
           out.push(
-            `${token.slice(0, token.indexOf('=') + 1)}${quote}v${last.slice(closingQuoteAt(last, quote))}`,
+            `${token.slice(0, token.indexOf('=') + 1)}${quote}v${last.slice(closingQuoteOf(last, quote))}`,
           );
         } else out.push(...quotedValue(span));
         i = j;
@@ -289,6 +288,51 @@ function joinQuotedValues(tokens: string[]): string[] {
     out?.push(token);
   }
   return out ?? tokens;
+}
+
+/** Where a quoted span opened at token `i` closes (the first closing quote within `max`), or -1. */
+function quoteEnd(tokens: readonly string[], i: number, quote: string, max: number): number {
+  for (let j = i + 1; j < tokens.length && j - i <= max; j++)
+    if (closingQuoteAt(tokens[j] as string, quote) >= 0) return j;
+  return -1;
+}
+
+/** `key=`: a token that starts a key=value pair. */
+const KEY_START = /^[A-Za-z_][\w.-]*=/;
+
+/**
+ * Where a `key="...` value closes. A value may quote text itself without escaping it
+ * (`err="Get "https://x": dial tcp: refused"`), so the value ends at a quote that ends a token where
+ * the message ends or the next `key=` starts; failing that, at the first closing quote.
+ */
+function keyedValueEnd(tokens: readonly string[], i: number, quote: string): number {
+  const first = quoteEnd(tokens, i, quote, MAX_KEYED_QUOTED_TOKENS);
+  if (first < 0) return -1;
+  for (let j = first; j < tokens.length && j - i <= MAX_KEYED_QUOTED_TOKENS; j++) {
+    const token = tokens[j] as string;
+    if (j > first && KEY_START.test(token)) break; // another pair began: the value closed before it
+    const next = tokens[j + 1];
+    if (endsWithQuote(token, quote) && (next === undefined || KEY_START.test(next))) return j;
+  }
+  return first;
+}
+
+/** A token whose last quote, before closing punctuation, ends it: `refused"`, `"pods"",`. */
+function endsWithQuote(token: string, quote: string): boolean {
+  return trailingQuoteAt(token, quote) >= 0;
+}
+
+/** Where the quote that ends a token (before a `,` / `;`) is, or -1. */
+function trailingQuoteAt(token: string, quote: string): number {
+  let e = token.length;
+  while (e > 0 && (token.charCodeAt(e - 1) === 44 || token.charCodeAt(e - 1) === 59)) e--;
+  return e > 0 && token[e - 1] === quote && (e < 2 || token.charCodeAt(e - 2) !== 92) ? e - 1 : -1;
+}
+
+/** The quote that closes a keyed value in its last token: the one ending it, else the first. */
+function closingQuoteOf(token: string, quote: string): number {
+  const end = trailingQuoteAt(token, quote);
+  return end >= 0 ? end : closingQuoteAt(token, quote);
 }
 
 /** Most tokens a bracketed list or object may span (`Set(a, b, c)`, `Window{1a u0 x/.Y}`). */
@@ -384,7 +428,16 @@ function closerAt(token: string): number {
 
 const LEADING_CAPS = /^([^"']*["'])([A-Z]{2,})$/;
 
-/** The tokens for a quoted span: `"<*>"` (punctuation around kept), or `"GET` `<*>"`. */
+/** A request line's target: a path (`/x`), a URL, or `*` (RFC 9112: method SP target SP version). */
+function isRequestTarget(token: string | undefined): boolean {
+  return token !== undefined && (token.startsWith('/') || token.includes('://') || token === '*');
+}
+
+/**
+ * The tokens for a quoted span: `"<*>"` (punctuation around kept), or `"GET` `<*>"` for a request
+ * line (a method then a target); quoted text that opens with a capitalised word is one value
+ * (`'PHP message: ...'`).
+ */
 function quotedValue(span: readonly string[]): string[] {
   const first = span[0] as string;
   const last = span[span.length - 1] as string;
@@ -392,7 +445,7 @@ function quotedValue(span: readonly string[]): string[] {
   const open = quote === null ? first.slice(0, 1) : first.slice(0, quote.index + quote[0].length);
   const q = open.charAt(open.length - 1);
   const close = last.slice(last.lastIndexOf(q));
-  const caps = LEADING_CAPS.exec(first);
+  const caps = isRequestTarget(span[1]) ? LEADING_CAPS.exec(first) : null;
   return caps !== null ? [`${caps[1]}${caps[2]}`, `${WILDCARD}${close}`] : [`${open}${WILDCARD}${close}`];
 }
 

@@ -81,6 +81,37 @@ describe('values that change the token count', () => {
     expect(miner.resolve(other.signature)).not.toBe([...ids][0]);
   });
 
+  it('a quoted value that quotes text without escaping it ends where the next key or the message does', () => {
+    const { miner, ids } = signaturesOf([
+      'I0606 05:23:51.934850 1675 status_manager.go:853] "Failed to get status for pod" podUID="5e74644b-2e44-49a1-8c78-cd91a1b32bd6" pod="shop/worker-1" err="Get "https://10.0.0.1:6443/api/v1/namespaces/default/pods/api-1": dial tcp 10.0.0.1:6443: connect: connection refused"',
+      'I0721 04:52:54.998688 6523 status_manager.go:853] "Failed to get status for pod" podUID="91785e1a-3e9c-45da-b74b-6cac14d27586" pod="default/worker-2" err="pods "api-1" is forbidden: User "system:node:n1" cannot get resource "pods""',
+      'I0721 04:52:55.998688 6523 status_manager.go:853] "Failed to get status for pod" podUID="91785e1a-3e9c-45da-b74b-6cac14d27587" pod="default/worker-3" err="etcdserver: request timed out"',
+    ]);
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe(
+      '"Failed to get status for pod" podUID=<*>" pod=<*>" err=<*>"',
+    );
+    expect(maskMessage('sync failed err="pods "api-1" not found" retry="true"')).toBe(
+      'sync failed err=<*>" retry=<*>"',
+    );
+    // a value that closed before plain words goes on closes at its own quote: the words stay
+    expect(maskMessage('upload failed msg="disk full" after 3 retries')).toBe(
+      'upload failed msg=<*>" after <*> retries',
+    );
+  });
+
+  it('quoted free text of any length is one value; a quoted request line keeps its method', () => {
+    const { miner, ids } = signaturesOf([
+      "[Mon May 04 18:30:11.752929 2024] [proxy_fcgi:error] [pid 43892:tid 517753038019612] [client 1.2.3.4:5] AH01071: Got error 'PHP message: PHP Fatal error:  Uncaught Error: Call to undefined function foo()'",
+      "[Mon May 04 18:30:11.752929 2024] [proxy_fcgi:error] [pid 43892:tid 517753038019612] [client 1.2.3.5:6] AH01071: Got error 'PHP message: PHP Warning:  Undefined variable $x in /var/www/html/index.php on line 12'",
+      "[Mon May 04 18:30:11.752929 2024] [proxy_fcgi:error] [pid 43892:tid 517753038019612] [client 1.2.3.6:7] AH01071: Got error 'Primary script unknown'",
+    ]);
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe("AH01071: Got error '<*>'");
+    expect(maskMessage('10.1.2.3 "GET /v2/servers HTTP/1.1" status: 200')).toBe('<*> "GET <*>" status: <*>');
+    expect(maskMessage('10.1.2.3 "POST http://x/y HTTP/1.1" status: 200')).toBe('<*> "POST <*>" status: <*>');
+  });
+
   it('a list or an object printed by name is one value, whatever its length', () => {
     const { ids: lists } = signaturesOf([
       'SecurityManager: users with view permissions: Set(yarn); groups with view permissions: Set(hdfs, yarn)',
