@@ -124,6 +124,11 @@ export function maskToken(token: string): string {
     else if (k & SPECIAL) special++;
   }
   if (digits === 0 && special === 0 && dots === 0 && n <= MAX_WORD_CHARS) {
+    const end = token.charCodeAt(n - 1);
+    if (end === 41 || end === 93 || end === 44 || end === 59) {
+      const bracketed = maskBracketedValueWord(token);
+      if (bracketed !== null) return bracketed;
+    }
     if (n < 3 || n > 10 || !VALUE_WORD_INITIALS.has(token.charCodeAt(0))) return token;
     const bare = stripTrailing(token);
     return VALUE_WORDS.has(bare.toLowerCase()) ? `${WILDCARD}${token.slice(bare.length)}` : token;
@@ -153,6 +158,19 @@ export function maskToken(token: string): string {
   // `<1`, `>5`, `~3`: the comparison belongs to the value.
   if (masked === WILDCARD && prefix !== '') prefix = prefix.replace(/[<>~]+$/, '');
   return e === n ? `${prefix}${masked}` : `${prefix}${masked}${token.slice(e)}`;
+}
+
+/**
+ * `setLightsOn(false)`, `[null]`: a value word as a call's argument or in brackets is a value; null
+ * when the token holds no bracket (the plain-word rules apply).
+ */
+function maskBracketedValueWord(token: string): string | null {
+  const open = Math.max(token.lastIndexOf('('), token.lastIndexOf('['));
+  if (open < 0) return null;
+  let close = token.length;
+  while (close > open + 1 && isCloser(token.charCodeAt(close - 1))) close--;
+  if (close - open - 1 < 3 || !VALUE_WORDS.has(token.slice(open + 1, close).toLowerCase())) return token;
+  return `${token.slice(0, open + 1)}${WILDCARD}${token.slice(close)}`;
 }
 
 function maskCore(core: string, hasDigit: boolean, hasSpecial: boolean): string {
@@ -551,6 +569,18 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
       if (masked[masked.length - 1] !== WILDCARD) masked.push(WILDCARD);
       break;
     }
+    if (token.charCodeAt(0) === 40 && masked[masked.length - 1] === WILDCARD && i > 0) {
+      // `Apache/2.4.58 (Unix) OpenSSL/3.0.11`: a comment after a product is part of the product
+      // list (RFC 9110's Server / User-Agent grammar), one value however many parts it lists
+      const end = productCommentEnd(tokens, i);
+      if (end >= 0) {
+        const close = tokens[end] as string;
+        const after = close.slice(close.lastIndexOf(')') + 1);
+        if (after !== '') masked[masked.length - 1] = `${WILDCARD}${after}`;
+        i = end;
+        continue;
+      }
+    }
     const m =
       keepMasked && token.includes(WILDCARD)
         ? token
@@ -609,6 +639,36 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
     masked.push(m);
   }
   return collapseRepeatedGroups(masked);
+}
+
+/** A product and its version (`Apache/2.4.58`, `OpenSSL/3.0.11`, `Mozilla/5.0`). */
+const PRODUCT = /^[A-Za-z][\w.+-]*\/v?\d+\.\d[\w.+-]*$/;
+/** Most tokens a product's comment may span (`(X11; Linux x86_64)`). */
+const MAX_COMMENT_TOKENS = 8;
+
+/**
+ * When token `i` opens a comment that follows a product (`Apache/2.4.58 (Unix)`), or another
+ * comment of one (`Mozilla/5.0 (X11; Linux x86_64) (KHTML, like Gecko)`): the index of the token
+ * that closes it (only punctuation after its `)`); otherwise -1.
+ */
+function productCommentEnd(tokens: readonly string[], i: number): number {
+  let p = i - 1;
+  // skip back over comments of the same product list
+  while (p >= 0 && (tokens[p] as string).endsWith(')') && !PRODUCT.test(tokens[p] as string)) {
+    let q = p;
+    while (q >= 0 && (tokens[q] as string).charCodeAt(0) !== 40) q--;
+    if (q < 0 || p - q >= MAX_COMMENT_TOKENS) return -1;
+    p = q - 1;
+  }
+  if (p < 0 || !PRODUCT.test(tokens[p] as string)) return -1;
+  for (let j = i; j < tokens.length && j - i < MAX_COMMENT_TOKENS; j++) {
+    const t = tokens[j] as string;
+    const close = t.lastIndexOf(')');
+    if (close < 0) continue;
+    for (let k = close + 1; k < t.length; k++) if (!isCloser(t.charCodeAt(k))) return -1;
+    return j;
+  }
+  return -1;
 }
 
 /** A Java exception or error class, then `:` and its message (`java.net.SocketTimeoutException:`). */

@@ -58,6 +58,9 @@ describe('maskMessage', () => {
     ['ask 10.0.0.1:50010 to delete blk_1 blk_-2 blk_3', 'ask <*> to delete blk_<*>'],
     ['OutputCommitter is org.apache.hadoop.mapred.FileOutputCommitter', 'OutputCommitter is <*>'],
     ['isRelaunching = false, visible true', 'isRelaunching = <*>, visible <*>'],
+    ['setLightsOn(false)', 'setLightsOn(<*>)'],
+    ['flags [null], mode (None); strict', 'flags [<*>], mode (<*>); strict'],
+    ['mode (Debian) f(on)', 'mode (Debian) f(on)'],
     ['r00=0x00000000 r01=0x00545ab0 r02=0x0', '<*>=<*>'],
     ['tag="View Lock", name=x', 'tag=<*>", name=<*>'],
   ])('%s', (message, template) => {
@@ -251,6 +254,17 @@ describe('grouping accuracy on the labelled fixtures', () => {
 });
 
 describe('SignatureMiner', () => {
+  it('a boolean passed to a call is a value: one signature for true and false', () => {
+    const miner = new SignatureMiner({ now: () => 0 });
+    const ids = new Set(
+      [
+        '08-17 17:35:12.882  2590  966 D PhoneStatusBar: setLightsOn(false)',
+        '07-27 23:55:48.134  910  569 D PhoneStatusBar: setLightsOn(true)',
+      ].map((l) => miner.resolve(miner.add(l).signature)),
+    );
+    expect(ids.size).toBe(1);
+  });
+
   it('keeps a signature while its template generalises, and after a restart', () => {
     let clock = 1_000;
     const miner = new SignatureMiner({ now: () => clock++ });

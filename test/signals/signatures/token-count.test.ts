@@ -112,6 +112,29 @@ describe('values that change the token count', () => {
     expect(maskMessage('10.1.2.3 "POST http://x/y HTTP/1.1" status: 200')).toBe('<*> "POST <*>" status: <*>');
   });
 
+  it('a server banner (products and their comments) is one value, however many parts it lists', () => {
+    const banner = (b: string) =>
+      `[Wed Mar 02 08:55:08.749359 2024] [mpm_event:notice] [pid 39944:tid 254469265754278] AH00489: ${b} configured -- resuming normal operations`;
+    const { miner, ids } = signaturesOf([
+      banner('Apache/2.4.58 (Unix)'),
+      banner('Apache/2.4.57 (Debian) OpenSSL/3.0.11'),
+      banner('Apache/2.4.6 (CentOS) OpenSSL/1.0.2k-fips PHP/7.4.33'),
+      banner('Apache/2.4.41 (Ubuntu)'),
+    ]);
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe(
+      'AH00489: <*> configured -- resuming normal operations',
+    );
+    expect(
+      maskMessage(
+        'agent Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 blocked',
+      ),
+    ).toBe('agent <*> blocked');
+    // words in brackets after anything else stay words
+    expect(maskMessage('Killed process 85216 (python3) total')).toBe('Killed process <*> (<*>) total');
+    expect(maskMessage('fan 2 (Front) failed')).toBe('fan <*> (Front) failed');
+  });
+
   it('a list or an object printed by name is one value, whatever its length', () => {
     const { ids: lists } = signaturesOf([
       'SecurityManager: users with view permissions: Set(yarn); groups with view permissions: Set(hdfs, yarn)',
