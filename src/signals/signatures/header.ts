@@ -72,10 +72,11 @@ const SOURCE_LOCATION = /^[\w.-]+:\d+\]$/; // klog: file.go:123]
 const NAME = /^[\w$.\-/@()[\]<>#*~+:]+$/;
 const PIPE_HEADER = /^([^\s|]*\d[^\s|]*)\|/;
 /**
- * A message code that opens a message (`AH01630:`, `ORA-00942:`, `E1234:`): capitals, then digits.
+ * A message code that opens a message (`AH01630:`, `ORA-00942:`): 2-4 capitals, then 4-6 digits.
  * It names the message the program printed, so it starts the message rather than ending the header.
+ * A device with a short number (`CPU0:`, `PSU001:`) is not one: its number stays a value.
  */
-const MESSAGE_CODE = /^[A-Z]{1,4}-?\d{3,6}[A-Z]?:$/;
+const MESSAGE_CODE = /^[A-Z]{2,4}-?\d{4,6}[A-Z]?:$/;
 
 /** Is this token a message code (`AH01630:`)? Kept as it is by masking too (mask.ts). */
 export function isMessageCode(token: string): boolean {

@@ -74,7 +74,7 @@ export interface TemplateRecord {
 }
 
 /** Bumped when a masking rule changes the shape of templates already stored. */
-export const MASKING_VERSION = 10;
+export const MASKING_VERSION = 11;
 
 export const templateRecordSchema = z.object({
   signature: z.string().min(1).max(64),

@@ -29,7 +29,7 @@ describe('message codes', () => {
 
   it('stay apart however many codes share the words', () => {
     const miner = new SignatureMiner({ now: () => 0 });
-    const codes = ['E1001:', 'E1002:', 'E1003:', 'E1004:', 'E1005:', 'E1006:', 'E1007:'];
+    const codes = ['AH00101:', 'AH00102:', 'AH00103:', 'AH00104:', 'AH00105:', 'AH00106:', 'AH00107:'];
     const ids = new Set(codes.map((c) => miner.add(`${c} disk quota exceeded`).signature));
     expect(new Set([...ids].map((s) => miner.resolve(s))).size).toBe(codes.length);
   });
@@ -41,7 +41,8 @@ describe('message codes', () => {
     expect(maskMessage('ORA-00942: table or view does not exist')).toBe(
       'ORA-00942: table or view does not exist',
     );
-    // a number that is not a code stays a value
+    // a number that is not a code stays a value, and so does a device's number
     expect(maskMessage('1234: table or view does not exist')).toBe('<*>: table or view does not exist');
+    expect(maskMessage('CPU001: temperature above threshold')).toBe('<*>: temperature above threshold');
   });
 });

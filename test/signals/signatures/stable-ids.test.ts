@@ -86,3 +86,32 @@ describe('a value that changes the token count', () => {
     expect(d.signature).toBe(c.signature);
   });
 });
+
+describe('signature ids stored before quoted text became one value', () => {
+  it('merge under the older id on restore, and new lines land on it', () => {
+    const record = (signature: string, template: string, firstSeen: number) => ({
+      signature,
+      template,
+      count: 3,
+      firstSeen,
+      lastSeen: firstSeen + 10,
+      aliases: [],
+      masking: 9,
+    });
+    // under masking 9 a quoted text that opened with a capitalised word kept that word
+    const miner = SignatureMiner.restore(
+      [
+        record('s_older', "AH01071: Got error 'PHP <*>'", 1_000),
+        record('s_newer', "AH01071: Got error '<*>'", 2_000),
+      ],
+      { now: () => 3_000 },
+    );
+    expect(miner.resolve('s_newer')).toBe('s_older');
+    expect(miner.templateOf('s_older')).toBe("AH01071: Got error '<*>'");
+    const line = miner.add(
+      "[Mon May 04 18:30:11.752929 2024] [proxy_fcgi:error] [pid 43892:tid 517753038019612] [client 1.2.3.4:5] AH01071: Got error 'PHP message: PHP Fatal error:  Uncaught Error: Call to undefined function foo()'",
+    );
+    expect(line.signature).toBe('s_older');
+    expect(line.isNew).toBe(false);
+  });
+});
