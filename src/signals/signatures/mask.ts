@@ -7,7 +7,10 @@
  * masked tokens collapses into one `<*>`, so a list of any length masks the same way. A value
  * written over several tokens is one value: a quoted value (`key="an error, with spaces"`), a list
  * or object printed by name (`Set(a, b)`, `Window{1a u0 x/.Y}`), a size in two units, a list of
- * items of a few tokens each (`node-0 0xfe <ok> node-1 0xfe <ok>`), an exception and its message.
+ * items of a few tokens each (`node-0 0xfe <ok> node-1 0xfe <ok>`), an exception and its message,
+ * a server banner (`Apache/2.4.58 (Unix) OpenSSL/3.0.11`). A boolean is a value also as a call's
+ * argument (`setLightsOn(false)`); a message code that opens the message (`AH01630:`) is kept: it
+ * names the message.
  *
  * Pure and allocation-light: it runs on every ingested line. `stripHeader` (the timestamp / level /
  * component prefix of a whole line) lives in header.ts and is re-exported here.
