@@ -171,12 +171,13 @@ function prepare(database: Database) {
       .from(signals)
       .where(eq(signals.id, p('id')))
       .prepare(),
-    // Only for a job taken up again (runs has no index on trigger_ref: never on the hot path).
+    // Every job asks (a clean stop hands a job back with its attempts as they were), so it must use
+    // the trigger_ref index: with an ORDER BY on started_at SQLite walks runs_agent_started_idx
+    // instead, every run the agent ever made. The few rows are put in order in the caller.
     earlierRuns: db
-      .select({ id: runs.id })
+      .select({ id: runs.id, startedAt: runs.startedAt })
       .from(runs)
-      .where(and(eq(runs.agent, p('agent')), eq(runs.triggerRef, p('subject')), isNull(runs.actionId)))
-      .orderBy(asc(runs.startedAt))
+      .where(and(eq(runs.triggerRef, p('subject')), eq(runs.agent, p('agent')), isNull(runs.actionId)))
       .prepare(),
     startedBy: db
       .select({ id: runs.id })
@@ -332,7 +333,8 @@ export class AgentJobs {
    * recorded by the restart (ended, followed or interrupted), and a second run would act twice.
    */
   actedBefore(job: JobRow): string | null {
-    for (const run of this.#q.earlierRuns.all({ agent: job.agent, subject: job.subject })) {
+    const earlier = this.#q.earlierRuns.all({ agent: job.agent, subject: job.subject });
+    for (const run of earlier.sort((a, b) => a.startedAt - b.startedAt)) {
       if (this.#q.startedBy.get({ runId: run.id }) !== undefined) return run.id;
     }
     return null;
