@@ -44,6 +44,7 @@ import { formatIssue } from './policy/errors.js';
 import type { Policy } from './policy/types.js';
 import { AGENTS, type AgentName } from './policy/vocabulary.js';
 import type { Config } from './process/config.js';
+import { Foreground } from './process/foreground.js';
 import type { Clock, NewId } from './process/ids.js';
 import type { Logger } from './process/log.js';
 import { type HealthStatus, type ServiceHealth, ServiceList } from './service.js';
@@ -87,6 +88,8 @@ export interface Core {
    */
   readonly services: ServiceList;
   readonly controlWatch: ControlWatch;
+  /** Requests being answered and messages being delivered: agent jobs take their turn around them. */
+  readonly foreground: Foreground;
   /** The outbox worker (only when adapters were given). */
   readonly worker: OutboxWorker | null;
   /** Takes the policy's and the bot's secrets out of a text (one per policy, cached): share it. */
@@ -210,9 +213,11 @@ export function createCore(d: CoreDeps): Core {
   });
   // The chat alert of a signal's incident: the first hand-off after a commit (the agents' is in
   // agents/runtime/service.ts).
-  signals.onStored((stored) => {
-    for (const s of stored) if (s.incident !== null) incidentAlerts.changed(s.input.kind, s.incident);
-  });
+  signals.onStored((stored) =>
+    incidentAlerts.changedAll(
+      stored.flatMap((s) => (s.incident === null ? [] : [[s.input.kind, s.incident] as const])),
+    ),
+  );
   const subscriptions = new SubscriptionStore(database, audit, now);
 
   const escalation = new Escalation({
@@ -250,6 +255,7 @@ export function createCore(d: CoreDeps): Core {
     intervalMs: d.controlPollMs,
     onError: (err) => d.log.error({ err }, 'cannot read control state; keeping the last one'),
   });
+  const foreground = new Foreground();
   const worker =
     d.adapters === undefined
       ? null
@@ -259,6 +265,7 @@ export function createCore(d: CoreDeps): Core {
           now,
           log: d.log.child({ component: 'outbox' }),
           metrics: { failed: (e) => d.onDeliveryFailed?.(e.platform, e.reason === 'permanent') },
+          foreground,
         });
   const onKill = () => controlWatch.check();
 
@@ -486,6 +493,7 @@ export function createCore(d: CoreDeps): Core {
   return {
     services,
     controlWatch,
+    foreground,
     worker,
     healthReport,
     screenSource,

@@ -319,6 +319,7 @@ function httpService(
     ...config,
     ...g,
     health: () => core.healthReport(),
+    foreground: core.foreground,
     metrics,
     hooks: {
       ...ingestParts(g.database, () => policy.current),

@@ -9,6 +9,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AutonomyError } from '../../src/process/errors.js';
+import type { Foreground } from '../../src/process/foreground.js';
 import { errorBody } from './error-body.js';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   health(): HealthReport;
   /** Where unexpected errors are reported (the client only ever sees "internal error"). */
   onError(err: Error): void;
+  /** Every request is foreground work until its answer is ready: agent jobs wait for it. */
+  readonly foreground?: Foreground;
 }
 
 /** The sender closed the connection mid-request: nobody to answer, and not the server's fault. */
@@ -32,6 +35,17 @@ function clientWentAway(err: unknown, request: Request): boolean {
 
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  const foreground = deps.foreground;
+  if (foreground !== undefined) {
+    app.use('*', async (_c, next) => {
+      const end = foreground.begin();
+      try {
+        await next();
+      } finally {
+        end();
+      }
+    });
+  }
   app.get('/healthz', (c) => {
     const report = deps.health();
     // 503 only when the bot cannot do its job; degraded parts still answer 200 with detail.

@@ -7,6 +7,7 @@
 import type { Hono } from 'hono';
 import type { ChatInbound } from '../../src/chat/adapter.js';
 import type { Metrics } from '../../src/metrics/prometheus.js';
+import type { Foreground } from '../../src/process/foreground.js';
 import type { Logger } from '../../src/process/log.js';
 import type { Service } from '../../src/service.js';
 import type { Inventory } from '../../src/signals/advisories/inventory.js';
@@ -29,6 +30,8 @@ export interface HttpServiceDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now: () => number;
+  /** Requests in flight go before agent jobs (core's). */
+  readonly foreground?: Foreground;
   /** The webhook ingest (the counters are made here, from `metrics`); OSV and GitHub share one inventory. */
   readonly hooks: Omit<HookDeps, 'counters' | 'log' | 'now' | 'inventory'> & {
     readonly inventory: () => Inventory;
@@ -59,6 +62,7 @@ export class HttpService implements Service {
     const app = createHttpApp({
       health: deps.health,
       onError: (err) => log.error({ err }, 'http request failed'),
+      foreground: deps.foreground,
     });
     mountMetrics(app, metrics, (err) => log.error({ err }, 'metrics scrape failed'));
     const counters = metricsCounters(metrics);

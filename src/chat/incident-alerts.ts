@@ -21,7 +21,7 @@ import type { IncidentChange } from '../signals/types.js';
 import type { ButtonKey } from './button-key.js';
 import { cardButtons, plainLink, sourceLinks } from './incident-card.js';
 import { outboxIdOf } from './incident-thread.js';
-import { type ChatMessage, message, messageSchema } from './message.js';
+import { type ChatMessageInput, messageSchema } from './message.js';
 import type { Outbox } from './outbox.js';
 import { formatMs } from './outbox-delivery.js';
 import { type IncidentSubscription, inMaintenance, postChannels } from './routing.js';
@@ -69,6 +69,11 @@ function cardQueries(database: Database) {
       .limit(1)
       .prepare(),
     refs: db.select({ refs: incidents.messageRefs }).from(incidents).where(eq(incidents.id, id)).prepare(),
+    setRefs: db
+      .update(incidents)
+      .set({ messageRefs: sql.placeholder('refs') as unknown as MessageRef[] })
+      .where(eq(incidents.id, id))
+      .prepare(),
   };
 }
 
@@ -134,6 +139,23 @@ export class IncidentAlerts implements Service {
   }
 
   /** Feed every stored signal's incident change here (SignalStore.onStored). */
+  /**
+   * A group commit's incident changes: their cards and updates queued in one transaction (one
+   * COMMIT for the batch, not one per incident). One that fails is reported and rolled back alone.
+   */
+  changedAll(changes: readonly (readonly [SignalKind, IncidentChange])[]): void {
+    if (changes.length === 0) return;
+    writeTransaction(this.#o.database, () => {
+      for (const [kind, change] of changes) {
+        try {
+          this.changed(kind, change);
+        } catch (err) {
+          this.#o.onError?.(err);
+        }
+      }
+    });
+  }
+
   changed(kind: SignalKind, change: IncidentChange): void {
     this.#kinds.set(change.id, kind);
     const notice = this.#coalescer.push(change);
@@ -232,12 +254,12 @@ export class IncidentAlerts implements Service {
     const o = this.#o;
     const kind = this.#kinds.get(incidentId) ?? 'alert';
     const base = this.#render(change, kind);
-    const msg = message({
+    const msg: ChatMessageInput = {
       ...base,
       title: this.#screen(`${what === 'resolved' ? 'Resolved: ' : ''}${change.title}`, 300),
       severity: what === 'resolved' ? 'info' : base.severity,
       body: `${what} by ${by} at ${new Date(o.now()).toISOString()}`,
-    });
+    };
     writeTransaction(o.database, () => {
       const refs = this.#refs(incidentId);
       this.#updateCards(incidentId, refs, msg, `${what}:${change.signalCount}`);
@@ -287,7 +309,7 @@ export class IncidentAlerts implements Service {
           });
           posted.push({ channel, ref: `outbox:${r.id}` });
         }
-        o.database.db.update(incidents).set({ messageRefs: posted }).where(eq(incidents.id, c.id)).run();
+        preparedFor(o.database, cardQueries).setRefs.run({ id: c.id, refs: posted });
         return;
       }
       // A reopened incident keeps its card and thread.
@@ -309,7 +331,7 @@ export class IncidentAlerts implements Service {
     return row?.refs ?? [];
   }
 
-  #updateCards(incidentId: string, refs: readonly MessageRef[], msg: ChatMessage, key: string): void {
+  #updateCards(incidentId: string, refs: readonly MessageRef[], msg: ChatMessageInput, key: string): void {
     for (const ref of refs) {
       const updateOf = outboxIdOf(ref.ref);
       if (updateOf === null) continue;
@@ -333,12 +355,12 @@ export class IncidentAlerts implements Service {
       row?.status === 'resolved' && row.resolvedAt !== null
         ? `; resolved ${formatMs(Math.max(0, row.resolvedAt - row.startedAt))} after it started`
         : '';
-    const note = message({
+    const note: ChatMessageInput = {
       kind: 'notice',
       title: this.#screen(`${c.shortId} ${what}${ttr}`, 300),
       severity: 'info',
       refs: { incident: c.shortId },
-    });
+    };
     for (const ref of refs) {
       // An incident folded into a storm has no card or thread of its own in that channel.
       if (outboxIdOf(ref.ref) === null) continue;
@@ -350,7 +372,8 @@ export class IncidentAlerts implements Service {
     return this.#o.screen ? this.#o.screen(text, max) : text.slice(0, max);
   }
 
-  #render(c: IncidentChange, kind: SignalKind): ChatMessage {
+  /** The card; the outbox checks it against the message schema when it is queued (once). */
+  #render(c: IncidentChange, kind: SignalKind): ChatMessageInput {
     const o = this.#o;
     const q = preparedFor(o.database, cardQueries);
     const row = q.incident.get({ id: c.id });
@@ -366,7 +389,7 @@ export class IncidentAlerts implements Service {
     ];
     const now = o.now();
     const age = row === undefined ? null : formatMs(Math.max(0, now - row.startedAt));
-    return message({
+    return {
       kind: 'alert',
       title: this.#screen(`${resolved ? 'Resolved: ' : ''}${c.title}`, 300),
       severity: resolved ? 'info' : c.severity,
@@ -386,7 +409,7 @@ export class IncidentAlerts implements Service {
       links: links.slice(0, 6),
       buttons: cardButtons(c.shortId, o.key.nonce('incident', c.id), { status, service: c.service }),
       refs: { incident: c.shortId },
-    });
+    };
   }
 }
 

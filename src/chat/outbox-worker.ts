@@ -21,6 +21,7 @@
  *   poll is one indexed query; nothing spins.
  * - `start()` puts rows a crash left `sending` back to pending (see outbox.ts: at least once).
  */
+import type { Foreground } from '../process/foreground.js';
 import type { Service, ServiceHealth } from '../service.js';
 import { type ChatAdapter, DeliveryError, type Platform } from './adapter.js';
 import type { ChatMessage } from './message.js';
@@ -87,6 +88,8 @@ export interface OutboxWorkerOptions {
    * it again: the same at-least-once edge as a crash.
    */
   readonly sendTimeoutMs?: number;
+  /** A delivery in flight is foreground work: agent jobs wait for it (process/foreground.ts). */
+  readonly foreground?: Foreground;
 }
 
 export interface DrainResult {
@@ -134,8 +137,10 @@ export class OutboxWorker implements Service {
   private halted = false;
   private deliveredCount = 0;
   private attemptCount = 0;
+  private readonly foreground: Foreground | null;
 
   constructor(options: OutboxWorkerOptions) {
+    this.foreground = options.foreground ?? null;
     this.outbox = options.outbox;
     this.adapters = options.adapters;
     this.now = options.now;
@@ -408,14 +413,17 @@ export class OutboxWorker implements Service {
       this.fail(claimed, platform, 'invalid', 'the stored message does not pass the message schema');
       return;
     }
+    const end = this.foreground?.begin();
     try {
       const ref = await this.send(claimed, message, adapter);
+      end?.();
       this.outbox.markDelivered(claimed.id, ref);
       this.deliveredCount++;
       this.holds.delete(claimed.channel);
       this.recovered(platform);
       this.metrics.delivered?.({ channel: claimed.channel, platform, attempts: claimed.attempts });
     } catch (error) {
+      end?.();
       this.failed(claimed, platform, error);
     }
   }

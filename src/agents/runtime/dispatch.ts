@@ -12,12 +12,14 @@
  * At start, the jobs a dead process held are taken up again. On stop,
  * a run the shutdown cut short hands its job back for the next start: nothing is lost.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Policy } from '../../policy/types.js';
 import type { AgentName } from '../../policy/vocabulary.js';
+import type { Foreground } from '../../process/foreground.js';
 import type { StoredSignal } from '../../signals/incidents/store.js';
 import { type AgentJobs, type JobRow, MAX_ATTEMPTS } from './jobs.js';
 import type { AgentBody, AgentPipeline } from './pipeline.js';
-import type { AgentTrigger } from './pipeline-types.js';
+import type { AgentRunResult, AgentTrigger } from './pipeline-types.js';
 import type { Agent, AgentSignal } from './types.js';
 
 export interface DispatchLog {
@@ -34,7 +36,12 @@ export interface AgentDispatcherDeps {
   readonly isKilled: (agent: AgentName) => boolean;
   readonly now: () => number;
   readonly log: DispatchLog;
+  /** Requests and deliveries in flight: each job waits for a moment without them (at most JOB_WAIT_MS). */
+  readonly foreground?: Foreground;
 }
+
+/** The longest a job waits for the foreground work in flight (process/foreground.ts) to end. */
+export const JOB_WAIT_MS = 50;
 
 interface Lane {
   readonly agent: Agent;
@@ -150,10 +157,15 @@ export class AgentDispatcher {
   }
 
   async #work(lane: Lane): Promise<void> {
-    // Start on a later turn: never inside the caller's stack (or its transaction).
-    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (!this.#stopped) {
+        // Each job on a turn of its own: never inside the caller's stack (or its transaction), and
+        // after the webhooks being answered and the messages being sent (for JOB_WAIT_MS at most).
+        // A job on rules alone never waits on I/O, so without this a backlog (a storm's thousands of
+        // incidents) would run as one long chain of promise callbacks while webhooks wait for
+        // their 202 and cards wait to be sent.
+        await (this.#d.foreground?.turn(JOB_WAIT_MS) ?? nextTurn());
+        if (this.#stopped) break;
         lane.again = false;
         const job = this.#d.jobs.claim(lane.agent.name);
         if (job === null) {
@@ -213,10 +225,13 @@ export class AgentDispatcher {
     const body: AgentBody = async (ctx) => {
       await agent.onSignal?.(s, ctx);
     };
-    try {
-      const result = await this.#d.pipeline.run(agent, trigger, body);
+    // The job ends in the transaction that records its run's end: one commit, and no crash between.
+    const settle = (result: AgentRunResult): void => {
       if (this.#stopped && result.status === 'interrupted') jobs.release(job);
       else jobs.finish(job, 'done', `${result.status}: ${result.outcome}`, result.runId);
+    };
+    try {
+      await this.#d.pipeline.run(agent, trigger, body, undefined, settle);
     } catch (err) {
       // The run could not be recorded: the job stays claimed, and its lease brings it back.
       this.#d.log.error({ err, agent: agent.name, signal: s.id }, 'agent run could not be recorded');

@@ -96,15 +96,21 @@ export class AgentPipeline {
    * disabled or killed, `outerSignal` is already aborted, or the pipeline is stopping. Resolves
    * when the run is recorded; never rejects for the agent's own errors (the run is `failed`).
    * An abort (kill, shutdown, `outerSignal`) ends the run at once as `interrupted`.
+   *
+   * `settle` sees the result inside the transaction that records the run's end (or, for a skipped
+   * run, before it resolves): what the caller writes there (its job done) commits with the outcome,
+   * so a crash never leaves a finished run whose job looks unfinished. If it throws, the end is not
+   * recorded and the run rejects.
    */
   run(
     agent: Agent,
     trigger: AgentTrigger,
     body: AgentBody,
     outerSignal?: AbortSignal,
+    settle?: (result: AgentRunResult) => void,
   ): Promise<AgentRunResult> {
     try {
-      return this.#start(agent, trigger, body, outerSignal);
+      return this.#start(agent, trigger, body, outerSignal, settle);
     } catch (err) {
       // The run could not be recorded (the database refused): a rejection, never a synchronous throw.
       return Promise.reject(err);
@@ -115,17 +121,22 @@ export class AgentPipeline {
     agent: Agent,
     trigger: AgentTrigger,
     body: AgentBody,
-    outerSignal?: AbortSignal,
+    outerSignal: AbortSignal | undefined,
+    settle: ((result: AgentRunResult) => void) | undefined,
   ): Promise<AgentRunResult> {
     const d = this.#d;
     const name = agent.name;
-    if (this.#closing) return Promise.resolve(skipped('the bot is stopping'));
+    const skip = (why: string): Promise<AgentRunResult> => {
+      const result = skipped(why);
+      settle?.(result);
+      return Promise.resolve(result);
+    };
+    if (this.#closing) return skip('the bot is stopping');
     const policy = d.policy();
-    if (!policy.enabledAgents.has(name)) return Promise.resolve(skipped(`${name} is disabled in the policy`));
+    if (!policy.enabledAgents.has(name)) return skip(`${name} is disabled in the policy`);
     const control = d.controlState();
-    if (control.killedAll || control.killedAgents.has(name))
-      return Promise.resolve(skipped(`${name} is killed`));
-    if (outerSignal?.aborted) return Promise.resolve(skipped('aborted before it started'));
+    if (control.killedAll || control.killedAgents.has(name)) return skip(`${name} is killed`);
+    if (outerSignal?.aborted) return skip('aborted before it started');
 
     const runId = d.newId('run');
     const state = new RunState(runId, name, d.now());
@@ -140,7 +151,7 @@ export class AgentPipeline {
     if (trigger.incidentId) state.addEvidence(`incident:${trigger.incidentId}`);
     const entry: Entry = { state, done: Promise.resolve(skipped('')) };
     this.#runs.set(runId, entry);
-    entry.done = this.#perform(state, trigger, facts, policy, body, outerSignal).finally(() =>
+    entry.done = this.#perform(state, trigger, facts, policy, body, outerSignal, settle).finally(() =>
       this.#runs.delete(runId),
     );
     return entry.done;
@@ -153,6 +164,7 @@ export class AgentPipeline {
     policy: Policy,
     body: AgentBody,
     outerSignal: AbortSignal | undefined,
+    settle: ((result: AgentRunResult) => void) | undefined,
   ): Promise<AgentRunResult> {
     const d = this.#d;
     const onOuter = (): void => this.#stop(state, `stopped: its ${trigger.kind} trigger was aborted`);
@@ -194,19 +206,23 @@ export class AgentPipeline {
       const stack = error instanceof Error && error.stack ? redact(error.stack) : outcome;
       d.log.warn({ agent: state.agent, runId: state.runId, stack }, 'agent run failed');
     }
-    const { tokens, wallMs } = recordAgentEnd(d, {
-      runId: state.runId,
-      agent: state.agent,
-      trigger: facts,
-      status,
-      outcome,
-      evidence: [...state.evidence],
-      model: state.model,
-      headline: state.headline,
-      startedAt: state.startedAt,
-      proposals: state.proposals,
-    });
-    return { runId: state.runId, status, outcome, tokens, wallMs };
+    const recorded = recordAgentEnd(
+      d,
+      {
+        runId: state.runId,
+        agent: state.agent,
+        trigger: facts,
+        status,
+        outcome,
+        evidence: [...state.evidence],
+        model: state.model,
+        headline: state.headline,
+        startedAt: state.startedAt,
+        proposals: state.proposals,
+      },
+      (r) => settle?.({ runId: state.runId, status, outcome, ...r }),
+    );
+    return { runId: state.runId, status, outcome, ...recorded };
   }
 
   #stop(state: RunState, why: string): void {

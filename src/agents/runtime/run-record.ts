@@ -141,6 +141,8 @@ export function recordAgentEnd(
     startedAt: number;
     proposals: readonly unknown[];
   },
+  /** Runs inside the same transaction, after the records (its writes commit with them). */
+  also?: (recorded: { tokens: number; wallMs: number }) => void,
 ): { tokens: number; wallMs: number } {
   const { database, audit, now } = deps;
   return writeTransaction(database, () => {
@@ -183,6 +185,7 @@ export function recordAgentEnd(
         proposals: r.proposals,
       },
     });
+    also?.({ tokens, wallMs });
     return { tokens, wallMs };
   });
 }

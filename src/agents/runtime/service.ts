@@ -8,6 +8,7 @@
  * cut short hands its job back).
  */
 import type { AgentName } from '../../policy/vocabulary.js';
+import type { Foreground } from '../../process/foreground.js';
 import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../../service.js';
 import type { SignalStore } from '../../signals/incidents/store.js';
 import type { SweepBodies } from '../../signals/sweeps/sweeps.js';
@@ -24,6 +25,8 @@ export interface AgentsDeps extends AgentPipelineDeps {
   readonly signals: Pick<SignalStore, 'onStored' | 'handOffInTransaction'>;
   readonly skills: MentorDeps['skills'];
   readonly isKilled: (agent: AgentName) => boolean;
+  /** Requests and deliveries in flight go before agent jobs (core's; absent in tests that need no order). */
+  readonly foreground?: Foreground;
 }
 
 export class Agents implements Service {
@@ -50,6 +53,7 @@ export class Agents implements Service {
       isKilled: deps.isKilled,
       now: deps.now,
       log: deps.log.child({ component: 'dispatch' }),
+      foreground: deps.foreground,
     });
   }
 

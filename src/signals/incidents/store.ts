@@ -160,6 +160,9 @@ export class SignalStore implements SignalSink {
   private lastStamp = { at: Number.NaN, stamp: '' };
   /** Inside a group commit: stored signals wait here for the COMMIT. */
   private collecting: StoredSignal[] | null = null;
+  /** Group commits whose listeners have not heard them yet, in commit order (emitSoon). */
+  private unheard: (readonly StoredSignal[])[] = [];
+  private hearing = false;
   /** Sees each stored signal inside its write transaction (the agents' jobs). */
   private handOff: ((stored: StoredSignal) => void) | null = null;
 
@@ -215,6 +218,7 @@ export class SignalStore implements SignalSink {
       const at = this.now();
       return inputs.map((input) => this.ingestOne(input, at, heard));
     });
+    this.emitUnheard();
     this.emit(heard);
     return outcomes;
   }
@@ -280,7 +284,7 @@ export class SignalStore implements SignalSink {
         try {
           const value = this.collect(own, () => this.run(job));
           job.resolve(value);
-          this.emit(own);
+          this.emitSoon(own);
         } catch (error) {
           job.reject(error);
         }
@@ -290,7 +294,7 @@ export class SignalStore implements SignalSink {
     jobs.forEach((job, i) => {
       job.resolve(values[i]);
     });
-    this.emit(heard);
+    this.emitSoon(heard);
   }
 
   /** Runs a unit of the group commit: someone else's sees the database whole, before and after. */
@@ -330,6 +334,28 @@ export class SignalStore implements SignalSink {
       this.pending.discard();
       throw error;
     }
+  }
+
+  /**
+   * After a group commit, listeners (the incident's card, the agents' wake-up) hear it on the next
+   * turn: first the units' own continuations run, so a burst of webhooks gets its 202s before the
+   * cards are rendered. The jobs are already durable (raised in the transaction); batches are heard
+   * in commit order, and a direct ingest() hears what is still waiting before its own.
+   */
+  private emitSoon(heard: readonly StoredSignal[]): void {
+    if (heard.length === 0) return;
+    this.unheard.push(heard);
+    if (this.hearing) return;
+    this.hearing = true;
+    setImmediate(() => this.emitUnheard());
+  }
+
+  private emitUnheard(): void {
+    this.hearing = false;
+    const batches = this.unheard;
+    if (batches.length === 0) return;
+    this.unheard = [];
+    for (const heard of batches) this.emit(heard);
   }
 
   private emit(heard: readonly StoredSignal[]): void {

@@ -92,6 +92,34 @@ describe('agent runs', () => {
     });
   });
 
+  it("ends the caller's work in the transaction that records the run's end: both commit, or neither", async () => {
+    const k = setup();
+    const body = async (ctx: AgentContext) => {
+      ctx.post({ kind: 'notice', title: 'looked', severity: 'info', body: 'nothing wrong' });
+    };
+    // What settle writes commits with the run's end (the dispatcher's job done).
+    const seen: string[] = [];
+    const ok = await k.pipeline.run(fakeAgent('sentinel'), SIGNAL, body, undefined, (result) => {
+      seen.push(`${result.status} ${k.agentRuns().find((r) => r.id === result.runId)?.status}`);
+    });
+    expect(ok.status).toBe('succeeded');
+    // Inside the transaction it already sees the run ended.
+    expect(seen).toEqual(['succeeded succeeded']);
+    // When settle fails, the end is not recorded (the run stays running for the restart) and run() rejects.
+    await expect(
+      k.pipeline.run(fakeAgent('sentinel'), SIGNAL, body, undefined, () => {
+        throw new Error('the job could not be closed');
+      }),
+    ).rejects.toThrow('the job could not be closed');
+    expect(k.agentRuns().map((r) => r.status)).toEqual(['succeeded', 'running']);
+    expect(k.auditKinds()).toEqual(['agent.start', 'agent.run', 'agent.start']);
+    // A skipped run is settled too (nothing recorded).
+    k.control.kill('sentinel', 'slack:user:U0OPERATOR');
+    const skipped: string[] = [];
+    await k.pipeline.run(fakeAgent('sentinel'), SIGNAL, body, undefined, (r) => skipped.push(r.outcome));
+    expect(skipped).toEqual(['sentinel is killed']);
+  });
+
   it('does not run (and records nothing for) a killed or disabled agent', async () => {
     const k = setup({ policy: kitPolicy({ phase: 3, agents: { guardian: { enabled: false } } }) });
     k.control.kill('sentinel', 'slack:user:U0OPERATOR');

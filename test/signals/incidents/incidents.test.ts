@@ -14,6 +14,8 @@ import type { IncidentChange, SignalInput } from '../../../src/signals/types.js'
 import { alertmanagerPayload, T0 } from '../../helpers/ingest.js';
 
 const MIN = 60_000;
+/** One turn: listeners hear a group commit after its writers' own continuations have run. */
+const afterListeners = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Env {
   dir: string;
@@ -177,6 +179,8 @@ describe('correlation into incidents', () => {
     expect(heard).toHaveLength(0);
     await expect(ok).resolves.toHaveLength(1);
     await expect(failing).rejects.toThrow('later step failed');
+    // Listeners hear a group commit on the turn after its writers' continuations (their 202s).
+    await afterListeners();
     expect(heard.map((h) => h.input.fingerprint)).toEqual(['fp-backup']);
     expect(env.incidents.list({ status: 'all' }).map((i) => i.fingerprint)).toEqual(['fp-backup']);
   });
@@ -242,10 +246,12 @@ describe('no floods', () => {
       pending.push(env.store.ingestBatched(normalised.value));
       if (i % 500 === 499) {
         await Promise.all(pending.splice(0));
+        await afterListeners();
         notices.push(...coalescer.due());
       }
     }
     await Promise.all(pending);
+    await afterListeners();
     env.clock = T0 + MIN + 10_000;
     notices.push(...coalescer.due());
     const count = env.database.sqlite.prepare('SELECT count(*) AS n FROM signals').get() as { n: number };
