@@ -22,13 +22,15 @@
  * - an exact-match cache keyed by the masked message serves repeated shapes without a search.
  *
  * A signature (`s_` + a hash of the template as first seen) is kept when its template generalises;
- * a template merged into another keeps answering through `resolve()` (aliases are persisted).
+ * a template merged into another keeps answering through `resolve()` (aliases are persisted). A
+ * template stored before a message code opened the message (`AH01630:` was cut with the header) is
+ * taken over by the first message with a code in front that is otherwise the same.
  * Memory is bounded: templates, never lines, are kept, at most `maxTemplates` of them (the least
  * recently seen evicted first, a small batch at a time).
  */
 import { z } from 'zod';
 import { AutonomyError } from '../../process/errors.js';
-import { dropKernelStamp } from './header.js';
+import { dropKernelStamp, isMessageCode } from './header.js';
 import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
 import {
   compatibleWith,
@@ -75,6 +77,8 @@ export interface TemplateRecord {
 
 /** Bumped when a masking rule changes the shape of templates already stored. */
 export const MASKING_VERSION = 11;
+/** The masking version from which a message code (`AH01630:`) opens the message, not the header. */
+const CODES_KEPT_SINCE = 8;
 
 export const templateRecordSchema = z.object({
   signature: z.string().min(1).max(64),
@@ -111,6 +115,8 @@ interface Template {
   /** Set when this template was merged into another or evicted. */
   dead: boolean;
   mergedInto: Template | null;
+  /** The masking its shape came from: older only for a restored template that may have lost a code. */
+  masking: number;
 }
 
 const DEFAULT_MAX_TEMPLATES = 50_000;
@@ -144,6 +150,8 @@ export class SignatureMiner {
   private readonly buckets = new Map<string, Set<Template>>();
   private readonly byLength = new Map<number, Set<Template>>();
   private readonly cache = new Map<string, Template>();
+  /** Restored templates that older rules may have cut a message code from, by text (see `insert`). */
+  private readonly codeless = new Map<string, Template>();
   /** Counts adds: a template's `used` is the tick it was last seen at (the LRU order). */
   private tick = 0;
 
@@ -169,8 +177,11 @@ export class SignatureMiner {
     let isNew = false;
     if (template === null) {
       template = this.match(tokens);
+      const heir = template === null && this.codeless.size > 0 ? this.claimCodeless(tokens) : null;
       if (template !== null) {
         if (this.generalise(template, tokens)) template = this.absorbCompatible(template);
+      } else if (heir !== null) {
+        template = this.absorbCompatible(heir);
       } else {
         template = this.create(tokens, when);
         isNew = true;
@@ -218,7 +229,7 @@ export class SignatureMiner {
       firstSeen: t.firstSeen,
       lastSeen: t.lastSeen,
       aliases: [...t.aliases],
-      masking: MASKING_VERSION,
+      masking: t.masking,
     }));
   }
 
@@ -263,7 +274,18 @@ export class SignatureMiner {
       used: ++this.tick,
       dead: false,
       mergedInto: null,
+      masking: MASKING_VERSION,
     };
+    // Older rules cut a message code off with the header: the first of today's templates that is
+    // this one with a code in front takes it over (`claimCodeless`), so its id keeps getting lines.
+    if (
+      (record.masking ?? 0) < CODES_KEPT_SINCE &&
+      tokens.length > 0 &&
+      !isMessageCode(tokens[0] as string)
+    ) {
+      t.masking = record.masking ?? 1;
+      this.codeless.set(text, t);
+    }
     for (const alias of t.aliases) this.aliasOf.set(alias, t.id);
     this.index(t);
     this.live.set(t.id, t);
@@ -271,6 +293,27 @@ export class SignatureMiner {
     if (same !== null && same !== t) this.cache.set(text, this.merge([same, t], null));
     else this.cache.set(text, t);
     this.evictOverflow();
+  }
+
+  /**
+   * A message opening with a code (`AH01630: client denied ...`) that no template matches, when a
+   * template restored from older rules is the same message without the code: that template takes
+   * the code and keeps its id (the first code to come claims it; another code is another message).
+   */
+  private claimCodeless(tokens: readonly string[]): Template | null {
+    if (tokens.length < 2 || !isMessageCode(tokens[0] as string)) return null;
+    const key = tokens.slice(1).join(' ');
+    const t = this.codeless.get(key);
+    if (t === undefined) return null;
+    this.codeless.delete(key);
+    if (t.dead) return null;
+    this.unindex(t);
+    this.cache.delete(t.text);
+    t.tokens = [...tokens];
+    t.text = tokens.join(' ');
+    t.masking = MASKING_VERSION;
+    this.index(t);
+    return t;
   }
 
   private fromCache(key: string): Template | null {
@@ -340,6 +383,7 @@ export class SignatureMiner {
       used: ++this.tick,
       dead: false,
       mergedInto: null,
+      masking: MASKING_VERSION,
     };
     this.index(t);
     this.live.set(id, t);

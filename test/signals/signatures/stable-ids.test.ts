@@ -115,3 +115,48 @@ describe('signature ids stored before quoted text became one value', () => {
     expect(line.isNew).toBe(false);
   });
 });
+
+describe('signature ids stored before message codes opened the message', () => {
+  const apache = (code: string, path: string) =>
+    `[Fri May 14 08:58:50.113057 2024] [authz_core:error] [pid 25173:tid 917435737950363] [client 1.2.3.4:5] ${code}: client denied by server configuration: ${path}`;
+
+  it('the first code to come takes over the stored id; another code is another signature', () => {
+    // older rules cut `AH01630:` off with the header: one template for every code
+    const stored = {
+      signature: 's_stored',
+      template: 'client denied by server configuration: <*>',
+      count: 40,
+      firstSeen: 1_000,
+      lastSeen: 2_000,
+      aliases: [],
+      masking: 7,
+    };
+    const miner = SignatureMiner.restore([stored], { now: () => 3_000 });
+    const first = miner.add(apache('AH01630', '/var/www/html/server-status'));
+    expect(first.signature).toBe('s_stored');
+    expect(first.isNew).toBe(false);
+    expect(first.template).toBe('AH01630: client denied by server configuration: <*>');
+    expect(miner.add(apache('AH01630', '/srv/.env')).signature).toBe('s_stored');
+    const other = miner.add(apache('AH01797', '/var/www/html/backup.sql'));
+    expect(other.signature).not.toBe('s_stored');
+    expect(other.isNew).toBe(true);
+
+    // saved and restored: the taken-over template is today's, and keeps getting its lines
+    const again = SignatureMiner.restore(miner.snapshot(), { now: () => 4_000 });
+    expect(again.add(apache('AH01630', '/x')).signature).toBe('s_stored');
+    expect(again.add(apache('AH01797', '/y')).signature).toBe(other.signature);
+  });
+
+  it('a stored template not yet taken over is saved as it was, so a later restart can still hand it on', () => {
+    const stored = {
+      signature: 's_waiting',
+      template: 'client denied by server configuration: <*>',
+      count: 1,
+      firstSeen: 1_000,
+      lastSeen: 1_000,
+      aliases: [],
+    };
+    const restarted = SignatureMiner.restore(SignatureMiner.restore([stored]).snapshot());
+    expect(restarted.add(apache('AH01630', '/z')).signature).toBe('s_waiting');
+  });
+});
