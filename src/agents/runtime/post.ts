@@ -7,6 +7,7 @@
  * run, post and channel, so a retried handler never posts twice), then the outbox worker is woken.
  */
 import { createHash } from 'node:crypto';
+import { OutboxError } from '../../chat/outbox.js';
 import { inMaintenance, postChannels } from '../../chat/routing.js';
 import { writeTransaction } from '../../db/connection.js';
 import type { Policy } from '../../policy/types.js';
@@ -83,6 +84,10 @@ export class Poster {
           d.outbox.enqueue(channel, screened.message, { dedupeKey: o.dedupeKey(channel) });
       });
     } catch (err) {
+      // The outbox is where a message meets its schema: a screened finding that still fails it
+      // is held with the reason (no log: the run record says it).
+      if (err instanceof OutboxError)
+        return { queued: false, held: `could not be queued: ${err.message.slice(0, 200)}` };
       d.log.error({ err, agent }, 'could not queue an agent post');
       return { queued: false, held: 'could not be queued (see the log)' };
     }

@@ -18,7 +18,7 @@
  *   part of an agent's work posts its own findings.
  */
 
-import { type ChatMessage, message } from '../../chat/message.js';
+import type { ChatMessageInput } from '../../chat/message.js';
 import { cutAt } from '../../chat/truncate.js';
 import { SEVERITIES, type Severity } from '../../policy/vocabulary.js';
 import type { Redact } from './secrets.js';
@@ -46,7 +46,8 @@ export interface ScreenOptions {
 }
 
 export type Screened =
-  | { readonly ok: true; readonly message: ChatMessage; readonly severity: Severity }
+  /** The message, checked against the message schema once, by the outbox that queues it. */
+  | { readonly ok: true; readonly message: ChatMessageInput; readonly severity: Severity }
   | { readonly ok: false; readonly reason: string };
 
 export const UNCITED = 'uncited model claim withheld';
@@ -158,21 +159,17 @@ export function screenFinding(finding: Finding, o: ScreenOptions): Screened {
     for (const c of finding.citations ?? [])
       if (o.cited.map(normalised).includes(normalised(c))) addLink('Source', c);
   }
-  try {
-    return {
-      ok: true,
+  return {
+    ok: true,
+    severity,
+    message: {
+      kind,
+      title,
       severity,
-      message: message({
-        kind,
-        title,
-        severity,
-        body: screenText(finding.body, LIMITS.body, redact),
-        fields,
-        links,
-        refs: { ...o.refs },
-      }),
-    };
-  } catch (err) {
-    return { ok: false, reason: `not a valid message: ${(err as Error).message.slice(0, 200)}` };
-  }
+      body: screenText(finding.body, LIMITS.body, redact),
+      fields,
+      links,
+      refs: { ...o.refs },
+    },
+  };
 }

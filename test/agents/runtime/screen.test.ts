@@ -104,7 +104,7 @@ describe('the screen', () => {
     expect(screened.message.title).toHaveLength(LIMITS.title);
     expect(screened.message.body).toHaveLength(LIMITS.body);
     expect(screened.message.fields).toHaveLength(LIMITS.fields);
-    expect(screened.message.fields[0]?.value).toHaveLength(LIMITS.fieldValue);
+    expect(screened.message.fields?.[0]?.value).toHaveLength(LIMITS.fieldValue);
   });
 
   it('keeps only http(s) links, and none that carry a secret', () => {
