@@ -216,15 +216,17 @@ export class IncidentAlerts implements Service {
   #stormCard(storm: Storm, settings: StormSettings): number {
     const o = this.#o;
     const now = o.now();
-    const card = stormCard(storm, settings, {
-      now,
-      consoleUrl: o.consoleUrl?.() ?? null,
-      screen: (t, max) => this.#screen(t, max),
-    });
+    // Rendered only when it is sent: it ranks the storm's services, thousands in a big one.
+    const card = () =>
+      stormCard(storm, settings, {
+        now,
+        consoleUrl: o.consoleUrl?.() ?? null,
+        screen: (t, max) => this.#screen(t, max),
+      });
     storm.dirty = false;
     if (storm.cardId === null) {
       storm.sentAt = now;
-      storm.cardId = o.outbox.enqueue(storm.channel, card, {
+      storm.cardId = o.outbox.enqueue(storm.channel, card(), {
         dedupeKey: `storm:${storm.channel}:${storm.startedAt}`,
       }).id;
       return storm.cardId;
@@ -235,7 +237,7 @@ export class IncidentAlerts implements Service {
       return storm.cardId;
     }
     storm.sentAt = now;
-    o.outbox.enqueue(storm.channel, card, {
+    o.outbox.enqueue(storm.channel, card(), {
       dedupeKey:
         storm.endedAt === null ? `storm:${storm.cardId}:n${storm.folded}` : stormEndedKey(storm.cardId),
       op: 'update',

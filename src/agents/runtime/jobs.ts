@@ -85,7 +85,8 @@ function prepare(database: Database) {
         and(
           eq(agentJobs.agent, p('agent')),
           eq(agentJobs.fingerprint, p('fingerprint')),
-          eq(agentJobs.state, 'queued'),
+          // Literal, so SQLite sees that the partial index agent_jobs_waiting_idx answers it.
+          sql`${agentJobs.state} = 'queued'`,
           inArray(
             agentJobs.reason,
             resolved ? ['resolved'] : ['opened', 'reopened', 'unlinked', 'health-worse'],
