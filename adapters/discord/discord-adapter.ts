@@ -34,6 +34,8 @@ import {
   type PostOptions,
 } from '../../src/chat/adapter.js';
 import { message as buildMessage, type ChatMessage } from '../../src/chat/message.js';
+import { ConfigError } from '../../src/process/config.js';
+import { AutonomyError } from '../../src/process/errors.js';
 import { COMMAND_NAME, commandText, type OptionValue } from './commands.js';
 import { type DiscordMessageBody, parseCustomId, renderMessage } from './render.js';
 
@@ -78,7 +80,10 @@ export class DiscordAdapter implements ChatAdapter {
   #state: 'stopped' | 'starting' | 'running' = 'stopped';
 
   constructor(options: DiscordAdapterOptions) {
-    if (options.token.trim() === '') throw new Error('DISCORD_TOKEN is empty: set it to the bot token');
+    if (options.token.trim() === '')
+      throw new ConfigError('DISCORD_TOKEN is empty', {
+        fix: 'set it to the bot token (Developer Portal, Bot tab)',
+      });
     this.#options = options;
     this.#inbound = options.inbound ?? null;
     this.client = new Client({
@@ -120,11 +125,10 @@ export class DiscordAdapter implements ChatAdapter {
     } catch (error) {
       this.#state = 'stopped';
       await this.client.destroy();
-      throw new Error(
-        `Discord login failed: ${errorText(error)}. Check DISCORD_TOKEN (the bot token from the ` +
-          'Developer Portal, Bot tab) and DISCORD_API_URL if set.',
-        { cause: error },
-      );
+      throw new AutonomyError('CHAT_LOGIN_FAILED', `Discord login failed: ${errorText(error)}`, {
+        fix: 'check DISCORD_TOKEN (the bot token from the Developer Portal, Bot tab) and DISCORD_API_URL if set',
+        cause: error,
+      });
     } finally {
       clearTimeout(timer);
     }

@@ -19,6 +19,7 @@ import {
 import type { ChatAdapter, ChatInbound, DeliveredRef, PostOptions } from '../../src/chat/adapter.js';
 import { DeliveryError } from '../../src/chat/adapter.js';
 import type { ChatMessage } from '../../src/chat/message.js';
+import { ConfigError } from '../../src/process/config.js';
 import type { Clock } from '../../src/process/ids.js';
 import type { Logger } from '../../src/process/log.js';
 import { registerHandlers } from './handlers.js';
@@ -74,7 +75,7 @@ export class SlackAdapter implements ChatAdapter {
     this.#options = options;
     this.maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_SKEW_MS;
     if (options.botToken.trim() === '')
-      throw new Error('SLACK_BOT_TOKEN is empty; set it to the xoxb-… token');
+      throw new ConfigError('SLACK_BOT_TOKEN is empty', { fix: 'set it to the xoxb-… bot token' });
     const logger = boltLogger(options.log);
     const clientOptions = {
       ...(options.apiUrl ? { slackApiUrl: withSlash(options.apiUrl) } : {}),
@@ -98,8 +99,11 @@ export class SlackAdapter implements ChatAdapter {
       this.app = new App({ token: options.botToken, receiver, logger, clientOptions, ...ids });
     } else {
       if (!options.signingSecret) {
-        throw new Error(
-          'Slack needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode); neither is set',
+        throw new ConfigError(
+          'Slack needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)',
+          {
+            fix: 'set one of them (the app settings: Basic Information for both)',
+          },
         );
       }
       this.mode = 'http';

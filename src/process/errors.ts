@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   TEMPLATE_ERROR: 'An action template names an unknown param or an env var where none is allowed.',
   MISSING_ENV: 'An action needs an env var that is not set where the bot runs.',
   MODEL_CALL_FAILED: 'The model server answered with an error status or could not be reached.',
+  CHAT_LOGIN_FAILED: 'A chat platform refused the bot at start (its token, or the API address set for it).',
   DELIVERY_FAILED: 'A chat platform refused or failed a post (platformCode has its own code).',
   OUTBOX_INVALID: 'A message for the outbox is not one it can send.',
   COMMAND_REFUSED: 'An /autonomy command was refused (unknown id, wrong state); nothing changed.',

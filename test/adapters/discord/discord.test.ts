@@ -421,3 +421,26 @@ describe('discord.js client against the fake', () => {
     });
   });
 });
+
+describe('Discord adapter configuration', () => {
+  it('an empty token is a config error; a login the API refuses says so with its own code and the fix', async () => {
+    const inbound = new RecordingInbound();
+    expect(() => new DiscordAdapter({ token: ' ', apiUrl: 'http://127.0.0.1:1', inbound })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/^DISCORD_TOKEN is empty; set it/),
+      }),
+    );
+    // Nothing listens on port 1: the login cannot reach the API.
+    const adapter = new DiscordAdapter({
+      token: 'fake-token',
+      apiUrl: 'http://127.0.0.1:1',
+      inbound,
+      readyTimeoutMs: 5000,
+    });
+    await expect(adapter.start()).rejects.toMatchObject({
+      code: 'CHAT_LOGIN_FAILED',
+      message: expect.stringMatching(/^Discord login failed: .+; check DISCORD_TOKEN/),
+    });
+  });
+});

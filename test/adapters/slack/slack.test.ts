@@ -500,3 +500,37 @@ describe('manifest', () => {
     expect(manifest.settings.socket_mode_enabled).toBe(true);
   });
 });
+
+describe('Slack adapter configuration', () => {
+  const base = {
+    now: Date.now,
+    publicUrl: null,
+    log: quietLog,
+    inbound: {
+      command: async () => message({ kind: 'notice', title: 'x' }),
+      click: async () => message({ kind: 'notice', title: 'x' }),
+    },
+  };
+  it('refuses to start without a bot token, or without a way to receive: a config error naming the variable and the fix', () => {
+    const missing = (o: Partial<{ botToken: string; signingSecret: string }>) => {
+      try {
+        new SlackAdapter({
+          ...base,
+          botToken: o.botToken ?? 'xoxb-test',
+          ...(o.signingSecret === undefined ? {} : { signingSecret: o.signingSecret }),
+        });
+      } catch (err) {
+        return { code: (err as { code?: string }).code, message: (err as Error).message };
+      }
+      return null;
+    };
+    expect(missing({ botToken: ' ', signingSecret: SECRET })).toEqual({
+      code: 'CONFIG_INVALID',
+      message: 'SLACK_BOT_TOKEN is empty; set it to the xoxb-… bot token',
+    });
+    expect(missing({})).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/^Slack needs SLACK_SIGNING_SECRET \(HTTP mode\) or SLACK_APP_TOKEN/),
+    });
+  });
+});
