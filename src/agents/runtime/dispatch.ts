@@ -167,12 +167,13 @@ export class AgentDispatcher {
         await (this.#d.foreground?.turn(JOB_WAIT_MS) ?? nextTurn());
         if (this.#stopped) break;
         lane.again = false;
-        const job = this.#d.jobs.claim(lane.agent.name);
-        if (job === null) {
+        // The run's start record commits with the claim (#do writes it before its first wait).
+        const claimed = this.#d.jobs.claimAndStart(lane.agent.name, (job) => this.#do(lane.agent, job));
+        if (claimed === null) {
           if (lane.again) continue;
           break;
         }
-        await this.#do(lane.agent, job);
+        await claimed.started;
       }
     } catch (err) {
       this.#d.log.error({ err, agent: lane.agent.name }, 'agent jobs could not be read or written');

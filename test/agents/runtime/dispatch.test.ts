@@ -255,6 +255,31 @@ describe('the dispatcher', () => {
     held.open();
   });
 
+  it('claims a job and starts its run in one transaction: a start that fails writes nothing, and the job still waits', async () => {
+    const held = gate();
+    const seen: string[] = [];
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s) => {
+        seen.push(s.fingerprint);
+        await held.promise;
+      },
+    });
+    const k = setup([sentinel]);
+    k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
+    await eventually(() => seen.length === 1); // the worker is busy with fp-0
+    k.core.signals.ingest([input({ fingerprint: 'fp-1' })]);
+    expect(() =>
+      jobs?.claimAndStart('sentinel', (job) => {
+        jobs?.finish(job, 'closed', 'written by the start, then undone');
+        throw new Error('the run could not be started');
+      }),
+    ).toThrow('the run could not be started');
+    // Neither the claim nor what the start wrote: fp-1 waits as it did.
+    const again = jobs?.claimAndStart('sentinel', (job) => job.state);
+    expect([again?.job.fingerprint, again?.job.attempts, again?.started]).toEqual(['fp-1', 1, 'running']);
+    held.open();
+  });
+
   it('queues a fingerprint once while it waits', async () => {
     const held = gate();
     const seen: string[] = [];
