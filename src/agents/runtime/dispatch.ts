@@ -38,6 +38,8 @@ export interface AgentDispatcherDeps {
   readonly log: DispatchLog;
   /** Requests and deliveries in flight: each job waits for a moment without them (at most JOB_WAIT_MS). */
   readonly foreground?: Foreground;
+  /** The longest a job waits for the foreground (default JOB_WAIT_MS). */
+  readonly jobWaitMs?: number;
 }
 
 /** The longest a job waits for the foreground work in flight (process/foreground.ts) to end. */
@@ -164,7 +166,7 @@ export class AgentDispatcher {
         // A job on rules alone never waits on I/O, so without this a backlog (a storm's thousands of
         // incidents) would run as one long chain of promise callbacks while webhooks wait for
         // their 202 and cards wait to be sent.
-        await (this.#d.foreground?.turn(JOB_WAIT_MS) ?? nextTurn());
+        await (this.#d.foreground?.turn(this.#d.jobWaitMs ?? JOB_WAIT_MS) ?? nextTurn());
         if (this.#stopped) break;
         lane.again = false;
         // The run's start record commits with the claim (#do writes it before its first wait).

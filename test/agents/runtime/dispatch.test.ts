@@ -7,6 +7,7 @@ import type { Agent, AgentSignal } from '../../../src/agents/runtime/types.js';
 import { isKilled } from '../../../src/control/state.js';
 import { agentJobs } from '../../../src/db/schema.js';
 import type { AgentName, SignalKind } from '../../../src/policy/vocabulary.js';
+import { Foreground } from '../../../src/process/foreground.js';
 import { randomId } from '../../../src/process/ids.js';
 import { Sweeps } from '../../../src/signals/sweeps/sweeps.js';
 import type { SignalInput } from '../../../src/signals/types.js';
@@ -50,7 +51,12 @@ function setup(agents: Agent[], o: { policy?: ReturnType<typeof kitPolicy> } = {
   return k;
 }
 
-function setupDispatcher(k: AgentKit, agents: Agent[], pipeline = k.pipeline): void {
+function setupDispatcher(
+  k: AgentKit,
+  agents: Agent[],
+  pipeline = k.pipeline,
+  foreground?: { foreground: Foreground; jobWaitMs: number },
+): void {
   const policy = () => k.policy;
   const killed = (a: AgentName) => isKilled(k.control.snapshot(), a);
   const now = () => k.clock.t;
@@ -71,6 +77,7 @@ function setupDispatcher(k: AgentKit, agents: Agent[], pipeline = k.pipeline): v
     isKilled: killed,
     now,
     log: kitLog(k),
+    ...foreground,
   });
   k.core.signals.handOffInTransaction(dispatcher.raise);
   k.core.signals.onStored(dispatcher.onStored);
@@ -278,6 +285,47 @@ describe('the dispatcher', () => {
     const again = jobs?.claimAndStart('sentinel', (job) => job.state);
     expect([again?.job.fingerprint, again?.job.attempts, again?.started]).toEqual(['fp-1', 1, 'running']);
     held.open();
+  });
+
+  it('takes a job only when no webhook is being answered and no message is being sent, or after its wait', async () => {
+    const seen: string[] = [];
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s) => {
+        seen.push(`${s.fingerprint} with ${foreground.busy} in flight`);
+      },
+    });
+    const foreground = new Foreground();
+    const k = agentKit();
+    kit = k;
+    setupDispatcher(k, [sentinel], k.pipeline, { foreground, jobWaitMs: 60_000 });
+    const endRequest = foreground.begin(); // a webhook being answered
+    const endDelivery = foreground.begin(); // a card being sent
+    k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([]);
+    endRequest();
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([]);
+    endDelivery();
+    await eventually(() => seen.length === 1);
+    expect(seen).toEqual(['fp-0 with 0 in flight']);
+  });
+
+  it('never starves: work that stays in flight holds a job back for its wait at most', async () => {
+    const seen: string[] = [];
+    const stuck = new Foreground();
+    stuck.begin(); // a request that never ends
+    const k = agentKit();
+    kit = k;
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s) => {
+        seen.push(s.fingerprint);
+      },
+    });
+    setupDispatcher(k, [sentinel], k.pipeline, { foreground: stuck, jobWaitMs: 20 });
+    k.core.signals.ingest([input({ fingerprint: 'fp-1' })]);
+    await eventually(() => seen.length === 1);
+    expect(stuck.busy).toBe(1);
   });
 
   it('queues a fingerprint once while it waits', async () => {
