@@ -240,7 +240,8 @@ export class AgentPipeline {
     const d = this.#d;
     const dir = join(d.dataDir, 'agents', state.agent);
     let made = false;
-    const log = d.log.child({ agent: state.agent, runId: state.runId });
+    // Made on first use: most runs on rules never log, and a child logger per run adds up in a storm.
+    let log: AgentContext['log'] | null = null;
     const redact = this.#poster.redactor(policy);
     return {
       agent: state.agent,
@@ -257,7 +258,10 @@ export class AgentPipeline {
         return dir;
       },
       rootDataDir: d.dataDir,
-      log,
+      get log(): AgentContext['log'] {
+        log ??= d.log.child({ agent: state.agent, runId: state.runId });
+        return log;
+      },
       research,
       model: <T>(request: Omit<CallRequest<T>, 'runId' | 'signal'>) => this.#model(state, request),
       propose: (p) => propose({ deps: d, poster: this.#poster, hourly: this.#hourly }, state, trigger, p),
