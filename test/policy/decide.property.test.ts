@@ -28,6 +28,8 @@ import { type ActionInput, makePolicy, makeState } from '../fixtures/policy.js';
 
 const NOW = Date.parse('2025-06-02T10:00:00Z');
 const RUNS = 200;
+/** The coverage test's seed (any seed whose runs reach every code often enough). */
+const COVERAGE_SEED = 20261207;
 
 /** `value` most of the time, something from `arb` one time in ten. */
 function rarely<T>(arb: fc.Arbitrary<T>, value: T): fc.Arbitrary<T> {
@@ -300,15 +302,18 @@ interface Case {
   readonly state: DecisionState;
 }
 
-/** Asserts `check` for every (policy, proposal, state) generated; fast-check shrinks a failure. */
-function forAll(check: (c: Case) => void, numRuns = RUNS): void {
+/**
+ * Asserts `check` for every (policy, proposal, state) generated; fast-check shrinks a failure.
+ * A new random seed each run (invariants should hold for any), unless `seed` is given.
+ */
+function forAll(check: (c: Case) => void, numRuns = RUNS, seed?: number): void {
   fc.assert(
     fc.property(caseArb, ({ world, cases }) => {
       for (const { proposal, plan } of cases) {
         check({ world, policy: world.policy, proposal, state: buildState(world, plan, proposal) });
       }
     }),
-    { numRuns },
+    seed === undefined ? { numRuns } : { numRuns, seed },
   );
 }
 
@@ -454,10 +459,17 @@ describe('decide: invariants over random policies, states and proposals', () => 
 
   it('reaches every decision code (the generators are not vacuous)', () => {
     const seen = new Map<string, number>();
-    forAll((c) => {
-      const code = run(c).code;
-      seen.set(code, (seen.get(code) ?? 0) + 1);
-    });
+    // A fixed seed: this is a fact about the generators, not an invariant. On a random seed the
+    // rarest code (granted: 6 to 13 cases in 200 runs, in eight samples) came up only twice in
+    // run 9 of a ten-run test:repeat, and the suite failed for nothing.
+    forAll(
+      (c) => {
+        const code = run(c).code;
+        seen.set(code, (seen.get(code) ?? 0) + 1);
+      },
+      RUNS,
+      COVERAGE_SEED,
+    );
     const codes = [
       'killed',
       'unknown-agent',
