@@ -250,20 +250,7 @@ export class Outbox {
       .limit(limit)
       .all();
     return posts.map((p) => {
-      const latest = db
-        .select()
-        .from(outbox)
-        .where(
-          and(
-            eq(outbox.op, 'update'),
-            eq(outbox.updateOf, p.id),
-            eq(outbox.state, 'delivered'),
-            notLike(outbox.platformRef, `${SUPERSEDED}%`),
-          ),
-        )
-        .orderBy(desc(outbox.id))
-        .limit(1)
-        .get();
+      const latest = this.latestUpdate(p.id, 'delivered');
       const stored = storedMessage(p);
       return {
         id: p.platformRef as string,
@@ -295,16 +282,29 @@ export class Outbox {
       )
       .orderBy(asc(outbox.id))
       .all();
-    return posts.map((row) => {
-      const latest = db
-        .select({ message: outbox.message })
-        .from(outbox)
-        .where(and(eq(outbox.op, 'update'), eq(outbox.updateOf, row.id)))
-        .orderBy(desc(outbox.id))
-        .limit(1)
-        .get();
-      return { row, latest: latest?.message ?? row.message };
-    });
+    return posts.map((row) => ({ row, latest: this.latestUpdate(row.id, 'any')?.message ?? row.message }));
+  }
+
+  /**
+   * The newest update queued for post `postId`: any (what the message stands at now), or only one
+   * that was delivered and not superseded (what the platform shows).
+   */
+  private latestUpdate(postId: number, which: 'any' | 'delivered'): OutboxRow | undefined {
+    return this.database.db
+      .select()
+      .from(outbox)
+      .where(
+        and(
+          eq(outbox.op, 'update'),
+          eq(outbox.updateOf, postId),
+          ...(which === 'delivered'
+            ? [eq(outbox.state, 'delivered'), notLike(outbox.platformRef, `${SUPERSEDED}%`)]
+            : []),
+        ),
+      )
+      .orderBy(desc(outbox.id))
+      .limit(1)
+      .get();
   }
 
   get(id: number): OutboxRow | null {
