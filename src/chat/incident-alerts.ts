@@ -138,17 +138,17 @@ export class IncidentAlerts implements Service {
     this.#stopTimer = null;
   }
 
-  /** Feed every stored signal's incident change here (SignalStore.onStored). */
   /**
-   * A group commit's incident changes: their cards and updates queued in one transaction (one
-   * COMMIT for the batch, not one per incident). One that fails is reported and rolled back alone.
+   * Feed every group commit's incident changes here (SignalStore.onStored): their cards and updates
+   * are queued in one transaction (one COMMIT for the batch, not one per incident). One that fails
+   * is reported and rolled back alone.
    */
   changedAll(changes: readonly (readonly [SignalKind, IncidentChange])[]): void {
     if (changes.length === 0) return;
     writeTransaction(this.#o.database, () => {
       for (const [kind, change] of changes) {
         try {
-          this.changed(kind, change);
+          this.#changed(kind, change);
         } catch (err) {
           this.#o.onError?.(err);
         }
@@ -156,7 +156,7 @@ export class IncidentAlerts implements Service {
     });
   }
 
-  changed(kind: SignalKind, change: IncidentChange): void {
+  #changed(kind: SignalKind, change: IncidentChange): void {
     this.#kinds.set(change.id, kind);
     const notice = this.#coalescer.push(change);
     if (notice !== null) this.#publish(notice);

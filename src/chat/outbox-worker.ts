@@ -416,15 +416,15 @@ export class OutboxWorker implements Service {
     const end = this.foreground?.begin();
     try {
       const ref = await this.send(claimed, message, adapter);
-      end?.();
       this.outbox.markDelivered(claimed.id, ref);
       this.deliveredCount++;
       this.holds.delete(claimed.channel);
       this.recovered(platform);
       this.metrics.delivered?.({ channel: claimed.channel, platform, attempts: claimed.attempts });
     } catch (error) {
-      end?.();
       this.failed(claimed, platform, error);
+    } finally {
+      end?.();
     }
   }
 

@@ -162,7 +162,6 @@ export class SignalStore implements SignalSink {
   private collecting: StoredSignal[] | null = null;
   /** Group commits whose listeners have not heard them yet, in commit order (emitSoon). */
   private unheard: (readonly StoredSignal[])[] = [];
-  private hearing = false;
   /** Sees each stored signal inside its write transaction (the agents' jobs). */
   private handOff: ((stored: StoredSignal) => void) | null = null;
 
@@ -344,14 +343,11 @@ export class SignalStore implements SignalSink {
    */
   private emitSoon(heard: readonly StoredSignal[]): void {
     if (heard.length === 0) return;
-    this.unheard.push(heard);
-    if (this.hearing) return;
-    this.hearing = true;
-    setImmediate(() => this.emitUnheard());
+    // The first waiting batch schedules the turn that hears them all.
+    if (this.unheard.push(heard) === 1) setImmediate(() => this.emitUnheard());
   }
 
   private emitUnheard(): void {
-    this.hearing = false;
     const batches = this.unheard;
     if (batches.length === 0) return;
     this.unheard = [];

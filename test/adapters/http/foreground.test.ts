@@ -3,14 +3,14 @@ import { createHttpApp } from '../../../adapters/http/server.js';
 import { Foreground } from '../../../src/process/foreground.js';
 import { gate } from '../../helpers/agent-kit.js';
 
+/** The bot's HTTP app with nothing mounted but the route a test adds, counting into `foreground`. */
+const appWith = (foreground: Foreground) =>
+  createHttpApp({ health: () => ({ status: 'ok', checks: {} }), onError: () => {}, foreground });
+
 describe('every request is foreground work until its answer is ready', () => {
   it('counts a request while it is handled (agent jobs wait), and not once it is answered', async () => {
     const foreground = new Foreground();
-    const app = createHttpApp({
-      health: () => ({ status: 'ok', checks: {} }),
-      onError: () => {},
-      foreground,
-    });
+    const app = appWith(foreground);
     const held = gate();
     const during: number[] = [];
     app.post('/hooks/slow', async (c) => {
@@ -28,11 +28,7 @@ describe('every request is foreground work until its answer is ready', () => {
 
   it('a stream (the console live feed) counts only until its headers go, not for as long as it stays open', async () => {
     const foreground = new Foreground();
-    const app = createHttpApp({
-      health: () => ({ status: 'ok', checks: {} }),
-      onError: () => {},
-      foreground,
-    });
+    const app = appWith(foreground);
     app.get(
       '/live',
       () =>
@@ -48,11 +44,7 @@ describe('every request is foreground work until its answer is ready', () => {
 
   it('a request that fails still ends its foreground work', async () => {
     const foreground = new Foreground();
-    const app = createHttpApp({
-      health: () => ({ status: 'ok', checks: {} }),
-      onError: () => {},
-      foreground,
-    });
+    const app = appWith(foreground);
     app.get('/boom', () => {
       throw new Error('a bug');
     });

@@ -107,6 +107,22 @@ function recorder(name: AgentName, handles: SignalKind[], o: { handlesResolved?:
   return { agent, seen };
 }
 
+/** A dispatcher whose sentinel is busy with fp-0 until `held.open()`: the jobs raised next wait. */
+async function sentinelBusyWithFirst(): Promise<{ k: AgentKit; held: ReturnType<typeof gate> }> {
+  const held = gate();
+  let started = false;
+  const sentinel = fakeAgent('sentinel', {
+    onSignal: async () => {
+      started = true;
+      await held.promise;
+    },
+  });
+  const k = setup([sentinel]);
+  k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
+  await eventually(() => started);
+  return { k, held };
+}
+
 describe('the dispatcher', () => {
   it('hands a signal that opens an incident to the agents that handle it, and not its updates', async () => {
     const sentinel = recorder('sentinel', ['alert']);
@@ -238,17 +254,7 @@ describe('the dispatcher', () => {
   });
 
   it('takes up a claim whose lease lapsed in its place: worst severity, then oldest', async () => {
-    const held = gate();
-    const seen: string[] = [];
-    const sentinel = fakeAgent('sentinel', {
-      onSignal: async (s) => {
-        seen.push(s.fingerprint);
-        await held.promise;
-      },
-    });
-    const k = setup([sentinel]);
-    k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
-    await eventually(() => seen.length === 1);
+    const { k, held } = await sentinelBusyWithFirst();
     k.core.signals.ingest([input({ fingerprint: 'fp-1' })]);
     k.core.signals.ingest([input({ fingerprint: 'fp-2', severity: 'critical' })]);
     // fp-0's claim is held and has not lapsed: the queued jobs come first, worst severity first.
@@ -263,17 +269,7 @@ describe('the dispatcher', () => {
   });
 
   it('claims a job and starts its run in one transaction: a start that fails writes nothing, and the job still waits', async () => {
-    const held = gate();
-    const seen: string[] = [];
-    const sentinel = fakeAgent('sentinel', {
-      onSignal: async (s) => {
-        seen.push(s.fingerprint);
-        await held.promise;
-      },
-    });
-    const k = setup([sentinel]);
-    k.core.signals.ingest([input({ fingerprint: 'fp-0' })]);
-    await eventually(() => seen.length === 1); // the worker is busy with fp-0
+    const { k, held } = await sentinelBusyWithFirst();
     k.core.signals.ingest([input({ fingerprint: 'fp-1' })]);
     expect(() =>
       jobs?.claimAndStart('sentinel', (job) => {
