@@ -32,6 +32,16 @@ export interface TempSetup {
   cleanup(): void;
 }
 
+/** The test policy with a Slack operator (slack:user:UONCALL1) and critical posts to slack:C0ALERTS too. */
+export function saveSlackOnCallPolicy(setup: TempSetup): void {
+  setup.savePolicy(
+    setup
+      .policyText()
+      .replace(/operators: \[/, 'operators: [slack:user:UONCALL1, ')
+      .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]'),
+  );
+}
+
 export function tempSetup(extraEnv: Record<string, string> = {}): TempSetup {
   const dir = mkdtempSync(join(tmpdir(), 'autonomy-test-'));
   const policyFile = join(dir, 'policy', 'bot.policy.yaml');

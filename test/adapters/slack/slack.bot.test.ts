@@ -7,7 +7,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bot, startBot } from '../../../src/main.js';
 import { type FakeSlackApi, slackSignedHeaders, startFakeSlackApi } from '../../fakes/slack-api.js';
-import { eventually, getHealth, LogSink, type TempSetup, tempSetup } from '../../helpers/bot.js';
+import {
+  eventually,
+  getHealth,
+  LogSink,
+  saveSlackOnCallPolicy,
+  type TempSetup,
+  tempSetup,
+} from '../../helpers/bot.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 let setup: TempSetup;
@@ -25,12 +32,7 @@ describe('Slack in the running bot', () => {
   it('takes a signed slash command on /slack/events and posts routed alerts to Slack', async () => {
     api = await startFakeSlackApi();
     setup = tempSetup();
-    setup.savePolicy(
-      setup
-        .policyText()
-        .replace(/operators: \[/, 'operators: [slack:user:UONCALL1, ')
-        .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]'),
-    );
+    saveSlackOnCallPolicy(setup);
     bot = await startBot({
       env: {
         ...setup.env,

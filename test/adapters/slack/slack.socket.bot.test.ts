@@ -13,7 +13,7 @@ import {
   type FakeSlackSocketOptions,
   startFakeSlackSocket,
 } from '../../fakes/slack-socket.js';
-import { eventually, LogSink, type TempSetup, tempSetup } from '../../helpers/bot.js';
+import { eventually, LogSink, saveSlackOnCallPolicy, type TempSetup, tempSetup } from '../../helpers/bot.js';
 
 const APP_TOKEN = 'xapp-1-A0FAKE-1-socket-test';
 let setup: TempSetup;
@@ -35,12 +35,7 @@ async function startSocketBot(
   api = await startFakeSlackApi();
   socket = await startFakeSlackSocket(api, options);
   setup = tempSetup();
-  setup.savePolicy(
-    setup
-      .policyText()
-      .replace(/operators: \[/, 'operators: [slack:user:UONCALL1, ')
-      .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]'),
-  );
+  saveSlackOnCallPolicy(setup);
   bot = await startBot({
     env: {
       ...setup.env,
