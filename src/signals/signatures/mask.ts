@@ -143,24 +143,34 @@ export function maskToken(token: string): string {
   while (s < e && isOpener(token.charCodeAt(s))) s++;
   while (e > s && isCloser(token.charCodeAt(e - 1))) e--;
   if (s === e) return token;
+  // Quoted text is one value whatever it holds: 'sparkDriver', "alt0", 'SSH-2.0-OpenSSH_9.6' (as
+  // quoted text of several tokens is; see joinQuotedValues).
+  if (isQuoted(token, s, e)) return `${token.slice(0, s)}${WILDCARD}${token.slice(e)}`;
   const core = s === 0 && e === n ? token : token.slice(s, e);
   // Numbers, addresses, times, dates, versions: digits and separators only.
   const masked =
     digits > 0 && letters === 0 && special === 0 ? WILDCARD : maskCore(core, digits > 0, special > 0);
-  if (masked === core) {
-    // A quoted word is a value: 'sparkDriver', "alt0".
-    if (s > 0 && e < n) {
-      const open = token.charCodeAt(s - 1);
-      if ((classOf(open) & QUOTE) !== 0 && token.charCodeAt(e) === open) {
-        return `${token.slice(0, s)}${WILDCARD}${token.slice(e)}`;
-      }
-    }
-    return token;
-  }
+  if (masked === core) return token;
   let prefix = s === 0 ? '' : token.slice(0, s);
   // `<1`, `>5`, `~3`: the comparison belongs to the value.
   if (masked === WILDCARD && prefix !== '') prefix = prefix.replace(/[<>~]+$/, '');
   return e === n ? `${prefix}${masked}` : `${prefix}${masked}${token.slice(e)}`;
+}
+
+/** The text between `s` and `e` is quoted: the same quote opens right before it and closes right after. */
+function isQuoted(token: string, s: number, e: number): boolean {
+  if (s === 0 || e === token.length) return false;
+  const open = token.charCodeAt(s - 1);
+  return (classOf(open) & QUOTE) !== 0 && token.charCodeAt(e) === open;
+}
+
+/** A token holding `<*>` already (a stored template's), quoted text made one value as `maskToken` does. */
+function reshapeMasked(token: string): string {
+  let s = 0;
+  while (s < token.length && isOpener(token.charCodeAt(s)) && !token.startsWith(WILDCARD, s)) s++;
+  const e = stripTrailing(token).length;
+  if (e <= s || !isQuoted(token, s, e)) return token;
+  return token.slice(s, e) === WILDCARD ? token : `${token.slice(0, s)}${WILDCARD}${token.slice(e)}`;
 }
 
 /**
@@ -275,11 +285,10 @@ function closingQuoteAt(token: string, quote: string, from = 0): number {
 
 /**
  * Join the tokens of a quoted value (`key="two words"`, `"Bye Bye"`, `'GET / HTTP/1.1'`) into one
- * token, so its length does not matter; the token is then masked as one quoted value. A quoted
- * span that starts with an upper-case word keeps that word (`"GET /x HTTP/1.1"` -> `"GET <*>"`):
- * a request line's method tells two requests apart. A quoted span that opens the message is the
- * message itself, not a value (`"Probe failed" pod="x"`, as structured loggers print it), and an
- * escaped quote (`\"`) does not close a value.
+ * token, so its length does not matter; the token is then masked as one quoted value. A request
+ * line that stands as a request log's field keeps its method (see `quotedValue`). A quoted span
+ * that opens the message is the message itself, not a value (`"Probe failed" pod="x"`, as
+ * structured loggers print it), and an escaped quote (`\"`) does not close a value.
  */
 function joinQuotedValues(tokens: string[]): string[] {
   let out: string[] | null = null;
@@ -301,7 +310,7 @@ function joinQuotedValues(tokens: string[]): string[] {
           out.push(
             `${token.slice(0, token.indexOf('=') + 1)}${quote}v${last.slice(closingQuoteOf(last, quote))}`,
           );
-        } else out.push(...quotedValue(span));
+        } else out.push(...quotedValue(span, tokens[i - 1] as string));
         i = j;
         continue;
       }
@@ -449,24 +458,35 @@ function closerAt(token: string): number {
 
 const LEADING_CAPS = /^([^"']*["'])([A-Z]{2,})$/;
 
-/** A request line's target: a path (`/x`), a URL, or `*` (RFC 9112: method SP target SP version). */
+/**
+ * A request line's target: a path (`/x`), a URL, or `*` (RFC 9112: method SP target SP version); or
+ * a target a stored template already masked (`"GET <*>"` keeps its method when it is re-shaped).
+ */
 function isRequestTarget(token: string | undefined): boolean {
-  return token !== undefined && (token.startsWith('/') || token.includes('://') || token === '*');
+  return (
+    token !== undefined &&
+    (token.startsWith('/') || token.includes('://') || token === '*' || token.startsWith(WILDCARD))
+  );
 }
 
+/** A word of a sentence: letters only, no punctuation that would make it a key (`request:`). */
+const SENTENCE_WORD = /^[A-Za-z]+$/;
+
 /**
- * The tokens for a quoted span: `"<*>"` (punctuation around kept), or `"GET` `<*>"` for a request
- * line (a method then a target); quoted text that opens with a capitalised word is one value
- * (`'PHP message: ...'`).
+ * The tokens for a quoted span: `"<*>"` (punctuation around kept), whatever it holds. A request line
+ * (a method then a target) that stands as a field of a request log keeps its method (`"GET` `<*>"`),
+ * which tells two requests apart: after a value or a key (`10.0.0.1 "GET /x HTTP/1.1" status: 200`,
+ * `request: "GET /x HTTP/1.1"`). After a sentence's word it is that sentence's value like any
+ * quoted text (`Bad protocol version identification 'GET / HTTP/1.1' from ...`: what a client sent).
  */
-function quotedValue(span: readonly string[]): string[] {
+function quotedValue(span: readonly string[], before: string): string[] {
   const first = span[0] as string;
   const last = span[span.length - 1] as string;
   const quote = QUOTE_START.exec(first) ?? QUOTED_VALUE_START.exec(first);
   const open = quote === null ? first.slice(0, 1) : first.slice(0, quote.index + quote[0].length);
   const q = open.charAt(open.length - 1);
   const close = last.slice(last.lastIndexOf(q));
-  const caps = isRequestTarget(span[1]) ? LEADING_CAPS.exec(first) : null;
+  const caps = isRequestTarget(span[1]) && !SENTENCE_WORD.test(before) ? LEADING_CAPS.exec(first) : null;
   return caps !== null ? [`${caps[1]}${caps[2]}`, `${WILDCARD}${close}`] : [`${open}${WILDCARD}${close}`];
 }
 
@@ -586,7 +606,7 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
     }
     const m =
       keepMasked && token.includes(WILDCARD)
-        ? token
+        ? reshapeMasked(token)
         : i === 0 && isMessageCode(token)
           ? token // `AH01630:` names the message: two codes are two messages
           : EMPTY_PAIR.test(token)

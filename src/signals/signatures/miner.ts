@@ -76,7 +76,7 @@ export interface TemplateRecord {
 }
 
 /** Bumped when a masking rule changes the shape of templates already stored. */
-export const MASKING_VERSION = 11;
+export const MASKING_VERSION = 12;
 /** The masking version from which a message code (`AH01630:`) opens the message, not the header. */
 const CODES_KEPT_SINCE = 8;
 

@@ -116,6 +116,56 @@ describe('signature ids stored before quoted text became one value', () => {
   });
 });
 
+describe('signature ids stored before a quoted request line in a sentence became one value', () => {
+  const record = (signature: string, template: string, firstSeen: number) => ({
+    signature,
+    template,
+    count: 3,
+    firstSeen,
+    lastSeen: firstSeen + 10,
+    aliases: [],
+    masking: 11,
+  });
+
+  it('merge under the older id on restore, and new lines land on it', () => {
+    // under masking 11 sshd's quoted `'GET / HTTP/1.1'` kept its method apart from other quoted text
+    const miner = SignatureMiner.restore(
+      [
+        record('s_older', "Bad protocol version identification 'GET <*>' from <*> port <*>", 1_000),
+        record('s_newer', 'Bad protocol version identification <*> from <*> port <*>', 2_000),
+        record('s_quoted', "Bad protocol version identification 'SSH<*>-Nmap' from <*> port <*>", 1_500),
+      ],
+      { now: () => 3_000 },
+    );
+    expect(miner.resolve('s_quoted')).toBe('s_older');
+    expect(miner.templateOf('s_older')).toBe("Bad protocol version identification '<*>' from <*> port <*>");
+    for (const sent of ['GET / HTTP/1.1', 'SSH-1.5-Nmap', 'HELP']) {
+      const line = miner.add(`Bad protocol version identification '${sent}' from 1.2.3.4 port 5`);
+      expect(line.signature).toBe('s_older');
+      expect(line.isNew).toBe(false);
+    }
+    // the template that had lost its quotes keeps resolving
+    expect(miner.resolve('s_newer')).not.toBeNull();
+  });
+
+  it("a request log's stored request line keeps its method when re-shaped", () => {
+    const miner = SignatureMiner.restore(
+      [
+        record('s_get', '<*> "GET <*>" status: <*> len: <*> time: <*>', 1_000),
+        record('s_post', '<*> "POST <*>" status: <*> len: <*> time: <*>', 2_000),
+      ],
+      { now: () => 3_000 },
+    );
+    expect(miner.resolve('s_post')).toBe('s_post');
+    const post = miner.add('10.0.0.1 "POST /v2/servers HTTP/1.1" status: 202 len: 733 time: 0.51');
+    expect(post.signature).toBe('s_post');
+    expect(post.isNew).toBe(false);
+    expect(miner.add('10.0.0.2 "GET /v2/servers HTTP/1.1" status: 200 len: 1893 time: 0.24').signature).toBe(
+      's_get',
+    );
+  });
+});
+
 describe('signature ids stored before message codes opened the message', () => {
   const apache = (code: string, path: string) =>
     `[Fri May 14 08:58:50.113057 2024] [authz_core:error] [pid 25173:tid 917435737950363] [client 1.2.3.4:5] ${code}: client denied by server configuration: ${path}`;

@@ -112,6 +112,26 @@ describe('values that change the token count', () => {
     expect(maskMessage('10.1.2.3 "POST http://x/y HTTP/1.1" status: 200')).toBe('<*> "POST <*>" status: <*>');
   });
 
+  it("quoted text after a sentence's word is one value, whatever it holds, even a request line", () => {
+    // sshd quotes what a client sent: a port scanner's HTTP request is one more such value
+    const { miner, ids } = signaturesOf(
+      ['GET / HTTP/1.1', 'SSH-1.5-Nmap', '\\x16\\x03\\x01', 'HELP', 'SSH-2.0-Go'].map(
+        (sent, i) =>
+          `Jun 23 14:02:1${i} web-1 sshd[7317]: Bad protocol version identification '${sent}' from 96.127.92.23${i} port 2702${i}`,
+      ),
+    );
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe(
+      "Bad protocol version identification '<*>' from <*> port <*>",
+    );
+    // one quoted token holding digits is as much one value as quoted text of several tokens
+    expect(maskMessage("client sent 'SSH-2.0-OpenSSH_9.6', closing")).toBe("client sent '<*>', closing");
+    // a request log's request line, after a key or a value, still keeps its method
+    expect(maskMessage('client: 10.0.0.1, request: "POST /x HTTP/1.1"')).toBe(
+      'client: <*>, request: "POST <*>"',
+    );
+  });
+
   it('a server banner (products and their comments) is one value, however many parts it lists', () => {
     const banner = (b: string) =>
       `[Wed Mar 02 08:55:08.749359 2024] [mpm_event:notice] [pid 39944:tid 254469265754278] AH00489: ${b} configured -- resuming normal operations`;
