@@ -31,6 +31,24 @@ describe('values that change the token count', () => {
     expect(ids.size).toBe(1);
   });
 
+  it("a disk's capacity is one value in whatever units the kernel prints it", () => {
+    // lib/string_helpers.c string_get_size: three significant figures, tens then twos
+    const { miner, ids } = signaturesOf(
+      [
+        '(512 B/512 B)',
+        '(1.02 kB/1.00 KiB)',
+        '(8.00 GB/7.45 GiB)',
+        '(1.00 TB/932 GiB)',
+        '(37.4 TB/34.0 TiB)',
+      ].map(
+        (capacity, i) =>
+          `Jul 16 01:58:1${i} node-1 kernel: [784271.36067${i}] sd 0:0:${i}:0: [sda] 15633408 512-byte logical blocks: ${capacity}`,
+      ),
+    );
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe('sd <*>: [sda] <*> <*>-byte logical blocks: (<*>)');
+  });
+
   it('a host in brackets, absent or named, is one value; so is a list of numbers of any length', () => {
     const { ids } = signaturesOf([
       'Jul 20 20:31:04 combo ftpd[16936]: connection from 113.166.157.88 (42.67.242.211) at Fri Dec 17 11:52:47 2005',
