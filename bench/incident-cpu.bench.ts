@@ -1,7 +1,7 @@
 /**
  * Bot CPU per new incident, end to end, on rules alone (no model): an Alertmanager webhook in,
- * stored and correlated into a new incident, its agent jobs raised and worked (sentinel's triage and
- * whatever the default policy lets it do, mentor's look), its card and posts queued and delivered
+ * stored and correlated into a new incident, its agent job raised and worked (sentinel's triage and
+ * whatever the default policy lets it do; mentor wakes for resolutions only), its card and posts queued and delivered
  * to the console. The bot runs in a child process (bench/bot-process.ts); its CPU time is read
  * with process.cpuUsage() before and after N distinct alerts, once everything has settled.
  *

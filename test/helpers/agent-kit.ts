@@ -232,7 +232,7 @@ export function fakeAgent(
   name: AgentName,
   o: {
     handles?: SignalKind[];
-    handlesResolved?: boolean;
+    wakesOn?: Agent['wakesOn'];
     onSignal?: Agent['onSignal'];
     light?: (ctx: AgentContext) => Promise<void>;
     deep?: (ctx: AgentContext) => Promise<void>;
@@ -241,7 +241,7 @@ export function fakeAgent(
   return {
     name,
     handles: o.handles ?? ['alert'],
-    ...(o.handlesResolved === undefined ? {} : { handlesResolved: o.handlesResolved }),
+    ...(o.wakesOn === undefined ? {} : { wakesOn: o.wakesOn }),
     ...(o.onSignal === undefined ? {} : { onSignal: o.onSignal }),
     ...(o.light === undefined ? {} : { light: o.light }),
     ...(o.deep === undefined ? {} : { deep: o.deep }),

@@ -25,7 +25,7 @@ export function createMentor(deps: MentorDeps): Agent {
   return {
     name: 'mentor',
     handles: ['alert', 'health', 'error_signature', 'failed_job', 'advisory', 'event'],
-    handlesResolved: true,
+    wakesOn: ['resolved'],
     async onSignal(signal, ctx) {
       if (signal.incident?.change !== 'resolved') return;
       ctx.evidence(`signal:${signal.id}`);

@@ -244,7 +244,7 @@ export class AgentJobs {
     const woken: AgentName[] = [];
     for (const agent of this.#d.agents) {
       if (!agent.handles.includes(kind) || agent.onSignal === undefined) continue;
-      if (why.resolved && agent.handlesResolved !== true) continue;
+      if (!(agent.wakesOn ?? ['new']).includes(why.resolved ? 'resolved' : 'new')) continue;
       if (!policy.enabledAgents.has(agent.name)) continue;
       if (this.#waiting(agent.name, s.input.fingerprint, why.resolved)) continue;
       const killed = this.#d.isKilled(agent.name);

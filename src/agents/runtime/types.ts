@@ -151,12 +151,19 @@ export interface AgentContext {
   refused?(refusal: { readonly what: string; readonly reason: string }): void;
 }
 
+/** What kind of change wakes an agent (see `Agent.wakesOn`). */
+export type JobWake = 'new' | 'resolved';
+
 export interface Agent {
   readonly name: AgentName;
   /** Signal kinds this agent handles (the policy's `triggers.events` decides which arrive). */
   readonly handles: readonly SignalKind[];
-  /** Also called for the resolution of an incident of a handled kind (mentor drafts runbooks then). */
-  readonly handlesResolved?: boolean;
+  /**
+   * Which jobs of its kinds wake it: `new` (a signal opened or reopened an incident, joined none, or
+   * a health probe got worse) and `resolved` (an incident resolved). Default `['new']`; mentor
+   * drafts runbooks from resolutions only, so an opened incident raises no mentor job (and no run).
+   */
+  readonly wakesOn?: readonly JobWake[];
   onSignal?(signal: AgentSignal, ctx: AgentContext): Promise<void>;
   /** The light sweep's checks (every few minutes). */
   light?(ctx: AgentContext): Promise<void>;

@@ -95,7 +95,7 @@ function kitLog(k: AgentKit) {
 const logged = new WeakMap<AgentKit, { level: string; msg: string }[]>();
 
 /** An agent that records the signals it was given. */
-function recorder(name: AgentName, handles: SignalKind[], o: { handlesResolved?: boolean } = {}) {
+function recorder(name: AgentName, handles: SignalKind[], o: { wakesOn?: Agent['wakesOn'] } = {}) {
   const seen: AgentSignal[] = [];
   const agent = fakeAgent(name, {
     handles,
@@ -206,20 +206,24 @@ describe('the dispatcher', () => {
     expect(k.agentRuns()).toEqual([]);
   });
 
-  it('gives the resolution of an incident only to agents that handle resolutions', async () => {
+  it('wakes each agent only for the changes it acts on: new signals, resolutions, or both', async () => {
     const sentinel = recorder('sentinel', ['alert']);
-    const mentor = recorder('mentor', ['alert'], { handlesResolved: true });
-    const k = setup([sentinel.agent, mentor.agent]);
+    const mentor = recorder('mentor', ['alert'], { wakesOn: ['resolved'] });
+    const guardian = recorder('guardian', ['alert'], { wakesOn: ['new', 'resolved'] });
+    const k = setup([sentinel.agent, mentor.agent, guardian.agent]);
     k.core.signals.ingest([input({ fingerprint: 'disk-full' })]);
     await dispatcher?.idle();
     k.core.signals.ingest([input({ fingerprint: 'disk-full', resolves: true })]);
     await dispatcher?.idle();
     expect(sentinel.seen.map((s) => s.incident?.change)).toEqual(['opened']);
-    expect(mentor.seen.map((s) => s.incident?.change)).toEqual(['opened', 'resolved']);
+    expect(guardian.seen.map((s) => s.incident?.change)).toEqual(['opened', 'resolved']);
+    // An agent that acts on resolutions only gets no job, and so records no run, for the opening.
+    expect(mentor.seen.map((s) => s.incident?.change)).toEqual(['resolved']);
+    expect(k.agentRuns().filter((r) => r.agent === 'mentor')).toHaveLength(1);
     // A resolution that resolves nothing goes nowhere.
     k.core.signals.ingest([input({ fingerprint: 'never-opened', resolves: true })]);
     await dispatcher?.idle();
-    expect(mentor.seen).toHaveLength(2);
+    expect(mentor.seen).toHaveLength(1);
   });
 
   it('runs one job at a time per agent, worst severity first, then in order, and drops none', async () => {
