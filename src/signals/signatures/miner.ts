@@ -14,7 +14,9 @@
  *   lines show (few-valued.ts: 2 in a naming slot or for identifier-shaped words, 5 for the first
  *   word or a verb, 3 for a trailing argument or in a long message...); templates made earlier that
  *   the merged one now covers are absorbed into it;
- * - one `<*>` may cover one extra word of a template of another length (`powered off`);
+ * - one `<*>` may cover one extra word of a template of another length (`powered off`), or a name
+ *   of a few words with its id glued on (`Google Chrome Helper(<*>)`: a process like any other),
+ *   whether the `<*>` was there first or came later (a template that gains a `<*>` is checked too);
  * - an optional `key: value` part (up to six tokens) does not split a message: the template without
  *   it absorbs the one with it (`request: "<*>"` / `request: "<*>", host: "<*>"`); an optional
  *   `key=value` part does (`rhost=<*>` / `rhost=<*> user=<*>`: two events, as labelled logs count them);
@@ -38,7 +40,6 @@ import {
   fitScore,
   hash53,
   MAX_OPTIONAL_TOKENS,
-  MAX_SPAN_EXTRA,
   optionalFits,
   sameLengthMerge,
   softAllowance,
@@ -179,7 +180,9 @@ export class SignatureMiner {
       template = this.match(tokens);
       const heir = template === null && this.codeless.size > 0 ? this.claimCodeless(tokens) : null;
       if (template !== null) {
-        if (this.generalise(template, tokens)) template = this.absorbCompatible(template);
+        // a template that gained a `<*>` may now cover a span of another length, as a new one would
+        if (this.generalise(template, tokens))
+          template = this.absorbCompatible(this.mergeAcrossLengths(template));
       } else if (heir !== null) {
         template = this.absorbCompatible(heir);
       } else {
@@ -444,7 +447,7 @@ export class SignatureMiner {
       let scanned = 0;
       for (const s of shorter) {
         if (++scanned > SCAN_LIMIT) break;
-        if ((d <= MAX_SPAN_EXTRA && spanFits(s.tokens, t.tokens)) || optionalFits(s.tokens, t.tokens))
+        if (spanFits(s.tokens, t.tokens) || optionalFits(s.tokens, t.tokens))
           return this.merge([t, s], s.tokens);
       }
     }
@@ -456,11 +459,7 @@ export class SignatureMiner {
       let scanned = 0;
       for (const l of longer) {
         if (++scanned > SCAN_LIMIT) break;
-        if (
-          (spans && d <= MAX_SPAN_EXTRA && spanFits(t.tokens, l.tokens)) ||
-          optionalFits(t.tokens, l.tokens)
-        )
-          absorbed.push(l);
+        if ((spans && spanFits(t.tokens, l.tokens)) || optionalFits(t.tokens, l.tokens)) absorbed.push(l);
       }
     }
     return absorbed.length === 0 ? t : this.merge([t, ...absorbed], t.tokens);

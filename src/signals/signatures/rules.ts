@@ -81,6 +81,14 @@ export function hash53(text: string, seed: number): number {
 
 /** Longest extra span one `<*>` may cover when two templates differ in length. */
 export const MAX_SPAN_EXTRA = 1;
+/**
+ * Longest extra span one `<*>` may cover when the span is a name of several words with its id
+ * glued on (`Google Chrome Helper(37045)`, `exc handler[949]`): a process and its pid.
+ */
+export const MAX_NAME_EXTRA = 3;
+
+/** A word with a value glued on in brackets: `Helper(<*>)`, `handler[<*>]`, `handler[<*>]:`. */
+const NAME_WITH_ID = /^[A-Za-z][\w.-]*(?:\(<\*>\)|\[<\*>\])[:,]?$/;
 
 /**
  * Where two templates of the same length differ, when they agree enough elsewhere: at most
@@ -105,11 +113,14 @@ export function diffPositions(a: readonly string[], b: readonly string[], maxDif
 
 /**
  * Does `short` match `long` when one of its wildcards covers extra tokens? Every other token must
- * be equal, and `short` must hold at least two constant tokens.
+ * be equal, and `short` must hold at least two constant tokens. The covered span is words (values
+ * would have collapsed into one `<*>` already), at most `MAX_SPAN_EXTRA` more than one; or a name
+ * of a few words with its id glued on (`Google Chrome Helper(<*>)` where other lines print
+ * `mdworker_shared(<*>)`), at most `MAX_NAME_EXTRA` more: one process, whatever its name.
  */
 export function spanFits(short: readonly string[], long: readonly string[]): boolean {
   const d = long.length - short.length;
-  if (d <= 0) return false;
+  if (d <= 0 || d > Math.max(MAX_SPAN_EXTRA, MAX_NAME_EXTRA)) return false;
   let constants = 0;
   for (let i = 0; i < short.length; i++) {
     const tok = short[i] as string;
@@ -118,9 +129,10 @@ export function spanFits(short: readonly string[], long: readonly string[]): boo
       constants++;
       continue;
     }
-    // the covered span is words: values would have collapsed into one `<*>` already
-    let ok = true;
-    for (let j = i; ok && j <= i + d; j++) if ((long[j] as string).includes(WILDCARD)) ok = false;
+    const named = NAME_WITH_ID.test(long[i + d] as string);
+    let ok = d <= (named ? MAX_NAME_EXTRA : MAX_SPAN_EXTRA);
+    for (let j = i; ok && j < i + (named ? d : d + 1); j++)
+      if ((long[j] as string).includes(WILDCARD)) ok = false;
     let rest = 0;
     for (let j = i + 1; ok && j < short.length; j++) {
       const a = short[j] as string;

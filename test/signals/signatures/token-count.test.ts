@@ -49,6 +49,34 @@ describe('values that change the token count', () => {
     expect(miner.templateOf([...ids][0] as string)).toBe('sd <*>: [sda] <*> <*>-byte logical blocks: (<*>)');
   });
 
+  it('a process whose name has spaces, its pid glued on, is one value like any other process', () => {
+    const sandbox = (process: string, i: number) =>
+      `Feb 25 01:21:5${i} MacBook-Pro sandboxd[4260]: Sandbox: ${process}(8164${i}) deny(1) file-write-create /dev/dtracehelper`;
+    const { miner, ids } = signaturesOf(
+      [
+        'mdworker_shared',
+        'com.apple.WebKit',
+        'assistantd',
+        'Google Chrome Helper',
+        'mds',
+        'Google Chrome Helper',
+      ].map(sandbox),
+    );
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe('Sandbox: <*> deny(<*>) file-write-create <*>');
+  });
+
+  it('whichever comes first, the one-word names or the name with spaces', () => {
+    // the name with spaces arrives before the name's position has become a value
+    const launchd = (sender: string, i: number) =>
+      `May 23 17:01:5${i} Johns-iMac com.apple.xpc.launchd[660]: Service exited due to SIGTERM | sent by ${sender}[58${i}]`;
+    const { miner, ids } = signaturesOf(
+      ['launchd', 'exc handler', 'mds', 'runningboardd', 'exc handler'].map(launchd),
+    );
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe('Service exited due to SIGTERM | sent by <*>');
+  });
+
   it('a host in brackets, absent or named, is one value; so is a list of numbers of any length', () => {
     const { ids } = signaturesOf([
       'Jul 20 20:31:04 combo ftpd[16936]: connection from 113.166.157.88 (42.67.242.211) at Fri Dec 17 11:52:47 2005',
