@@ -66,13 +66,21 @@ function isCloser(c: number): boolean {
 const VALUE_WORDS = new Set(['true', 'false', 'null', 'nil', 'undefined', 'none', 'nan']);
 const VALUE_WORD_INITIALS = new Set([...'tfnuTFNU'].map((c) => c.charCodeAt(0)));
 
-/** Units that follow a number as a separate token: `1.16 KB`, `12 ms`, `<1 sec`. */
-const UNITS = new Set(
-  (
-    'B byte bytes KB MB GB TB PB KiB MiB GiB TiB kB Kb Mb Gb kb mb gb K M G k ms us µs ns s sec secs second seconds ' +
-    'min mins minute minutes h hr hrs hour hours d day days % KB/s MB/s GB/s kbps Mbps Gbps'
-  ).split(' '),
+/** Units of size, alone (`1.16 KB`) and per second (`95.3 kB/s`, `12 MB/sec`, `1.2 Gbit/s`). */
+const SIZE_UNITS = 'B KB MB GB TB PB KiB MiB GiB TiB PiB kB Kb Mb Gb kb mb gb bit kbit Kbit Mbit Gbit'.split(
+  ' ',
 );
+
+/** Units that follow a number as a separate token: `1.16 KB`, `12 ms`, `<1 sec`, `429 MB/s`. */
+const UNITS = new Set([
+  ...SIZE_UNITS,
+  ...SIZE_UNITS.flatMap((unit) => [`${unit}/s`, `${unit}/sec`]),
+  ...(
+    'byte bytes K M G k bps kbps Kbps Mbps Gbps ms msec msecs us usec usecs µs ns nsec nsecs s sec secs ' +
+    'second seconds millisecond milliseconds microsecond microseconds nanosecond nanoseconds min mins minute ' +
+    'minutes h hr hrs hour hours d day days week weeks jiffies %'
+  ).split(' '),
+]);
 
 /** Month and weekday names, masked when they stand next to another masked token (a date). */
 const DATE_WORDS = new Set(

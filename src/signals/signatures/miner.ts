@@ -77,7 +77,7 @@ export interface TemplateRecord {
 }
 
 /** Bumped when a masking rule changes the shape of templates already stored. */
-export const MASKING_VERSION = 12;
+export const MASKING_VERSION = 13;
 /** The masking version from which a message code (`AH01630:`) opens the message, not the header. */
 const CODES_KEPT_SINCE = 8;
 

@@ -166,6 +166,35 @@ describe('signature ids stored before a quoted request line in a sentence became
   });
 });
 
+describe('signature ids stored before every rate unit was a unit', () => {
+  it('merge under the older id on restore, and new lines land on it', () => {
+    const record = (signature: string, template: string, firstSeen: number) => ({
+      signature,
+      template,
+      count: 3,
+      firstSeen,
+      lastSeen: firstSeen + 10,
+      aliases: [],
+      masking: 12,
+    });
+    // under masking 12 `kB/s` (dd's SI rate) was a word after the value
+    const miner = SignatureMiner.restore(
+      [record('s_older', '<*> copied, <*> kB/s', 1_000), record('s_newer', '<*> copied, <*>', 2_000)],
+      { now: () => 3_000 },
+    );
+    expect(miner.resolve('s_newer')).toBe('s_older');
+    expect(miner.templateOf('s_older')).toBe('<*> copied, <*>');
+    for (const line of [
+      '1048576 bytes copied, 0.011 s, 95.3 kB/s',
+      '512 bytes copied, 0.000123 s, 4.2 MB/s',
+    ]) {
+      const again = miner.add(line);
+      expect(again.signature).toBe('s_older');
+      expect(again.isNew).toBe(false);
+    }
+  });
+});
+
 describe('signature ids stored before message codes opened the message', () => {
   const apache = (code: string, path: string) =>
     `[Fri May 14 08:58:50.113057 2024] [authz_core:error] [pid 25173:tid 917435737950363] [client 1.2.3.4:5] ${code}: client denied by server configuration: ${path}`;

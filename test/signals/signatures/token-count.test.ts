@@ -31,6 +31,21 @@ describe('values that change the token count', () => {
     expect(ids.size).toBe(1);
   });
 
+  it('a rate is one value in whatever unit it is printed', () => {
+    // dd's summary: SI rates (`kB/s`) as well as the others, with or without the sizes in brackets
+    const { miner, ids } = signaturesOf([
+      '16777216 bytes (17 MB, 16 MiB) copied, 0.04 s, 429 MB/s',
+      '1048576 bytes (1.0 MB, 1.0 MiB) copied, 0.011 s, 95.3 kB/s',
+      '512 bytes copied, 0.000123 s, 4.2 MB/s',
+      '2048 bytes (2.0 kB, 2.0 KiB) copied, 2.1 s, 975 B/s',
+    ]);
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe('<*> copied, <*>');
+    for (const rate of ['2.3 KiB/s', '12 MB/sec', '1.2 Gbit/s', '300 Mbps'])
+      expect(maskMessage(`transfer done at ${rate}`)).toBe('transfer done at <*>');
+    expect(maskMessage('hung task blocked for 500 msecs')).toBe('hung task blocked for <*>');
+  });
+
   it("a disk's capacity is one value in whatever units the kernel prints it", () => {
     // lib/string_helpers.c string_get_size: three significant figures, tens then twos
     const { miner, ids } = signaturesOf(
