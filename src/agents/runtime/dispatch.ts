@@ -29,7 +29,7 @@ export interface DispatchLog {
 
 export interface AgentDispatcherDeps {
   readonly agents: readonly Agent[];
-  readonly pipeline: Pick<AgentPipeline, 'run'>;
+  readonly pipeline: Pick<AgentPipeline, 'begin'>;
   readonly jobs: AgentJobs;
   readonly policy: () => Policy;
   /** Is the agent killed now (its own switch or the global one)? */
@@ -169,13 +169,13 @@ export class AgentDispatcher {
         await (this.#d.foreground?.turn(this.#d.jobWaitMs ?? JOB_WAIT_MS) ?? nextTurn());
         if (this.#stopped) break;
         lane.again = false;
-        // The run's start record commits with the claim (#do writes it before its first wait).
-        const claimed = this.#d.jobs.claimAndStart(lane.agent.name, (job) => this.#do(lane.agent, job));
+        // The run's start record commits with the claim; its body starts only after the COMMIT.
+        const claimed = this.#d.jobs.claimAndStart(lane.agent.name, (job) => this.#begin(lane.agent, job));
         if (claimed === null) {
           if (lane.again) continue;
           break;
         }
-        await claimed.started;
+        await claimed.started();
       }
     } catch (err) {
       this.#d.log.error({ err, agent: lane.agent.name }, 'agent jobs could not be read or written');
@@ -184,36 +184,46 @@ export class AgentDispatcher {
     this.#checkIdle();
   }
 
-  async #do(agent: Agent, job: JobRow): Promise<void> {
+  /**
+   * Inside the claim's transaction: ends the job at once (skipped, closed) or writes its run's
+   * start. Returns what to do after the COMMIT (start the run's body and wait for its end), so a
+   * claim that does not commit runs nothing.
+   */
+  #begin(agent: Agent, job: JobRow): () => Promise<void> {
     const { jobs } = this.#d;
+    const ended = (): Promise<void> => Promise.resolve();
     if (this.#d.isKilled(agent.name)) {
       jobs.finish(job, 'skipped', `${agent.name} was killed before it was taken: not replayed on resume`);
-      return;
+      return ended;
     }
     const s = jobs.signalOf(job);
     const policy = this.#d.policy();
-    if (s === null) return jobs.finish(job, 'closed', `signal ${job.subject} is no longer stored`);
-    if (!policy.enabledAgents.has(agent.name) || !policy.doc.triggers.events.includes(s.kind)) {
-      return jobs.finish(
-        job,
-        'closed',
-        `the policy in force no longer sends ${s.kind} signals to ${agent.name}`,
-      );
+    if (s === null) {
+      jobs.finish(job, 'closed', `signal ${job.subject} is no longer stored`);
+      return ended;
     }
-    if (jobs.incidentResolved(job))
-      return jobs.finish(job, 'closed', 'the incident resolved before it was taken');
+    if (!policy.enabledAgents.has(agent.name) || !policy.doc.triggers.events.includes(s.kind)) {
+      jobs.finish(job, 'closed', `the policy in force no longer sends ${s.kind} signals to ${agent.name}`);
+      return ended;
+    }
+    if (jobs.incidentResolved(job)) {
+      jobs.finish(job, 'closed', 'the incident resolved before it was taken');
+      return ended;
+    }
     if (job.attempts > MAX_ATTEMPTS) {
-      return jobs.finish(job, 'closed', `gave up after ${MAX_ATTEMPTS} attempts that did not finish`);
+      jobs.finish(job, 'closed', `gave up after ${MAX_ATTEMPTS} attempts that did not finish`);
+      return ended;
     }
     // Also after a clean stop (which hands the job back): a run cut short may have started actions.
     const acted = jobs.actedBefore(job);
     if (acted !== null) {
-      return jobs.finish(
+      jobs.finish(
         job,
         'done',
         `the bot stopped during run ${acted} after it had started actions: their outcomes are recorded at restart, nothing is re-run`,
         acted,
       );
+      return ended;
     }
     const trigger: AgentTrigger = {
       source: triggerSourceOf(s.source),
@@ -233,11 +243,14 @@ export class AgentDispatcher {
       if (this.#stopped && result.status === 'interrupted') jobs.release(job);
       else jobs.finish(job, 'done', `${result.status}: ${result.outcome}`, result.runId);
     };
-    try {
-      await this.#d.pipeline.run(agent, trigger, body, undefined, settle);
-    } catch (err) {
-      // The run could not be recorded: the job stays claimed, and its lease brings it back.
-      this.#d.log.error({ err, agent: agent.name, signal: s.id }, 'agent run could not be recorded');
-    }
+    const go = this.#d.pipeline.begin(agent, trigger, body, undefined, settle);
+    return async () => {
+      try {
+        await go();
+      } catch (err) {
+        // The run's end could not be recorded: the job stays claimed, and its lease brings it back.
+        this.#d.log.error({ err, agent: agent.name, signal: s.id }, 'agent run could not be recorded');
+      }
+    };
   }
 }

@@ -110,26 +110,33 @@ export class AgentPipeline {
     settle?: (result: AgentRunResult) => void,
   ): Promise<AgentRunResult> {
     try {
-      return this.#start(agent, trigger, body, outerSignal, settle);
+      return this.begin(agent, trigger, body, outerSignal, settle)();
     } catch (err) {
       // The run could not be recorded (the database refused): a rejection, never a synchronous throw.
       return Promise.reject(err);
     }
   }
 
-  #start(
+  /**
+   * `run` in two steps, for a caller whose transaction must commit before anything runs (a job's
+   * claim): `begin` makes the checks and writes the run's start record, in the caller's
+   * transaction if there is one, and returns `go`, which starts the body. Nothing runs and nothing
+   * is held in memory before `go`, so a transaction that fails to commit leaves no run behind. A
+   * skipped run is settled in `begin`. Throws if the start record cannot be written.
+   */
+  begin(
     agent: Agent,
     trigger: AgentTrigger,
     body: AgentBody,
-    outerSignal: AbortSignal | undefined,
-    settle: ((result: AgentRunResult) => void) | undefined,
-  ): Promise<AgentRunResult> {
+    outerSignal?: AbortSignal,
+    settle?: (result: AgentRunResult) => void,
+  ): () => Promise<AgentRunResult> {
     const d = this.#d;
     const name = agent.name;
-    const skip = (why: string): Promise<AgentRunResult> => {
+    const skip = (why: string): (() => Promise<AgentRunResult>) => {
       const result = skipped(why);
       settle?.(result);
-      return Promise.resolve(result);
+      return () => Promise.resolve(result);
     };
     if (this.#closing) return skip('the bot is stopping');
     const policy = d.policy();
@@ -149,12 +156,14 @@ export class AgentPipeline {
     recordAgentStart(d, { runId, agent: name, trigger: facts, startedAt: state.startedAt });
     if (trigger.kind === 'signal' && trigger.ref) state.addEvidence(`signal:${trigger.ref}`);
     if (trigger.incidentId) state.addEvidence(`incident:${trigger.incidentId}`);
-    const entry: Entry = { state, done: Promise.resolve(skipped('')) };
-    this.#runs.set(runId, entry);
-    entry.done = this.#perform(state, trigger, facts, policy, body, outerSignal, settle).finally(() =>
-      this.#runs.delete(runId),
-    );
-    return entry.done;
+    return () => {
+      const entry: Entry = { state, done: Promise.resolve(skipped('')) };
+      this.#runs.set(runId, entry);
+      entry.done = this.#perform(state, trigger, facts, policy, body, outerSignal, settle).finally(() =>
+        this.#runs.delete(runId),
+      );
+      return entry.done;
+    };
   }
 
   async #perform(

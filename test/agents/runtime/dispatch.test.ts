@@ -54,7 +54,7 @@ function setup(agents: Agent[], o: { policy?: ReturnType<typeof kitPolicy> } = {
 function setupDispatcher(
   k: AgentKit,
   agents: Agent[],
-  pipeline = k.pipeline,
+  pipeline: Pick<AgentPipeline, 'begin'> = k.pipeline,
   foreground?: { foreground: Foreground; jobWaitMs: number },
 ): void {
   const policy = () => k.policy;
@@ -224,6 +224,48 @@ describe('the dispatcher', () => {
     k.core.signals.ingest([input({ fingerprint: 'never-opened', resolves: true })]);
     await dispatcher?.idle();
     expect(mentor.seen).toHaveLength(1);
+  });
+
+  it('runs nothing when a claim fails to commit (a full disk): the job waits, and runs once when it can', async () => {
+    const sentinel = recorder('sentinel', ['alert']);
+    const k = agentKit();
+    kit = k;
+    const sqlite = k.db.database.sqlite;
+    let failNext = true;
+    setupDispatcher(k, [sentinel.agent], {
+      begin: (...args) => {
+        const go = k.pipeline.begin(...args);
+        if (failNext) {
+          failNext = false;
+          // A foreign key checked at COMMIT: this claim's COMMIT fails, after the run's start was
+          // written, as it would on a full disk.
+          sqlite.pragma('defer_foreign_keys = ON');
+          sqlite
+            .prepare("UPDATE agent_jobs SET incident_id = 'no-such-incident' WHERE state = 'running'")
+            .run();
+        }
+        return go;
+      },
+    });
+    k.core.signals.ingest([input({ fingerprint: 'disk-full' })]);
+    await dispatcher?.idle();
+    await new Promise((r) => setImmediate(r));
+    expect(sentinel.seen).toHaveLength(0);
+    expect(k.agentRuns()).toEqual([]);
+    expect(
+      k.db.database.db
+        .select()
+        .from(agentJobs)
+        .all()
+        .map((j) => j.state),
+    ).toEqual(['queued']);
+    expect(logged.get(k)?.map((l) => l.msg)).toContain('agent jobs could not be read or written');
+
+    // The next wake (any new job) takes it up: each signal triaged once, each run recorded once.
+    k.core.signals.ingest([input({ fingerprint: 'cpu-hot' })]);
+    await dispatcher?.idle();
+    expect(sentinel.seen.map((s) => s.fingerprint).sort()).toEqual(['cpu-hot', 'disk-full']);
+    expect(k.agentRuns().map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
   });
 
   it('runs one job at a time per agent, worst severity first, then in order, and drops none', async () => {
