@@ -40,10 +40,15 @@ export interface AgentDispatcherDeps {
   readonly foreground?: Foreground;
   /** The longest a job waits for the foreground (default JOB_WAIT_MS). */
   readonly jobWaitMs?: number;
+  /** After the jobs could not be read or written (a full disk), when the agent tries again (default RETRY_MS). */
+  readonly retryMs?: number;
 }
 
 /** The longest a job waits for the foreground work in flight (process/foreground.ts) to end. */
 export const JOB_WAIT_MS = 50;
+
+/** After a failed claim (the database refused), the agent's worker tries again this much later. */
+export const RETRY_MS = 5000;
 
 interface Lane {
   readonly agent: Agent;
@@ -178,7 +183,14 @@ export class AgentDispatcher {
         await claimed.started();
       }
     } catch (err) {
-      this.#d.log.error({ err, agent: lane.agent.name }, 'agent jobs could not be read or written');
+      const retryMs = this.#d.retryMs ?? RETRY_MS;
+      this.#d.log.error(
+        { err, agent: lane.agent.name, retryMs },
+        'agent jobs could not be read or written: trying again shortly',
+      );
+      setTimeout(() => {
+        if (!this.#stopped) this.#wake(lane.agent.name);
+      }, retryMs).unref();
     }
     lane.running = null;
     this.#checkIdle();
