@@ -448,6 +448,7 @@ export function createCore(d: CoreDeps): Core {
     approvalClick: (click) => approvals.click(click),
     incidentId: (shortId) => incidents.get(shortId)?.id ?? null,
     acknowledge: (shortId, actor) => commands.incidents.acknowledge(shortId, actor),
+    foreground,
   });
 
   services.add(

@@ -4,12 +4,14 @@
  * nonce and the approver role); an incident card's buttons (Acknowledge, Resolve, Mute 1 h,
  * Snooze 1 h) to the incidents after a nonce check, for operators, approvers and admins only.
  * Platforms redeliver (Slack retries, a gateway resume): a delivery id seen before gets the same
- * answer again and nothing runs twice.
+ * answer again and nothing runs twice. An answer in the making is foreground work (agent jobs wait
+ * for it), whether it came over HTTP, Slack's Socket Mode or Discord's gateway.
  */
 
 import type { AuditLog } from '../audit/log.js';
 import { describeRoles, permits, rolesOf } from '../control/roles.js';
 import type { Policy } from '../policy/types.js';
+import type { Foreground } from '../process/foreground.js';
 import type { ChatInbound, InboundClick, InboundCommand } from './adapter.js';
 import type { ButtonKey } from './button-key.js';
 import { announceControl } from './commands/announce.js';
@@ -30,17 +32,29 @@ export interface InboundDeps {
   /** The incident's internal id for a short id (`i7`), or null. */
   readonly incidentId: (shortId: string) => string | null;
   readonly acknowledge: (shortId: string, actor: string) => string;
+  /** A command or click being answered is foreground work: agent jobs wait for it (on every platform). */
+  readonly foreground?: Foreground;
 }
 
 const REMEMBERED = 2000;
 
 export function createInbound(deps: InboundDeps): ChatInbound {
   const seen = new Map<string, Promise<ChatMessage>>();
+  const inForeground = (fn: () => Promise<ChatMessage>): Promise<ChatMessage> => {
+    const end = deps.foreground?.begin();
+    if (end === undefined) return fn();
+    try {
+      return fn().finally(end);
+    } catch (err) {
+      end();
+      throw err;
+    }
+  };
   const once = (key: string | undefined, fn: () => Promise<ChatMessage>): Promise<ChatMessage> => {
-    if (key === undefined) return fn();
+    if (key === undefined) return inForeground(fn);
     const earlier = seen.get(key);
     if (earlier) return earlier;
-    const answer = fn();
+    const answer = inForeground(fn);
     seen.set(key, answer);
     if (seen.size > REMEMBERED) seen.delete(seen.keys().next().value as string);
     return answer;
