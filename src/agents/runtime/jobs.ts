@@ -199,27 +199,25 @@ export class AgentJobs {
   readonly #q: ReturnType<typeof prepare>;
   readonly #claim: (
     agent: AgentName,
-    start: ((job: JobRow) => unknown) | null,
+    start: (job: JobRow) => unknown,
   ) => { job: JobRow; started: unknown } | null;
 
   constructor(deps: AgentJobsDeps) {
     this.#d = deps;
     this.#q = prepare(deps.database);
-    this.#claim = deps.database.sqlite.transaction(
-      (agent: AgentName, start: ((job: JobRow) => unknown) | null) => {
-        const now = this.#d.now();
-        const next = this.#next(agent, now);
-        if (next === undefined) return null;
-        const claimed = {
-          state: 'running' as const,
-          leaseUntil: now + LEASE_MS,
-          attempts: next.attempts + 1,
-        };
-        this.#q.take.run({ id: next.id, leaseUntil: claimed.leaseUntil, attempts: claimed.attempts });
-        const job: JobRow = { ...next, ...claimed };
-        return { job, started: start?.(job) };
-      },
-    );
+    this.#claim = deps.database.sqlite.transaction((agent: AgentName, start: (job: JobRow) => unknown) => {
+      const now = this.#d.now();
+      const next = this.#next(agent, now);
+      if (next === undefined) return null;
+      const claimed = {
+        state: 'running' as const,
+        leaseUntil: now + LEASE_MS,
+        attempts: next.attempts + 1,
+      };
+      this.#q.take.run({ id: next.id, leaseUntil: claimed.leaseUntil, attempts: claimed.attempts });
+      const job: JobRow = { ...next, ...claimed };
+      return { job, started: start(job) };
+    });
   }
 
   /** The agent's next job: the first of the best waiting one and the best lapsed claim. */
@@ -295,13 +293,9 @@ export class AgentJobs {
       .run().changes;
   }
 
-  /** Claims the agent's next job (worst severity, then oldest), or null when none waits. */
-  claim(agent: AgentName): JobRow | null {
-    return this.#claim(agent, null)?.job ?? null;
-  }
-
   /**
-   * Claims the agent's next job and calls `start` with it inside the same transaction, so what
+   * Claims the agent's next job (worst severity, then oldest; null when none waits) and calls
+   * `start` with it inside the same transaction, so what
    * `start` writes before it first waits (the run's start record) commits with the claim: one
    * commit, and never a claimed job with no run or a run with no claim. Null when none waits.
    */
