@@ -35,7 +35,12 @@ describe('chat inbound', () => {
     expect(jobTookTurn).toBe(false);
 
     answers[0]?.(
-      message({ kind: 'reply', title: 'Approved', body: 'apr_1 approved', audience: 'discord:user:123456789' }),
+      message({
+        kind: 'reply',
+        title: 'Approved',
+        body: 'apr_1 approved',
+        audience: 'discord:user:123456789',
+      }),
     );
     expect((await first).title).toBe('Approved');
     expect(await again).toBe(await first);
