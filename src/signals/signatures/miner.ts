@@ -16,7 +16,9 @@
  *   the merged one now covers are absorbed into it;
  * - one `<*>` may cover one extra word of a template of another length (`powered off`), or a name
  *   of a few words with its id glued on (`Google Chrome Helper(<*>)`: a process like any other),
- *   whether the `<*>` was there first or came later (a template that gains a `<*>` is checked too);
+ *   whether the `<*>` was there first or came later (a template that gains a `<*>` is checked too,
+ *   and so is every template restored from a snapshot, so templates stored apart before a rule
+ *   existed become one signature after an upgrade);
  * - an optional `key: value` part (up to six tokens) does not split a message: the template without
  *   it absorbs the one with it (`request: "<*>"` / `request: "<*>", host: "<*>"`); an optional
  *   `key=value` part does (`rhost=<*>` / `rhost=<*> user=<*>`: two events, as labelled logs count them);
@@ -42,6 +44,8 @@ import {
   MAX_OPTIONAL_TOKENS,
   optionalFits,
   sameLengthMerge,
+  shorterFirstTokens,
+  shorterSecondTokens,
   softAllowance,
   spanFits,
 } from './rules.js';
@@ -111,6 +115,8 @@ interface Template {
   lastSeen: number;
   aliases: string[];
   bucket: string;
+  /** Its key in `openingWithValue` when it opens with `<*>`, else ''. */
+  opening: string;
   /** When it was last seen, in adds (see `tick`). */
   used: number;
   /** Set when this template was merged into another or evicted. */
@@ -138,6 +144,29 @@ function reshape(template: string): string[] {
   return template === '' ? [] : maskTokens(tokenize(dropKernelStamp(template)), true);
 }
 
+/** `${length} ${first token}`: the templates a message is matched against. */
+function bucketOf(tokens: readonly string[]): string {
+  return `${tokens.length} ${tokens.length === 0 ? '' : tokens[0]}`;
+}
+
+/** `${length} ${second token}` for a template that opens with `<*>`, else ''. */
+function openingOf(tokens: readonly string[]): string {
+  return tokens.length >= 2 && tokens[0] === WILDCARD ? `${tokens.length} ${tokens[1]}` : '';
+}
+
+function addTo<K>(index: Map<K, Set<Template>>, key: K, t: Template): void {
+  const set = index.get(key);
+  if (set === undefined) index.set(key, new Set([t]));
+  else set.add(t);
+}
+
+function removeFrom<K>(index: Map<K, Set<Template>>, key: K, t: Template): void {
+  const set = index.get(key);
+  if (set === undefined) return;
+  set.delete(t);
+  if (set.size === 0) index.delete(key);
+}
+
 export class SignatureMiner {
   private readonly maxTemplates: number;
   private readonly stripHeaders: boolean;
@@ -150,6 +179,8 @@ export class SignatureMiner {
   /** `${length} ${first token}` -> templates. */
   private readonly buckets = new Map<string, Set<Template>>();
   private readonly byLength = new Map<number, Set<Template>>();
+  /** `${length} ${second token}` -> the templates that open with `<*>` (see `shorterPeers`). */
+  private readonly openingWithValue = new Map<string, Set<Template>>();
   private readonly cache = new Map<string, Template>();
   /** Restored templates that older rules may have cut a message code from, by text (see `insert`). */
   private readonly codeless = new Map<string, Template>();
@@ -180,9 +211,7 @@ export class SignatureMiner {
       template = this.match(tokens);
       const heir = template === null && this.codeless.size > 0 ? this.claimCodeless(tokens) : null;
       if (template !== null) {
-        // a template that gained a `<*>` may now cover a span of another length, as a new one would
-        if (this.generalise(template, tokens))
-          template = this.absorbCompatible(this.mergeAcrossLengths(template));
+        if (this.generalise(template, tokens)) template = this.recheck(template, true);
       } else if (heir !== null) {
         template = this.absorbCompatible(heir);
       } else {
@@ -251,14 +280,20 @@ export class SignatureMiner {
       }
       miner.insert(parsed.data);
     });
+    // A rule added since the templates were stored (whatever the masking version) may make two of
+    // them one message: each is checked as the longer of a pair, as a template that gains a `<*>`
+    // is, which covers every pair once all are in (the older keeps its id, as in `merge`).
+    for (const t of [...miner.live.values()]) if (!t.dead) miner.recheck(t, false, false);
     return miner;
   }
 
   /**
    * A template stored under older masking rules takes the shape today's masking gives it (a rule
    * changed: `<*> bytes (<*>) sent` is now `<*> sent`), keeping its signature; two stored
-   * templates that now have one shape are merged (the older keeps its id, the other becomes its
-   * alias), so every stored signature keeps resolving and new lines land on the stored ids.
+   * templates that now have one shape, or that today's rules make one message (a `<*>` covering a
+   * name of several words: `Sandbox: <*> deny` / `Sandbox: Google Chrome Helper(<*>) deny`), are
+   * merged (the older keeps its id, the other becomes its alias, counts add up), so every stored
+   * signature keeps resolving and new lines land on the stored ids.
    */
   private insert(record: TemplateRecord): void {
     if (this.live.has(record.signature) || this.aliasOf.has(record.signature)) return;
@@ -274,6 +309,7 @@ export class SignatureMiner {
       lastSeen: record.lastSeen,
       aliases: [...record.aliases],
       bucket: '',
+      opening: '',
       used: ++this.tick,
       dead: false,
       mergedInto: null,
@@ -296,6 +332,19 @@ export class SignatureMiner {
     if (same !== null && same !== t) this.cache.set(text, this.merge([same, t], null));
     else this.cache.set(text, t);
     this.evictOverflow();
+  }
+
+  /**
+   * The check a template gets when it gains a `<*>`, and each restored template: a template of
+   * another length may cover it, or it may now cover one (`absorbLonger`), as for a new template;
+   * a shape that changed is then compared with the templates of its own length. Shorter templates
+   * are looked up by their opening tokens (`shorterPeers`) and each step reads at most `SCAN_LIMIT`
+   * templates per length, so restoring n templates costs O(n), not a pass over every pair.
+   */
+  private recheck(t: Template, changed: boolean, absorbLonger = true): Template {
+    const before = t.text;
+    const across = this.mergeAcrossLengths(t, absorbLonger);
+    return changed || across.text !== before ? this.absorbCompatible(across) : across;
   }
 
   /**
@@ -383,6 +432,7 @@ export class SignatureMiner {
       lastSeen: at,
       aliases: [],
       bucket: '',
+      opening: '',
       used: ++this.tick,
       dead: false,
       mergedInto: null,
@@ -437,20 +487,24 @@ export class SignatureMiner {
 
   /**
    * Variable-length values: a template whose `<*>` can cover a longer span of a template of another
-   * length, everything else equal, absorbs it (`has been <*> by` / `has been powered off by`).
+   * length, everything else equal, absorbs it (`has been <*> by` / `has been powered off by`):
+   * `t` is merged into the first shorter template that covers it, else (`absorbLonger`) absorbs
+   * the longer ones it covers.
    */
-  private mergeAcrossLengths(t: Template): Template {
+  private mergeAcrossLengths(t: Template, absorbLonger = true): Template {
     const n = t.tokens.length;
-    for (let d = 1; d <= MAX_OPTIONAL_TOKENS; d++) {
-      const shorter = this.byLength.get(n - d);
-      if (shorter === undefined) continue;
+    for (let d = 1; d <= MAX_OPTIONAL_TOKENS && d < n; d++) {
+      if (!this.byLength.has(n - d)) continue;
       let scanned = 0;
-      for (const s of shorter) {
-        if (++scanned > SCAN_LIMIT) break;
-        if (spanFits(s.tokens, t.tokens) || optionalFits(s.tokens, t.tokens))
-          return this.merge([t, s], s.tokens);
+      for (const shorter of this.shorterPeers(t.tokens, d)) {
+        for (const s of shorter) {
+          if (++scanned > SCAN_LIMIT) break;
+          if (spanFits(s.tokens, t.tokens) || optionalFits(s.tokens, t.tokens))
+            return this.merge([t, s], s.tokens);
+        }
       }
     }
+    if (!absorbLonger) return t;
     const absorbed: Template[] = [];
     const spans = t.tokens.includes(WILDCARD);
     for (let d = 1; d <= MAX_OPTIONAL_TOKENS; d++) {
@@ -463,6 +517,25 @@ export class SignatureMiner {
       }
     }
     return absorbed.length === 0 ? t : this.merge([t, ...absorbed], t.tokens);
+  }
+
+  /**
+   * The templates `d` tokens shorter than `tokens` that can cover it (rules.ts, `spanFits`,
+   * `optionalFits`), looked up by the first tokens they can open with, and by the second token
+   * when they open with `<*>`: a template of another length is compared with few, not all.
+   */
+  private shorterPeers(tokens: readonly string[], d: number): Set<Template>[] {
+    const m = tokens.length - d;
+    const out: Set<Template>[] = [];
+    for (const first of new Set(shorterFirstTokens(tokens, d))) {
+      const set = first === WILDCARD ? undefined : this.buckets.get(`${m} ${first}`);
+      if (set !== undefined) out.push(set);
+    }
+    for (const second of new Set([...shorterSecondTokens(tokens, d), WILDCARD])) {
+      const set = this.openingWithValue.get(`${m} ${second}`);
+      if (set !== undefined) out.push(set);
+    }
+    return out;
   }
 
   /**
@@ -510,38 +583,21 @@ export class SignatureMiner {
 
   private index(t: Template): void {
     const n = t.tokens.length;
-    t.bucket = `${n} ${n === 0 ? '' : t.tokens[0]}`;
-    let set = this.buckets.get(t.bucket);
-    if (set === undefined) {
-      set = new Set();
-      this.buckets.set(t.bucket, set);
-    }
-    set.add(t);
-    let peers = this.byLength.get(n);
-    if (peers === undefined) {
-      peers = new Set();
-      this.byLength.set(n, peers);
-    }
-    peers.add(t);
+    t.bucket = bucketOf(t.tokens);
+    t.opening = openingOf(t.tokens);
+    addTo(this.buckets, t.bucket, t);
+    if (t.opening !== '') addTo(this.openingWithValue, t.opening, t);
+    addTo(this.byLength, n, t);
   }
 
   private unindex(t: Template): void {
-    const set = this.buckets.get(t.bucket);
-    if (set !== undefined) {
-      set.delete(t);
-      if (set.size === 0) this.buckets.delete(t.bucket);
-    }
-    const peers = this.byLength.get(t.tokens.length);
-    if (peers !== undefined) {
-      peers.delete(t);
-      if (peers.size === 0) this.byLength.delete(t.tokens.length);
-    }
+    removeFrom(this.buckets, t.bucket, t);
+    if (t.opening !== '') removeFrom(this.openingWithValue, t.opening, t);
+    removeFrom(this.byLength, t.tokens.length, t);
   }
 
   private reindex(t: Template): void {
-    const n = t.tokens.length;
-    const bucket = `${n} ${n === 0 ? '' : t.tokens[0]}`;
-    if (bucket === t.bucket) return;
+    if (bucketOf(t.tokens) === t.bucket && openingOf(t.tokens) === t.opening) return;
     this.unindex(t);
     this.index(t);
   }

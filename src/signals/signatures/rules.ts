@@ -129,10 +129,8 @@ export function spanFits(short: readonly string[], long: readonly string[]): boo
       constants++;
       continue;
     }
-    const named = NAME_WITH_ID.test(long[i + d] as string);
-    let ok = d <= (named ? MAX_NAME_EXTRA : MAX_SPAN_EXTRA);
-    for (let j = i; ok && j < i + (named ? d : d + 1); j++)
-      if ((long[j] as string).includes(WILDCARD)) ok = false;
+    // what follows the span first: most templates compared differ there, and it costs no regex
+    let ok = true;
     let rest = 0;
     for (let j = i + 1; ok && j < short.length; j++) {
       const a = short[j] as string;
@@ -140,7 +138,12 @@ export function spanFits(short: readonly string[], long: readonly string[]): boo
       if (a !== long[j + d]) ok = false;
       rest++;
     }
-    if (ok && constants + rest >= 2) return true;
+    if (!ok || constants + rest < 2) continue;
+    const named = NAME_WITH_ID.test(long[i + d] as string);
+    ok = d <= (named ? MAX_NAME_EXTRA : MAX_SPAN_EXTRA);
+    for (let j = i; ok && j < i + (named ? d : d + 1); j++)
+      if ((long[j] as string).includes(WILDCARD)) ok = false;
+    if (ok) return true;
   }
   return false;
 }
@@ -180,25 +183,63 @@ function startsOptionalPart(token: string): boolean {
 export function optionalFits(short: readonly string[], long: readonly string[]): boolean {
   const d = long.length - short.length;
   if (d <= 0 || d > MAX_OPTIONAL_TOKENS) return false;
-  let constants = 0;
-  for (const tok of short) if (tok !== WILDCARD) constants++;
-  if (constants < 3) return false;
   let i = 0;
   while (i < short.length && (short[i] === long[i] || short[i] === WILDCARD)) i++;
   // the part starts where they first differ, or one later when that token only gained a separator
-  const starts = [i];
-  if (i < short.length && sameButSeparator(short[i] as string, long[i] as string)) starts.push(i + 1);
-  for (const at of starts) {
-    if (!startsOptionalPart(long[at] as string)) continue;
-    let ok = true;
-    for (let j = at; ok && j < at + d; j++) if (!isOptionalPartToken(long[j] as string)) ok = false;
-    for (let k = at; ok && k < short.length; k++) {
-      const a = short[k] as string;
-      if (a !== WILDCARD && !sameButSeparator(a, long[k + d] as string)) ok = false;
-    }
-    if (ok) return true;
+  const here = startsOptionalPart(long[i] as string);
+  const next =
+    i < short.length &&
+    sameButSeparator(short[i] as string, long[i] as string) &&
+    startsOptionalPart(long[i + 1] as string);
+  if (!here && !next) return false;
+  let constants = 0;
+  for (const tok of short) if (tok !== WILDCARD) constants++;
+  if (constants < 3) return false;
+  return (here && partAt(short, long, i)) || (next && partAt(short, long, i + 1));
+}
+
+/** Are `long`'s tokens from `at` on keys and values, `short` going on after them? */
+function partAt(short: readonly string[], long: readonly string[], at: number): boolean {
+  const d = long.length - short.length;
+  for (let j = at; j < at + d; j++) if (!isOptionalPartToken(long[j] as string)) return false;
+  for (let k = at; k < short.length; k++) {
+    const a = short[k] as string;
+    if (a !== WILDCARD && !sameButSeparator(a, long[k + d] as string)) return false;
   }
-  return false;
+  return true;
+}
+
+/** A token and the tokens `sameButSeparator` takes for it (`foo`, `foo,`, `foo;`; `foo,` and `foo`). */
+function separatorVariants(token: string): string[] {
+  const out = [token, `${token},`, `${token};`];
+  if (token.endsWith(',') || token.endsWith(';')) out.push(token.slice(0, -1));
+  return out;
+}
+
+/**
+ * The first tokens, besides `<*>`, that a template `d` tokens shorter than `long` can open with when
+ * `spanFits` or `optionalFits` holds for the two: `long`'s own first token (a span or an optional
+ * part further on), or it with a list separator added or dropped (the part starts right after it);
+ * and when `long` opens with an optional `key:` part, the token after that part (likewise). So the
+ * shorter templates a template may merge into are looked up by first token, not scanned.
+ */
+export function shorterFirstTokens(long: readonly string[], d: number): string[] {
+  if (d <= 0 || d >= long.length) return [];
+  const first = long[0] as string;
+  const out = separatorVariants(first);
+  if (startsOptionalPart(first)) out.push(...separatorVariants(long[d] as string));
+  return out;
+}
+
+/**
+ * For a template `d` tokens shorter than `long` that opens with `<*>`: the second tokens, besides
+ * `<*>`, it can have when `spanFits` or `optionalFits` holds for the two: `long`'s second token (a
+ * span or part further on) or the one `d` after it (the opening `<*>` covers a span, or the part
+ * starts right after it), either with a list separator added or dropped.
+ */
+export function shorterSecondTokens(long: readonly string[], d: number): string[] {
+  if (d <= 0 || d + 1 >= long.length) return [];
+  return [...separatorVariants(long[1] as string), ...separatorVariants(long[1 + d] as string)];
 }
 
 /** Compare a template with a message of the same length: a score, or -1 when they do not fit. */

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { migrate, openDatabase } from '../../../src/db/connection.js';
-import { SignatureMiner } from '../../../src/signals/signatures/miner.js';
+import { MASKING_VERSION, SignatureMiner } from '../../../src/signals/signatures/miner.js';
 import { RepeatTracker } from '../../../src/signals/signatures/repeats.js';
 import { TemplateStore } from '../../../src/signals/signatures/template-store.js';
 
@@ -192,6 +192,116 @@ describe('signature ids stored before every rate unit was a unit', () => {
       expect(again.signature).toBe('s_older');
       expect(again.isNew).toBe(false);
     }
+  });
+});
+
+describe('signature ids stored split before a name of several words was one value', () => {
+  // Stored by today's masking: only the rule that a `<*>` covers a name of several words with its
+  // pid glued on came later, so nothing re-shapes them; restore alone has to see they are one message.
+  const record = (signature: string, template: string, firstSeen: number, count: number) => ({
+    signature,
+    template,
+    count,
+    firstSeen,
+    lastSeen: firstSeen + 10_000,
+    aliases: [],
+    masking: MASKING_VERSION,
+  });
+  const ONE_WORD = 'Sandbox: <*> deny(<*>) file-write-create <*>';
+  const WITH_SPACES = 'Sandbox: Google Chrome Helper(<*>) deny(<*>) file-write-create <*>';
+  const sandbox = (process: string, pid: number) =>
+    `Feb 25 01:21:52 MacBook-Pro sandboxd[4260]: Sandbox: ${process}(${pid}) deny(1) file-write-create /dev/dtracehelper`;
+
+  it.each([
+    ['the one-word names', ONE_WORD, WITH_SPACES],
+    ['the name with spaces', WITH_SPACES, ONE_WORD],
+  ])(
+    'are one signature after a restart, under the older id (older: %s)',
+    (_, olderTemplate, youngerTemplate) => {
+      const database = openDatabase(':memory:');
+      migrate(database);
+      // least recently seen first, as a snapshot is: the younger template was seen last
+      new TemplateStore(database).save([
+        record('s_older', olderTemplate, 1_000, 40),
+        record('s_younger', youngerTemplate, 2_000, 7),
+      ]);
+      const store = new TemplateStore(database);
+      const miner = SignatureMiner.restore(store.load(), { now: () => 1_800_000_000_000 });
+
+      expect(miner.size).toBe(1);
+      expect(miner.resolve('s_younger')).toBe('s_older');
+      expect(miner.templateOf('s_older')).toBe(ONE_WORD);
+      expect(miner.snapshot()).toEqual([
+        expect.objectContaining({
+          signature: 's_older',
+          count: 47,
+          firstSeen: 1_000,
+          aliases: ['s_younger'],
+        }),
+      ]);
+      for (const line of [sandbox('Google Chrome Helper', 81650), sandbox('mdworker_shared', 81651)]) {
+        const again = miner.add(line);
+        expect(again.signature).toBe('s_older');
+        expect(again.isNew).toBe(false);
+      }
+      expect(miner.size).toBe(1);
+
+      // saved and loaded once more: one row, and the younger id still answers to the older
+      store.save(miner.snapshot());
+      const reloaded = SignatureMiner.restore(new TemplateStore(database).load());
+      expect(reloaded.size).toBe(1);
+      expect(reloaded.resolve('s_younger')).toBe('s_older');
+      expect(reloaded.add(sandbox('Google Chrome Helper', 81652)).signature).toBe('s_older');
+    },
+  );
+
+  it.each([
+    ['a value of two words', '<*> has been <*> by <*>', '<*> has been powered off by <*>'],
+    ['a value of two words first', '<*> failed: disk full on <*>', 'backup job failed: disk full on <*>'],
+    [
+      'an optional part in front',
+      'upstream timed out reading response header from <*>',
+      'client: <*>, upstream timed out reading response header from <*>',
+    ],
+  ])('stored split by %s, are one signature after a restart whichever was stored first', (_, short, long) => {
+    for (const [older, younger] of [
+      [short, long],
+      [long, short],
+    ] as const) {
+      for (const stored of [
+        [record('s_older', older, 1_000, 3), record('s_younger', younger, 2_000, 2)],
+        [record('s_younger', younger, 2_000, 2), record('s_older', older, 1_000, 3)],
+      ]) {
+        const miner = SignatureMiner.restore(stored);
+        expect(miner.size).toBe(1);
+        expect(miner.resolve('s_younger')).toBe('s_older');
+        expect(miner.templateOf('s_older')).toBe(short);
+        expect(miner.snapshot()[0]?.count).toBe(5);
+      }
+    }
+  });
+
+  it('templates of messages that only look alike stay as they were stored', () => {
+    const records = [
+      record('s_deny', ONE_WORD, 1_000, 5),
+      record('s_allow', 'Sandbox: Google Chrome Helper(<*>) allow(<*>) file-write-create <*>', 2_000, 5),
+      record('s_terminating', '[instance: <*>] Terminating instance', 3_000, 5),
+      record('s_deleting', '[instance: <*>] Deleting instance files <*>', 4_000, 5),
+      record('s_claim', '[instance: <*>] Claim successful on node <*>', 5_000, 5),
+      record('s_reset', 'could not receive data from client: Connection reset by peer', 6_000, 5),
+      record('s_timeout', 'could not receive data from client: Connection timed out', 7_000, 5),
+      record('s_dns_changed', 'network changed: <*>(<*>) DNS! Proxy SMB', 8_000, 5),
+      record('s_dns_lost', 'network changed: DNS- Proxy- SMB', 9_000, 5),
+    ];
+    const miner = SignatureMiner.restore(records, { now: () => 10_000 });
+    const bySignature = (rs: readonly { signature: string }[]) =>
+      [...rs].sort((x, y) => (x.signature < y.signature ? -1 : 1));
+    expect(bySignature(miner.snapshot())).toEqual(bySignature(records));
+    const allow = miner.add(
+      'Feb 25 01:21:52 MacBook-Pro sandboxd[4260]: Sandbox: Google Chrome Helper(81650) allow(1) file-write-create /dev/dtracehelper',
+    );
+    expect(allow.signature).toBe('s_allow');
+    expect(miner.add(sandbox('mdworker_shared', 81651)).signature).toBe('s_deny');
   });
 });
 
