@@ -292,8 +292,11 @@ describe('signature ids stored split before a name of several words was one valu
       record('s_timeout', 'could not receive data from client: Connection timed out', 7_000, 5),
       record('s_dns_changed', 'network changed: <*>(<*>) DNS! Proxy SMB', 8_000, 5),
       record('s_dns_lost', 'network changed: DNS- Proxy- SMB', 9_000, 5),
+      // a `<*>` covers a word or two, not a span that holds a value of its own
+      record('s_switched', '<*> has been <*> by <*>', 10_000, 5),
+      record('s_moved', '<*> has been moved to <*> by <*>', 11_000, 5),
     ];
-    const miner = SignatureMiner.restore(records, { now: () => 10_000 });
+    const miner = SignatureMiner.restore(records, { now: () => 20_000 });
     const bySignature = (rs: readonly { signature: string }[]) =>
       [...rs].sort((x, y) => (x.signature < y.signature ? -1 : 1));
     expect(bySignature(miner.snapshot())).toEqual(bySignature(records));
