@@ -21,8 +21,8 @@ export interface BotChild {
   ask(op: string): Promise<Reply>;
   /** Resolves when no agent job waits or runs, nothing waits in the outbox and `incidents` exist. */
   settled(incidents: number, timeoutMs?: number): Promise<void>;
-  /** This process's CPU time (µs) and RSS (bytes); after a full GC when `gc` is set. */
-  usage(gc?: boolean): Promise<{ micros: number; rss: number }>;
+  /** The bot's CPU time (µs), RSS and peak RSS so far (bytes); after a full GC when `gc` is set. */
+  usage(gc?: boolean): Promise<{ micros: number; rss: number; peakRss: number }>;
   stop(): Promise<void>;
 }
 
@@ -69,7 +69,7 @@ export async function startBotChild(env: Record<string, string>, execArgv: strin
     },
     async usage(gc = false) {
       const r = await ask(gc ? 'gc' : 'cpu');
-      return { micros: Number(r.micros), rss: Number(r.rss) };
+      return { micros: Number(r.micros), rss: Number(r.rss), peakRss: Number(r.peakRss) };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -20,7 +20,9 @@ process.on('message', (m: { op: string }) => {
   if (m.op === 'cpu' || m.op === 'gc') {
     if (m.op === 'gc') (globalThis as { gc?: () => void }).gc?.();
     const u = process.cpuUsage();
-    send({ op: m.op, micros: u.user + u.system, rss: process.memoryUsage().rss });
+    // maxRSS: the most the process ever held (kilobytes), the figure a container's limit meets.
+    const peakRss = process.resourceUsage().maxRSS * 1024;
+    send({ op: m.op, micros: u.user + u.system, rss: process.memoryUsage().rss, peakRss });
   } else if (m.op === 'settled') {
     const busy = bot.database.db
       .select({ id: agentJobs.id })
