@@ -282,8 +282,18 @@ export class SignatureMiner {
     });
     // A rule added since the templates were stored (whatever the masking version) may make two of
     // them one message: each is checked as the longer of a pair, as a template that gains a `<*>`
-    // is, which covers every pair once all are in (the older keeps its id, as in `merge`).
-    for (const t of [...miner.live.values()]) if (!t.dead) miner.recheck(t, false, false);
+    // is, which covers every pair once all are in (the older keeps its id, as in `merge`). Longest
+    // first, and a merged shape is checked again, so a chain (`a b c d e` / `a <*> d e` / `<*> d e`)
+    // ends as one template whatever order the snapshot holds them in.
+    const longestFirst = [...miner.live.values()].sort((a, b) => b.tokens.length - a.tokens.length);
+    for (const t of longestFirst) {
+      let kept = t;
+      while (!kept.dead) {
+        const before = kept.text;
+        kept = miner.recheck(kept, false, false);
+        if (kept.text === before) break;
+      }
+    }
     return miner;
   }
 

@@ -281,6 +281,29 @@ describe('signature ids stored split before a name of several words was one valu
     }
   });
 
+  it('stored as a chain, each covering the next longer, are one signature whatever order they were stored in', () => {
+    const chain = [
+      record('s_oldest', 'nightly backup of volume data disk finished on <*>', 1_000, 2),
+      record('s_middle', 'nightly backup of volume <*> finished on <*>', 2_000, 2),
+      record('s_newest', '<*> of volume <*> finished on <*>', 3_000, 2),
+    ];
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
+    for (const order of orders) {
+      const miner = SignatureMiner.restore(order.map((i) => chain[i]));
+      expect(miner.size).toBe(1);
+      expect(miner.templateOf('s_oldest')).toBe('<*> of volume <*> finished on <*>');
+      expect(miner.resolve('s_middle')).toBe('s_oldest');
+      expect(miner.resolve('s_newest')).toBe('s_oldest');
+    }
+  });
+
   it('templates of messages that only look alike stay as they were stored', () => {
     const records = [
       record('s_deny', ONE_WORD, 1_000, 5),
