@@ -80,8 +80,17 @@ export interface TemplateRecord {
   readonly masking?: number;
 }
 
-/** Bumped when a masking rule changes the shape of templates already stored. */
-export const MASKING_VERSION = 13;
+/**
+ * Bumped when a rule changes what stored templates become: a masking rule that changes their shape
+ * (then SHAPES_SINCE moves up to it too), or a rule that makes two stored templates one message. A snapshot holding a record of an older
+ * version is re-shaped and re-checked on restore (see `restore`); one of today's version is not,
+ * so an ordinary restart does not pay for it. 14: the restore's check across lengths.
+ */
+export const MASKING_VERSION = 14;
+/** The oldest version whose templates have today's shapes (14 changed no shape): newer ones are not re-shaped. */
+const SHAPES_SINCE = 13;
+/** On the first restore under new rules, how many templates (the most recently seen) are checked. */
+const RESTORE_CHECKED = 5000;
 /** The masking version from which a message code (`AH01630:`) opens the message, not the header. */
 const CODES_KEPT_SINCE = 8;
 
@@ -268,6 +277,7 @@ export class SignatureMiner {
   /** A miner holding the templates of a snapshot, with the same signatures and aliases. */
   static restore(records: readonly unknown[], options: SignatureMinerOptions = {}): SignatureMiner {
     const miner = new SignatureMiner(options);
+    let older = false;
     records.forEach((raw, index) => {
       const parsed = templateRecordSchema.safeParse(raw);
       if (!parsed.success) {
@@ -278,14 +288,21 @@ export class SignatureMiner {
           `signature snapshot record ${where}: ${issue?.message ?? 'invalid'}; the snapshot is not one SignatureMiner.snapshot() wrote`,
         );
       }
+      if (parsed.data.masking !== MASKING_VERSION) older = true;
       miner.insert(parsed.data);
     });
-    // A rule added since the templates were stored (whatever the masking version) may make two of
-    // them one message: each is checked as the longer of a pair, as a template that gains a `<*>`
-    // is, which covers every pair once all are in (the older keeps its id, as in `merge`). Longest
-    // first, and a merged shape is checked again, so a chain (`a b c d e` / `a <*> d e` / `<*> d e`)
-    // ends as one template whatever order the snapshot holds them in.
-    const longestFirst = [...miner.live.values()].sort((a, b) => b.tokens.length - a.tokens.length);
+    // A snapshot of today's version was checked as its templates came in: restored as it is.
+    if (!older) return miner;
+    // A rule added since some templates were stored may make two of them one message: each is
+    // checked as the longer of a pair, as a template that gains a `<*>` is, which covers every pair
+    // once all are in (the older keeps its id, as in `merge`). Longest first, and a merged shape is
+    // checked again, so a chain (`a b c d e` / `a <*> d e` / `<*> d e`) ends as one template whatever
+    // order the snapshot holds them in. It runs once: the next save writes every template back
+    // under today's version.
+    // The most recently seen ones only: a full store of old templates would hold the start for
+    // tens of seconds, and those not seen lately get few lines (their ids keep resolving anyway).
+    const recent = [...miner.live.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, RESTORE_CHECKED);
+    const longestFirst = recent.sort((a, b) => b.tokens.length - a.tokens.length);
     for (const t of longestFirst) {
       let kept = t;
       while (!kept.dead) {
@@ -308,7 +325,7 @@ export class SignatureMiner {
   private insert(record: TemplateRecord): void {
     if (this.live.has(record.signature) || this.aliasOf.has(record.signature)) return;
     const tokens =
-      record.masking === MASKING_VERSION ? splitTemplate(record.template) : reshape(record.template);
+      (record.masking ?? 0) >= SHAPES_SINCE ? splitTemplate(record.template) : reshape(record.template);
     const text = tokens.join(' ');
     const t: Template = {
       id: record.signature,

@@ -15,8 +15,9 @@ export interface SaveResult {
   readonly deleted: number;
 }
 
+/** What a save compares: a record restored under older rules is written back once under today's. */
 function stamp(r: TemplateRecord): string {
-  return `${r.count}\u0000${r.lastSeen}\u0000${r.firstSeen}\u0000${r.template}\u0000${r.aliases.join(',')}`;
+  return `${r.count}\u0000${r.lastSeen}\u0000${r.firstSeen}\u0000${r.template}\u0000${r.aliases.join(',')}\u0000${r.masking ?? 0}`;
 }
 
 const DELETE_CHUNK = 500;

@@ -197,16 +197,17 @@ describe('signature ids stored before every rate unit was a unit', () => {
 });
 
 describe('signature ids stored split before a name of several words was one value', () => {
-  // Stored by today's masking: only the rule that a `<*>` covers a name of several words with its
-  // pid glued on came later, so nothing re-shapes them; restore alone has to see they are one message.
-  const record = (signature: string, template: string, firstSeen: number, count: number) => ({
+  // Stored under masking 13, whose shapes are today's: only the rule that a `<*>` covers a name of
+  // several words with its pid glued on came later, so nothing re-shapes them; restore alone has to
+  // see they are one message.
+  const record = (signature: string, template: string, firstSeen: number, count: number, masking = 13) => ({
     signature,
     template,
     count,
     firstSeen,
     lastSeen: firstSeen + 10_000,
     aliases: [],
-    masking: MASKING_VERSION,
+    masking,
   });
   const ONE_WORD = 'Sandbox: <*> deny(<*>) file-write-create <*>';
   const WITH_SPACES = 'Sandbox: Google Chrome Helper(<*>) deny(<*>) file-write-create <*>';
@@ -351,6 +352,37 @@ describe('signature ids stored split before a name of several words was one valu
     expect(joined).toBeGreaterThan(100);
   });
 
+  it("are checked once, on the first start after the upgrade: the next save writes them back under today's version", () => {
+    const database = openDatabase(':memory:');
+    migrate(database);
+    new TemplateStore(database).save([
+      record('s_other', 'nightly backup finished on <*>', 500, 3),
+      record('s_older', ONE_WORD, 1_000, 40),
+      record('s_younger', WITH_SPACES, 2_000, 7),
+    ]);
+    const store = new TemplateStore(database);
+    const miner = SignatureMiner.restore(store.load(), { now: () => 1_800_000_000_000 });
+    // the merged one, and the one that did not change but was checked under today's rules
+    expect(store.save(miner.snapshot())).toEqual({ written: 2, deleted: 1 });
+    const again = new TemplateStore(database).load();
+    expect(again).toEqual([
+      expect.objectContaining({ signature: 's_other', masking: MASKING_VERSION }),
+      expect.objectContaining({ signature: 's_older', masking: MASKING_VERSION }),
+    ]);
+    expect(SignatureMiner.restore(again).snapshot()).toEqual(miner.snapshot());
+  });
+
+  it("stored by today's rules, are restored as they are, without the check (a restart stays quick)", () => {
+    // Templates today's miner stored were checked as they came in; this pair could only have been
+    // stored apart by an older one, so it shows whether a restart checks again.
+    const miner = SignatureMiner.restore([
+      record('s_older', ONE_WORD, 1_000, 40, MASKING_VERSION),
+      record('s_younger', WITH_SPACES, 2_000, 7, MASKING_VERSION),
+    ]);
+    expect(miner.size).toBe(2);
+    expect(miner.resolve('s_younger')).toBe('s_younger');
+  });
+
   it('templates of messages that only look alike stay as they were stored', () => {
     const records = [
       record('s_deny', ONE_WORD, 1_000, 5),
@@ -369,7 +401,10 @@ describe('signature ids stored split before a name of several words was one valu
     const miner = SignatureMiner.restore(records, { now: () => 20_000 });
     const bySignature = (rs: readonly { signature: string }[]) =>
       [...rs].sort((x, y) => (x.signature < y.signature ? -1 : 1));
-    expect(bySignature(miner.snapshot())).toEqual(bySignature(records));
+    // as stored, only marked as checked under today's rules
+    expect(bySignature(miner.snapshot())).toEqual(
+      bySignature(records.map((r) => ({ ...r, masking: MASKING_VERSION }))),
+    );
     const allow = miner.add(
       'Feb 25 01:21:52 MacBook-Pro sandboxd[4260]: Sandbox: Google Chrome Helper(81650) allow(1) file-write-create /dev/dtracehelper',
     );
