@@ -16,6 +16,8 @@
  * almost always, which ends the run at once.
  */
 
+import { isUnit } from './units.js';
+
 enum Kind {
   Time, // 09:00:55, 2015-10-18T18:01:47Z, [Sun Dec 04 04:47:44 2005], 1117838570
   Level, // INFO, [notice], Warning
@@ -243,6 +245,9 @@ export function stripHeader(line: string): string {
       return line.slice(afterLevel(tokens, k)).trim();
     }
     const kind = classify(t.text, stamped);
+    // A number as long as an epoch with a unit after it is a quantity that opens the message
+    // (`1073741824 bytes (1.1 GB, 1.0 GiB) copied`), not a stamp.
+    if (kind === Kind.Time && EPOCH.test(t.text) && isUnit(tokens.get(k + 1)?.text ?? '')) break;
     if (kind === Kind.Time) {
       stamped = true;
       end = t.end;

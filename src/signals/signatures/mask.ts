@@ -16,6 +16,7 @@
  * component prefix of a whole line) lives in header.ts and is re-exported here.
  */
 import { isMessageCode } from './header.js';
+import { isUnit } from './units.js';
 
 export { stripHeader } from './header.js';
 
@@ -65,22 +66,6 @@ function isCloser(c: number): boolean {
 /** Words that are values, whatever the log. */
 const VALUE_WORDS = new Set(['true', 'false', 'null', 'nil', 'undefined', 'none', 'nan']);
 const VALUE_WORD_INITIALS = new Set([...'tfnuTFNU'].map((c) => c.charCodeAt(0)));
-
-/** Units of size, alone (`1.16 KB`) and per second (`95.3 kB/s`, `12 MB/sec`, `1.2 Gbit/s`). */
-const SIZE_UNITS = 'B KB MB GB TB PB KiB MiB GiB TiB PiB kB Kb Mb Gb kb mb gb bit kbit Kbit Mbit Gbit'.split(
-  ' ',
-);
-
-/** Units that follow a number as a separate token: `1.16 KB`, `12 ms`, `<1 sec`, `429 MB/s`. */
-const UNITS = new Set([
-  ...SIZE_UNITS,
-  ...SIZE_UNITS.flatMap((unit) => [`${unit}/s`, `${unit}/sec`]),
-  ...(
-    'byte bytes K M G k bps kbps Kbps Mbps Gbps ms msec msecs us usec usecs µs ns nsec nsecs s sec secs ' +
-    'second seconds millisecond milliseconds microsecond microseconds nanosecond nanoseconds min mins minute ' +
-    'minutes h hr hrs hour hours d day days week weeks jiffies %'
-  ).split(' '),
-]);
 
 /** Month and weekday names, masked when they stand next to another masked token (a date). */
 const DATE_WORDS = new Set(
@@ -625,7 +610,7 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
       const prev = masked[last] as string;
       if (isOpenValue(prev)) {
         const bare = stripTrailing(token);
-        if (UNITS.has(bare)) {
+        if (isUnit(bare)) {
           masked[last] = `${prev}${token.slice(bare.length)}`;
           foldAlternateUnit(masked);
           continue;

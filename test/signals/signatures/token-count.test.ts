@@ -46,6 +46,23 @@ describe('values that change the token count', () => {
     expect(maskMessage('hung task blocked for 500 msecs')).toBe('hung task blocked for <*>');
   });
 
+  it('a size as long as an epoch that opens the message is its value, not a header stamp', () => {
+    // 1 GiB is ten digits, like a Unix time: with a unit after it, it is a quantity
+    const { miner, ids } = signaturesOf([
+      '1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.5 s, 429 MB/s',
+      '134217728 bytes (134 MB, 128 MiB) copied, 0.31 s, 433 MB/s',
+      '16777216 bytes (17 MB, 16 MiB) copied, 0.04 s, 429 MB/s',
+    ]);
+    expect(ids.size).toBe(1);
+    expect(miner.templateOf([...ids][0] as string)).toBe('<*> copied, <*>');
+    // a stamp it still is before the rest of a header (supercomputer logs)
+    expect(
+      signaturesOf([
+        '- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected',
+      ]).miner.snapshot()[0]?.template,
+    ).toBe('instruction cache parity error corrected');
+  });
+
   it("a disk's capacity is one value in whatever units the kernel prints it", () => {
     // lib/string_helpers.c string_get_size: three significant figures, tens then twos
     const { miner, ids } = signaturesOf(
