@@ -295,9 +295,8 @@ export class AgentJobs {
 
   /**
    * Claims the agent's next job (worst severity, then oldest; null when none waits) and calls
-   * `start` with it inside the same transaction, so what
-   * `start` writes before it first waits (the run's start record) commits with the claim: one
-   * commit, and never a claimed job with no run or a run with no claim. Null when none waits.
+   * `start` with it inside the same transaction, so what `start` writes (the run's start record)
+   * commits with the claim: one commit, and never a claimed job with no run or a run with no claim.
    */
   claimAndStart<T>(agent: AgentName, start: (job: JobRow) => T): { job: JobRow; started: T } | null {
     return this.#claim(agent, start) as { job: JobRow; started: T } | null;
