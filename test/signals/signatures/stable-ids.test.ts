@@ -117,6 +117,29 @@ describe('signature ids stored before quoted text became one value', () => {
   });
 });
 
+describe('signature ids stored before a keyed quoted value ended at the next key', () => {
+  it('keep getting the new lines of their message', () => {
+    // under masking 10 `err="<*>"` was kept as the key and its quoted value
+    const miner = SignatureMiner.restore(
+      [
+        {
+          signature: 's_err',
+          template: 'failed to sync err="<*>" retry=<*>',
+          count: 5,
+          firstSeen: 1,
+          lastSeen: 2,
+          aliases: [],
+          masking: 10,
+        },
+      ],
+      { now: () => 10 },
+    );
+    const line = miner.add('failed to sync err="Get "https://x": connection refused" retry=3');
+    expect(line.signature).toBe('s_err');
+    expect(line.isNew).toBe(false);
+  });
+});
+
 describe('signature ids stored before a quoted request line in a sentence became one value', () => {
   const record = (signature: string, template: string, firstSeen: number) => ({
     signature,
