@@ -599,7 +599,9 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
     }
     const m =
       keepMasked && token.includes(WILDCARD)
-        ? reshapeMasked(token)
+        ? maskedProductInList(tokens, i)
+          ? WILDCARD // a stored `Apache/<*> (Unix) OpenSSL/<*>`: the banner is one value, as in a line
+          : reshapeMasked(token)
         : i === 0 && isMessageCode(token)
           ? token // `AH01630:` names the message: two codes are two messages
           : EMPTY_PAIR.test(token)
@@ -659,6 +661,21 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
 
 /** A product and its version (`Apache/2.4.58`, `OpenSSL/3.0.11`, `Mozilla/5.0`). */
 const PRODUCT = /^[A-Za-z][\w.+-]*\/v?\d+\.\d[\w.+-]*$/;
+/** A product whose version older rules masked (`Apache/<*>`), in a stored template. */
+const MASKED_PRODUCT = /^[A-Za-z][\w.+-]*\/v?<\*>$/;
+
+const isProduct = (token: string): boolean => PRODUCT.test(token) || MASKED_PRODUCT.test(token);
+
+/**
+ * Token `i` of a stored template is a masked product in a product list: next to a comment or to
+ * another product (`Apache/<*> (Unix) OpenSSL/<*>`). Alone, `name/<*>` may as well be a path.
+ */
+function maskedProductInList(tokens: readonly string[], i: number): boolean {
+  if (!MASKED_PRODUCT.test(tokens[i] as string)) return false;
+  const next = tokens[i + 1] ?? '';
+  const prev = tokens[i - 1] ?? '';
+  return next.startsWith('(') || isProduct(next) || prev.endsWith(')') || isProduct(prev);
+}
 /** Most tokens a product's comment may span (`(X11; Linux x86_64)`). */
 const MAX_COMMENT_TOKENS = 8;
 
@@ -670,13 +687,13 @@ const MAX_COMMENT_TOKENS = 8;
 function productCommentEnd(tokens: readonly string[], i: number): number {
   let p = i - 1;
   // skip back over comments of the same product list
-  while (p >= 0 && (tokens[p] as string).endsWith(')') && !PRODUCT.test(tokens[p] as string)) {
+  while (p >= 0 && (tokens[p] as string).endsWith(')') && !isProduct(tokens[p] as string)) {
     let q = p;
     while (q >= 0 && (tokens[q] as string).charCodeAt(0) !== 40) q--;
     if (q < 0 || p - q >= MAX_COMMENT_TOKENS) return -1;
     p = q - 1;
   }
-  if (p < 0 || !PRODUCT.test(tokens[p] as string)) return -1;
+  if (p < 0 || !isProduct(tokens[p] as string)) return -1;
   for (let j = i; j < tokens.length && j - i < MAX_COMMENT_TOKENS; j++) {
     const t = tokens[j] as string;
     const close = t.lastIndexOf(')');

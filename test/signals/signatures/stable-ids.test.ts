@@ -140,6 +140,34 @@ describe('signature ids stored before a keyed quoted value ended at the next key
   });
 });
 
+describe('signature ids stored before a server banner became one value', () => {
+  it('keep getting the new lines of their message; a lone masked path stays a path', () => {
+    const record = (signature: string, template: string) => ({
+      signature,
+      template,
+      count: 5,
+      firstSeen: 1,
+      lastSeen: 2,
+      aliases: [],
+      masking: 10,
+    });
+    // under masking 10 a banner's versions were masked and its products and comments kept
+    const miner = SignatureMiner.restore(
+      [
+        record('s_banner', 'Apache/<*> (Unix) OpenSSL/<*> configured -- resuming normal operations'),
+        record('s_path', 'reading config from etc/<*> failed'),
+      ],
+      { now: () => 10 },
+    );
+    const line = miner.add(
+      '[Mon Dec 04 04:47:44 2023] [notice] Apache/2.4.58 (Ubuntu) configured -- resuming normal operations',
+    );
+    expect(line.signature).toBe('s_banner');
+    expect(line.isNew).toBe(false);
+    expect(miner.templateOf('s_path')).toBe('reading config from etc/<*> failed');
+  });
+});
+
 describe('signature ids stored before a quoted request line in a sentence became one value', () => {
   const record = (signature: string, template: string, firstSeen: number) => ({
     signature,
