@@ -312,6 +312,18 @@ function httpService(
   tokens: { readonly ingest: string; readonly console: string | null },
 ): HttpService {
   const { config, policy } = g;
+  const restoring = performance.now();
+  const ingest = ingestParts(g.database, () => policy.current);
+  if (ingest.miner.checkedOnRestore > 0) {
+    g.log.info(
+      {
+        templates: ingest.miner.size,
+        checked: ingest.miner.checkedOnRestore,
+        ms: Math.round(performance.now() - restoring),
+      },
+      "signature templates stored under older rules: the most recently seen were checked once against today's rules (merged ones keep the older id)",
+    );
+  }
   const slack = adapters.get('slack');
   const consoleAdapter = adapters.get('console');
   if (consoleAdapter instanceof ConsoleAdapter) consoleAdapter.seed(core.outbox.consoleHistory(500));
@@ -322,7 +334,7 @@ function httpService(
     foreground: core.foreground,
     metrics,
     hooks: {
-      ...ingestParts(g.database, () => policy.current),
+      ...ingest,
       sink: core.signals,
       ingestToken: tokens.ingest,
       githubSecret: config.githubWebhookSecret,

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/audit/log.js';
 import { ControlStore } from '../src/control/state.js';
-import { openDatabase } from '../src/db/connection.js';
+import { migrate, openDatabase } from '../src/db/connection.js';
 import { type Bot, startBot } from '../src/main.js';
 import { PolicyError } from '../src/policy/errors.js';
+import { TemplateStore } from '../src/signals/signatures/template-store.js';
 import { startFakeOllama } from './fakes/ollama-server.js';
 import { eventually, getHealth, type HealthBody, LogSink, type TempSetup, tempSetup } from './helpers/bot.js';
 
@@ -223,5 +224,40 @@ describe('the bot process', () => {
     expect(second.policy.version).toBe(1);
     expect(second.audit.records({ kind: 'policy.load' })).toHaveLength(1);
     expect(second.audit.verify().ok).toBe(true);
+  });
+
+  it('checks signature templates stored under older rules once, says so at start, and saves them at stop', async () => {
+    setup = tempSetup();
+    const database = openDatabase(setup.dbFile);
+    migrate(database);
+    // Stored apart under masking 13, before a name of several words with its pid was one value.
+    const record = (signature: string, template: string, firstSeen: number) => ({
+      signature,
+      template,
+      count: 3,
+      firstSeen,
+      lastSeen: firstSeen + 10,
+      aliases: [],
+      masking: 13,
+    });
+    new TemplateStore(database).save([
+      record('s_older', 'Sandbox: <*> deny(<*>) file-write-create <*>', 1_000),
+      record('s_younger', 'Sandbox: Google Chrome Helper(<*>) deny(<*>) file-write-create <*>', 2_000),
+    ]);
+    database.close();
+    const checked =
+      "signature templates stored under older rules: the most recently seen were checked once against today's rules (merged ones keep the older id)";
+
+    const logs = new LogSink();
+    const first = await startBot({ env: setup.env, logDestination: logs });
+    expect(logs.records.find((r) => r.msg === checked)).toMatchObject({ templates: 1, checked: 2 });
+    await first.stop();
+
+    const again = new LogSink();
+    const second = await startBot({ env: setup.env, logDestination: again });
+    bots.push(second);
+    expect(again.messages()).not.toContain(checked);
+    const stored = new TemplateStore(second.database).load();
+    expect(stored).toEqual([expect.objectContaining({ signature: 's_older', aliases: ['s_younger'] })]);
   });
 });

@@ -22,6 +22,8 @@ export interface HookSink {
 /** SignatureMiner: mines lines, and gives its templates for persistence. */
 export interface LogMiner extends LineMiner {
   snapshot(): TemplateRecord[];
+  /** Stored templates its restore checked against newer rules: to save under them. */
+  readonly checkedOnRestore?: number;
 }
 
 /** TemplateStore: persists miner snapshots (only what changed). */

@@ -41,6 +41,9 @@ export class LogIntake {
 
   constructor(private readonly deps: HookDeps) {
     this.keys = new RecentKeys({ now: deps.now });
+    // Checked against newer rules on restore: saved under them (at the latest at stop), so the
+    // next start does not check again.
+    this.dirty = (deps.miner.checkedOnRestore ?? 0) > 0;
   }
 
   /** The counter for the policy in force (a factory is called again when the settings change). */

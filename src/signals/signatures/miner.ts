@@ -208,6 +208,9 @@ export class SignatureMiner {
     return this.live.size;
   }
 
+  /** Stored templates this restore checked against today's rules (0: all were stored under them). */
+  checkedOnRestore = 0;
+
   /** Mine one message (or whole line): its signature and template. Never throws on any string. */
   add(message: string, at?: number): SignatureMatch {
     const when = at ?? this.now();
@@ -303,6 +306,7 @@ export class SignatureMiner {
     // tens of seconds, and those not seen lately get few lines (their ids keep resolving anyway).
     const recent = [...miner.live.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, RESTORE_CHECKED);
     const longestFirst = recent.sort((a, b) => b.tokens.length - a.tokens.length);
+    miner.checkedOnRestore = longestFirst.length;
     for (const t of longestFirst) {
       let kept = t;
       while (!kept.dead) {
