@@ -73,8 +73,8 @@ export interface CoreDeps {
   readonly onDeliveryFailed?: (platform: Platform, permanent: boolean) => void;
   /** How often the control watch looks for changes made by other processes (default 200 ms). */
   readonly controlPollMs?: number;
-  /** Wakes the outbox worker after messages were queued (the bot's; the CLI has none). */
-  readonly onQueued?: () => void;
+  /** How often the outbox worker looks for messages nobody woke it for (default 250 ms). */
+  readonly outboxPollMs?: number;
   /** At most one update of an incident's alert per this long (default 10 s). */
   readonly incidentUpdateIntervalMs?: number;
   /** The bot's own secrets by name (ingest and console tokens): redacted from what it posts. */
@@ -160,7 +160,10 @@ export function createCore(d: CoreDeps): Core {
   const key = loadOrCreateButtonKey(join(d.config.dataDir, 'button-key'));
   const controlState = () => control.snapshot();
   const grants = new Grants({ database, audit, now, newId, policy: d.policy, controlState });
-  const queued = () => d.onQueued?.();
+  // Wakes the outbox worker (made below, with the adapters; the CLI has none) after messages were
+  // queued, so a card goes out at once rather than at the worker's next poll.
+  let wake = (): void => {};
+  const queued = () => wake();
   const messages = {
     enqueue: (...args: Parameters<Outbox['enqueue']>) => {
       const r = outbox.enqueue(...args);
@@ -266,7 +269,9 @@ export function createCore(d: CoreDeps): Core {
           log: d.log.child({ component: 'outbox' }),
           metrics: { failed: (e) => d.onDeliveryFailed?.(e.platform, e.reason === 'permanent') },
           foreground,
+          ...(d.outboxPollMs === undefined ? {} : { pollMs: d.outboxPollMs }),
         });
+  if (worker !== null) wake = () => worker.poke();
   const onKill = () => controlWatch.check();
 
   const budgets = () => {

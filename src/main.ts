@@ -64,6 +64,8 @@ export interface BotOptions {
   readonly adapters?: readonly ChatAdapter[];
   /** At most one update of an incident's alert per this long (default 10 s). */
   readonly incidentUpdateIntervalMs?: number;
+  /** How often the outbox worker looks for messages nobody woke it for (default 250 ms). */
+  readonly outboxPollMs?: number;
 }
 
 export interface Bot {
@@ -177,6 +179,7 @@ async function assemble(g: Ground) {
     onDeliveryFailed: (platform, permanent) => metrics.deliveryFailure(platform, permanent),
     controlPollMs: g.options.controlPollMs,
     incidentUpdateIntervalMs: g.options.incidentUpdateIntervalMs,
+    outboxPollMs: g.options.outboxPollMs,
   });
   metrics.provide(metricSources(core));
   core.services.add(new PolicyService(policy, config.policyFile, SYSTEM_ACTOR.watch));

@@ -217,4 +217,42 @@ describe('incident card buttons', () => {
       5000,
     );
   });
+
+  it("goes out as soon as it is queued, not at the outbox worker's next look", async () => {
+    slack = await startFakeSlackApi();
+    setup = tempSetup();
+    setup.savePolicy(
+      setup
+        .policyText()
+        .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]')
+        // no agent posts (each one wakes the worker too): only the card's own wake-up is tested
+        .replace(/\n {2}sentinel:\n/, '\n  sentinel:\n    enabled: false\n'),
+    );
+    bot = await startBot({
+      env: {
+        ...setup.env,
+        SLACK_BOT_TOKEN: 'xoxb-test-token',
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: slack.url,
+      },
+      logDestination: new LogSink(),
+      print: () => {},
+      // its next look is ten minutes away: only a wake-up on enqueue sends the card in time
+      outboxPollMs: 600_000,
+    });
+    const api = slack;
+    bot.core.signals.ingest([
+      {
+        kind: 'alert',
+        source: 'alertmanager',
+        dedupeKey: 'am:wake:1',
+        fingerprint: 'DiskFull:ledger',
+        title: 'DiskFull on ledger',
+        service: 'ledger',
+        severity: 'critical',
+        payload: {},
+      },
+    ]);
+    await eventually(() => cardButtons(api).length > 0, 5000);
+  });
 });
