@@ -7,7 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { migrate, openDatabase } from '../../../src/db/connection.js';
-import { MASKING_VERSION, SignatureMiner } from '../../../src/signals/signatures/miner.js';
+import {
+  MASKING_VERSION,
+  SignatureMiner,
+  type TemplateRecord,
+} from '../../../src/signals/signatures/miner.js';
 import { RepeatTracker } from '../../../src/signals/signatures/repeats.js';
 import { optionalFits, spanFits } from '../../../src/signals/signatures/rules.js';
 import { TemplateStore } from '../../../src/signals/signatures/template-store.js';
@@ -18,6 +22,17 @@ const stored = JSON.parse(readFileSync(join(FIXTURE, 'stored-before-issue-21.jso
   ids: string[];
   snapshot: unknown[];
 };
+
+/** A template record as the miner of masking `masking` stored it. */
+function storedRecord(
+  masking: number,
+  signature: string,
+  template: string,
+  firstSeen = 1_000,
+  count = 3,
+): TemplateRecord {
+  return { signature, template, count, firstSeen, lastSeen: firstSeen + 10, aliases: [], masking };
+}
 
 describe('signature ids stored before the masking changed', () => {
   it('still resolve after a restart through the template store, and new lines land on them', () => {
@@ -90,15 +105,8 @@ describe('a value that changes the token count', () => {
 
 describe('signature ids stored before quoted text became one value', () => {
   it('merge under the older id on restore, and new lines land on it', () => {
-    const record = (signature: string, template: string, firstSeen: number) => ({
-      signature,
-      template,
-      count: 3,
-      firstSeen,
-      lastSeen: firstSeen + 10,
-      aliases: [],
-      masking: 9,
-    });
+    const record = (signature: string, template: string, firstSeen: number) =>
+      storedRecord(9, signature, template, firstSeen);
     // under masking 9 a quoted text that opened with a capitalised word kept that word
     const miner = SignatureMiner.restore(
       [
@@ -120,20 +128,9 @@ describe('signature ids stored before quoted text became one value', () => {
 describe('signature ids stored before a keyed quoted value ended at the next key', () => {
   it('keep getting the new lines of their message', () => {
     // under masking 10 `err="<*>"` was kept as the key and its quoted value
-    const miner = SignatureMiner.restore(
-      [
-        {
-          signature: 's_err',
-          template: 'failed to sync err="<*>" retry=<*>',
-          count: 5,
-          firstSeen: 1,
-          lastSeen: 2,
-          aliases: [],
-          masking: 10,
-        },
-      ],
-      { now: () => 10 },
-    );
+    const miner = SignatureMiner.restore([storedRecord(10, 's_err', 'failed to sync err="<*>" retry=<*>')], {
+      now: () => 10,
+    });
     const line = miner.add('failed to sync err="Get "https://x": connection refused" retry=3');
     expect(line.signature).toBe('s_err');
     expect(line.isNew).toBe(false);
@@ -142,15 +139,7 @@ describe('signature ids stored before a keyed quoted value ended at the next key
 
 describe('signature ids stored before a server banner became one value', () => {
   it('keep getting the new lines of their message; a lone masked path stays a path', () => {
-    const record = (signature: string, template: string) => ({
-      signature,
-      template,
-      count: 5,
-      firstSeen: 1,
-      lastSeen: 2,
-      aliases: [],
-      masking: 10,
-    });
+    const record = (signature: string, template: string) => storedRecord(10, signature, template);
     // under masking 10 a banner's versions were masked and its products and comments kept
     const miner = SignatureMiner.restore(
       [
@@ -169,15 +158,8 @@ describe('signature ids stored before a server banner became one value', () => {
 });
 
 describe('signature ids stored before a quoted request line in a sentence became one value', () => {
-  const record = (signature: string, template: string, firstSeen: number) => ({
-    signature,
-    template,
-    count: 3,
-    firstSeen,
-    lastSeen: firstSeen + 10,
-    aliases: [],
-    masking: 11,
-  });
+  const record = (signature: string, template: string, firstSeen: number) =>
+    storedRecord(11, signature, template, firstSeen);
 
   it('merge under the older id on restore, and new lines land on it', () => {
     // under masking 11 sshd's quoted `'GET / HTTP/1.1'` kept its method apart from other quoted text
@@ -220,15 +202,8 @@ describe('signature ids stored before a quoted request line in a sentence became
 
 describe('signature ids stored before every rate unit was a unit', () => {
   it('merge under the older id on restore, and new lines land on it', () => {
-    const record = (signature: string, template: string, firstSeen: number) => ({
-      signature,
-      template,
-      count: 3,
-      firstSeen,
-      lastSeen: firstSeen + 10,
-      aliases: [],
-      masking: 12,
-    });
+    const record = (signature: string, template: string, firstSeen: number) =>
+      storedRecord(12, signature, template, firstSeen);
     // under masking 12 `kB/s` (dd's SI rate) was a word after the value
     const miner = SignatureMiner.restore(
       [record('s_older', '<*> copied, <*> kB/s', 1_000), record('s_newer', '<*> copied, <*>', 2_000)],
@@ -251,15 +226,8 @@ describe('signature ids stored split before a name of several words was one valu
   // Stored under masking 13, whose shapes are today's: only the rule that a `<*>` covers a name of
   // several words with its pid glued on came later, so nothing re-shapes them; restore alone has to
   // see they are one message.
-  const record = (signature: string, template: string, firstSeen: number, count: number, masking = 13) => ({
-    signature,
-    template,
-    count,
-    firstSeen,
-    lastSeen: firstSeen + 10_000,
-    aliases: [],
-    masking,
-  });
+  const record = (signature: string, template: string, firstSeen: number, count: number, masking = 13) =>
+    storedRecord(masking, signature, template, firstSeen, count);
   const ONE_WORD = 'Sandbox: <*> deny(<*>) file-write-create <*>';
   const WITH_SPACES = 'Sandbox: Google Chrome Helper(<*>) deny(<*>) file-write-create <*>';
   const sandbox = (process: string, pid: number) =>
