@@ -160,10 +160,22 @@ export function createCore(d: CoreDeps): Core {
   const key = loadOrCreateButtonKey(join(d.config.dataDir, 'button-key'));
   const controlState = () => control.snapshot();
   const grants = new Grants({ database, audit, now, newId, policy: d.policy, controlState });
-  // Wakes the outbox worker (made below, with the adapters; the CLI has none) after messages were
-  // queued, so a card goes out at once rather than at the worker's next poll.
-  let wake = (): void => {};
-  const queued = () => wake();
+  const foreground = new Foreground();
+  const worker =
+    d.adapters === undefined
+      ? null
+      : new OutboxWorker({
+          outbox,
+          adapters: d.adapters,
+          now,
+          log: d.log.child({ component: 'outbox' }),
+          metrics: { failed: (e) => d.onDeliveryFailed?.(e.platform, e.reason === 'permanent') },
+          foreground,
+          ...(d.outboxPollMs === undefined ? {} : { pollMs: d.outboxPollMs }),
+        });
+  // Wakes the outbox worker (the CLI has none) after messages were queued, so a card goes out at
+  // once rather than at the worker's next poll.
+  const queued = () => worker?.poke();
   const messages = {
     enqueue: (...args: Parameters<Outbox['enqueue']>) => {
       const r = outbox.enqueue(...args);
@@ -258,20 +270,6 @@ export function createCore(d: CoreDeps): Core {
     intervalMs: d.controlPollMs,
     onError: (err) => d.log.error({ err }, 'cannot read control state; keeping the last one'),
   });
-  const foreground = new Foreground();
-  const worker =
-    d.adapters === undefined
-      ? null
-      : new OutboxWorker({
-          outbox,
-          adapters: d.adapters,
-          now,
-          log: d.log.child({ component: 'outbox' }),
-          metrics: { failed: (e) => d.onDeliveryFailed?.(e.platform, e.reason === 'permanent') },
-          foreground,
-          ...(d.outboxPollMs === undefined ? {} : { pollMs: d.outboxPollMs }),
-        });
-  if (worker !== null) wake = () => worker.poke();
   const onKill = () => controlWatch.check();
 
   const budgets = () => {

@@ -315,18 +315,6 @@ function httpService(
   tokens: { readonly ingest: string; readonly console: string | null },
 ): HttpService {
   const { config, policy } = g;
-  const restoring = performance.now();
-  const ingest = ingestParts(g.database, () => policy.current);
-  if (ingest.miner.checkedOnRestore > 0) {
-    g.log.info(
-      {
-        templates: ingest.miner.size,
-        checked: ingest.miner.checkedOnRestore,
-        ms: Math.round(performance.now() - restoring),
-      },
-      "signature templates stored under older rules: the most recently seen were checked once against today's rules (merged ones keep the older id)",
-    );
-  }
   const slack = adapters.get('slack');
   const consoleAdapter = adapters.get('console');
   if (consoleAdapter instanceof ConsoleAdapter) consoleAdapter.seed(core.outbox.consoleHistory(500));
@@ -337,7 +325,7 @@ function httpService(
     foreground: core.foreground,
     metrics,
     hooks: {
-      ...ingest,
+      ...ingestParts(g.database, () => policy.current, g.log),
       sink: core.signals,
       ingestToken: tokens.ingest,
       githubSecret: config.githubWebhookSecret,

@@ -37,14 +37,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   const foreground = deps.foreground;
   if (foreground !== undefined) {
-    app.use('*', async (_c, next) => {
-      const end = foreground.begin();
-      try {
-        await next();
-      } finally {
-        end();
-      }
-    });
+    app.use('*', (_c, next) => foreground.during(next));
   }
   app.get('/healthz', (c) => {
     const report = deps.health();

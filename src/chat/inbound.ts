@@ -40,16 +40,8 @@ const REMEMBERED = 2000;
 
 export function createInbound(deps: InboundDeps): ChatInbound {
   const seen = new Map<string, Promise<ChatMessage>>();
-  const inForeground = (fn: () => Promise<ChatMessage>): Promise<ChatMessage> => {
-    const end = deps.foreground?.begin();
-    if (end === undefined) return fn();
-    try {
-      return fn().finally(end);
-    } catch (err) {
-      end();
-      throw err;
-    }
-  };
+  const inForeground = (fn: () => Promise<ChatMessage>): Promise<ChatMessage> =>
+    deps.foreground === undefined ? fn() : deps.foreground.during(fn);
   const once = (key: string | undefined, fn: () => Promise<ChatMessage>): Promise<ChatMessage> => {
     if (key === undefined) return inForeground(fn);
     const earlier = seen.get(key);

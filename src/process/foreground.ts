@@ -29,6 +29,16 @@ export class Foreground {
     };
   }
 
+  /** Runs `work` marked as foreground work until it settles (or throws), and returns what it returns. */
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    const end = this.begin();
+    try {
+      return await work();
+    } finally {
+      end();
+    }
+  }
+
   /**
    * Resolves on a later turn of the event loop (never inside the caller's stack), once no
    * foreground work is in flight, or after `maxWaitMs` whatever is in flight.

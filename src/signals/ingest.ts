@@ -6,6 +6,7 @@
  */
 import type { Database } from '../db/connection.js';
 import type { Policy } from '../policy/types.js';
+import type { Logger } from '../process/log.js';
 import { type Inventory, InventoryLoader, inventorySpec } from './advisories/inventory.js';
 import type { RepeatSettings } from './normalise/logs.js';
 import { SignatureMiner } from './signatures/miner.js';
@@ -19,12 +20,24 @@ export interface IngestParts {
   readonly repeats: (settings: RepeatSettings) => RepeatTracker;
 }
 
-export function ingestParts(database: Database, policy: () => Policy): IngestParts {
+export function ingestParts(database: Database, policy: () => Policy, log: Logger): IngestParts {
   const loader = new InventoryLoader();
   const templates = new TemplateStore(database);
+  const restoring = performance.now();
+  const miner = SignatureMiner.restore(templates.load());
+  if (miner.checkedOnRestore > 0) {
+    log.info(
+      {
+        templates: miner.size,
+        checked: miner.checkedOnRestore,
+        ms: Math.round(performance.now() - restoring),
+      },
+      "signature templates stored under older rules: the most recently seen were checked once against today's rules (merged ones keep the older id)",
+    );
+  }
   return {
     inventory: () => loader.load(inventorySpec(policy())),
-    miner: SignatureMiner.restore(templates.load()),
+    miner,
     templates,
     repeats: (settings) => new RepeatTracker(settings),
   };

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { customId } from '../../adapters/discord/render.js';
 import { type Bot, startBot } from '../../src/main.js';
+import type { SignalInput } from '../../src/signals/types.js';
 import { buttonClick, type FakeDiscord, startFakeDiscord } from '../fakes/discord.js';
 import { type FakeSlackApi, slackSignedHeaders, startFakeSlackApi } from '../fakes/slack-api.js';
 import { eventually, LogSink, type TempSetup, tempSetup } from '../helpers/bot.js';
@@ -31,6 +32,30 @@ afterEach(async () => {
 });
 
 type SlackButton = { action_id: string; value: string };
+
+/** The test's bot env with Slack in HTTP mode against the stand-in at `apiUrl`. */
+function slackEnv(apiUrl: string): Record<string, string | undefined> {
+  return {
+    ...setup.env,
+    SLACK_BOT_TOKEN: 'xoxb-test-token',
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_API_URL: apiUrl,
+  };
+}
+
+/** A critical Alertmanager alert `name` on `service`, as the ingest stores it. */
+function criticalAlert(dedupeKey: string, name: string, service: string, payload: object = {}): SignalInput {
+  return {
+    kind: 'alert',
+    source: 'alertmanager',
+    dedupeKey,
+    fingerprint: `${name}:${service}`,
+    title: `${name} on ${service}`,
+    service,
+    severity: 'critical',
+    payload,
+  };
+}
 
 function cardButtons(api: FakeSlackApi): SlackButton[] {
   const card = api
@@ -84,10 +109,7 @@ describe('incident card buttons', () => {
     );
     bot = await startBot({
       env: {
-        ...setup.env,
-        SLACK_BOT_TOKEN: 'xoxb-test-token',
-        SLACK_SIGNING_SECRET: SECRET,
-        SLACK_API_URL: slack.url,
+        ...slackEnv(slack.url),
         DISCORD_TOKEN: 'fake-discord-token-for-tests',
         DISCORD_API_URL: discord.apiUrl,
         AUTONOMY_PUBLIC_URL: 'https://autonomy.example.com',
@@ -99,22 +121,13 @@ describe('incident card buttons', () => {
     const b = bot;
     const api = slack;
     b.core.signals.ingest([
-      {
-        kind: 'alert',
-        source: 'alertmanager',
-        dedupeKey: 'am:card:1',
-        fingerprint: 'HighLatency:checkout',
-        title: 'HighLatency on checkout',
-        service: 'checkout',
-        severity: 'critical',
-        payload: {
-          generatorURL: 'http://prometheus.internal:9090/graph?g0.expr=latency',
-          annotations: {
-            runbook_url: 'https://runbooks.example.org/checkout',
-            dashboard: 'javascript:alert(1)',
-          },
+      criticalAlert('am:card:1', 'HighLatency', 'checkout', {
+        generatorURL: 'http://prometheus.internal:9090/graph?g0.expr=latency',
+        annotations: {
+          runbook_url: 'https://runbooks.example.org/checkout',
+          dashboard: 'javascript:alert(1)',
         },
-      },
+      }),
     ]);
     await eventually(() => cardButtons(api).length > 0, 5000);
 
@@ -229,30 +242,14 @@ describe('incident card buttons', () => {
         .replace(/\n {2}sentinel:\n/, '\n  sentinel:\n    enabled: false\n'),
     );
     bot = await startBot({
-      env: {
-        ...setup.env,
-        SLACK_BOT_TOKEN: 'xoxb-test-token',
-        SLACK_SIGNING_SECRET: SECRET,
-        SLACK_API_URL: slack.url,
-      },
+      env: slackEnv(slack.url),
       logDestination: new LogSink(),
       print: () => {},
       // its next look is ten minutes away: only a wake-up on enqueue sends the card in time
       outboxPollMs: 600_000,
     });
     const api = slack;
-    bot.core.signals.ingest([
-      {
-        kind: 'alert',
-        source: 'alertmanager',
-        dedupeKey: 'am:wake:1',
-        fingerprint: 'DiskFull:ledger',
-        title: 'DiskFull on ledger',
-        service: 'ledger',
-        severity: 'critical',
-        payload: {},
-      },
-    ]);
+    bot.core.signals.ingest([criticalAlert('am:wake:1', 'DiskFull', 'ledger')]);
     await eventually(() => cardButtons(api).length > 0, 5000);
   });
 });

@@ -597,16 +597,7 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
         continue;
       }
     }
-    const m =
-      keepMasked && token.includes(WILDCARD)
-        ? maskedProductInList(tokens, i)
-          ? WILDCARD // a stored `Apache/<*> (Unix) OpenSSL/<*>`: the banner is one value, as in a line
-          : reshapeMasked(token)
-        : i === 0 && isMessageCode(token)
-          ? token // `AH01630:` names the message: two codes are two messages
-          : EMPTY_PAIR.test(token)
-            ? `${token.charAt(0)}${WILDCARD}${token.slice(1)}`
-            : maskToken(token);
+    const m = maskAt(tokens, i, keepMasked);
     const last = masked.length - 1;
     if (last >= 0) {
       const prev = masked[last] as string;
@@ -659,6 +650,18 @@ export function maskTokens(tokens: readonly string[], keepMasked = false): strin
   return collapseRepeatedGroups(masked);
 }
 
+/** Token `i` masked on its own (what it makes with its neighbours is `maskTokens`'s). */
+function maskAt(tokens: readonly string[], i: number, keepMasked: boolean): string {
+  const token = tokens[i] as string;
+  if (keepMasked && token.includes(WILDCARD)) {
+    // a stored `Apache/<*> (Unix) OpenSSL/<*>`: the banner is one value, as in a line
+    return maskedProductInList(tokens, i) ? WILDCARD : reshapeMasked(token);
+  }
+  if (i === 0 && isMessageCode(token)) return token; // `AH01630:` names the message
+  if (EMPTY_PAIR.test(token)) return `${token.charAt(0)}${WILDCARD}${token.slice(1)}`;
+  return maskToken(token);
+}
+
 /** A product and its version (`Apache/2.4.58`, `OpenSSL/3.0.11`, `Mozilla/5.0`). */
 const PRODUCT = /^[A-Za-z][\w.+-]*\/v?\d+\.\d[\w.+-]*$/;
 /** A product whose version older rules masked (`Apache/<*>`), in a stored template. */
@@ -676,6 +679,7 @@ function maskedProductInList(tokens: readonly string[], i: number): boolean {
   const prev = tokens[i - 1] ?? '';
   return next.startsWith('(') || isProduct(next) || prev.endsWith(')') || isProduct(prev);
 }
+
 /** Most tokens a product's comment may span (`(X11; Linux x86_64)`). */
 const MAX_COMMENT_TOKENS = 8;
 

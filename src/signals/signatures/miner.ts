@@ -82,9 +82,10 @@ export interface TemplateRecord {
 
 /**
  * Bumped when a rule changes what stored templates become: a masking rule that changes their shape
- * (then SHAPES_SINCE moves up to it too), or a rule that makes two stored templates one message. A snapshot holding a record of an older
- * version is re-shaped and re-checked on restore (see `restore`); one of today's version is not,
- * so an ordinary restart does not pay for it. 14: the restore's check across lengths.
+ * (then SHAPES_SINCE moves up to it too), or a rule that makes two stored templates one message. A
+ * snapshot holding a record of an older version is re-shaped and re-checked on restore (see
+ * `restore`); one of today's version is not, so an ordinary restart does not pay for it. 14: the
+ * restore's check across lengths.
  */
 export const MASKING_VERSION = 14;
 /** The oldest version whose templates have today's shapes (14 changed no shape): newer ones are not re-shaped. */
@@ -195,6 +196,8 @@ export class SignatureMiner {
   private readonly codeless = new Map<string, Template>();
   /** Counts adds: a template's `used` is the tick it was last seen at (the LRU order). */
   private tick = 0;
+  /** See `checkedOnRestore`. */
+  private checked = 0;
 
   constructor(options: SignatureMinerOptions = {}) {
     this.maxTemplates = Math.max(1, options.maxTemplates ?? DEFAULT_MAX_TEMPLATES);
@@ -209,7 +212,9 @@ export class SignatureMiner {
   }
 
   /** Stored templates this restore checked against today's rules (0: all were stored under them). */
-  checkedOnRestore = 0;
+  get checkedOnRestore(): number {
+    return this.checked;
+  }
 
   /** Mine one message (or whole line): its signature and template. Never throws on any string. */
   add(message: string, at?: number): SignatureMatch {
@@ -306,7 +311,7 @@ export class SignatureMiner {
     // tens of seconds, and those not seen lately get few lines (their ids keep resolving anyway).
     const recent = [...miner.live.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, RESTORE_CHECKED);
     const longestFirst = recent.sort((a, b) => b.tokens.length - a.tokens.length);
-    miner.checkedOnRestore = longestFirst.length;
+    miner.checked = longestFirst.length;
     for (const t of longestFirst) {
       let kept = t;
       while (!kept.dead) {

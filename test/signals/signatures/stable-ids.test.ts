@@ -23,15 +23,16 @@ const stored = JSON.parse(readFileSync(join(FIXTURE, 'stored-before-issue-21.jso
   snapshot: unknown[];
 };
 
-/** A template record as the miner of masking `masking` stored it. */
+/** A template record as the miner of masking `masking` stored it (none: before issue 21). */
 function storedRecord(
-  masking: number,
+  masking: number | undefined,
   signature: string,
   template: string,
   firstSeen = 1_000,
   count = 3,
 ): TemplateRecord {
-  return { signature, template, count, firstSeen, lastSeen: firstSeen + 10, aliases: [], masking };
+  const record = { signature, template, count, firstSeen, lastSeen: firstSeen + 10, aliases: [] };
+  return masking === undefined ? record : { ...record, masking };
 }
 
 describe('signature ids stored before the masking changed', () => {
@@ -438,15 +439,7 @@ describe('signature ids stored before message codes opened the message', () => {
 
   it('the first code to come takes over the stored id; another code is another signature', () => {
     // older rules cut `AH01630:` off with the header: one template for every code
-    const stored = {
-      signature: 's_stored',
-      template: 'client denied by server configuration: <*>',
-      count: 40,
-      firstSeen: 1_000,
-      lastSeen: 2_000,
-      aliases: [],
-      masking: 7,
-    };
+    const stored = storedRecord(7, 's_stored', 'client denied by server configuration: <*>', 1_000, 40);
     const miner = SignatureMiner.restore([stored], { now: () => 3_000 });
     const first = miner.add(apache('AH01630', '/var/www/html/server-status'));
     expect(first.signature).toBe('s_stored');
@@ -464,14 +457,13 @@ describe('signature ids stored before message codes opened the message', () => {
   });
 
   it('a stored template not yet taken over is saved as it was, so a later restart can still hand it on', () => {
-    const stored = {
-      signature: 's_waiting',
-      template: 'client denied by server configuration: <*>',
-      count: 1,
-      firstSeen: 1_000,
-      lastSeen: 1_000,
-      aliases: [],
-    };
+    const stored = storedRecord(
+      undefined,
+      's_waiting',
+      'client denied by server configuration: <*>',
+      1_000,
+      1,
+    );
     const restarted = SignatureMiner.restore(SignatureMiner.restore([stored]).snapshot());
     expect(restarted.add(apache('AH01630', '/z')).signature).toBe('s_waiting');
   });
