@@ -246,6 +246,7 @@ export class AgentDispatcher {
       service: s.service,
       signature: s.kind === 'error_signature' ? s.fingerprint : null,
       severity: s.severity,
+      job: job.id,
     };
     const body: AgentBody = async (ctx) => {
       await agent.onSignal?.(s, ctx);

@@ -40,6 +40,11 @@ export interface AgentTrigger {
   readonly signature?: string | null;
   /** The signal's severity: where suggestions of this run are routed (default info). */
   readonly severity?: Severity;
+  /**
+   * The durable job (agent_jobs.id) the run works on. Its posts are keyed by the job, not the run:
+   * a job taken up again after a stop or crash that cut its run short posts nothing twice.
+   */
+  readonly job?: string | null;
 }
 
 export interface AgentRunResult {

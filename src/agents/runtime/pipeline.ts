@@ -371,7 +371,7 @@ export class AgentPipeline {
     }
     const index = state.postIndex++;
     const result = this.#poster.post(state.agent, trigger, finding, {
-      dedupeKey: (channel) => dedupeKey('agent', state.runId, index, channel),
+      dedupeKey: (channel) => dedupeKey('agent', trigger.job ?? state.runId, index, channel),
       cited,
       refs: { run: state.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
     });

@@ -4,7 +4,8 @@
  * service, its team, the agent and severity, and the channels subscribed to them, held
  * back while the agent is killed, the agent, service or signature is muted, or a maintenance
  * window covers the service. Queued to the outbox in one write transaction (one dedupe key per
- * run, post and channel, so a retried handler never posts twice), then the outbox worker is woken.
+ * job or run, post and channel, so neither a retried handler nor a job run again after a restart
+ * posts twice), then the outbox worker is woken.
  */
 import { createHash } from 'node:crypto';
 import { OutboxError } from '../../chat/outbox.js';

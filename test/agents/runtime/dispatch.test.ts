@@ -461,6 +461,31 @@ describe('durable jobs', () => {
     expect(seen).toEqual(['long', 'long', 'next']);
   });
 
+  it('posts nothing twice when a job cut short after its post runs again at the next start', async () => {
+    let runs = 0;
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s, ctx) => {
+        runs++;
+        ctx.post({ kind: 'alert', title: `triage of ${s.fingerprint}`, severity: 'warning', body: 'found' });
+        // The first run is still working (its actions, say) when the bot stops.
+        if (runs === 1) await new Promise((r) => ctx.signal.addEventListener('abort', r));
+      },
+    });
+    const k = setup([sentinel]);
+    const triages = () => k.messages().filter((m) => m.message.title === 'triage of posted-then-stopped');
+    k.core.signals.ingest([input({ fingerprint: 'posted-then-stopped' })]);
+    await eventually(() => triages().length === 1);
+    const stopped = dispatcher?.stop();
+    await k.pipeline.stop(0);
+    await stopped;
+    const fresh = new AgentPipeline(k.pipelineDeps);
+    await restart(k, [sentinel], fresh);
+    await dispatcher?.idle();
+    await fresh.stop(1000);
+    expect(runs).toBe(2);
+    expect(triages()).toHaveLength(1);
+  });
+
   it('skips and audits a job raised while its agent is killed, and does not replay it on resume', async () => {
     const sentinel = recorder('sentinel', ['alert']);
     const k = setup([sentinel.agent]);
