@@ -243,6 +243,7 @@ export class AgentDispatcher {
       kind: 'signal',
       signalKind: s.kind,
       incidentId: s.incident?.id ?? null,
+      incidentShortId: s.incident?.shortId ?? null,
       service: s.service,
       signature: s.kind === 'error_signature' ? s.fingerprint : null,
       severity: s.severity,

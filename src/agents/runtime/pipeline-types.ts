@@ -34,6 +34,8 @@ export interface AgentTrigger {
   readonly signalKind?: SignalKind;
   /** The incident (incidents.id) the signal opened, reopened or resolved. */
   readonly incidentId?: string | null;
+  /** How people name that incident (`i7`, as its card and commands do): what the run's posts show. */
+  readonly incidentShortId?: string | null;
   /** The service the run is about: its mutes and maintenance windows hold back the run's posts. */
   readonly service?: string | null;
   /** The error signature (fingerprint) the run is about, for signature mutes. */

@@ -25,7 +25,7 @@ import type { Policy } from '../../policy/types.js';
 import type { AgentName } from '../../policy/vocabulary.js';
 import { historyReader } from './history.js';
 import type { AgentPipelineDeps, AgentRunResult, AgentTrigger } from './pipeline-types.js';
-import { dedupeKey, Poster } from './post.js';
+import { dedupeKey, incidentRef, Poster } from './post.js';
 import { HourlyOnce, propose } from './propose.js';
 import { recentReader } from './recent.js';
 import { actorOf, type RunTriggerFacts, recordAgentEnd, recordAgentStart } from './run-record.js';
@@ -373,7 +373,7 @@ export class AgentPipeline {
     const result = this.#poster.post(state.agent, trigger, finding, {
       dedupeKey: (channel) => dedupeKey('agent', trigger.job ?? state.runId, index, channel),
       cited,
-      refs: { run: state.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
+      refs: { run: state.runId, ...incidentRef(trigger) },
     });
     if (result.queued) state.countPost(typeof finding?.kind === 'string' ? finding.kind : 'notice');
     else

@@ -37,6 +37,14 @@ export function dedupeKey(prefix: string, ...parts: readonly (string | number)[]
   return `${prefix.slice(0, 100)}:${digest}`;
 }
 
+/** The incident a run's post is about, as its `refs.incident` names it (the short id when known). */
+export function incidentRef(trigger: Pick<AgentTrigger, 'incidentId' | 'incidentShortId'>): {
+  incident?: string;
+} {
+  const ref = trigger.incidentShortId || trigger.incidentId;
+  return ref ? { incident: ref } : {};
+}
+
 export class Poster {
   readonly #d: AgentPipelineDeps;
   /** Redacts this policy's secrets (and the bot's) from a text. */

@@ -20,7 +20,7 @@ import { decide } from '../../policy/decide.js';
 import { checkParams, showValue, targetSystem } from '../../policy/params.js';
 import type { Authorisation, CompiledAction, Decision, Params, Proposal } from '../../policy/types.js';
 import type { AgentPipelineDeps, AgentTrigger } from './pipeline-types.js';
-import { dedupeKey, type Poster } from './post.js';
+import { dedupeKey, incidentRef, type Poster } from './post.js';
 import { linkProposalRun, recordProposal } from './run-record.js';
 import type { RunState } from './run-state.js';
 import { screenText } from './screen.js';
@@ -266,7 +266,7 @@ function suggest(
     },
     {
       dedupeKey: (channel) => dedupeKey('suggest', run.agent, action.id, json, bucket, channel),
-      refs: { run: run.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
+      refs: { run: run.runId, ...incidentRef(trigger) },
     },
   );
   if (result.queued) run.countPost('suggestion');
@@ -367,7 +367,7 @@ async function execute(
     },
     {
       dedupeKey: (channel) => dedupeKey('ran', run.agent, action.id, json, result.status, bucket, channel),
-      refs: { run: result.runId, ...(trigger.incidentId ? { incident: trigger.incidentId } : {}) },
+      refs: { run: result.runId, ...incidentRef(trigger) },
     },
   );
   if (posted.queued) run.countPost('notice');

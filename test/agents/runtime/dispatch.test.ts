@@ -185,6 +185,21 @@ describe('the dispatcher', () => {
     expect(k.agentRuns()).toHaveLength(1);
   });
 
+  it("names the incident in an agent's post as its card does: by the short id people type", async () => {
+    const sentinel = fakeAgent('sentinel', {
+      onSignal: async (s, ctx) => {
+        ctx.post({ kind: 'alert', title: `triage of ${s.fingerprint}`, severity: 'warning', body: 'found' });
+      },
+    });
+    const k = setup([sentinel]);
+    k.core.signals.ingest([input({ fingerprint: 'named' })]);
+    await dispatcher?.idle();
+    const refs = (title: string) => k.messages().find((m) => m.message.title.includes(title))?.message.refs;
+    const card = refs('alert named');
+    expect(card?.incident).toMatch(/^i\d+$/);
+    expect(refs('triage of named')).toMatchObject({ incident: card?.incident, run: expect.any(String) });
+  });
+
   it('names probes and sweeps as the trigger source', async () => {
     const sentinel = recorder('sentinel', ['health']);
     const k = setup([sentinel.agent]);
