@@ -226,9 +226,9 @@ export function createCore(d: CoreDeps): Core {
     screen: screenSource,
     onError: (err) => d.log.error({ err }, 'incident updates failed'),
   });
-  // The chat alert of a signal's incident: the first hand-off after a commit (the agents' is in
-  // agents/runtime/service.ts).
-  signals.onStored((stored) =>
+  // The chat alert of a signal's incident, queued in the transaction that stores the signal: a crash
+  // never leaves an incident whose card is never sent (the agents' jobs are in agents/runtime/service.ts).
+  signals.beforeCommit((stored) =>
     incidentAlerts.changedAll(
       stored.flatMap((s) => (s.incident === null ? [] : [[s.input.kind, s.incident] as const])),
     ),

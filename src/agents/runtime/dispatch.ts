@@ -1,6 +1,6 @@
 /**
  * The agent dispatcher: the worker over durable agent jobs (jobs.ts). The signal store hands it
- * every stored signal inside the write transaction (`raise`: the jobs are written with the signal),
+ * the stored signals inside their write transaction (`raise`: the jobs are written with them),
  * and after the COMMIT (`onStored`) it wakes the agents that got work. Which signals become jobs,
  * and for which agents, is in jobs.ts.
  *
@@ -93,16 +93,18 @@ export class AgentDispatcher {
     for (const agent of deps.agents) this.#lanes.set(agent.name, { agent, running: null, again: false });
   }
 
-  /** Inside the signal's write transaction (SignalStore.handOffInTransaction): raises its jobs. */
-  readonly raise = (stored: StoredSignal): void => {
-    try {
-      for (const agent of this.#d.jobs.raise(stored)) this.#woken.add(agent);
-    } catch (err) {
-      // The signal is the evidence and must be stored even when its jobs cannot be: say so loudly.
-      this.#d.log.error(
-        { err, signal: stored.signalId },
-        'agent jobs could not be raised for a stored signal',
-      );
+  /** Inside the signals' write transaction (SignalStore.beforeCommit): raises their jobs. */
+  readonly raise = (batch: readonly StoredSignal[]): void => {
+    for (const stored of batch) {
+      try {
+        for (const agent of this.#d.jobs.raise(stored)) this.#woken.add(agent);
+      } catch (err) {
+        // The signal is the evidence and must be stored even when its jobs cannot be: say so loudly.
+        this.#d.log.error(
+          { err, signal: stored.signalId },
+          'agent jobs could not be raised for a stored signal',
+        );
+      }
     }
   };
 

@@ -22,7 +22,7 @@ import { type SweepBodiesOptions, sweepBodies } from './sweep-bodies.js';
 import type { Agent } from './types.js';
 
 export interface AgentsDeps extends AgentPipelineDeps {
-  readonly signals: Pick<SignalStore, 'onStored' | 'handOffInTransaction'>;
+  readonly signals: Pick<SignalStore, 'onStored' | 'beforeCommit'>;
   readonly skills: MentorDeps['skills'];
   readonly isKilled: (agent: AgentName) => boolean;
   /** Requests and deliveries in flight go before agent jobs (core's; absent in tests that need no order). */
@@ -64,8 +64,12 @@ export class Agents implements Service {
 
   start(): void {
     if (this.#unsubscribe !== null) return;
-    this.#signals.handOffInTransaction(this.#dispatcher.raise);
-    this.#unsubscribe = this.#signals.onStored(this.#dispatcher.onStored);
+    const raising = this.#signals.beforeCommit(this.#dispatcher.raise);
+    const waking = this.#signals.onStored(this.#dispatcher.onStored);
+    this.#unsubscribe = () => {
+      raising();
+      waking();
+    };
     this.#dispatcher.start();
   }
 
@@ -88,7 +92,6 @@ export class Agents implements Service {
   }
 
   async stop(deadline: number): Promise<void> {
-    this.#signals.handOffInTransaction(null);
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     const drained = this.#dispatcher.stop();

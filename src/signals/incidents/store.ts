@@ -36,8 +36,10 @@
  * Group commit: `commit(fn)` / `ingestBatched(inputs)` queue a unit of work; every unit queued in the
  * same turn of the event loop runs in ONE transaction, and each promise settles after that COMMIT
  * (one WAL write for many webhooks). If a unit throws, the batch is rolled back and retried unit by
- * unit, so one bad unit fails alone. Listeners (`onStored`) hear about stored signals after their
- * commit, never about rolled-back ones. The signals of one open incident in one transaction update
+ * unit, so one bad unit fails alone. Work that must commit with a signal (the incident's card, the
+ * agents' jobs) is written by `beforeCommit` listeners inside the transaction, after the incident
+ * rows: a crash leaves the signal and that work both or neither. Listeners (`onStored`) hear about
+ * stored signals after their commit, never about rolled-back ones. The signals of one open incident in one transaction update
  * its row once, at the end (pending.ts). `hold()` / `release()` let the checkpoint thread
  * (db/checkpointer.ts) finish a checkpoint with no commit in between: queued units wait meanwhile.
  */
@@ -162,8 +164,10 @@ export class SignalStore implements SignalSink {
   private collecting: StoredSignal[] | null = null;
   /** Group commits whose listeners have not heard them yet, in commit order (emitSoon). */
   private unheard: (readonly StoredSignal[])[] = [];
-  /** Sees each stored signal inside its write transaction (the agents' jobs). */
-  private handOff: ((stored: StoredSignal) => void) | null = null;
+  /** Hear each transaction's stored signals before its COMMIT (the incident's card, the agents' jobs). */
+  private readonly beforeCommitListeners = new Set<SignalListener>();
+  /** Runs a before-commit listener in a savepoint: one that throws has its writes undone, alone. */
+  private readonly savepoint: BetterSqlite3.Transaction<(fn: () => void) => void>;
 
   constructor(
     private readonly database: Database,
@@ -181,6 +185,7 @@ export class SignalStore implements SignalSink {
       correlationWindowMs: options.correlationWindowMs ?? DEFAULT_CORRELATION_WINDOW_MS,
     });
     this.pending = new PendingIncidents(this.q);
+    this.savepoint = database.sqlite.transaction((fn: () => void) => fn());
     this.tx = database.sqlite.transaction((fn: () => unknown) => {
       const value = fn();
       this.pending.write();
@@ -189,12 +194,15 @@ export class SignalStore implements SignalSink {
   }
 
   /**
-   * The hand-off to the agents: `fn` sees each stored signal (with its incident change) inside the
-   * write transaction that stores it, so the work it writes (agents/runtime/jobs.ts) commits or rolls
-   * back with the signal. One at a time; null removes it. It must be quick: it is on the ingest path.
+   * Work that commits with the signals: `listener` hears each transaction's stored signals (with
+   * their incident changes) inside it, after the incident rows are written and before the COMMIT, so
+   * what it writes (the incident's card, the agents' jobs) commits or rolls back with them. A listener
+   * that throws has its own writes undone and is reported (onListenerError); the signals are kept.
+   * It must be quick: it is on the ingest path. Returns the unsubscribe function.
    */
-  handOffInTransaction(fn: ((stored: StoredSignal) => void) | null): void {
-    this.handOff = fn;
+  beforeCommit(listener: SignalListener): () => void {
+    this.beforeCommitListeners.add(listener);
+    return () => this.beforeCommitListeners.delete(listener);
   }
 
   /** Hears every committed signal (with its incident change). Returns the unsubscribe function. */
@@ -213,7 +221,7 @@ export class SignalStore implements SignalSink {
       return inputs.map((input) => this.ingestOne(input, at, collecting));
     }
     const heard: StoredSignal[] = [];
-    const outcomes = this.inTransaction(() => {
+    const outcomes = this.collect(heard, () => {
       const at = this.now();
       return inputs.map((input) => this.ingestOne(input, at, heard));
     });
@@ -305,12 +313,19 @@ export class SignalStore implements SignalSink {
     return value;
   }
 
-  /** Runs `fn` in a write transaction with stored signals collected into `heard`. */
+  /**
+   * Runs `fn` in a write transaction with stored signals collected into `heard`, which the
+   * before-commit listeners hear before it commits.
+   */
   private collect<T>(heard: StoredSignal[], fn: () => T): T {
     const outer = this.collecting;
     this.collecting = heard;
     try {
-      return this.inTransaction(fn);
+      return this.inTransaction(() => {
+        const value = fn();
+        this.heardBeforeCommit(heard);
+        return value;
+      });
     } catch (error) {
       heard.length = 0;
       throw error;
@@ -336,10 +351,10 @@ export class SignalStore implements SignalSink {
   }
 
   /**
-   * After a group commit, listeners (the incident's card, the agents' wake-up) hear it on the next
-   * turn: first the units' own continuations run, so a burst of webhooks gets its 202s before the
-   * cards are rendered. The jobs are already durable (raised in the transaction); batches are heard
-   * in commit order, and a direct ingest() hears what is still waiting before its own.
+   * After a group commit, listeners (the agents' wake-up) hear it on the next turn: first the units'
+   * own continuations run, so a burst of webhooks gets its 202s before the agents start. The cards
+   * and jobs are already durable (written before the COMMIT); batches are heard in commit order, and
+   * a direct ingest() hears what is still waiting before its own.
    */
   private emitSoon(heard: readonly StoredSignal[]): void {
     if (heard.length === 0) return;
@@ -352,6 +367,19 @@ export class SignalStore implements SignalSink {
     if (batches.length === 0) return;
     this.unheard = [];
     for (const heard of batches) this.emit(heard);
+  }
+
+  /** The before-commit listeners hear `heard`, each in a savepoint, after the held incident rows are written. */
+  private heardBeforeCommit(heard: readonly StoredSignal[]): void {
+    if (heard.length === 0 || this.beforeCommitListeners.size === 0) return;
+    this.pending.write();
+    for (const listener of this.beforeCommitListeners) {
+      try {
+        this.savepoint(() => listener(heard));
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
   }
 
   private emit(heard: readonly StoredSignal[]): void {
@@ -380,7 +408,7 @@ export class SignalStore implements SignalSink {
       const row = advanced(open, input, at);
       this.pending.hold(fingerprint, open, row);
       const change = toChange(row, 'updated');
-      this.stored(heard, { signalId, input, receivedAt: at, incident: change });
+      heard.push({ signalId, input, receivedAt: at, incident: change });
       return { status: 'stored', signalId, incident: change };
     }
     // The correlator reads incidents from the database.
@@ -389,14 +417,8 @@ export class SignalStore implements SignalSink {
     if (existing !== undefined) return { status: 'duplicate', signalId: existing.id };
     const { incidentId, change } = this.correlator.correlate(input, at, open);
     this.insert(signalId, input, at, incidentId);
-    this.stored(heard, { signalId, input, receivedAt: at, incident: change });
+    heard.push({ signalId, input, receivedAt: at, incident: change });
     return { status: 'stored', signalId, incident: change };
-  }
-
-  /** A signal is stored: handed off in the transaction, and heard by listeners after the COMMIT. */
-  private stored(heard: StoredSignal[], s: StoredSignal): void {
-    if (this.handOff !== null) this.handOff(s);
-    heard.push(s);
   }
 
   /** timeStamp(at), remembered: a burst's signals share a millisecond (base 36 formatting is slow). */

@@ -17,6 +17,8 @@ import { eventually } from '../../helpers/bot.js';
 let kit: AgentKit | null = null;
 let dispatcher: AgentDispatcher | null = null;
 let jobs: AgentJobs | null = null;
+/** Takes the dispatcher off the signal store (as the agents' service does when it stops). */
+let unwire: () => void = () => {};
 
 afterEach(async () => {
   await dispatcher?.stop();
@@ -84,8 +86,12 @@ function setupDispatcher(
     ...foreground,
     ...o,
   });
-  k.core.signals.handOffInTransaction(dispatcher.raise);
-  k.core.signals.onStored(dispatcher.onStored);
+  const raising = k.core.signals.beforeCommit(dispatcher.raise);
+  const waking = k.core.signals.onStored(dispatcher.onStored);
+  unwire = () => {
+    raising();
+    waking();
+  };
   dispatcher.start();
 }
 
@@ -531,7 +537,7 @@ describe('durable jobs', () => {
 /** A new dispatcher over the kit's database, as a restarted bot builds it. */
 async function restart(k: AgentKit, agents: Agent[], pipeline = k.pipeline): Promise<void> {
   await dispatcher?.stop();
-  k.core.signals.handOffInTransaction(null);
+  unwire();
   setupDispatcher(k, agents, pipeline);
 }
 
