@@ -33,7 +33,7 @@ import { MuteStore } from './control/mutes.js';
 import { rolesOf } from './control/roles.js';
 import { type ControlStore, isKilled } from './control/state.js';
 import { ControlWatch } from './control/watch.js';
-import type { Database } from './db/connection.js';
+import { type Database, writeTransaction } from './db/connection.js';
 import { auditLog, modelUsage, runs } from './db/schema.js';
 import { DatabaseService } from './db/service.js';
 import { registerSkillBuiltins } from './learning/builtins.js';
@@ -363,28 +363,37 @@ export function createCore(d: CoreDeps): Core {
       list: pendingApprovals,
       decide: (shortId, input) => approvals.decide(shortId, { ...input, via: 'command' }),
     },
+    // A person's acknowledgement or resolution commits with its card's update: a crash never leaves
+    // a card offering Acknowledge on an incident someone acknowledged.
     incidents: {
       list: openIncidents,
-      acknowledge: (shortId, actor) => {
-        const r = incidents.acknowledge(shortId, actor);
-        if (!r.ok) throw new CommandRefusal(r.message);
-        if (r.changed) {
-          incidentAlerts.settledByPerson(
-            r.incident.id,
-            toChange(r.incident, 'updated'),
-            actor,
-            'acknowledged',
-          );
-        }
-        return r.message;
-      },
-      resolve: (shortId, actor, note) => {
-        const r = incidents.resolve(shortId, actor, note ?? undefined);
-        if (!r.ok) throw new CommandRefusal(r.message);
-        if (r.changed)
-          incidentAlerts.settledByPerson(r.incident.id, toChange(r.incident, 'resolved'), actor, 'resolved');
-        return r.message;
-      },
+      acknowledge: (shortId, actor) =>
+        writeTransaction(database, () => {
+          const r = incidents.acknowledge(shortId, actor);
+          if (!r.ok) throw new CommandRefusal(r.message);
+          if (r.changed) {
+            incidentAlerts.settledByPerson(
+              r.incident.id,
+              toChange(r.incident, 'updated'),
+              actor,
+              'acknowledged',
+            );
+          }
+          return r.message;
+        }),
+      resolve: (shortId, actor, note) =>
+        writeTransaction(database, () => {
+          const r = incidents.resolve(shortId, actor, note ?? undefined);
+          if (!r.ok) throw new CommandRefusal(r.message);
+          if (r.changed)
+            incidentAlerts.settledByPerson(
+              r.incident.id,
+              toChange(r.incident, 'resolved'),
+              actor,
+              'resolved',
+            );
+          return r.message;
+        }),
     },
     mutes: {
       mute: (kind, target, ms, actor, reason) =>

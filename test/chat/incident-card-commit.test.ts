@@ -64,6 +64,33 @@ describe("an incident's card", () => {
     expect(stored[0]?.messageRefs).toHaveLength(1);
   });
 
+  it("commits a person's acknowledgement with the card's update: when they cannot commit, neither is, and the command says so", () => {
+    const k = agentKit();
+    kit = k;
+    k.core.signals.ingest([alertInput('AckMe')]);
+    const sqlite = k.db.database.sqlite;
+    const outbox = k.core.outbox;
+    const enqueue = outbox.enqueue.bind(outbox);
+    let failNext = true;
+    outbox.enqueue = (...args: Parameters<typeof enqueue>) => {
+      if (failNext && args[2]?.op === 'update') {
+        failNext = false;
+        sqlite.pragma('defer_foreign_keys = ON');
+        sqlite.prepare("UPDATE signals SET incident_id = 'no-such-incident'").run();
+      }
+      return enqueue(...args);
+    };
+    const acknowledge = () => k.core.commands.incidents.acknowledge('i1', 'slack:user:U0OPERATOR');
+    expect(acknowledge).toThrow(/FOREIGN KEY/);
+    expect(k.db.database.db.select().from(incidents).all()[0]?.acknowledgedBy).toBeNull();
+    expect(k.messages().filter((m) => m.message.body?.startsWith('acknowledged by'))).toEqual([]);
+
+    expect(acknowledge()).toMatch(/i1/);
+    expect(k.db.database.db.select().from(incidents).all()[0]?.acknowledgedBy).toBe('slack:user:U0OPERATOR');
+    const updates = k.messages().filter((m) => m.message.body?.startsWith('acknowledged by'));
+    expect(updates.map((m) => m.message.refs)).toEqual([{ incident: 'i1' }]);
+  });
+
   it('that cannot be queued leaves the signal and its incident stored, and says so in the log', () => {
     const k = agentKit();
     kit = k;
