@@ -349,6 +349,19 @@ export function createCore(d: CoreDeps): Core {
     };
   };
 
+  // A person's acknowledgement or resolution commits with its card's update: a crash never leaves
+  // a card offering Acknowledge on an incident someone acknowledged.
+  const settle = (what: 'acknowledged' | 'resolved', shortId: string, actor: string, note?: string | null) =>
+    writeTransaction(database, () => {
+      const r =
+        what === 'acknowledged'
+          ? incidents.acknowledge(shortId, actor)
+          : incidents.resolve(shortId, actor, note ?? undefined);
+      if (!r.ok) throw new CommandRefusal(r.message);
+      const change = toChange(r.incident, what === 'resolved' ? 'resolved' : 'updated');
+      if (r.changed) incidentAlerts.settledByPerson(r.incident.id, change, actor, what);
+      return r.message;
+    });
   const commands: CommandServices = {
     now,
     // Control changes said in the channel and the approval channels (a CLI change too: the running
@@ -363,37 +376,10 @@ export function createCore(d: CoreDeps): Core {
       list: pendingApprovals,
       decide: (shortId, input) => approvals.decide(shortId, { ...input, via: 'command' }),
     },
-    // A person's acknowledgement or resolution commits with its card's update: a crash never leaves
-    // a card offering Acknowledge on an incident someone acknowledged.
     incidents: {
       list: openIncidents,
-      acknowledge: (shortId, actor) =>
-        writeTransaction(database, () => {
-          const r = incidents.acknowledge(shortId, actor);
-          if (!r.ok) throw new CommandRefusal(r.message);
-          if (r.changed) {
-            incidentAlerts.settledByPerson(
-              r.incident.id,
-              toChange(r.incident, 'updated'),
-              actor,
-              'acknowledged',
-            );
-          }
-          return r.message;
-        }),
-      resolve: (shortId, actor, note) =>
-        writeTransaction(database, () => {
-          const r = incidents.resolve(shortId, actor, note ?? undefined);
-          if (!r.ok) throw new CommandRefusal(r.message);
-          if (r.changed)
-            incidentAlerts.settledByPerson(
-              r.incident.id,
-              toChange(r.incident, 'resolved'),
-              actor,
-              'resolved',
-            );
-          return r.message;
-        }),
+      acknowledge: (shortId, actor) => settle('acknowledged', shortId, actor),
+      resolve: (shortId, actor, note) => settle('resolved', shortId, actor, note),
     },
     mutes: {
       mute: (kind, target, ms, actor, reason) =>
