@@ -99,7 +99,7 @@ describe('the console on the real bot', () => {
       .poll(() => (existsSync(marker) ? readFileSync(marker, 'utf8') : ''), { timeout: 10_000 })
       .toBe('ran\n');
     await expect
-      .poll(async () => page.locator('article').filter({ hasText: shortId }).first().textContent(), {
+      .poll(async () => request.textContent(), {
         timeout: 10_000,
       })
       .toMatch(/console:user:local/);
