@@ -2,9 +2,10 @@
  * kill -9 of a real bot process under load, restarted on the same data folder (issue 19): alerts
  * for N distinct incidents go in over HTTP while sentinel works through them, each triage running a
  * tier 0 command that takes a moment. The bot is SIGKILLed while jobs wait and a command runs, then
- * started again. Afterwards: every accepted alert is stored, every incident was triaged once, the
- * command that was running when the bot died is recorded with its real outcome and never ran twice,
- * and the audit chain verifies. Uses dist/ (`npm run build` first; `npm test` does it).
+ * started again. Afterwards: every accepted alert is stored, every incident has its card queued and
+ * was triaged once, the command that was running when the bot died is recorded with its real
+ * outcome and never ran twice, and the audit chain verifies. Uses dist/ (`npm run build` first;
+ * `npm test` does it).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -190,6 +191,10 @@ describe('kill -9 under load, restarted on the same data folder', () => {
     expect(
       rows<{ n: number }>(s.dbFile, "SELECT count(*) AS n FROM signals WHERE kind = 'alert'")[0]?.n,
     ).toBe(N);
+
+    // Every incident has its card queued (it commits with the signal that opened the incident).
+    const cards = rows<{ refs: string }>(s.dbFile, 'SELECT message_refs AS refs FROM incidents');
+    expect(cards.filter((c) => JSON.parse(c.refs).length === 0)).toEqual([]);
 
     // Every incident triaged once: one sentinel job, done; one sentinel triage run per incident.
     const jobs = rows<{ incident_id: string; state: string }>(
