@@ -39,9 +39,10 @@
  * unit, so one bad unit fails alone. Work that must commit with a signal (the incident's card, the
  * agents' jobs) is written by `beforeCommit` listeners inside the transaction, after the incident
  * rows: a crash leaves the signal and that work both or neither. Listeners (`onStored`) hear about
- * stored signals after their commit, never about rolled-back ones. The signals of one open incident in one transaction update
- * its row once, at the end (pending.ts). `hold()` / `release()` let the checkpoint thread
- * (db/checkpointer.ts) finish a checkpoint with no commit in between: queued units wait meanwhile.
+ * stored signals after their commit, never about rolled-back ones. The signals of one open
+ * incident in one transaction update its row once, at the end (pending.ts). `hold()` / `release()`
+ * let the checkpoint thread (db/checkpointer.ts) finish a checkpoint with no commit in between:
+ * queued units wait meanwhile.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AuditLog } from '../../audit/log.js';
@@ -369,7 +370,7 @@ export class SignalStore implements SignalSink {
     for (const heard of batches) this.emit(heard);
   }
 
-  /** The before-commit listeners hear `heard`, each in a savepoint, after the held incident rows are written. */
+  /** The before-commit listeners hear `heard`, each in a savepoint, after the held incident rows. */
   private heardBeforeCommit(heard: readonly StoredSignal[]): void {
     if (heard.length === 0 || this.beforeCommitListeners.size === 0) return;
     this.pending.write();
