@@ -203,7 +203,8 @@ export function createCore(d: CoreDeps): Core {
     now,
     newId,
     audit,
-    onListenerError: (err) => d.log.error({ err }, 'incident alert failed'),
+    onListenerError: (err) =>
+      d.log.error({ err }, 'work on stored signals failed (their card or agent jobs)'),
   });
   const incidents = new IncidentStore(database, audit, { now });
   // Alert titles and services are the sender's text: screened like every agent post.
@@ -224,7 +225,7 @@ export function createCore(d: CoreDeps): Core {
     updateIntervalMs: d.incidentUpdateIntervalMs,
     runbook: (incidentId) => skills.runbookForIncident(incidentId),
     screen: screenSource,
-    onError: (err) => d.log.error({ err }, 'incident updates failed'),
+    onError: (err) => d.log.error({ err }, 'an incident card or update could not be queued'),
   });
   // The chat alert of a signal's incident, queued in the transaction that stores the signal: a crash
   // never leaves an incident whose card is never sent (the agents' jobs are in agents/runtime/service.ts).

@@ -101,6 +101,6 @@ describe("an incident's card", () => {
     const [outcome] = k.core.signals.ingest([alertInput('CardRefused')]);
     expect(outcome?.status).toBe('stored');
     expect(k.db.database.db.select().from(incidents).all()).toHaveLength(1);
-    expect(k.logs.messages()).toContain('incident updates failed');
+    expect(k.logs.messages()).toContain('an incident card or update could not be queued');
   });
 });
