@@ -141,21 +141,19 @@ export class IncidentAlerts implements Service {
   /**
    * Feed every transaction's incident changes here before its COMMIT (SignalStore.beforeCommit):
    * their cards and updates are queued with the signals, so a crash leaves both or neither. One that
-   * fails is reported and rolled back alone (the signals are kept). A COMMIT that then fails rolls
-   * the cards back with the signals; what this remembers of them (the update throttle, storm counts)
-   * may be one signal ahead, which only makes the next update or storm card come a little sooner.
+   * fails is reported and rolled back alone (its writes are in a savepoint; the signals are kept).
+   * A COMMIT that then fails rolls the cards back with the signals; what this remembers of them (the
+   * update throttle, storm counts) may be one signal ahead, which only makes the next update or
+   * storm card come a little sooner.
    */
   changedAll(changes: readonly (readonly [SignalKind, IncidentChange])[]): void {
-    if (changes.length === 0) return;
-    writeTransaction(this.#o.database, () => {
-      for (const [kind, change] of changes) {
-        try {
-          this.#changed(kind, change);
-        } catch (err) {
-          this.#o.onError?.(err);
-        }
+    for (const [kind, change] of changes) {
+      try {
+        this.#changed(kind, change);
+      } catch (err) {
+        this.#o.onError?.(err);
       }
-    });
+    }
   }
 
   #changed(kind: SignalKind, change: IncidentChange): void {
