@@ -311,7 +311,7 @@ export function createCore(d: CoreDeps): Core {
       display: a.display,
       expiresAt: a.expiresAt,
     }));
-  const openIncidents = () => incidents.list({ status: 'unresolved' }).map((i) => ({ ...i }));
+  const openIncidents = () => incidents.unresolved().map((i) => ({ ...i }));
 
   const status = (): StatusFacts => {
     const t = now();
@@ -379,6 +379,10 @@ export function createCore(d: CoreDeps): Core {
     },
     incidents: {
       list: openIncidents,
+      get: (shortId) => {
+        const incident = incidents.get(shortId);
+        return incident === null ? null : { ...incident };
+      },
       acknowledge: (shortId, actor) => settle('acknowledged', shortId, actor),
       resolve: (shortId, actor, note) => settle('resolved', shortId, actor, note),
     },

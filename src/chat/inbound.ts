@@ -128,7 +128,8 @@ function incidentAction(deps: InboundDeps, click: InboundClick, action: Incident
     case 'resolve':
       return s.incidents.resolve(shortId, click.actor, 'resolved from its card');
     case 'mute': {
-      const service = s.incidents.list().find((i) => i.shortId === shortId)?.service ?? null;
+      const incident = s.incidents.get(shortId);
+      const service = incident?.status === 'resolved' ? null : (incident?.service ?? null);
       if (service === null)
         throw new CommandRefusal(`${shortId} names no service to mute (or it is resolved)`);
       const text = s.mutes.mute('service', service, CARD_HOLD_MS, click.actor, `from ${shortId}'s card`);

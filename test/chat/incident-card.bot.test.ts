@@ -252,4 +252,30 @@ describe('incident card buttons', () => {
     bot.core.signals.ingest([criticalAlert('am:wake:1', 'DiskFull', 'ledger')]);
     await eventually(() => cardButtons(api).length > 0, 5000);
   });
+
+  it("mutes the service of an older card's incident while many newer ones are open", async () => {
+    slack = await startFakeSlackApi();
+    setup = tempSetup();
+    setup.savePolicy(
+      setup
+        .policyText()
+        .replace(/operators: \[/, 'operators: [slack:user:UONCALL1, ')
+        .replace(/critical: \[console:main\]/, 'critical: [console:main, slack:C0ALERTS]'),
+    );
+    bot = await startBot({ env: slackEnv(slack.url), logDestination: new LogSink(), print: () => {} });
+    const b = bot;
+    const api = slack;
+    b.core.signals.ingest([criticalAlert('am:older:1', 'HighLatency', 'checkout')]);
+    await eventually(() => cardButtons(api).length > 0, 5000);
+    // A bad hour: 30 more incidents open after it (the first commands list shows the newest 20).
+    b.core.signals.ingest(
+      Array.from({ length: 30 }, (_, i) => criticalAlert(`am:newer:${i}`, 'DiskFull', `svc-${i}`)),
+    );
+    await eventually(() => b.core.incidents.get('i31') !== null, 5000);
+    const mute = cardButtons(api).find((x) => x.action_id === 'autonomy:mute');
+    expect(await click(api, b.url, 'UONCALL1', mute)).toContain('checkout');
+    expect(b.audit.records({ kind: 'mute.set' })).toMatchObject([
+      { actor: 'slack:user:UONCALL1', outcome: expect.stringContaining('checkout') },
+    ]);
+  });
 });

@@ -14,7 +14,7 @@ import { type ChatMessage, message } from '../message.js';
 import { announceControl } from './announce.js';
 import { ADMIN_ONLY, type Command, parseCommand, spec, VERBS } from './grammar.js';
 import { CommandRefusal, type CommandServices } from './services.js';
-import { renderBudgets, renderStatus } from './status.js';
+import { incidentLines, renderBudgets, renderStatus } from './status.js';
 import { changeSubscription, filterIncidents, listSubscriptions } from './subscribe.js';
 
 const PHASE_NAMES: Record<Phase, string> = {
@@ -193,12 +193,14 @@ async function execute(
       return reply(
         actor,
         `${list.length} open incident(s)${of}`,
-        list
-          .map(
-            (i) =>
-              `${i.shortId}  [${i.severity}] ${i.title}${i.service ? ` (${i.service})` : ''}  ${i.status}, ${i.signalCount} signal(s)`,
-          )
-          .join('\n'),
+        incidentLines(
+          list,
+          (i) =>
+            `${i.shortId}  [${i.severity}] ${i.title}${i.service ? ` (${i.service})` : ''}  ${i.status}, ${i.signalCount} signal(s)`,
+          command.filter === null
+            ? 'narrow them: /autonomy incidents service <name> or team <name>'
+            : 'the newest are first',
+        ),
       );
     }
     case 'ack':

@@ -98,7 +98,10 @@ export interface CommandServices {
     ): Promise<ChatMessage>;
   };
   incidents: {
+    /** Every unresolved incident, newest first. */
     list(): readonly IncidentSummary[];
+    /** One incident by its short id (`i7`), whatever its state, or null. */
+    get(shortId: string): IncidentSummary | null;
     /** A sentence for the reply; throws CommandRefusal for unknown ids or a wrong state. */
     acknowledge(shortId: string, actor: string): string;
     resolve(shortId: string, actor: string, note: string | null): string;

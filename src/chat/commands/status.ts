@@ -21,6 +21,16 @@ function iso(t: number): string {
   return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** How many incidents a reply lists; the rest are counted, never dropped silently. */
+export const INCIDENTS_SHOWN = 20;
+
+/** The newest INCIDENTS_SHOWN incidents, one line each, then how many older ones are not shown. */
+export function incidentLines<T>(list: readonly T[], line: (incident: T) => string, narrow: string): string {
+  const shown = list.slice(0, INCIDENTS_SHOWN).map(line);
+  const more = list.length - shown.length;
+  return more > 0 ? [...shown, `… and ${more} older, not shown (${narrow})`].join('\n') : shown.join('\n');
+}
+
 export function renderStatus(
   actor: string,
   policy: Policy,
@@ -73,9 +83,13 @@ export function renderStatus(
         : 'none',
     },
     {
-      label: 'Open incidents',
+      label: facts.openIncidents.length ? `Open incidents (${facts.openIncidents.length})` : 'Open incidents',
       value: facts.openIncidents.length
-        ? facts.openIncidents.map((i) => `${i.shortId} [${i.severity}] ${i.title} (${i.status})`).join('\n')
+        ? incidentLines(
+            facts.openIncidents,
+            (i) => `${i.shortId} [${i.severity}] ${i.title} (${i.status})`,
+            '/autonomy incidents lists them',
+          )
         : 'none',
     },
     {

@@ -129,6 +129,20 @@ export class IncidentStore {
     return row === undefined ? null : toIncident(row);
   }
 
+  /**
+   * Every unresolved incident, newest first: all of them (what is open now, however many), so a
+   * count or a filter over them is true; a reply shows the newest few and says how many more.
+   */
+  unresolved(): Incident[] {
+    return this.database.db
+      .select()
+      .from(incidents)
+      .where(inArray(incidents.status, ['open', 'acknowledged']))
+      .orderBy(desc(incidents.number))
+      .all()
+      .map(toIncident);
+  }
+
   /** Newest first. */
   list(options: ListOptions = {}): Incident[] {
     const status = options.status ?? 'unresolved';

@@ -89,7 +89,12 @@ function services(control: ControlStore, audit: AuditLog): CommandServices {
     }),
     onKill: () => ({ aborted: 0, voided: 0 }),
     approvals: { list: none, decide: async () => message({ kind: 'reply', title: 'typed decision' }) },
-    incidents: { list: none, acknowledge: (id) => `${id} acknowledged`, resolve: (id) => `${id} resolved` },
+    incidents: {
+      list: none,
+      get: () => null,
+      acknowledge: (id) => `${id} acknowledged`,
+      resolve: (id) => `${id} resolved`,
+    },
     mutes: { mute: () => 'muted', unmute: () => 'unmuted' },
     subscriptions: { subscribe: () => true, unsubscribe: () => true },
     runTrail: () => null,

@@ -6,7 +6,11 @@ import { AuditLog } from '../../../src/audit/log.js';
 import type { InboundCommand } from '../../../src/chat/adapter.js';
 import { runCommand } from '../../../src/chat/commands/execute.js';
 import { parseCommand, VERBS } from '../../../src/chat/commands/grammar.js';
-import { CommandRefusal, type CommandServices } from '../../../src/chat/commands/services.js';
+import {
+  CommandRefusal,
+  type CommandServices,
+  type IncidentSummary,
+} from '../../../src/chat/commands/services.js';
 import { type ChatMessage, message } from '../../../src/chat/message.js';
 import { ControlStore } from '../../../src/control/state.js';
 import { type Database, migrate, openDatabase } from '../../../src/db/connection.js';
@@ -25,6 +29,8 @@ let audit: AuditLog;
 let control: ControlStore;
 let policy: Policy;
 let calls: string[];
+/** The unresolved incidents the services know, newest first. */
+let open: IncidentSummary[];
 const now = () => Date.UTC(2026, 10, 24, 12, 0, 0);
 
 function services(): CommandServices {
@@ -35,7 +41,7 @@ function services(): CommandServices {
     audit,
     status: () => ({
       pendingApprovals: [],
-      openIncidents: [],
+      openIncidents: open,
       mutes: [],
       budgets: [{ agent: 'mentor', usedToday: 1200, dailyTokens: 50000, overriddenBy: null }],
       lastRuns: [],
@@ -57,7 +63,8 @@ function services(): CommandServices {
       },
     },
     incidents: {
-      list: () => [],
+      list: () => open,
+      get: (id) => open.find((i) => i.shortId === id) ?? null,
       acknowledge: (id, actor) => {
         if (id !== 'i7') throw new CommandRefusal(`No incident ${id}`);
         calls.push(`ack ${id} ${actor}`);
@@ -88,6 +95,7 @@ async function run(actor: string, text: string, groups: string[] = []): Promise<
 }
 
 beforeEach(() => {
+  open = [];
   dir = mkdtempSync(join(tmpdir(), 'autonomy-cmd-'));
   database = openDatabase(join(dir, 'a.db'));
   migrate(database);
@@ -224,6 +232,37 @@ describe('running commands under the policy roles', () => {
     expect(fields.Outbox).toBe('3 pending, 0 failed, oldest 4s');
     expect(fields.Agents).toContain('mentor: phase 1, KILLED');
     expect(r.audience).toBe(OPERATOR);
+  });
+
+  it('counts every open incident in a bad hour, lists the newest 20 and says how many are not shown', async () => {
+    open = Array.from({ length: 30 }, (_, k) => ({
+      shortId: `i${30 - k}`,
+      title: `DiskFull on svc-${30 - k}`,
+      severity: 'critical' as const,
+      status: 'open',
+      service: `svc-${30 - k}`,
+      signalCount: 1,
+      startedAt: now(),
+    }));
+    const listed = await run(OPERATOR, 'incidents');
+    expect(listed.title).toBe('30 open incident(s)');
+    const lines = listed.body.split('\n');
+    expect(lines).toHaveLength(21);
+    expect(lines[0]).toMatch(/^i30 /);
+    expect(lines[19]).toMatch(/^i11 /);
+    expect(lines[20]).toBe(
+      '… and 10 older, not shown (narrow them: /autonomy incidents service <name> or team <name>)',
+    );
+    // the oldest is still found by a filter
+    const one = await run(OPERATOR, 'incidents service svc-1');
+    expect([one.title, one.body]).toEqual([
+      '1 open incident(s) of service svc-1',
+      expect.stringMatching(/^i1 /),
+    ]);
+    const status = Object.fromEntries((await run(OPERATOR, 'status')).fields.map((f) => [f.label, f.value]));
+    expect(status['Open incidents (30)']).toMatch(
+      /\n… and 10 older, not shown \(\/autonomy incidents lists them\)$/,
+    );
   });
 
   it('subscribes the channel the command came from', async () => {
