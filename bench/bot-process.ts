@@ -5,7 +5,7 @@
  * node runs with --expose-gc) and whether the bot has settled (no agent job waiting or running,
  * nothing left to deliver).
  */
-import { inArray } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { agentJobs, incidents as incidentRows } from '../src/db/schema.js';
 import { startBot } from '../src/main.js';
 
@@ -30,7 +30,14 @@ process.on('message', (m: { op: string }) => {
       .where(inArray(agentJobs.state, ['queued', 'running']))
       .all().length;
     const backlog = bot.core.outbox.backlog();
-    const incidents = bot.database.db.select({ id: incidentRows.id }).from(incidentRows).all().length;
+    // Incident numbers run 1, 2, 3...: the highest is how many there are, read off its index
+    // (counting the rows would cost the bot CPU in every poll on a database with history).
+    const incidents = Number(
+      bot.database.db
+        .select({ n: sql<number>`coalesce(max(${incidentRows.number}), 0)` })
+        .from(incidentRows)
+        .get()?.n ?? 0,
+    );
     send({ op: 'settled', busy, pending: backlog.pending, incidents });
   } else if (m.op === 'stop') {
     void bot.stop().then(() => process.exit(0));

@@ -273,21 +273,19 @@ export function createCore(d: CoreDeps): Core {
   });
   const onKill = () => controlWatch.check();
 
+  // Per agent, a range of its (agent, at) index: one query over all agents would read every call kept.
+  const tokensSince = database.db
+    .select({ tokens: sql<number>`sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens})` })
+    .from(modelUsage)
+    .where(and(eq(modelUsage.agent, sql.placeholder('agent')), gte(modelUsage.at, sql.placeholder('since'))))
+    .prepare();
   const budgets = () => {
     const policy = d.policy();
     const snap = control.snapshot();
-    const used = new Map<string, number>();
-    for (const row of database.db
-      .select({
-        agent: modelUsage.agent,
-        tokens: sql<number>`sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens})`,
-      })
-      .from(modelUsage)
-      .where(gte(modelUsage.at, localDay(now(), policy.doc.triggers.timezone).startsAt))
-      .groupBy(modelUsage.agent)
-      .all()) {
-      used.set(row.agent, Number(row.tokens ?? 0));
-    }
+    const since = localDay(now(), policy.doc.triggers.timezone).startsAt;
+    const used = new Map(
+      AGENTS.map((agent) => [agent, Number(tokensSince.get({ agent, since })?.tokens ?? 0)]),
+    );
     return AGENTS.map((agent) => {
       const override = snap.budgetOverrides.get(agent);
       return {

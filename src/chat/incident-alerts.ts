@@ -65,7 +65,7 @@ function cardQueries(database: Database) {
       .select({ source: signals.source, payload: signals.payload })
       .from(signals)
       .where(eq(signals.incidentId, id))
-      .orderBy(desc(signals.id))
+      .orderBy(desc(signals.receivedAt), desc(signals.id))
       .limit(1)
       .prepare(),
     refs: db.select({ refs: incidents.messageRefs }).from(incidents).where(eq(incidents.id, id)).prepare(),

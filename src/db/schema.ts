@@ -124,8 +124,10 @@ export const incidents = sqliteTable(
     index('incidents_fingerprint_idx').on(t.fingerprint, t.startedAt),
     index('incidents_status_idx').on(t.status, t.detectedAt),
     index('incidents_detected_idx').on(t.detectedAt),
-    // Correlation by service (its open incident) and agents' history of a service: no full scans.
+    // Agents' history of a service, newest first: no full scans.
     index('incidents_service_idx').on(t.service, t.detectedAt),
+    // Correlation by service: its open incidents only, however many it had before.
+    index('incidents_open_service_idx').on(t.service, t.lastSignalAt).where(sql`${t.status} <> 'resolved'`),
   ],
 );
 
@@ -153,7 +155,9 @@ export const signals = sqliteTable(
   (t) => [
     uniqueIndex('signals_dedupe_key_uq').on(t.dedupeKey),
     index('signals_fingerprint_idx').on(t.fingerprint, t.receivedAt),
-    index('signals_incident_idx').on(t.incidentId),
+    // An incident's signals newest first (its card's latest signal, its timeline) without sorting
+    // all of them: a flapping alert links thousands to one incident.
+    index('signals_incident_received_idx').on(t.incidentId, t.receivedAt),
     index('signals_received_idx').on(t.receivedAt),
   ],
 );
@@ -194,6 +198,8 @@ export const runs = sqliteTable(
   },
   (t) => [
     index('runs_agent_started_idx').on(t.agent, t.startedAt),
+    // The latest runs of all agents (`status`), newest first.
+    index('runs_started_idx').on(t.startedAt),
     // Cooldowns and daily caps: last run and today's count per action.
     index('runs_action_started_idx').on(t.actionId, t.startedAt),
     index('runs_status_idx').on(t.status),
@@ -228,6 +234,8 @@ export const proposals = sqliteTable(
     index('proposals_agent_decided_idx').on(t.agent, t.decidedAt),
     index('proposals_action_decided_idx').on(t.actionId, t.decidedAt),
     index('proposals_incident_idx').on(t.incidentId),
+    // A run's proposals (an agent's recent actions, the team's history): read for every job.
+    index('proposals_run_idx').on(t.runId),
   ],
 );
 
@@ -358,7 +366,12 @@ export const modelUsage = sqliteTable(
     durationMs: integer('duration_ms'),
     at: integer('at').notNull(),
   },
-  (t) => [index('model_usage_agent_at_idx').on(t.agent, t.at), index('model_usage_at_idx').on(t.at)],
+  (t) => [
+    index('model_usage_agent_at_idx').on(t.agent, t.at),
+    index('model_usage_at_idx').on(t.at),
+    // A run's tokens, summed at every run's end: without it each end read every model call kept.
+    index('model_usage_run_idx').on(t.runId),
+  ],
 );
 
 // ---------------------------------------------------------------------------------------------

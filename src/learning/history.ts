@@ -4,8 +4,9 @@
  * signals. The mentor's runbooks and skill drafts are written from these facts; the check a skill
  * brings is learned from them (the test or evidence action that ran most often and succeeded).
  */
-import { asc, inArray } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
+import { preparedFor } from '../db/prepared.js';
 import { proposals, runs, type StoredParams, signals } from '../db/schema.js';
 import type { ActionClass, AgentName } from '../policy/vocabulary.js';
 import type { IncidentFacts } from './patterns.js';
@@ -39,67 +40,51 @@ export interface IncidentHistory {
   readonly signals: readonly SignalFact[];
 }
 
-const CHUNK = 500;
 const SIGNALS_PER_INCIDENT = 3;
 
-function chunks<T>(list: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
-  return out;
+/** Per incident, each off an index (an incident may hold thousands of signals): prepared once. */
+function historyQueries(database: Database) {
+  const p = sql.placeholder;
+  const db = database.db;
+  return {
+    actionRuns: db
+      .select()
+      .from(runs)
+      .where(and(eq(runs.incidentId, p('id')), isNotNull(runs.actionId)))
+      .orderBy(asc(runs.startedAt), asc(runs.id))
+      .prepare(),
+    params: db
+      .select({ params: proposals.params })
+      .from(proposals)
+      .where(eq(proposals.runId, p('runId')))
+      .limit(1)
+      .prepare(),
+    firstSignals: db
+      .select({ id: signals.id, title: signals.title, receivedAt: signals.receivedAt })
+      .from(signals)
+      .where(eq(signals.incidentId, p('id')))
+      .orderBy(asc(signals.receivedAt), asc(signals.id))
+      .limit(SIGNALS_PER_INCIDENT)
+      .prepare(),
+  };
 }
 
 /** The history of each incident, in the order given. */
 export function histories(database: Database, list: readonly IncidentFacts[]): IncidentHistory[] {
-  const ids = list.map((i) => i.id);
-  const runRows = chunks(ids).flatMap((part) =>
-    database.db
-      .select()
-      .from(runs)
-      .where(inArray(runs.incidentId, part))
-      .orderBy(asc(runs.startedAt), asc(runs.id))
-      .all(),
-  );
-  const params = new Map<string, StoredParams>();
-  for (const part of chunks(runRows.map((r) => r.id))) {
-    for (const p of database.db
-      .select({ runId: proposals.runId, params: proposals.params })
-      .from(proposals)
-      .where(inArray(proposals.runId, part))
-      .all()) {
-      if (p.runId !== null) params.set(p.runId, p.params);
-    }
-  }
-  const signalRows = chunks(ids).flatMap((part) =>
-    database.db
-      .select({
-        id: signals.id,
-        incidentId: signals.incidentId,
-        title: signals.title,
-        receivedAt: signals.receivedAt,
-      })
-      .from(signals)
-      .where(inArray(signals.incidentId, part))
-      .orderBy(asc(signals.receivedAt), asc(signals.id))
-      .all(),
-  );
+  const q = preparedFor(database, historyQueries);
   return list.map((incident) => ({
     incident,
-    runs: runRows
-      .filter((r) => r.incidentId === incident.id && r.actionId !== null)
-      .map((r) => ({
-        runId: r.id,
-        agent: r.agent,
-        actionId: r.actionId as string,
-        actionClass: r.actionClass,
-        params: params.get(r.id) ?? null,
-        status: r.status,
-        outcome: r.outcome,
-        startedAt: r.startedAt,
-      })),
-    signals: signalRows
-      .filter((s) => s.incidentId === incident.id)
-      .slice(0, SIGNALS_PER_INCIDENT)
-      .map((s) => ({ id: s.id, title: s.title, receivedAt: s.receivedAt })),
+    runs: q.actionRuns.all({ id: incident.id }).map((r) => ({
+      runId: r.id,
+      agent: r.agent,
+      actionId: r.actionId as string,
+      actionClass: r.actionClass,
+      params: q.params.get({ runId: r.id })?.params ?? null,
+      status: r.status,
+      outcome: r.outcome,
+      startedAt: r.startedAt,
+    })),
+    signals: q.firstSignals.all({ id: incident.id }),
   }));
 }
 

@@ -19,8 +19,9 @@
  * that reopens it shortly after it was resolved, is the same occurrence. Windows are by
  * `detected_at` (when the bot first knew), as the weekly metrics count incidents.
  */
-import { and, asc, eq, gte, inArray, lt } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
+import { preparedFor } from '../db/prepared.js';
 import { type IncidentStatus, incidents, signals } from '../db/schema.js';
 import type { Severity, SignalKind } from '../policy/vocabulary.js';
 import { oneLine } from './markdown.js';
@@ -117,27 +118,38 @@ export function patternOf(s: PatternSource): { key: string; label: string } {
   }
 }
 
-const CHUNK = 500;
-
-/** The first signal of each incident (kind, fingerprint, service, payload), by incident id. */
-function firstSignals(database: Database, ids: readonly string[]): Map<string, PatternSource> {
-  const out = new Map<string, PatternSource>();
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const rows = database.db
+/** Asked for every past incident an agent's history names: prepared once, each off an index. */
+function factQueries(database: Database) {
+  const p = sql.placeholder;
+  return {
+    incident: database.db
+      .select()
+      .from(incidents)
+      .where(eq(incidents.id, p('id')))
+      .prepare(),
+    // Its first signal only: an incident of a flapping alert holds thousands.
+    firstSignal: database.db
       .select({
-        incidentId: signals.incidentId,
         kind: signals.kind,
         fingerprint: signals.fingerprint,
         service: signals.service,
         payload: signals.payload,
       })
       .from(signals)
-      .where(inArray(signals.incidentId, ids.slice(i, i + CHUNK)))
+      .where(eq(signals.incidentId, p('id')))
       .orderBy(asc(signals.receivedAt), asc(signals.id))
-      .all();
-    for (const r of rows) {
-      if (r.incidentId !== null && !out.has(r.incidentId)) out.set(r.incidentId, r);
-    }
+      .limit(1)
+      .prepare(),
+  };
+}
+
+/** The first signal of each incident (kind, fingerprint, service, payload), by incident id. */
+function firstSignals(database: Database, ids: readonly string[]): Map<string, PatternSource> {
+  const { firstSignal } = preparedFor(database, factQueries);
+  const out = new Map<string, PatternSource>();
+  for (const id of ids) {
+    const first = firstSignal.get({ id });
+    if (first !== undefined) out.set(id, first);
   }
   return out;
 }
@@ -191,7 +203,7 @@ export function incidentsBetween(database: Database, from: number, to: number): 
 
 /** One incident with its pattern, or null when there is no such incident (or it has no signal). */
 export function incidentFacts(database: Database, incidentId: string): IncidentFacts | null {
-  const row = database.db.select().from(incidents).where(eq(incidents.id, incidentId)).get();
+  const row = preparedFor(database, factQueries).incident.get({ id: incidentId });
   if (row === undefined) return null;
   return factsOf([row], firstSignals(database, [row.id]))[0] ?? null;
 }

@@ -4,7 +4,7 @@
  * actions that ran on it and how they ended) and the runbook of a live skill that covers it. Reads
  * the database only (learning/ owns how incidents, patterns and skills are read).
  */
-import { and, desc, eq, or, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/connection.js';
 import { preparedFor } from '../../db/prepared.js';
 import { incidents } from '../../db/schema.js';
@@ -39,23 +39,31 @@ export interface HistoryQuery {
 export type HistoryReader = (query: HistoryQuery) => readonly PastIncident[];
 
 /**
- * Asked for every triage: prepared once. A null parameter matches nothing (`= NULL` is never
- * true) and leaves nothing out (`IS NOT NULL` is true of every id).
+ * Asked for every triage: prepared once. Two reads, each the newest few off its own index (an
+ * `OR` of the two would read and sort every incident the fingerprint and the service ever had).
+ * A null parameter matches nothing (`= NULL` is never true) and leaves nothing out (`IS NOT NULL`
+ * is true of every id).
  */
 function sameIncidents(database: Database) {
   const p = sql.placeholder;
-  return database.db
-    .select()
-    .from(incidents)
-    .where(
-      and(
-        or(eq(incidents.fingerprint, p('fingerprint')), eq(incidents.service, p('service'))),
-        sql`${incidents.id} IS NOT ${p('incidentId')}`,
-      ),
-    )
-    .orderBy(desc(incidents.detectedAt))
-    .limit(p('limit'))
-    .prepare();
+  const notThis = sql`${incidents.id} IS NOT ${p('incidentId')}`;
+  return {
+    // The fingerprint's incidents by when they started (its index), the service's by detection.
+    fingerprint: database.db
+      .select()
+      .from(incidents)
+      .where(and(eq(incidents.fingerprint, p('fingerprint')), notThis))
+      .orderBy(desc(incidents.startedAt))
+      .limit(p('limit'))
+      .prepare(),
+    service: database.db
+      .select()
+      .from(incidents)
+      .where(and(eq(incidents.service, p('service')), notThis))
+      .orderBy(desc(incidents.detectedAt))
+      .limit(p('limit'))
+      .prepare(),
+  };
 }
 
 /** A reader over `database`; `skills` adds the runbooks of live skills. */
@@ -68,8 +76,11 @@ export function historyReader(
     const fingerprint = q.fingerprint || null;
     const service = q.service || null;
     if (fingerprint === null && service === null) return [];
-    const rows = preparedFor(database, sameIncidents)
-      .all({ fingerprint, service, incidentId: q.incidentId || null, limit: limit * 4 })
+    const same = preparedFor(database, sameIncidents);
+    const params = { fingerprint, service, incidentId: q.incidentId || null, limit };
+    const byId = new Map(same.fingerprint.all(params).map((r) => [r.id, r]));
+    for (const r of same.service.all(params)) if (!byId.has(r.id)) byId.set(r.id, r);
+    const rows = [...byId.values()]
       .sort(
         (a, b) =>
           Number(b.fingerprint === q.fingerprint) - Number(a.fingerprint === q.fingerprint) ||

@@ -20,7 +20,7 @@ import type { AuditLog } from '../../audit/log.js';
 import type { Database } from '../../db/connection.js';
 import { agentJobs, incidents, type JobReason, type JobState, runs, signals } from '../../db/schema.js';
 import type { Policy } from '../../policy/types.js';
-import type { AgentName, Severity } from '../../policy/vocabulary.js';
+import { AGENTS, type AgentName, type Severity } from '../../policy/vocabulary.js';
 import type { Clock, NewId } from '../../process/ids.js';
 import type { StoredSignal } from '../../signals/incidents/store.js';
 import type { IncidentChange } from '../../signals/types.js';
@@ -185,6 +185,11 @@ function prepare(database: Database) {
       .from(runs)
       .where(eq(runs.triggerRef, p('runId')))
       .limit(1)
+      .prepare(),
+    unfinished: db
+      .select({ n: sql<number>`count(*)` })
+      .from(agentJobs)
+      .where(and(eq(agentJobs.agent, p('agent')), inArray(agentJobs.state, ['queued', 'running'])))
       .prepare(),
     incidentStatus: db
       .select({ status: incidents.status })
@@ -360,16 +365,12 @@ export class AgentJobs {
     return row?.status === 'resolved';
   }
 
-  /** Jobs waiting or running per agent (health, status). */
+  /** Jobs waiting or running per agent (health, status): each a range of the claim index. */
   backlog(): Partial<Record<AgentName, number>> {
     const out: Partial<Record<AgentName, number>> = {};
-    for (const row of this.#d.database.db
-      .select({ agent: agentJobs.agent, n: sql<number>`count(*)` })
-      .from(agentJobs)
-      .where(inArray(agentJobs.state, ['queued', 'running']))
-      .groupBy(agentJobs.agent)
-      .all()) {
-      out[row.agent] = Number(row.n);
+    for (const agent of AGENTS) {
+      const n = Number(this.#q.unfinished.get({ agent })?.n ?? 0);
+      if (n > 0) out[agent] = n;
     }
     return out;
   }
