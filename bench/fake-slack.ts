@@ -2,7 +2,8 @@
  * A minimal local stand-in of Slack's Web API for the chat benches (bench/ does not import test/):
  * auth.test, chat.postMessage and chat.update answer ok at once (both counted); every other method
  * answers ok with nothing. Each chat.postMessage is handed to `onPost` with the time it arrived
- * (performance.now() in this process, the bench's own clock) and its raw body.
+ * (performance.now() in this process, the bench's own clock) and its raw body. With `latencyMs`,
+ * each call is answered that long after it arrived, as a real platform's round trip.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +18,8 @@ export interface BenchSlack {
   close(): Promise<void>;
 }
 
-export async function startBenchSlack(): Promise<BenchSlack> {
+export async function startBenchSlack(options: { latencyMs?: number } = {}): Promise<BenchSlack> {
+  const latencyMs = options.latencyMs ?? 0;
   let ts = 1_700_000_000;
   const slack: BenchSlack = {
     url: '',
@@ -47,7 +49,10 @@ export async function startBenchSlack(): Promise<BenchSlack> {
         answer = { ok: true, channel: 'C0ALERTS', ts: `${ts}.000100` };
         slack.updates += 1;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      const body = JSON.stringify(answer);
+      if (latencyMs > 0)
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(body), latencyMs);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -53,6 +53,19 @@ export class IncidentThreads {
     return ref === null ? null : stormIdOf(ref);
   }
 
+  /**
+   * The outbox lane of a message (outbox.ts): `incident:<number>` for one about an incident (its
+   * card, updates, thread replies, approval requests), '' for the rest of the channel.
+   */
+  laneOf(message: ChatMessage): string {
+    const incident = message.refs.incident;
+    if (incident === undefined) return '';
+    const short = SHORT.exec(incident);
+    if (short !== null) return `incident:${short[1]}`;
+    const row = this.#q.numberOf.get({ id: incident });
+    return row === undefined ? '' : `incident:${row.number}`;
+  }
+
   /** The message ref (`outbox:<id>`, `storm:<id>`) of the incident the message is about, in `channel`. */
   #refIn(channel: string, message: ChatMessage): string | null {
     const incident = message.refs.incident;
@@ -80,6 +93,11 @@ function prepare(database: Database) {
       .select({ refs: incidents.messageRefs })
       .from(incidents)
       .where(eq(incidents.number, p('number')))
+      .prepare(),
+    numberOf: db
+      .select({ number: incidents.number })
+      .from(incidents)
+      .where(eq(incidents.id, p('id')))
       .prepare(),
     byId: db
       .select({ refs: incidents.messageRefs })

@@ -1,10 +1,13 @@
 /**
  * Delivers the outbox (outbox.ts) through the chat adapters.
  *
- * - Per channel, strictly in order: only a channel's head is sent; its next message goes only after
- *   the head is delivered or has finally failed. Channels are independent and go in parallel.
- * - An `update` replaces the message its post landed as (the post's platformRef). Order per channel
- *   means the post is finished first; if it failed for good, or the platform refuses the edit for
+ * - Per lane, strictly in order (outbox.ts: an incident's messages are a lane of their channel,
+ *   everything else another): only a lane's head is sent; its next message goes only after the head
+ *   is delivered or has finally failed. Lanes go in parallel, up to `maxPerChannel` at once in one
+ *   channel (a burst of incidents gets its cards side by side, not one round trip after another),
+ *   and `maxParallel` in all. A Retry-After holds the whole channel: no lane of it starts until then.
+ * - An `update` replaces the message its post landed as (the post's platformRef). It is in its
+ *   post's lane, so the post is finished first; if it failed for good, or the platform refuses the edit for
  *   good (message gone, too old), the update is posted as a new message instead.
  * - Retries: Retry-After exactly when the platform gives one, else exponential backoff with jitter.
  * - Outages: a transient failure without Retry-After (5xx, timeout, network) marks the platform
@@ -12,7 +15,7 @@
  *   `probeMs` (default 5 s) whatever its own backoff says; the first success anywhere on the
  *   platform ends the outage and makes every head of the platform due now (Retry-After holds are
  *   kept), so the backlog drains at the platform's rate instead of each message's backoff (which
- *   reaches 5 min). Order per channel is unchanged: only heads are ever sent.
+ *   reaches 5 min). Order per lane is unchanged: only heads are ever sent.
  *   A permanent error, or an error after `maxAgeMs` (default 24 h) of trying, makes the row
  *   `failed`, audited as `outbox.failed` with the last error, and logged. Never silently dropped.
  * - No adapter for a channel's platform (e.g. Slack not configured): its rows stay pending, without
@@ -80,8 +83,10 @@ export interface OutboxWorkerOptions {
   readonly staleMs?: number;
   /** Give up on a message still failing this long after it was queued (default 24 h). */
   readonly maxAgeMs?: number;
-  /** Channels sent to at the same time (default 8). */
+  /** Lanes sent to at the same time, all channels together (default 8). */
   readonly maxParallel?: number;
+  /** Lanes of one channel sent to at the same time (default 4): a burst, not a flood. */
+  readonly maxPerChannel?: number;
   /**
    * An adapter call that has not settled after this long counts as a transient failure (default
    * 60 s), so a hung platform cannot block a channel. If it did land after all, the retry posts
@@ -109,6 +114,7 @@ const DEFAULTS = {
   probeMs: 5000,
   staleMs: 60_000,
   maxParallel: 8,
+  maxPerChannel: 4,
   sendTimeoutMs: 60_000,
 };
 
@@ -123,8 +129,10 @@ export class OutboxWorker implements Service {
   private readonly random: () => number;
   private readonly metrics: OutboxMetrics;
   private readonly settings: Settings;
-  /** Channels being delivered now, with the promise of their lane. */
+  /** Lanes being delivered now (laneKey), with the promise of their delivery loop. */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** How many lanes of each channel are being delivered now. */
+  private readonly busyChannels = new Map<string, number>();
   /** Channels whose platform has no adapter, already logged (logged again once it is back). */
   private readonly missing = new Set<string>();
   /** Platforms failing now (transient errors without Retry-After), and when to probe them next. */
@@ -155,6 +163,7 @@ export class OutboxWorker implements Service {
       probeMs: options.probeMs ?? DEFAULTS.probeMs,
       staleMs: options.staleMs ?? DEFAULTS.staleMs,
       maxParallel: options.maxParallel ?? DEFAULTS.maxParallel,
+      maxPerChannel: options.maxPerChannel ?? DEFAULTS.maxPerChannel,
       sendTimeoutMs: options.sendTimeoutMs ?? DEFAULTS.sendTimeoutMs,
     };
     for (const [name, value] of Object.entries(this.settings)) {
@@ -278,12 +287,13 @@ export class OutboxWorker implements Service {
     await Promise.all(this.lanes.values());
   }
 
-  /** Starts a lane for every channel whose head is due and that has no lane yet. */
+  /** Starts delivery of every lane whose head is due, that is not being delivered, within the limits. */
   private startLanes(): void {
     const now = this.now();
     for (const head of this.outbox.heads()) {
       if (this.lanes.size >= this.settings.maxParallel) break;
-      if (this.lanes.has(head.channel) || head.state !== 'pending' || head.nextAttemptAt > now) continue;
+      if (this.lanes.has(laneKey(head)) || head.state !== 'pending' || head.nextAttemptAt > now) continue;
+      if (!this.channelFree(head.channel, now)) continue;
       const adapter = this.adapterFor(head.channel);
       if (adapter === null) continue;
       this.startLane(head, adapter, false);
@@ -291,9 +301,27 @@ export class OutboxWorker implements Service {
     this.probe(now);
   }
 
+  /** The channel is not held by a Retry-After and has a lane to spare. */
+  private channelFree(channel: string, now: number): boolean {
+    return (
+      (this.holds.get(channel) ?? 0) <= now &&
+      (this.busyChannels.get(channel) ?? 0) < this.settings.maxPerChannel
+    );
+  }
+
   private startLane(head: OutboxRow, adapter: ChatAdapter, force: boolean): void {
-    const lane = this.lane(head, adapter, force).finally(() => this.lanes.delete(head.channel));
-    this.lanes.set(head.channel, lane);
+    const key = laneKey(head);
+    const channel = head.channel;
+    this.busyChannels.set(channel, (this.busyChannels.get(channel) ?? 0) + 1);
+    const lane = this.lane(head, adapter, force).finally(() => {
+      this.lanes.delete(key);
+      const busy = (this.busyChannels.get(channel) ?? 1) - 1;
+      if (busy > 0) this.busyChannels.set(channel, busy);
+      else this.busyChannels.delete(channel);
+      // A lane of this channel may have been waiting for the slot.
+      if (this.running) this.poke();
+    });
+    this.lanes.set(key, lane);
   }
 
   /** For each failing platform whose probe is due: tries its oldest head not held by a Retry-After. */
@@ -308,8 +336,8 @@ export class OutboxWorker implements Service {
           (h) =>
             h.state === 'pending' &&
             platformOfChannel(h.channel) === platform &&
-            !this.lanes.has(h.channel) &&
-            (this.holds.get(h.channel) ?? 0) <= now,
+            !this.lanes.has(laneKey(h)) &&
+            this.channelFree(h.channel, now),
         );
       if (head === undefined) continue;
       outage.probeAt = now + this.settings.probeMs;
@@ -337,12 +365,16 @@ export class OutboxWorker implements Service {
     this.poke();
   }
 
-  /** When the next message could be sent (epoch ms), or null when none can (empty, or no adapter). */
-  private nextDue(): number | null {
+  /**
+   * When the next message could be sent (epoch ms: its retry time, or its channel's Retry-After
+   * hold if later), or null when none can (empty, or no adapter).
+   */
+  nextDue(): number | null {
     let next: number | null = null;
     for (const head of this.outbox.heads()) {
       if (head.state !== 'pending' || !this.adapters.has(platformOfChannel(head.channel))) continue;
-      next = next === null ? head.nextAttemptAt : Math.min(next, head.nextAttemptAt);
+      const due = Math.max(head.nextAttemptAt, this.holds.get(head.channel) ?? 0);
+      next = next === null ? due : Math.min(next, due);
     }
     return next;
   }
@@ -382,7 +414,10 @@ export class OutboxWorker implements Service {
     return adapter;
   }
 
-  /** Sends a channel's messages in order, while they are due; a retry or a failure ends the lane. */
+  /**
+   * Sends a lane's messages in order, while they are due and the channel is not held by a
+   * Retry-After (another lane's 429 holds this one too); a retry or a failure ends the loop.
+   */
   private async lane(first: OutboxRow, adapter: ChatAdapter, force: boolean): Promise<void> {
     let row: OutboxRow | null = first;
     try {
@@ -390,12 +425,13 @@ export class OutboxWorker implements Service {
         row !== null &&
         !this.halted &&
         row.state === 'pending' &&
-        (row.nextAttemptAt <= this.now() || (force && row === first))
+        ((row.nextAttemptAt <= this.now() && (this.holds.get(row.channel) ?? 0) <= this.now()) ||
+          (force && row === first))
       ) {
         await this.deliver(row, adapter);
         const after = this.outbox.get(row.id);
         if (after === null || after.state === 'pending' || after.state === 'sending') return;
-        row = this.outbox.nextAfter(row.channel, row.id);
+        row = this.outbox.nextAfter(row);
       }
     } catch (error) {
       // The database went away (closed at shutdown) or a bug: the row stays for the next pass or start.
@@ -519,4 +555,9 @@ export class OutboxWorker implements Service {
     const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
     return Math.round(ceiling / 2 + (ceiling / 2) * this.random());
   }
+}
+
+/** A lane's key among those being delivered: its channel and its lane (outbox.ts). */
+function laneKey(row: Pick<OutboxRow, 'channel' | 'lane'>): string {
+  return `${row.channel}\n${row.lane}`;
 }

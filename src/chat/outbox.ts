@@ -6,8 +6,12 @@
  *   `writeTransaction()`, so a state change and its messages commit (or roll back) together.
  * - Once per dedupe key: a repeated key returns the row already stored and writes nothing, so a
  *   retried handler, a redelivered webhook or a restart never queues a message twice.
- * - In order per channel: the worker only ever sends the oldest unfinished row of a channel (the
- *   "head"); a later message waits until the earlier one is delivered or has finally failed.
+ * - In order per lane of a channel: everything said about one incident (its card, the card's
+ *   updates, its thread) is one lane, `incident:<number>`; everything else in the channel is the
+ *   lane ''. The worker only ever sends the oldest unfinished row of a lane (its "head"); a later
+ *   message waits until the earlier one is delivered or has finally failed. Lanes go side by side,
+ *   so one incident's card never waits behind another's: a reply still follows its card (same lane),
+ *   and an update inherits the lane of the message it edits.
  * - Nothing lost, never silently dropped: rows stay `pending` while an adapter is down or absent;
  *   a row only becomes `failed` on a permanent error or after the worker's max age, and that is
  *   audited (`outbox.failed`) with the last error. One exception is by design: a message about an
@@ -168,6 +172,7 @@ export class Outbox {
         dedupeKey: key,
         op,
         updateOf: target?.id ?? null,
+        lane: target?.lane ?? this.threads.laneOf(parsed.data),
         message: parsed.data,
         nextAttemptAt: options.notBefore ?? at,
         createdAt: at,
@@ -215,6 +220,7 @@ export class Outbox {
       dedupeKey: key,
       op: 'post',
       updateOf: null,
+      lane: '',
       message: notice,
       nextAttemptAt: at,
       createdAt: at,
@@ -316,20 +322,20 @@ export class Outbox {
     return this.q.byKey.get({ key: dedupeKey }) ?? null;
   }
 
-  /** The oldest unfinished (pending or sending) row of a channel: the only one that may be sent. */
-  head(channel: string): OutboxRow | null {
-    return this.heads().find((row) => row.channel === channel) ?? null;
+  /** The oldest unfinished (pending or sending) row of a channel's lane: the only one of it that may be sent. */
+  head(channel: string, lane = ''): OutboxRow | null {
+    return this.heads().find((row) => row.channel === channel && row.lane === lane) ?? null;
   }
 
   /**
-   * The first unfinished row of `channel` after row `afterId`: the channel's next head once row
-   * `afterId` (its head) is finished. Reads only the channel's rows after it, however long its history.
+   * The first unfinished row of row `after`'s lane after it: the lane's next head once `after` (its
+   * head) is finished. Reads only the lane's rows after it, however long its history.
    */
-  nextAfter(channel: string, afterId: number): OutboxRow | null {
-    return this.q.nextAfter.get({ channel, afterId }) ?? null;
+  nextAfter(after: Pick<OutboxRow, 'channel' | 'lane' | 'id'>): OutboxRow | null {
+    return this.q.nextAfter.get({ channel: after.channel, lane: after.lane, afterId: after.id }) ?? null;
   }
 
-  /** Every channel's head, oldest first (pending and sending alike; the worker picks what is due). */
+  /** Every lane's head, oldest first (pending and sending alike; the worker picks what is due). */
   heads(): OutboxRow[] {
     return this.q.heads.all();
   }
@@ -466,7 +472,7 @@ function prepareQueries(database: Database) {
     .select({ id: min(outbox.id) })
     .from(outbox)
     .where(inArray(outbox.state, UNFINISHED))
-    .groupBy(outbox.channel);
+    .groupBy(outbox.channel, outbox.lane);
   return {
     byId: db
       .select()
@@ -485,6 +491,7 @@ function prepareQueries(database: Database) {
         dedupeKey: p('dedupeKey'),
         op: p('op'),
         updateOf: p('updateOf'),
+        lane: p('lane'),
         message: p('message'),
         state: 'pending',
         attempts: 0,
@@ -500,6 +507,7 @@ function prepareQueries(database: Database) {
         dedupeKey: p('dedupeKey'),
         op: p('op'),
         updateOf: p('updateOf'),
+        lane: p('lane'),
         message: p('message'),
         state: 'delivered',
         attempts: 0,
@@ -515,7 +523,12 @@ function prepareQueries(database: Database) {
       .select()
       .from(outbox)
       .where(
-        and(eq(outbox.channel, p('channel')), gt(outbox.id, p('afterId')), inArray(outbox.state, UNFINISHED)),
+        and(
+          eq(outbox.channel, p('channel')),
+          eq(outbox.lane, p('lane')),
+          gt(outbox.id, p('afterId')),
+          inArray(outbox.state, UNFINISHED),
+        ),
       )
       .orderBy(asc(outbox.id))
       .limit(1)

@@ -383,8 +383,8 @@ export const OUTBOX_OPS = ['post', 'update'] as const;
 export type OutboxOp = (typeof OUTBOX_OPS)[number];
 
 /**
- * Messages on their way to chat. Delivered in id order per channel; `sending` rows left by a crash
- * go back to `pending` at start. An `update` row edits the message that outbox row `update_of`
+ * Messages on their way to chat. Delivered in id order per lane of a channel (an incident's
+ * messages, or everything else); `sending` rows left by a crash go back to `pending` at start. An `update` row edits the message that outbox row `update_of`
  * posted (its `platform_ref`).
  */
 export const outbox = sqliteTable(
@@ -395,6 +395,11 @@ export const outbox = sqliteTable(
     dedupeKey: text('dedupe_key').notNull(),
     op: text('op', { enum: OUTBOX_OPS }).notNull().default('post'),
     updateOf: integer('update_of'),
+    /**
+     * `incident:<number>` for what is said about an incident (its card, updates, thread), '' for
+     * the rest: each lane of a channel is delivered in order, lanes side by side.
+     */
+    lane: text('lane').notNull().default(''),
     /** The platform-neutral message model (src/chat), as JSON. */
     message: text('message', { mode: 'json' }).$type<unknown>().notNull(),
     state: text('state', { enum: OUTBOX_STATES }).notNull().default('pending'),
@@ -409,7 +414,7 @@ export const outbox = sqliteTable(
   (t) => [
     uniqueIndex('outbox_dedupe_key_uq').on(t.dedupeKey),
     index('outbox_state_next_idx').on(t.state, t.nextAttemptAt),
-    index('outbox_channel_idx').on(t.channel, t.id),
+    index('outbox_lane_idx').on(t.channel, t.lane, t.id),
     // A card's latest update (incident and storm cards, restart recovery of storm cards).
     index('outbox_update_of_idx').on(t.updateOf),
   ],

@@ -125,7 +125,8 @@ async function deliverAll(s: Setup, worker: OutboxWorker, maxPasses = 10_000): P
     await worker.runOnce();
     const heads = s.outbox.heads().filter((h) => h.state === 'pending');
     if (heads.length === 0) return pass + 1;
-    const next = Math.min(...heads.map((h) => h.nextAttemptAt));
+    // The next retry, or the channel's Retry-After hold when that is later.
+    const next = worker.nextDue() ?? Math.min(...heads.map((h) => h.nextAttemptAt));
     if (next > s.clock.t) s.clock.t = next;
   }
   throw new Error('outbox did not drain');
@@ -276,6 +277,61 @@ describe('OutboxWorker delivery', () => {
       'a1:ok',
     ]);
     expect(s.counts).toEqual({ delivered: 8, retried: 4, failed: 0 });
+  });
+
+  it("sends a burst of incidents' cards side by side, 4 at a time per channel, each thread after its card", async () => {
+    const s = setup(new RealClock());
+    s.chat.setLatency(40);
+    let inFlight = 0;
+    let most = 0;
+    const post = s.chat.post.bind(s.chat);
+    s.chat.post = async (...args) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await post(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    const card = (n: number) => msg(`i${n} firing`, { refs: { incident: `i${n}` } });
+    for (let n = 1; n <= 8; n++) s.outbox.enqueue('slack:C01', card(n), { dedupeKey: `card:${n}` });
+    s.outbox.enqueue('slack:C01', msg('i1 triage', { kind: 'notice', refs: { incident: 'i1' } }), {
+      dedupeKey: 'triage:1',
+    });
+    for (const t of ['kill announced', 'resume announced'])
+      s.outbox.enqueue('slack:C01', msg(t, { kind: 'notice' }), { dedupeKey: t });
+    const worker = s.worker({ pollMs: 20 });
+    const started = Date.now();
+    worker.start();
+    await waitFor(() => s.chat.posts.length === 11);
+    await worker.stop();
+    // One round trip after another would take 11 x 40 ms; side by side, about three rounds.
+    expect(most).toBe(4);
+    expect(Date.now() - started).toBeLessThan(11 * 40);
+    const titles = s.chat.titles('slack:C01');
+    expect(titles.indexOf('i1 triage')).toBeGreaterThan(titles.indexOf('i1 firing'));
+    // What is not about an incident keeps its order.
+    expect(titles.indexOf('resume announced')).toBeGreaterThan(titles.indexOf('kill announced'));
+  });
+
+  it('a Retry-After holds every lane of the channel, not only the one it answered', async () => {
+    const s = setup();
+    const card = (n: number) => msg(`i${n} firing`, { refs: { incident: `i${n}` } });
+    s.outbox.enqueue('slack:C01', card(1), { dedupeKey: 'card:1' });
+    s.chat.rateLimit(1, 30_000);
+    const worker = s.worker();
+    await worker.runOnce();
+    expect(s.chat.calls.map((c) => `${c.title}:${c.outcome}`)).toEqual(['i1 firing:ratelimited']);
+    s.outbox.enqueue('slack:C01', card(2), { dedupeKey: 'card:2' });
+    s.outbox.enqueue('slack:C02', card(3), { dedupeKey: 'card:3' });
+    await worker.runOnce();
+    // Another channel goes on; C01 waits, whichever incident its next message is about.
+    expect(s.chat.titles('slack:C02')).toEqual(['i3 firing']);
+    expect(s.chat.titles('slack:C01')).toEqual([]);
+    expect(worker.nextDue()).toBe(s.clock.t + 30_000);
+    s.clock.t += 30_000;
+    await worker.runOnce();
+    expect(s.chat.titles('slack:C01').sort()).toEqual(['i1 firing', 'i2 firing']);
   });
 
   it('waits exactly the Retry-After the platform gave, and backs off with jitter otherwise', async () => {
