@@ -136,4 +136,39 @@ describe('one card and one thread per incident', () => {
     expect(thread.length).toBeGreaterThan(0);
     expect(thread.every((i) => i.thread === cards[0]?.id)).toBe(true);
   });
+
+  it("a burst of ten incidents: ten cards, and each incident's triage in its own card's thread", async () => {
+    bot = await start();
+    const b = bot;
+    const s = slack as FakeSlackApi;
+    // Ten at once: the channel's storm threshold, so each gets a card of its own.
+    b.core.signals.ingest(
+      Array.from({ length: 10 }, (_, i) => ({
+        ...signal(100 + i),
+        fingerprint: `DiskFull:svc-${i}`,
+        title: `DiskFull on svc-${i}`,
+        service: `svc-${i}`,
+      })),
+    );
+    const posts = () => s.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0ALERTS');
+    const cards = () => posts().filter((c) => c.args.thread_ts === undefined);
+    await eventually(() => cards().length === 10, 8000);
+    // sentinel's triage of each incident is a reply: wait for all ten
+    await eventually(
+      () => posts().filter((c) => /\bTriage i\d+:/.test(String(c.args.text))).length === 10,
+      8000,
+    );
+    const cardTs = new Map<string, string>();
+    for (const c of cards()) {
+      const id = /\bi(\d+)\b/.exec(JSON.stringify(c.args.blocks))?.[0] as string;
+      cardTs.set(id, String(c.result?.ts));
+    }
+    expect(cardTs.size).toBe(10);
+    const triage = posts().flatMap((c) => {
+      const about = /\bTriage (i\d+):/.exec(String(c.args.text))?.[1];
+      return about === undefined ? [] : [{ about, thread: c.args.thread_ts }];
+    });
+    expect(triage.map((t) => t.thread)).toEqual(triage.map((t) => cardTs.get(t.about)));
+    expect(new Set(triage.map((t) => t.about)).size).toBe(10);
+  });
 });
