@@ -133,6 +133,12 @@ export class OutboxWorker implements Service {
   private readonly lanes = new Map<string, Promise<void>>();
   /** How many lanes of each channel are being delivered now. */
   private readonly busyChannels = new Map<string, number>();
+  /**
+   * Channels with a due lane that found no free slot at the last look: their running lanes hand
+   * the slot back after the message in hand, so the oldest message goes next (a card before the
+   * reply its neighbour's lane holds).
+   */
+  private readonly waiting = new Set<string>();
   /** Channels whose platform has no adapter, already logged (logged again once it is back). */
   private readonly missing = new Set<string>();
   /** Platforms failing now (transient errors without Retry-After), and when to probe them next. */
@@ -290,10 +296,14 @@ export class OutboxWorker implements Service {
   /** Starts delivery of every lane whose head is due, that is not being delivered, within the limits. */
   private startLanes(): void {
     const now = this.now();
+    this.waiting.clear();
     for (const head of this.outbox.heads()) {
       if (this.lanes.size >= this.settings.maxParallel) break;
       if (this.lanes.has(laneKey(head)) || head.state !== 'pending' || head.nextAttemptAt > now) continue;
-      if (!this.channelFree(head.channel, now)) continue;
+      if (!this.channelFree(head.channel, now)) {
+        this.waiting.add(head.channel);
+        continue;
+      }
       const adapter = this.adapterFor(head.channel);
       if (adapter === null) continue;
       this.startLane(head, adapter, false);
@@ -431,6 +441,8 @@ export class OutboxWorker implements Service {
         await this.deliver(row, adapter);
         const after = this.outbox.get(row.id);
         if (after === null || after.state === 'pending' || after.state === 'sending') return;
+        // An older message of another lane waits for a slot: hand this one back (heads go oldest first).
+        if (this.waiting.has(row.channel)) return;
         row = this.outbox.nextAfter(row);
       }
     } catch (error) {

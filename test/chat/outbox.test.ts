@@ -314,6 +314,17 @@ describe('OutboxWorker delivery', () => {
     expect(titles.indexOf('resume announced')).toBeGreaterThan(titles.indexOf('kill announced'));
   });
 
+  it('with every slot of a channel taken, the oldest message goes next: a waiting card before a newer reply', async () => {
+    const s = setup();
+    const about = (n: number, title: string) => msg(title, { refs: { incident: `i${n}` } });
+    s.outbox.enqueue('slack:C01', about(1, 'i1 card'), { dedupeKey: 'c1' });
+    s.outbox.enqueue('slack:C01', about(2, 'i2 card'), { dedupeKey: 'c2' });
+    s.outbox.enqueue('slack:C01', about(1, 'i1 triage'), { dedupeKey: 't1' });
+    await deliverAll(s, s.worker({ maxPerChannel: 1 }));
+    // i1's lane does not go on to its triage while i2's older card waits for the slot
+    expect(s.chat.titles('slack:C01')).toEqual(['i1 card', 'i2 card', 'i1 triage']);
+  });
+
   it('a Retry-After holds every lane of the channel, not only the one it answered', async () => {
     const s = setup();
     const card = (n: number) => msg(`i${n} firing`, { refs: { incident: `i${n}` } });
