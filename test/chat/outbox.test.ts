@@ -301,13 +301,11 @@ describe('OutboxWorker delivery', () => {
     for (const t of ['kill announced', 'resume announced'])
       s.outbox.enqueue('slack:C01', msg(t, { kind: 'notice' }), { dedupeKey: t });
     const worker = s.worker({ pollMs: 20 });
-    const started = Date.now();
     worker.start();
     await waitFor(() => s.chat.posts.length === 11);
     await worker.stop();
-    // One round trip after another would take 11 x 40 ms; side by side, about three rounds.
+    // Four calls to the channel on their way at once, never more (one after another: 1).
     expect(most).toBe(4);
-    expect(Date.now() - started).toBeLessThan(11 * 40);
     const titles = s.chat.titles('slack:C01');
     expect(titles.indexOf('i1 triage')).toBeGreaterThan(titles.indexOf('i1 firing'));
     // What is not about an incident keeps its order.
