@@ -69,21 +69,27 @@ function historyQueries(database: Database) {
   };
 }
 
+/** The catalog actions that ran on an incident, oldest first, with their params and how they ended. */
+export function actionRuns(database: Database, incidentId: string): RunFact[] {
+  const q = preparedFor(database, historyQueries);
+  return q.actionRuns.all({ id: incidentId }).map((r) => ({
+    runId: r.id,
+    agent: r.agent,
+    actionId: r.actionId as string,
+    actionClass: r.actionClass,
+    params: q.params.get({ runId: r.id })?.params ?? null,
+    status: r.status,
+    outcome: r.outcome,
+    startedAt: r.startedAt,
+  }));
+}
+
 /** The history of each incident, in the order given. */
 export function histories(database: Database, list: readonly IncidentFacts[]): IncidentHistory[] {
   const q = preparedFor(database, historyQueries);
   return list.map((incident) => ({
     incident,
-    runs: q.actionRuns.all({ id: incident.id }).map((r) => ({
-      runId: r.id,
-      agent: r.agent,
-      actionId: r.actionId as string,
-      actionClass: r.actionClass,
-      params: q.params.get({ runId: r.id })?.params ?? null,
-      status: r.status,
-      outcome: r.outcome,
-      startedAt: r.startedAt,
-    })),
+    runs: actionRuns(database, incident.id),
     signals: q.firstSignals.all({ id: incident.id }),
   }));
 }

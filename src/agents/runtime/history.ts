@@ -8,8 +8,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/connection.js';
 import { preparedFor } from '../../db/prepared.js';
 import { incidents } from '../../db/schema.js';
-import { histories } from '../../learning/history.js';
-import { incidentFacts } from '../../learning/patterns.js';
+import { actionRuns } from '../../learning/history.js';
 import type { SkillStore } from '../../learning/skills.js';
 import type { Severity } from '../../policy/vocabulary.js';
 
@@ -87,8 +86,6 @@ export function historyReader(
           b.detectedAt - a.detectedAt,
       )
       .slice(0, limit);
-    const facts = rows.map((r) => incidentFacts(database, r.id)).filter((f) => f !== null);
-    const told = new Map(histories(database, facts).map((h) => [h.incident.id, h]));
     return rows.map((r) => {
       const runbook = skills?.runbookForIncident(r.id) ?? null;
       return {
@@ -101,7 +98,7 @@ export function historyReader(
         detectedAt: r.detectedAt,
         resolvedAt: r.resolvedAt,
         resolvedBy: r.resolvedBy,
-        actions: (told.get(r.id)?.runs ?? []).map((x) => ({ actionId: x.actionId, status: x.status })),
+        actions: actionRuns(database, r.id).map((x) => ({ actionId: x.actionId, status: x.status })),
         runbook: runbook === null ? null : { skill: runbook.skill, label: runbook.label },
       };
     });
