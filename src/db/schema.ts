@@ -124,6 +124,8 @@ export const incidents = sqliteTable(
     index('incidents_fingerprint_idx').on(t.fingerprint, t.startedAt),
     index('incidents_status_idx').on(t.status, t.detectedAt),
     index('incidents_detected_idx').on(t.detectedAt),
+    // The week's resolutions (the digest's MTTR), without reading every incident kept.
+    index('incidents_resolved_idx').on(t.resolvedAt),
     // Agents' history of a service, newest first: no full scans.
     index('incidents_service_idx').on(t.service, t.detectedAt),
     // Correlation by service: its open incidents only, however many it had before.
@@ -234,6 +236,8 @@ export const proposals = sqliteTable(
     index('proposals_agent_decided_idx').on(t.agent, t.decidedAt),
     index('proposals_action_decided_idx').on(t.actionId, t.decidedAt),
     index('proposals_incident_idx').on(t.incidentId),
+    // The week's decisions (the digest), without reading every proposal kept.
+    index('proposals_decided_idx').on(t.decidedAt),
     // A run's proposals (an agent's recent actions, the team's history): read for every job.
     index('proposals_run_idx').on(t.runId),
   ],
@@ -289,6 +293,8 @@ export const approvals = sqliteTable(
     index('approvals_state_expires_idx').on(t.state, t.expiresAt),
     index('approvals_binding_idx').on(t.bindingHash),
     index('approvals_proposal_idx').on(t.proposalId),
+    // The week's approvals decided (the digest).
+    index('approvals_decided_idx').on(t.decidedAt),
   ],
 );
 
