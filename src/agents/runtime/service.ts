@@ -10,6 +10,7 @@
 import type { AgentName } from '../../policy/vocabulary.js';
 import type { Foreground } from '../../process/foreground.js';
 import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../../service.js';
+import type { IncidentStore } from '../../signals/incidents/incidents.js';
 import type { SignalStore } from '../../signals/incidents/store.js';
 import type { SweepBodies } from '../../signals/sweeps/sweeps.js';
 import { AGENT_LIST } from '../index.js';
@@ -23,6 +24,8 @@ import type { Agent } from './types.js';
 
 export interface AgentsDeps extends AgentPipelineDeps {
   readonly signals: Pick<SignalStore, 'onStored' | 'beforeCommit'>;
+  /** A person's resolutions (the mentor learns from them as from a source's); absent in tests that need none. */
+  readonly incidents?: Pick<IncidentStore, 'onResolvedByPerson'>;
   readonly skills: MentorDeps['skills'];
   readonly isKilled: (agent: AgentName) => boolean;
   /** Requests and deliveries in flight go before agent jobs (core's; absent in tests that need no order). */
@@ -36,6 +39,7 @@ export class Agents implements Service {
   readonly jobs: AgentJobs;
   readonly #dispatcher: AgentDispatcher;
   readonly #signals: AgentsDeps['signals'];
+  readonly #incidents: AgentsDeps['incidents'];
   readonly #policy: AgentsDeps['policy'];
   #unsubscribe: (() => void) | null = null;
 
@@ -43,6 +47,7 @@ export class Agents implements Service {
     this.pipeline = new AgentPipeline(deps);
     this.list = [...AGENT_LIST, createMentor({ database: deps.database, skills: deps.skills })];
     this.#signals = deps.signals;
+    this.#incidents = deps.incidents;
     this.#policy = deps.policy;
     this.jobs = new AgentJobs({ ...deps, agents: this.list });
     this.#dispatcher = new AgentDispatcher({
@@ -66,9 +71,16 @@ export class Agents implements Service {
     if (this.#unsubscribe !== null) return;
     const raising = this.#signals.beforeCommit(this.#dispatcher.raise);
     const waking = this.#signals.onStored(this.#dispatcher.onStored);
+    // Raised in the person's transaction; woken on a later turn, after it committed.
+    const resolving =
+      this.#incidents?.onResolvedByPerson((heard) => {
+        this.#dispatcher.raise(heard);
+        setImmediate(this.#dispatcher.onStored);
+      }) ?? (() => {});
     this.#unsubscribe = () => {
       raising();
       waking();
+      resolving();
     };
     this.#dispatcher.start();
   }

@@ -5,6 +5,10 @@
  *
  * Acknowledge and resolve are idempotent: doing it again changes nothing and says who did it first.
  * A resolved incident cannot be acknowledged; a new signal for it may reopen it (see store.ts).
+ *
+ * A person's resolution is heard as a source's is (`onResolvedByPerson`, inside its transaction):
+ * as the incident's latest signal with the change `resolved`, so the mentor writes the pattern's
+ * runbook from what the person did and noted, not only when a source says the condition is over.
  */
 import { and, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
@@ -13,7 +17,7 @@ import { type IncidentStatus, incidents, signals } from '../../db/schema.js';
 import type { Severity, SignalKind } from '../../policy/vocabulary.js';
 import type { Clock } from '../../process/ids.js';
 import type { IncidentChange } from '../types.js';
-import { shortIdOf } from './store.js';
+import { type SignalListener, shortIdOf } from './store.js';
 
 export interface Incident {
   readonly id: string;
@@ -112,6 +116,7 @@ function toChange(incident: Incident, change: IncidentChange['change']): Inciden
 
 export class IncidentStore {
   private readonly now: Clock;
+  private readonly resolvedListeners = new Set<SignalListener>();
 
   constructor(
     private readonly database: Database,
@@ -119,6 +124,15 @@ export class IncidentStore {
     options: IncidentStoreOptions,
   ) {
     this.now = options.now;
+  }
+
+  /**
+   * Hears each resolution by a person inside its transaction, as the incident's latest signal with
+   * the change `resolved` (the agents raise the mentor's job there). Returns the unsubscribe.
+   */
+  onResolvedByPerson(listener: SignalListener): () => void {
+    this.resolvedListeners.add(listener);
+    return () => this.resolvedListeners.delete(listener);
   }
 
   /** By short id (`i7`, `7`) or full id; null when there is none. */
@@ -240,14 +254,48 @@ export class IncidentStore {
         .where(and(eq(incidents.id, found.id), sql`${incidents.status} <> 'resolved'`))
         .run();
       const incident = { ...found, status: 'resolved' as const, resolvedAt: at, resolvedBy: actor };
+      const change = toChange(incident, 'resolved');
+      this.heardResolution(change, at);
       return {
         ok: true,
         changed: true,
         message: `${found.shortId} resolved by ${actor}${note ? ` (${note})` : ''}: ${found.title}`,
         incident,
-        change: toChange(incident, 'resolved'),
+        change,
       };
     });
+  }
+
+  /** Tells the listeners, as the incident's latest signal (none when its signals were purged). */
+  private heardResolution(change: IncidentChange, at: number): void {
+    if (this.resolvedListeners.size === 0) return;
+    const latest = this.database.db
+      .select()
+      .from(signals)
+      .where(eq(signals.incidentId, change.id))
+      .orderBy(desc(signals.receivedAt), desc(signals.id))
+      .limit(1)
+      .get();
+    if (latest === undefined) return;
+    const heard = [
+      {
+        signalId: latest.id,
+        input: {
+          kind: latest.kind,
+          source: latest.source,
+          dedupeKey: latest.dedupeKey,
+          fingerprint: latest.fingerprint,
+          title: latest.title ?? '',
+          service: latest.service,
+          severity: latest.severity,
+          payload: latest.payload,
+          occurredAt: latest.occurredAt,
+        },
+        receivedAt: at,
+        incident: change,
+      },
+    ];
+    for (const listener of this.resolvedListeners) listener(heard);
   }
 
   private act(
