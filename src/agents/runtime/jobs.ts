@@ -264,7 +264,7 @@ export class AgentJobs {
         state: killed ? 'skipped' : 'queued',
         createdAt: s.receivedAt,
         finishedAt: killed ? s.receivedAt : null,
-        outcome: killed ? `${agent.name} was killed when the signal came in: not replayed on resume` : null,
+        outcome: killed ? `${agent.name} was killed when the job was raised: not replayed on resume` : null,
       }).changes;
       if (inserted === 0) continue;
       if (killed) {
