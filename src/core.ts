@@ -309,7 +309,7 @@ export function createCore(d: CoreDeps): Core {
       display: a.display,
       expiresAt: a.expiresAt,
     }));
-  const openIncidents = () => incidents.unresolved().map((i) => ({ ...i }));
+  const openIncidents = () => incidents.list({ status: 'unresolved' }).map((i) => ({ ...i }));
 
   const status = (): StatusFacts => {
     const t = now();
@@ -357,8 +357,7 @@ export function createCore(d: CoreDeps): Core {
           ? incidents.acknowledge(shortId, actor)
           : incidents.resolve(shortId, actor, note ?? undefined);
       if (!r.ok) throw new CommandRefusal(r.message);
-      const change = toChange(r.incident, what === 'resolved' ? 'resolved' : 'updated');
-      if (r.changed) incidentAlerts.settledByPerson(r.incident.id, change, actor, what);
+      if (r.change !== null) incidentAlerts.settledByPerson(r.incident.id, r.change, actor, what);
       return r.message;
     });
   const commands: CommandServices = {
@@ -516,30 +515,6 @@ export function createCore(d: CoreDeps): Core {
     inbound,
     onKill,
   };
-}
-
-function toChange(
-  i: {
-    id: string;
-    shortId: string;
-    fingerprint: string;
-    title: string;
-    severity: 'info' | 'warning' | 'critical';
-    service: string | null;
-    signalCount: number;
-  },
-  change: 'updated' | 'resolved',
-) {
-  return {
-    id: i.id,
-    shortId: i.shortId,
-    change,
-    fingerprint: i.fingerprint,
-    title: i.title,
-    severity: i.severity,
-    service: i.service,
-    signalCount: i.signalCount,
-  } as const;
 }
 
 export type { AgentName };

@@ -311,6 +311,11 @@ export class OutboxWorker implements Service {
     this.probe(now);
   }
 
+  /** When a row may be sent: its retry time, or its channel's Retry-After hold if that is later. */
+  private dueAt(row: OutboxRow): number {
+    return Math.max(row.nextAttemptAt, this.holds.get(row.channel) ?? 0);
+  }
+
   /** The channel is not held by a Retry-After and has a lane to spare. */
   private channelFree(channel: string, now: number): boolean {
     return (
@@ -383,7 +388,7 @@ export class OutboxWorker implements Service {
     let next: number | null = null;
     for (const head of this.outbox.heads()) {
       if (head.state !== 'pending' || !this.adapters.has(platformOfChannel(head.channel))) continue;
-      const due = Math.max(head.nextAttemptAt, this.holds.get(head.channel) ?? 0);
+      const due = this.dueAt(head);
       next = next === null ? due : Math.min(next, due);
     }
     return next;
@@ -435,8 +440,7 @@ export class OutboxWorker implements Service {
         row !== null &&
         !this.halted &&
         row.state === 'pending' &&
-        ((row.nextAttemptAt <= this.now() && (this.holds.get(row.channel) ?? 0) <= this.now()) ||
-          (force && row === first))
+        (this.dueAt(row) <= this.now() || (force && row === first))
       ) {
         await this.deliver(row, adapter);
         const after = this.outbox.get(row.id);

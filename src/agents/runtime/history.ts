@@ -45,23 +45,18 @@ export type HistoryReader = (query: HistoryQuery) => readonly PastIncident[];
  */
 function sameIncidents(database: Database) {
   const p = sql.placeholder;
-  const notThis = sql`${incidents.id} IS NOT ${p('incidentId')}`;
+  const newest = (key: 'fingerprint' | 'service', order: 'startedAt' | 'detectedAt') =>
+    database.db
+      .select()
+      .from(incidents)
+      .where(and(eq(incidents[key], p(key)), sql`${incidents.id} IS NOT ${p('incidentId')}`))
+      .orderBy(desc(incidents[order]))
+      .limit(p('limit'))
+      .prepare();
+  // The fingerprint's incidents by when they started (its index), the service's by detection.
   return {
-    // The fingerprint's incidents by when they started (its index), the service's by detection.
-    fingerprint: database.db
-      .select()
-      .from(incidents)
-      .where(and(eq(incidents.fingerprint, p('fingerprint')), notThis))
-      .orderBy(desc(incidents.startedAt))
-      .limit(p('limit'))
-      .prepare(),
-    service: database.db
-      .select()
-      .from(incidents)
-      .where(and(eq(incidents.service, p('service')), notThis))
-      .orderBy(desc(incidents.detectedAt))
-      .limit(p('limit'))
-      .prepare(),
+    fingerprint: newest('fingerprint', 'startedAt'),
+    service: newest('service', 'detectedAt'),
   };
 }
 

@@ -56,7 +56,10 @@ export type IncidentFilter = IncidentStatus | 'unresolved' | 'all';
 
 export interface ListOptions {
   readonly status?: IncidentFilter;
-  /** At most this many, newest first (default 20, at most 200). */
+  /**
+   * At most this many, newest first (at most 200); absent: all of them, so a count or a filter over
+   * the unresolved ones is true (a reply shows the newest few and says how many more).
+   */
   readonly limit?: number;
 }
 
@@ -68,7 +71,7 @@ export type IncidentResult =
       /** A sentence for the person who asked. */
       readonly message: string;
       readonly incident: Incident;
-      /** For the chat side to update the incident's message (resolutions only). */
+      /** For the chat side to update the incident's card; null when nothing changed. */
       readonly change: IncidentChange | null;
     }
   | {
@@ -143,35 +146,18 @@ export class IncidentStore {
     return row === undefined ? null : toIncident(row);
   }
 
-  /**
-   * Every unresolved incident, newest first: all of them (what is open now, however many), so a
-   * count or a filter over them is true; a reply shows the newest few and says how many more.
-   */
-  unresolved(): Incident[] {
-    return this.database.db
-      .select()
-      .from(incidents)
-      .where(inArray(incidents.status, ['open', 'acknowledged']))
-      .orderBy(desc(incidents.number))
-      .all()
-      .map(toIncident);
-  }
-
   /** Newest first. */
   list(options: ListOptions = {}): Incident[] {
     const status = options.status ?? 'unresolved';
-    const limit = Math.max(1, Math.min(200, Math.trunc(options.limit ?? 20)));
     let where: SQL | undefined;
     if (status === 'unresolved') where = inArray(incidents.status, ['open', 'acknowledged']);
     else if (status !== 'all') where = eq(incidents.status, status);
-    return this.database.db
-      .select()
-      .from(incidents)
-      .where(where)
-      .orderBy(desc(incidents.number))
-      .limit(limit)
-      .all()
-      .map(toIncident);
+    const query = this.database.db.select().from(incidents).where(where).orderBy(desc(incidents.number));
+    const rows =
+      options.limit === undefined
+        ? query.all()
+        : query.limit(Math.max(1, Math.min(200, Math.trunc(options.limit)))).all();
+    return rows.map(toIncident);
   }
 
   /** The incident's latest signals, newest first (evidence for a chat reply). */
@@ -231,7 +217,7 @@ export class IncidentStore {
         changed: true,
         message: `${found.shortId} acknowledged by ${actor}: ${found.title}`,
         incident,
-        change: null,
+        change: toChange(incident, 'updated'),
       };
     });
   }
