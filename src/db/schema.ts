@@ -588,7 +588,9 @@ export const agentJobs = sqliteTable(
   },
   (t) => [
     uniqueIndex('agent_jobs_subject_uq').on(t.subject, t.agent, t.reason),
-    index('agent_jobs_claim_idx').on(t.agent, t.state, t.severityRank, t.createdAt),
+    // Worst first, then oldest: the index holds the claim's order (severity descending), so taking
+    // the next job reads one entry however long the queue (ascending, every claim sorted it).
+    index('agent_jobs_claim_idx').on(t.agent, t.state, sql`${t.severityRank} desc`, t.createdAt),
     index('agent_jobs_waiting_idx').on(t.agent, t.fingerprint).where(sql`${t.state} = 'queued'`),
   ],
 );

@@ -99,7 +99,11 @@ function problem(plan: readonly PlanRow[], sql: string): string | null {
     if (scan !== null && HISTORY.includes(scan[1] as string) && !firstFew) return `reads all of ${scan[1]}`;
     // A sort of everything a key matched, to return the first few (a LIMIT): the sort belongs to
     // the search beside it in the plan (same parent).
-    if (row.detail === 'USE TEMP B-TREE FOR ORDER BY' && /\blimit\b/i.test(sql)) {
+    // (Or of its last terms: "FOR LAST 2 TERMS OF ORDER BY" still reads every match to sort them.)
+    if (
+      /^USE TEMP B-TREE FOR (?:LAST \d+ TERMS OF |RIGHT PART OF )?ORDER BY$/.test(row.detail) &&
+      /\blimit\b/i.test(sql)
+    ) {
       for (const other of plan) {
         const search = /^SEARCH (\w+) USING (?:COVERING )?INDEX (\w+) \(([^)]*)\)$/.exec(other.detail);
         if (search === null || !sameQuery(plan, other, row.parent)) continue;

@@ -15,7 +15,7 @@
  * `skipped` and audited, and never replayed on resume. Workers claim jobs worst severity first,
  * then oldest (in the order raised), with a lease; at start the leases a dead process held lapse at once.
  */
-import { and, asc, desc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte, type SQL, sql } from 'drizzle-orm';
 import type { AuditLog } from '../../audit/log.js';
 import type { Database } from '../../db/connection.js';
 import { agentJobs, incidents, type JobReason, type JobState, runs, signals } from '../../db/schema.js';
@@ -94,6 +94,14 @@ function prepare(database: Database) {
         ),
       )
       .prepare();
+  const nextIn = (state: 'queued' | 'running', lapsed?: SQL) =>
+    db
+      .select(claimKey)
+      .from(agentJobs)
+      .where(and(eq(agentJobs.agent, p('agent')), eq(agentJobs.state, state), lapsed))
+      .orderBy(desc(agentJobs.severityRank), asc(agentJobs.createdAt), sql`rowid`)
+      .limit(1)
+      .prepare();
   return {
     insert: db
       .insert(agentJobs)
@@ -115,37 +123,10 @@ function prepare(database: Database) {
       .prepare(),
     waiting: { signal: waitingReasons(false), resolved: waitingReasons(true) },
     // The claim's order (worst severity, then oldest, then first stored) among waiting jobs and
-    // running jobs whose lease lapsed. Waiting jobs are read off the claim index in that order (no
-    // sort of the whole queue, which a storm makes long); running ones are a handful.
-    nextQueued: db
-      .select(claimKey)
-      .from(agentJobs)
-      .where(
-        and(
-          eq(agentJobs.agent, p('agent')),
-          eq(agentJobs.state, 'queued'),
-          eq(
-            agentJobs.severityRank,
-            sql`(SELECT max(${agentJobs.severityRank}) FROM ${agentJobs} WHERE ${agentJobs.agent} = ${p('agent')} AND ${agentJobs.state} = 'queued')`,
-          ),
-        ),
-      )
-      .orderBy(asc(agentJobs.createdAt), sql`rowid`)
-      .limit(1)
-      .prepare(),
-    nextExpired: db
-      .select(claimKey)
-      .from(agentJobs)
-      .where(
-        and(
-          eq(agentJobs.agent, p('agent')),
-          eq(agentJobs.state, 'running'),
-          lte(agentJobs.leaseUntil, p('now')),
-        ),
-      )
-      .orderBy(desc(agentJobs.severityRank), asc(agentJobs.createdAt), sql`rowid`)
-      .limit(1)
-      .prepare(),
+    // running jobs whose lease lapsed, read off the claim index, which holds it (severity
+    // descending): one entry however long the queue a storm makes.
+    nextQueued: nextIn('queued'),
+    nextExpired: nextIn('running', lte(agentJobs.leaseUntil, p('now'))),
     byRowid: db
       .select()
       .from(agentJobs)
