@@ -333,8 +333,12 @@ export class OutboxWorker implements Service {
       const busy = (this.busyChannels.get(channel) ?? 1) - 1;
       if (busy > 0) this.busyChannels.set(channel, busy);
       else this.busyChannels.delete(channel);
-      // A lane of this channel may have been waiting for the slot.
-      if (this.running) this.poke();
+      // A lane of this channel waiting for the slot starts now, not on a later turn: in that gap
+      // no delivery is in flight, and an agent job waiting for the foreground would take the turn
+      // while cards wait. Otherwise one look on the next turn, for whatever came due meanwhile.
+      if (!this.running) return;
+      if (this.waiting.has(channel)) this.look();
+      else this.poke();
     });
     this.lanes.set(key, lane);
   }
@@ -399,14 +403,19 @@ export class OutboxWorker implements Service {
     this.clearTimer();
     this.timer = setTimeout(() => {
       this.timer = null;
-      try {
-        this.startLanes();
-      } catch (error) {
-        this.log.error({ err: error }, 'outbox: looking for messages to deliver failed; trying again');
-      }
+      this.look();
       if (this.running && this.timer === null) this.schedule(this.settings.pollMs);
     }, delayMs);
     this.timer.unref();
+  }
+
+  /** Starts what is due now; a failure to read the outbox is logged and the next poll tries again. */
+  private look(): void {
+    try {
+      this.startLanes();
+    } catch (error) {
+      this.log.error({ err: error }, 'outbox: looking for messages to deliver failed; trying again');
+    }
   }
 
   private clearTimer(): void {

@@ -14,6 +14,7 @@ import { Outbox, OutboxError } from '../../src/chat/outbox.js';
 import { type OutboxMetrics, OutboxWorker, type WorkerLog } from '../../src/chat/outbox-worker.js';
 import { type Database, migrate, openDatabase, writeTransaction } from '../../src/db/connection.js';
 import { control, incidents, outbox } from '../../src/db/schema.js';
+import { Foreground } from '../../src/process/foreground.js';
 import { FakeChatAdapter } from '../fakes/chat-adapter.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
@@ -321,6 +322,29 @@ describe('OutboxWorker delivery', () => {
     await deliverAll(s, s.worker({ maxPerChannel: 1 }));
     // i1's lane does not go on to its triage while i2's older card waits for the slot
     expect(s.chat.titles('slack:C01')).toEqual(['i1 card', 'i2 card', 'i1 triage']);
+  });
+
+  it('a slot a lane frees goes to the waiting lane at once: an agent job waiting for the foreground does not slip in between cards', async () => {
+    const s = setup(new RealClock());
+    const foreground = new Foreground();
+    const events: string[] = [];
+    const post = s.chat.post.bind(s.chat);
+    let job: Promise<void> | null = null;
+    s.chat.post = (channel, message, options) => {
+      events.push(message.title);
+      // A job (background work) asks for its turn while the first card is on its way.
+      job ??= foreground.turn(5_000).then(() => {
+        events.push('agent job');
+      });
+      return post(channel, message, options);
+    };
+    const card = (n: number) => msg(`i${n} card`, { refs: { incident: `i${n}` } });
+    for (let n = 1; n <= 3; n++) s.outbox.enqueue('slack:C01', card(n), { dedupeKey: `card:${n}` });
+    // One slot, and no poll to help: each card after the first starts when the one before frees it.
+    const worker = s.worker({ maxPerChannel: 1, pollMs: 60_000, foreground });
+    worker.start();
+    await waitFor(() => events.includes('agent job'));
+    expect(events).toEqual(['i1 card', 'i2 card', 'i3 card', 'agent job']);
   });
 
   it('a Retry-After holds every lane of the channel, not only the one it answered', async () => {
