@@ -28,7 +28,7 @@ import type { Foreground } from '../process/foreground.js';
 import type { Service, ServiceHealth } from '../service.js';
 import { type ChatAdapter, DeliveryError, type Platform } from './adapter.js';
 import type { ChatMessage } from './message.js';
-import { type FailReason, type Outbox, type OutboxRow, storedMessage } from './outbox.js';
+import { type FailReason, type Outbox, type OutboxHead, type OutboxRow, storedMessage } from './outbox.js';
 import {
   describeError,
   formatMs,
@@ -312,7 +312,7 @@ export class OutboxWorker implements Service {
   }
 
   /** When a row may be sent: its retry time, or its channel's Retry-After hold if that is later. */
-  private dueAt(row: OutboxRow): number {
+  private dueAt(row: OutboxHead): number {
     return Math.max(row.nextAttemptAt, this.holds.get(row.channel) ?? 0);
   }
 
@@ -324,7 +324,7 @@ export class OutboxWorker implements Service {
     );
   }
 
-  private startLane(head: OutboxRow, adapter: ChatAdapter, force: boolean): void {
+  private startLane(head: OutboxHead, adapter: ChatAdapter, force: boolean): void {
     const key = laneKey(head);
     const channel = head.channel;
     this.busyChannels.set(channel, (this.busyChannels.get(channel) ?? 0) + 1);
@@ -442,8 +442,8 @@ export class OutboxWorker implements Service {
    * Sends a lane's messages in order, while they are due and the channel is not held by a
    * Retry-After (another lane's 429 holds this one too); a retry or a failure ends the loop.
    */
-  private async lane(first: OutboxRow, adapter: ChatAdapter, force: boolean): Promise<void> {
-    let row: OutboxRow | null = first;
+  private async lane(first: OutboxHead, adapter: ChatAdapter, force: boolean): Promise<void> {
+    let row: OutboxHead | null = first;
     try {
       while (
         row !== null &&
@@ -464,7 +464,7 @@ export class OutboxWorker implements Service {
     }
   }
 
-  private async deliver(row: OutboxRow, adapter: ChatAdapter): Promise<void> {
+  private async deliver(row: OutboxHead, adapter: ChatAdapter): Promise<void> {
     const claimed = this.outbox.claim(row.id);
     if (claimed === null) return;
     this.attemptCount++;

@@ -32,6 +32,7 @@ import {
   count,
   desc,
   eq,
+  getTableColumns,
   gt,
   gte,
   inArray,
@@ -51,6 +52,12 @@ import { type ChatMessage, type ChatMessageInput, channelSchema, messageSchema }
 
 /** One stored row; `message` is the stored JSON (validated when enqueued, parsed again before sending). */
 export type OutboxRow = typeof outbox.$inferSelect;
+
+/**
+ * A lane's head as the worker schedules it: the row without its message. The worker reads the
+ * heads on every look for what is due; the message comes with the claim, when it is sent.
+ */
+export type OutboxHead = Omit<OutboxRow, 'message'>;
 
 export interface EnqueueOptions {
   /** Same key, same message: stored once, whatever else differs. Up to 200 characters. */
@@ -323,7 +330,7 @@ export class Outbox {
   }
 
   /** The oldest unfinished (pending or sending) row of a channel's lane: the only one of it that may be sent. */
-  head(channel: string, lane = ''): OutboxRow | null {
+  head(channel: string, lane = ''): OutboxHead | null {
     return this.heads().find((row) => row.channel === channel && row.lane === lane) ?? null;
   }
 
@@ -336,7 +343,7 @@ export class Outbox {
   }
 
   /** Every lane's head, oldest first (pending and sending alike; the worker picks what is due). */
-  heads(): OutboxRow[] {
+  heads(): OutboxHead[] {
     return this.q.heads.all();
   }
 
@@ -468,6 +475,7 @@ type Queries = ReturnType<typeof prepareQueries>;
 function prepareQueries(database: Database) {
   const db = database.db;
   const p = sql.placeholder;
+  const { message: _message, ...headColumns } = getTableColumns(outbox);
   const firsts = db
     .select({ id: min(outbox.id) })
     .from(outbox)
@@ -518,7 +526,12 @@ function prepareQueries(database: Database) {
       })
       .returning()
       .prepare(),
-    heads: db.select().from(outbox).where(inArray(outbox.id, firsts)).orderBy(asc(outbox.id)).prepare(),
+    heads: db
+      .select(headColumns)
+      .from(outbox)
+      .where(inArray(outbox.id, firsts))
+      .orderBy(asc(outbox.id))
+      .prepare(),
     nextAfter: db
       .select()
       .from(outbox)

@@ -344,6 +344,7 @@ describe('OutboxWorker delivery', () => {
     const worker = s.worker({ maxPerChannel: 1, pollMs: 60_000, foreground });
     worker.start();
     await waitFor(() => events.includes('agent job'));
+    await job;
     expect(events).toEqual(['i1 card', 'i2 card', 'i3 card', 'agent job']);
   });
 
