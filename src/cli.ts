@@ -13,12 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import ms from 'ms';
 import { acceptDriftBaselines } from './agents/guardian/drift.js';
+import { allAgents } from './agents/index.js';
+import { AgentJobs } from './agents/runtime/jobs.js';
 import { AuditLog, type ExportFormat } from './audit/log.js';
 import { runCommand } from './chat/commands/execute.js';
 import { parseCommand } from './chat/commands/grammar.js';
 import type { ChatMessage } from './chat/message.js';
 import { activeContent, activeVersion } from './control/policy-versions.js';
-import { ControlStore } from './control/state.js';
+import { ControlStore, isKilled, readControl } from './control/state.js';
 import { type Core, createCore } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
 import { DemoError, driveRunningBot, startDemo } from './demo/run.js';
@@ -576,6 +578,28 @@ async function withCore<T>(config: Config, io: CliIo, fn: (core: Core) => Promis
       // The bot's own tokens, if it made any: redacted like the bot redacts them (never made here).
       secrets: () => botTokens(config),
       log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+    });
+    // A resolution typed here feeds the learning loop as one in chat does: the mentor's job is
+    // written in the resolution's transaction, and the running bot takes it up within LOOK_MS
+    // (agents/runtime/dispatch.ts), or the next bot at its start.
+    const jobs = new AgentJobs({
+      database,
+      audit,
+      now: io.now,
+      newId: randomId,
+      agents: allAgents({ database, skills: core.skills }),
+      policy: () => loaded.policy,
+      isKilled: (agent) => isKilled(readControl(database), agent),
+    });
+    core.incidents.onResolvedByPerson((heard) => {
+      for (const stored of heard) {
+        try {
+          jobs.raise(stored);
+        } catch (err) {
+          // The resolution is what the person asked for: it stands without the job (as in the bot).
+          io.stderr.write(`warning: no mentor job for this resolution: ${(err as Error).message}\n`);
+        }
+      }
     });
     const result = await fn(core);
     await core.approvals.settled();

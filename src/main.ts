@@ -66,6 +66,8 @@ export interface BotOptions {
   readonly incidentUpdateIntervalMs?: number;
   /** How often the outbox worker looks for messages nobody woke it for (default 250 ms). */
   readonly outboxPollMs?: number;
+  /** How often every agent looks for jobs nobody woke it for, the CLI's (default 5 s). */
+  readonly agentLookMs?: number;
 }
 
 export interface Bot {
@@ -272,6 +274,7 @@ function addAgentParts(g: Ground, core: Core, metrics: Metrics): ModelRouter {
           chromiumPath: config.chromiumPath,
         }),
       isKilled: killed,
+      lookMs: g.options.agentLookMs,
     }),
   );
   // Probes still failing when the bot stopped (also those that joined another incident) stay degraded.

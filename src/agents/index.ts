@@ -4,9 +4,15 @@
  */
 import { builder } from './builder/agent.js';
 import { guardian } from './guardian/agent.js';
+import { createMentor, type MentorDeps } from './mentor/agent.js';
 import type { Agent } from './runtime/types.js';
 import { sentinel } from './sentinel/agent.js';
 import { validator } from './validator/agent.js';
 
-/** mentor needs the database (incidents, skills): main.ts builds it with createMentor(). */
+/** The four that need nothing but their signals; mentor needs the database (incidents, skills). */
 export const AGENT_LIST: readonly Agent[] = [sentinel, guardian, builder, validator];
+
+/** All five, mentor built on `deps`: what the bot runs, and what the CLI raises jobs for. */
+export function allAgents(deps: MentorDeps): readonly Agent[] {
+  return [...AGENT_LIST, createMentor(deps)];
+}

@@ -11,16 +11,15 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { eq, ne } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/cli.js';
 import { type Database, openDatabase } from '../../src/db/connection.js';
 import { approvals, incidents, runs, signals } from '../../src/db/schema.js';
 import { type Bot, startBot } from '../../src/main.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import { type FakeOllama, json, promptText, startFakeOllama } from '../fakes/ollama-server.js';
 import { eventually, LogSink, ROOT } from '../helpers/bot.js';
+import { runCli } from '../helpers/cli.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli.js');
 const DEMO_POLICY = join(ROOT, 'policies', 'examples', 'demo.policy.yaml');
@@ -337,26 +336,8 @@ describe('autonomy demo --url (drives a bot that is already running)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function demo(env: Record<string, string>, ...args: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-    });
-    stderr.on('data', (c: Buffer) => {
-      err += c.toString('utf8');
-    });
-    const code = await run(['demo', '--pause', '0', '--wait', '0', ...args], {
-      stdout,
-      stderr,
-      env,
-      cwd: ROOT,
-      now: Date.now,
-    });
-    return { code, out, err };
-  }
+  const demo = (env: Record<string, string>, ...args: string[]) =>
+    runCli(['demo', '--pause', '0', '--wait', '0', ...args], { env, cwd: ROOT });
 
   const signalCount = () => bot.database.db.select().from(signals).all().length;
   const dbFile = () => bot.config.dbFile;

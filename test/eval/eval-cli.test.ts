@@ -1,10 +1,9 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { run } from '../../src/cli.js';
 import { byPrompt, type FakeOllama, json, startFakeOllama } from '../fakes/ollama-server.js';
 import { ROOT, type TempSetup, tempSetup } from '../helpers/bot.js';
+import { runCli } from '../helpers/cli.js';
 
 let setup: TempSetup;
 let server: FakeOllama;
@@ -31,20 +30,7 @@ afterEach(async () => {
   setup.cleanup();
 });
 
-async function cli(...args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString('utf8');
-  });
-  const code = await run(args, { stdout, stderr, env: setup.env, cwd: setup.dir, now: Date.now });
-  return { code, out, err };
-}
+const cli = (...args: string[]) => runCli(args, { env: setup.env, cwd: setup.dir });
 
 /** A scenario folder with the sentinel scenarios alone (quick), or with `extra` files too. */
 function folder(extra: Record<string, string> = {}): string {

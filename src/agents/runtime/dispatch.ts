@@ -11,6 +11,8 @@
  * done with that run (the restart records what the actions did; running it again would act twice).
  * At start, the jobs a dead process held are taken up again. On stop,
  * a run the shutdown cut short hands its job back for the next start: nothing is lost.
+ * Jobs another process wrote (a resolution typed in the CLI raises the mentor's) wake nobody here:
+ * every agent also looks for work every `lookMs`.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Policy } from '../../policy/types.js';
@@ -42,6 +44,8 @@ export interface AgentDispatcherDeps {
   readonly jobWaitMs?: number;
   /** After the jobs could not be read or written (a full disk), when the agent tries again (default RETRY_MS). */
   readonly retryMs?: number;
+  /** How often every agent looks for jobs nobody woke it for (default LOOK_MS). */
+  readonly lookMs?: number;
 }
 
 /** The longest a job waits for the foreground work in flight (process/foreground.ts) to end. */
@@ -49,6 +53,9 @@ export const JOB_WAIT_MS = 50;
 
 /** After a failed claim (the database refused), the agent's worker tries again this much later. */
 export const RETRY_MS = 5000;
+
+/** Every agent looks for jobs this often: those another process wrote (the CLI) wake nobody. */
+export const LOOK_MS = 5000;
 
 interface Lane {
   readonly agent: Agent;
@@ -86,6 +93,7 @@ export class AgentDispatcher {
   readonly #lanes = new Map<AgentName, Lane>();
   readonly #woken = new Set<AgentName>();
   #stopped = false;
+  #look: NodeJS.Timeout | null = null;
   #idleWaiters: (() => void)[] = [];
 
   constructor(deps: AgentDispatcherDeps) {
@@ -116,7 +124,7 @@ export class AgentDispatcher {
     for (const agent of woken) this.#wake(agent);
   };
 
-  /** Takes up the jobs a dead process left, then every agent looks for work. */
+  /** Takes up the jobs a dead process left, then every agent looks for work, now and every lookMs. */
   start(): void {
     this.#stopped = false;
     const orphans = this.#d.jobs.releaseOrphans();
@@ -125,7 +133,11 @@ export class AgentDispatcher {
         { jobs: orphans },
         `${orphans} agent job(s) a stop or crash cut short are taken up again`,
       );
-    for (const agent of this.#lanes.keys()) this.#wake(agent);
+    this.#wakeAll();
+    if (this.#look === null) {
+      this.#look = setInterval(() => this.#wakeAll(), this.#d.lookMs ?? LOOK_MS);
+      this.#look.unref();
+    }
   }
 
   /** Jobs waiting or running per agent. */
@@ -142,8 +154,15 @@ export class AgentDispatcher {
   /** Takes no more jobs; resolves when the running ones have ended (their jobs finished or handed back). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#look !== null) clearInterval(this.#look);
+    this.#look = null;
     await Promise.allSettled([...this.#lanes.values()].flatMap((l) => (l.running ? [l.running] : [])));
     this.#checkIdle();
+  }
+
+  #wakeAll(): void {
+    if (this.#stopped) return;
+    for (const agent of this.#lanes.keys()) this.#wake(agent);
   }
 
   #wake(agent: AgentName): void {

@@ -13,8 +13,8 @@ import type { KillOrder, KillTeeth, Service, ServiceHealth } from '../../service
 import type { IncidentStore } from '../../signals/incidents/incidents.js';
 import type { SignalStore } from '../../signals/incidents/store.js';
 import type { SweepBodies } from '../../signals/sweeps/sweeps.js';
-import { AGENT_LIST } from '../index.js';
-import { createMentor, type MentorDeps } from '../mentor/agent.js';
+import { allAgents } from '../index.js';
+import type { MentorDeps } from '../mentor/agent.js';
 import { AgentDispatcher } from './dispatch.js';
 import { AgentJobs } from './jobs.js';
 import { AgentPipeline } from './pipeline.js';
@@ -30,6 +30,8 @@ export interface AgentsDeps extends AgentPipelineDeps {
   readonly isKilled: (agent: AgentName) => boolean;
   /** Requests and deliveries in flight go before agent jobs (core's; absent in tests that need no order). */
   readonly foreground?: Foreground;
+  /** How often every agent looks for jobs nobody woke it for (dispatch.ts LOOK_MS by default). */
+  readonly lookMs?: number;
 }
 
 export class Agents implements Service {
@@ -45,7 +47,7 @@ export class Agents implements Service {
 
   constructor(deps: AgentsDeps) {
     this.pipeline = new AgentPipeline(deps);
-    this.list = [...AGENT_LIST, createMentor({ database: deps.database, skills: deps.skills })];
+    this.list = allAgents({ database: deps.database, skills: deps.skills });
     this.#signals = deps.signals;
     this.#incidents = deps.incidents;
     this.#policy = deps.policy;
@@ -59,6 +61,7 @@ export class Agents implements Service {
       now: deps.now,
       log: deps.log.child({ component: 'dispatch' }),
       foreground: deps.foreground,
+      lookMs: deps.lookMs,
     });
   }
 
