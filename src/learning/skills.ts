@@ -313,10 +313,17 @@ export class SkillStore {
 
   /** The runbook link for alerts of an incident's pattern, when a live skill covers it. */
   runbookForIncident(incidentId: string): RunbookLink | null {
-    // No live skill, no runbook: skip finding the incident's pattern (its first signal).
-    if (this.#anyLive.get({}) === undefined) return null;
-    const facts = incidentFacts(this.#o.database, incidentId);
-    return facts === null ? null : this.#link(facts.patternKey);
+    return this.runbooksForIncidents([incidentId])[0] ?? null;
+  }
+
+  /** The same for several incidents (a triage's history), in their order. */
+  runbooksForIncidents(incidentIds: readonly string[]): (RunbookLink | null)[] {
+    // No live skill, no runbook: skip finding each incident's pattern (its first signal).
+    if (this.#anyLive.get({}) === undefined) return incidentIds.map(() => null);
+    return incidentIds.map((id) => {
+      const facts = incidentFacts(this.#o.database, id);
+      return facts === null ? null : this.#link(facts.patternKey);
+    });
   }
 
   /** The same from a signal's facts (kind, fingerprint, service, payload). */

@@ -45,9 +45,22 @@ export type HistoryReader = (query: HistoryQuery) => readonly PastIncident[];
  */
 function sameIncidents(database: Database) {
   const p = sql.placeholder;
+  // What a past incident shows (not its message refs, JSON parsed for nothing).
+  const shown = {
+    id: incidents.id,
+    number: incidents.number,
+    fingerprint: incidents.fingerprint,
+    title: incidents.title,
+    severity: incidents.severity,
+    status: incidents.status,
+    startedAt: incidents.startedAt,
+    detectedAt: incidents.detectedAt,
+    resolvedAt: incidents.resolvedAt,
+    resolvedBy: incidents.resolvedBy,
+  };
   const newest = (key: 'fingerprint' | 'service', order: 'startedAt' | 'detectedAt') =>
     database.db
-      .select()
+      .select(shown)
       .from(incidents)
       .where(and(eq(incidents[key], p(key)), sql`${incidents.id} IS NOT ${p('incidentId')}`))
       .orderBy(desc(incidents[order]))
@@ -63,7 +76,7 @@ function sameIncidents(database: Database) {
 /** A reader over `database`; `skills` adds the runbooks of live skills. */
 export function historyReader(
   database: Database,
-  skills: Pick<SkillStore, 'runbookForIncident'> | null,
+  skills: Pick<SkillStore, 'runbooksForIncidents'> | null,
 ): HistoryReader {
   return (q) => {
     const limit = Math.min(10, Math.max(1, q.limit ?? 5));
@@ -81,8 +94,9 @@ export function historyReader(
           b.detectedAt - a.detectedAt,
       )
       .slice(0, limit);
-    return rows.map((r) => {
-      const runbook = skills?.runbookForIncident(r.id) ?? null;
+    const runbooks = skills?.runbooksForIncidents(rows.map((r) => r.id)) ?? [];
+    return rows.map((r, i) => {
+      const runbook = runbooks[i] ?? null;
       return {
         shortId: `i${r.number}`,
         title: r.title,
