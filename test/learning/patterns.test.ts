@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findPatterns, incidentFacts, patternOf } from '../../src/learning/patterns.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { findPatterns, incidentFacts, incidentsOfPattern, patternOf } from '../../src/learning/patterns.js';
 import { type TempDatabase, tempDatabase } from '../helpers/db.js';
 import { DAY, IncidentFactory } from '../helpers/learning.js';
 
@@ -13,9 +13,27 @@ beforeEach(() => {
   t = tempDatabase('autonomy-patterns-');
   f = new IncidentFactory(t.database);
 });
-afterEach(() => t.cleanup());
+afterEach(() => {
+  vi.restoreAllMocks();
+  t.cleanup();
+});
 
 const find = () => findPatterns(t.database, { now: NOW, windowMs: WINDOW, occurrences: 3 });
+
+/** HighLatency fired on web by three instances (three fingerprints), on each of the last three days. */
+function highLatencyOnWeb(): void {
+  for (const [i, instance] of ['pod-a', 'pod-b', 'pod-c'].entries()) {
+    f.occur(
+      {
+        kind: 'alert',
+        fingerprint: `alertmanager:${instance}`,
+        service: 'web',
+        payload: { labels: { alertname: 'HighLatency', instance } },
+      },
+      NOW - (i + 1) * DAY,
+    );
+  }
+}
 
 describe('repeated patterns', () => {
   it('the same error signature three times within 14 days is a pattern; each incident is one occurrence', () => {
@@ -58,17 +76,7 @@ describe('repeated patterns', () => {
   });
 
   it('alerts of the same alertname on one service are one class, whichever instance fired', () => {
-    for (const [i, instance] of ['pod-a', 'pod-b', 'pod-c'].entries()) {
-      f.occur(
-        {
-          kind: 'alert',
-          fingerprint: `alertmanager:${instance}`,
-          service: 'web',
-          payload: { labels: { alertname: 'HighLatency', instance } },
-        },
-        NOW - (i + 1) * DAY,
-      );
-    }
+    highLatencyOnWeb();
     expect(find().map((p) => [p.key, p.label])).toEqual([
       ['alert:HighLatency@web', 'alert HighLatency on web'],
     ]);
@@ -105,6 +113,33 @@ describe('repeated patterns', () => {
     expect(
       patternOf({ kind: 'alert', fingerprint: 'alertmanager:x1', service: 'web', payload: {} }).key,
     ).toBe('alert:alertmanager:x1');
+  });
+
+  it("finds a pattern's incidents from one of them without reading every other incident of the window", () => {
+    highLatencyOnWeb();
+    // The rest of a busy fortnight: other services, other signatures.
+    for (let i = 0; i < 60; i++) {
+      f.occur(
+        { kind: 'error_signature', fingerprint: `sig-${i}`, service: `svc-${i % 7}`, payload: {} },
+        NOW - (i % 13) * DAY - 3600_000,
+      );
+    }
+    const member = find()[0]?.incidents[0];
+    expect(member?.patternKey).toBe('alert:HighLatency@web');
+    const everyOne = incidentsOfPattern(t.database, 'alert:HighLatency@web', NOW - WINDOW, NOW + 1);
+    expect(everyOne.map((i) => i.shortId)).toEqual(['i1', 'i2', 'i3']);
+
+    // Count the incidents whose first signal is read (each is one read of signals by incident).
+    const statement = Object.getPrototypeOf(t.database.sqlite.prepare('SELECT 1'));
+    const get = statement.get;
+    let firstSignalReads = 0;
+    vi.spyOn(statement, 'get').mockImplementation(function (this: { source: string }, ...args: unknown[]) {
+      if (this.source.includes('"signals"."incident_id" = ?')) firstSignalReads++;
+      return get.apply(this, args);
+    });
+    const found = incidentsOfPattern(t.database, 'alert:HighLatency@web', NOW - WINDOW, NOW + 1, member);
+    expect(found).toEqual(everyOne);
+    expect(firstSignalReads).toBe(3);
   });
 
   it('knows the pattern of one incident from its first signal', () => {

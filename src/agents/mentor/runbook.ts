@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Database } from '../../db/connection.js';
 import { histories } from '../../learning/history.js';
 import { readText, splitFrontmatter } from '../../learning/markdown.js';
-import { incidentFacts, incidentsOfPattern } from '../../learning/patterns.js';
+import { incidentFacts, incidentsOfPattern, type PatternMember } from '../../learning/patterns.js';
 import {
   RUNBOOK_INCIDENTS,
   runbookPath,
@@ -37,7 +37,7 @@ export function lookbackMs(ctx: AgentContext): number {
 export async function writePatternRunbook(
   database: Database,
   ctx: AgentContext,
-  pattern: { key: string; kind: SignalKind; label: string },
+  pattern: { key: string; kind: SignalKind; label: string; member?: PatternMember },
   useModel: boolean,
   keepModelText = false,
 ): Promise<WrittenRunbook | null> {
@@ -48,10 +48,13 @@ export async function writePatternRunbook(
     if ((data as { written?: unknown } | null)?.written === 'model') return { path, absPath, created: false };
   }
   const now = ctx.now();
-  const incidents = incidentsOfPattern(database, pattern.key, now - lookbackMs(ctx), now + 1).slice(
-    0,
-    RUNBOOK_INCIDENTS,
-  );
+  const incidents = incidentsOfPattern(
+    database,
+    pattern.key,
+    now - lookbackMs(ctx),
+    now + 1,
+    pattern.member,
+  ).slice(0, RUNBOOK_INCIDENTS);
   if (incidents.length === 0) return null;
   const list = histories(database, incidents);
   const steps = await mentorSteps(ctx, pattern, timelines(database, list), useModel);
@@ -86,7 +89,7 @@ export async function runbookOnResolve(
   const written = await writePatternRunbook(
     database,
     ctx,
-    { key: facts.patternKey, kind: facts.kind, label: facts.patternLabel },
+    { key: facts.patternKey, kind: facts.kind, label: facts.patternLabel, member: facts },
     true,
   );
   if (written !== null) {

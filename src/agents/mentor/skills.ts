@@ -91,7 +91,13 @@ export async function draftSkills(deps: MentorDeps, ctx: AgentContext): Promise<
     if (!fresh && !(existing.state === 'draft' && changed(existing, pattern))) continue;
     const list = histories(deps.database, pattern.incidents);
     const useModel = modelDrafts < MODEL_DRAFTS_PER_SWEEP;
-    const runbook = await writePatternRunbook(deps.database, ctx, pattern, false, true);
+    const runbook = await writePatternRunbook(
+      deps.database,
+      ctx,
+      { ...pattern, member: pattern.incidents[0] },
+      false,
+      true,
+    );
     const steps = await mentorSteps(ctx, pattern, timelines(deps.database, list), useModel);
     if (steps.written === 'model') modelDrafts++;
     const check = learnedCheck(list);
