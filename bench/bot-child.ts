@@ -80,12 +80,18 @@ export async function startBotChild(env: Record<string, string>, execArgv: strin
   };
 }
 
-/** An Alertmanager webhook with one firing alert. */
-export function alert(fingerprint: string, service: string, i: number): string {
+/** An Alertmanager webhook with one alert, firing (or resolved: it ended a minute after it began). */
+export function alert(
+  fingerprint: string,
+  service: string,
+  i: number,
+  status: 'firing' | 'resolved' = 'firing',
+): string {
+  const startsAt = Date.UTC(2026, 0, 1) + i * 1000;
   return JSON.stringify({
     version: '4',
     groupKey: `{}:{alertname="${fingerprint}"}`,
-    status: 'firing',
+    status,
     receiver: 'autonomy',
     groupLabels: { alertname: fingerprint },
     commonLabels: {},
@@ -93,11 +99,11 @@ export function alert(fingerprint: string, service: string, i: number): string {
     externalURL: 'http://alertmanager.example.test:9093',
     alerts: [
       {
-        status: 'firing',
+        status,
         labels: { alertname: fingerprint, severity: 'warning', service, instance: `10.0.0.${i % 250}:9100` },
         annotations: { summary: `${fingerprint} on ${service}` },
-        startsAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-        endsAt: '0001-01-01T00:00:00Z',
+        startsAt: new Date(startsAt).toISOString(),
+        endsAt: status === 'resolved' ? new Date(startsAt + 60_000).toISOString() : '0001-01-01T00:00:00Z',
         generatorURL: 'http://prometheus.example.test:9090/graph',
       },
     ],
