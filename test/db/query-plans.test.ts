@@ -4,10 +4,13 @@
  * an incident's life (alerts in, agents at work with a model, a resolution), records every SQL
  * statement it prepares, and asks SQLite for each one's plan: a statement on that path may not
  * read a whole history table, nor sort all the rows a key matched to return the newest few. The
- * few that may, listed below, each say why.
+ * few that may, listed below, each say why. Then it runs the same life twice, on an empty database
+ * and on one with two months of history of other services, and counts each statement's runs: a
+ * read per past incident (each through an index, invisible to the plans) may not appear.
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { migrate, openDatabase } from '../../src/db/connection.js';
 import { type Bot, startBot } from '../../src/main.js';
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama-server.js';
 import { eventually, LogSink, type TempSetup, tempSetup } from '../helpers/bot.js';
@@ -29,6 +32,17 @@ const HISTORY = [
 
 /** Partial indexes over what is open or waiting now: what they hold does not grow with history. */
 const OPEN_ONLY = ['incidents_open_fingerprint_uq', 'incidents_open_service_idx', 'agent_jobs_waiting_idx'];
+
+/**
+ * Statements that may run once per incident of a window they report on, and why (see the second
+ * test: history of other services may not make anything else run more often).
+ */
+const PER_INCIDENT_OF_A_WINDOW: readonly (readonly [RegExp, string])[] = [
+  [
+    /^select "source", "kind" from "signals" where "signals"\."incident_id" = \?/,
+    "the digest's 8 weeks: each incident's first signal, once (was it a person's report?)",
+  ],
+];
 
 /** Statements that may read all of a history table, and why. Matched against the SQL. */
 const ALLOWED: readonly (readonly [RegExp, string])[] = [
@@ -118,13 +132,112 @@ function problem(plan: readonly PlanRow[], sql: string): string | null {
   return null;
 }
 
-async function post(alerts: Parameters<typeof alertmanagerPayload>[0]): Promise<void> {
-  const res = await fetch(`${(bot as Bot).url}/hooks/alertmanager`, {
+async function post(b: Bot, alerts: Parameters<typeof alertmanagerPayload>[0]): Promise<void> {
+  const res = await fetch(`${b.url}/hooks/alertmanager`, {
     method: 'POST',
     body: JSON.stringify(alertmanagerPayload(alerts)),
-    headers: { authorization: `Bearer ${(bot as Bot).ingestToken}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${b.ingestToken}`, 'content-type': 'application/json' },
   });
   expect(res.status).toBe(202);
+}
+
+/** The short id of the open incident of alert `name`. */
+function openIncident(b: Bot, name: string): string {
+  const found = b.core.incidents.list().find((i) => i.title.startsWith(name));
+  if (found === undefined) throw new Error(`no open incident of ${name}`);
+  return `i${found.number}`;
+}
+
+/**
+ * An incident's life with a model: alerts (a new incident, another, a repeat, a third on the same
+ * service, a resolution), the agents at work, and what the on-call types meanwhile. Resolves when
+ * every job and message is done.
+ */
+async function incidentLife(b: Bot, o: FakeOllama): Promise<void> {
+  const db = b.database.sqlite;
+  const jobsLeft = () =>
+    (
+      db.prepare(`SELECT count(*) AS n FROM agent_jobs WHERE state IN ('queued', 'running')`).get() as {
+        n: number;
+      }
+    ).n;
+  await post(b, [{ name: 'HighLatency', service: 'api', fingerprint: 'fp-api' }]);
+  await post(b, [{ name: 'DiskFull', service: 'db', fingerprint: 'fp-db' }]);
+  await post(b, [
+    { name: 'HighLatency', service: 'api', fingerprint: 'fp-api', startsAt: '2025-01-01T11:56:00Z' },
+  ]);
+  await post(b, [{ name: 'ErrorRate', service: 'api', fingerprint: 'fp-api-errors' }]);
+  await post(b, [
+    {
+      status: 'resolved',
+      name: 'DiskFull',
+      service: 'db',
+      fingerprint: 'fp-db',
+      endsAt: '2025-01-01T12:30:00Z',
+    },
+  ]);
+  await eventually(() => jobsLeft() === 0 && o.requests.length > 0, 20_000);
+  for (const text of [
+    'status',
+    'incidents',
+    'approvals',
+    `ack ${openIncident(b, 'HighLatency')}`,
+    `resolve ${openIncident(b, 'HighLatency')} fixed by hand`,
+    'digest',
+    'skills',
+  ]) {
+    const reply = await b.core.inbound.command({
+      platform: 'console',
+      actor: 'console:user:local',
+      channel: 'console:main',
+      text,
+    });
+    expect(reply.severity, `${text}: ${reply.title}`).not.toBe('error');
+  }
+  await eventually(() => jobsLeft() === 0, 20_000);
+  await eventually(() => b.core.outbox.backlog().pending === 0, 10_000);
+}
+
+/**
+ * History of other services, within every window the bot looks back over (the runbooks' 60 days)
+ * but older than the digest's week: resolved incidents, each with its signal and its triage run.
+ */
+function seedOtherHistory(file: string, count: number): void {
+  const database = openDatabase(file);
+  try {
+    migrate(database);
+    const db = database.sqlite;
+    const now = Date.now();
+    const incident = db.prepare(
+      `INSERT INTO incidents (id, number, fingerprint, title, severity, service, status, started_at,
+         detected_at, resolved_at, resolved_by, signal_count, last_signal_at, escalation_level, message_refs)
+       VALUES (?, ?, ?, ?, 'warning', ?, 'resolved', ?, ?, ?, 'source', 1, ?, 0, '[]')`,
+    );
+    const signal = db.prepare(
+      `INSERT INTO signals (id, kind, source, dedupe_key, fingerprint, title, service, severity, payload,
+         occurred_at, received_at, incident_id)
+       VALUES (?, 'alert', 'alertmanager', ?, ?, ?, ?, 'warning', ?, ?, ?, ?)`,
+    );
+    const run = db.prepare(
+      `INSERT INTO runs (id, agent, trigger_source, trigger_ref, outcome, evidence, tokens, started_at,
+         finished_at, status, incident_id)
+       VALUES (?, 'sentinel', 'signal', ?, 'triaged', '[]', 0, ?, ?, 'succeeded', ?)`,
+    );
+    db.transaction(() => {
+      for (let n = 1; n <= count; n++) {
+        const at = now - (10 + (n % 40)) * 24 * 3600_000 - n * 1000;
+        const service = `old-svc-${n % 40}`;
+        const fingerprint = `fp-old-${n}`;
+        const id = `inc_old${n}`;
+        incident.run(id, n, fingerprint, `Old${n} on ${service}`, service, at, at, at + 600_000, at);
+        const payload = JSON.stringify({ labels: { alertname: `Old${n % 25}`, service } });
+        signal.run(`sig_old${n}`, `old:${n}`, fingerprint, `Old${n}`, service, payload, at, at, id);
+        run.run(`run_old${n}`, `sig_old${n}`, at, at + 2000, id);
+      }
+    })();
+  } finally {
+    database.close();
+  }
 }
 
 describe('statements on an incident path', () => {
@@ -142,49 +255,7 @@ describe('statements on an incident path', () => {
     setup = tempSetup({ OLLAMA_HOST: ollama.url, LOG_LEVEL: 'error' });
     bot = await startBot({ env: setup.env, logDestination: new LogSink(), controlPollMs: 50 });
     const db = bot.database.sqlite;
-    const jobsLeft = () =>
-      (
-        db.prepare(`SELECT count(*) AS n FROM agent_jobs WHERE state IN ('queued', 'running')`).get() as {
-          n: number;
-        }
-      ).n;
-
-    await post([{ name: 'HighLatency', service: 'api', fingerprint: 'fp-api' }]);
-    await post([{ name: 'DiskFull', service: 'db', fingerprint: 'fp-db' }]);
-    await post([
-      { name: 'HighLatency', service: 'api', fingerprint: 'fp-api', startsAt: '2025-01-01T11:56:00Z' },
-    ]);
-    await post([{ name: 'ErrorRate', service: 'api', fingerprint: 'fp-api-errors' }]);
-    await post([
-      {
-        status: 'resolved',
-        name: 'DiskFull',
-        service: 'db',
-        fingerprint: 'fp-db',
-        endsAt: '2025-01-01T12:30:00Z',
-      },
-    ]);
-    await eventually(() => jobsLeft() === 0 && ollama !== null && ollama.requests.length > 0, 20_000);
-    // What the on-call types meanwhile.
-    for (const text of [
-      'status',
-      'incidents',
-      'approvals',
-      'ack i1',
-      'resolve i3 fixed by hand',
-      'digest',
-      'skills',
-    ]) {
-      const reply = await bot.core.inbound.command({
-        platform: 'console',
-        actor: 'console:user:local',
-        channel: 'console:main',
-        text,
-      });
-      expect(reply.severity, `${text}: ${reply.title}`).not.toBe('error');
-    }
-    await eventually(() => jobsLeft() === 0, 20_000);
-    await eventually(() => bot?.core.outbox.backlog().pending === 0, 10_000);
+    await incidentLife(bot, ollama);
 
     const runs = db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number };
     expect(runs.n).toBeGreaterThanOrEqual(3);
@@ -197,4 +268,49 @@ describe('statements on an incident path', () => {
     }
     expect(found).toEqual([]);
   }, 60_000);
+
+  it('run no more often on a database with months of history of other services than on an empty one', async () => {
+    // Each statement's executions over an incident's life: a read per past incident (one query
+    // each, every one through an index, so the test above cannot see it) shows here as thousands.
+    const executions = async (history: number): Promise<Map<string, number>> => {
+      const counts = new Map<string, number>();
+      const statement = Object.getPrototypeOf(new BetterSqlite3(':memory:').prepare('SELECT 1'));
+      for (const method of ['run', 'get', 'all', 'iterate'] as const) {
+        const original = statement[method];
+        vi.spyOn(statement, method).mockImplementation(function (
+          this: { source: string },
+          ...args: unknown[]
+        ) {
+          counts.set(this.source, (counts.get(this.source) ?? 0) + 1);
+          return original.apply(this, args);
+        });
+      }
+      const o = await startFakeOllama();
+      const s = tempSetup({ OLLAMA_HOST: o.url, LOG_LEVEL: 'error' });
+      try {
+        if (history > 0) seedOtherHistory(s.dbFile, history);
+        counts.clear();
+        const b = await startBot({ env: s.env, logDestination: new LogSink(), controlPollMs: 50 });
+        try {
+          await incidentLife(b, o);
+        } finally {
+          await b.stop();
+        }
+      } finally {
+        vi.restoreAllMocks();
+        await o.close();
+        s.cleanup();
+      }
+      return counts;
+    };
+    const HISTORY = 2000;
+    const empty = await executions(0);
+    const aged = await executions(HISTORY);
+    // Pollers (control, outbox, agents' look) run a few times more or less with the clock.
+    const grown = [...aged]
+      .filter(([sql, n]) => n > (empty.get(sql) ?? 0) + 50)
+      .filter(([sql]) => !PER_INCIDENT_OF_A_WINDOW.some(([re]) => re.test(sql)))
+      .map(([sql, n]) => `${empty.get(sql) ?? 0} -> ${n}: ${sql.slice(0, 200)}`);
+    expect(grown).toEqual([]);
+  }, 90_000);
 });
