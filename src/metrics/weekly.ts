@@ -106,36 +106,39 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     throw new RangeError(`weekly metrics need from < to (epoch ms), got from=${from} to=${to}`);
   }
   const db = database.db;
+  // The first signal of each incident (earliest receipt; ties by id), found by SQLite through the
+  // incident index inside the one read of the week's incidents: a storm's incident holds thousands
+  // of signals, none loaded here, and a busy week thousands of incidents, no query each.
+  // (Names written out: in a select list drizzle leaves columns unqualified, and "id" inside the
+  // subquery would be the signal's.)
+  const first = (column: 'source' | 'kind') =>
+    sql<
+      string | null
+    >`(SELECT s.${sql.identifier(column)} FROM ${signals} AS s WHERE s.incident_id = "incidents"."id"
+      ORDER BY s.received_at, s.id LIMIT 1)`;
   const detected = db
-    .select()
+    .select({
+      startedAt: incidents.startedAt,
+      detectedAt: incidents.detectedAt,
+      acknowledgedAt: incidents.acknowledgedAt,
+      firstSource: first('source'),
+      firstKind: first('kind'),
+    })
     .from(incidents)
     .where(and(gte(incidents.detectedAt, from), lt(incidents.detectedAt, to)))
     .all();
   const resolvedRows = db
-    .select()
+    .select({ startedAt: incidents.startedAt, resolvedAt: incidents.resolvedAt })
     .from(incidents)
     .where(
       and(isNotNull(incidents.resolvedAt), gte(incidents.resolvedAt, from), lt(incidents.resolvedAt, to)),
     )
     .all();
 
-  // The first signal of each incident of the week (earliest receipt; ties by id), found by SQLite
-  // through the incident index: a storm's incident holds thousands of signals, none loaded here.
-  const firstOf = db
-    .select({ source: signals.source, kind: signals.kind })
-    .from(signals)
-    .where(eq(signals.incidentId, sql.placeholder('incident')))
-    .orderBy(asc(signals.receivedAt), asc(signals.id))
-    .limit(1)
-    .prepare();
-  const firstSignal = new Map<string, { source: string; kind: string }>();
-  for (const incident of detected) {
-    const first = firstOf.get({ incident: incident.id });
-    if (first !== undefined) firstSignal.set(incident.id, first);
-  }
   const early = detected.filter((i) => {
-    const first = firstSignal.get(i.id);
-    if (first !== undefined && isHumanReport(first)) return false;
+    if (i.firstSource !== null && i.firstKind !== null) {
+      if (isHumanReport({ source: i.firstSource, kind: i.firstKind })) return false;
+    }
     return i.acknowledgedAt === null || i.acknowledgedAt > i.detectedAt;
   }).length;
 
@@ -145,20 +148,27 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     .leftJoin(runs, eq(proposals.runId, runs.id))
     .where(and(gte(proposals.decidedAt, from), lt(proposals.decidedAt, to), inArray(proposals.tier, [1, 2])))
     .all();
-  const runRows = db
-    .select()
-    .from(runs)
-    .where(and(gte(runs.startedAt, from), lt(runs.startedAt, to)))
-    .all();
   const autoResolved = lowRiskRows.filter((p) => p.runStatus === 'succeeded').length;
 
+  // Summed by SQLite: a week holds tens of thousands of model calls.
   const usage = db
-    .select()
+    .select({
+      agent: modelUsage.agent,
+      calls: count(),
+      tokens: sql<number>`coalesce(sum(${modelUsage.promptTokens} + ${modelUsage.completionTokens}), 0)`,
+    })
     .from(modelUsage)
     .where(and(gte(modelUsage.at, from), lt(modelUsage.at, to)))
+    .groupBy(modelUsage.agent)
     .all();
-  const tokens = usage.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
-  const executorMs = runRows.filter((r) => r.actionId !== null).reduce((s, r) => s + (r.wallMs ?? 0), 0);
+  const tokens = usage.reduce((s, u) => s + u.tokens, 0);
+  const executorMs = Number(
+    db
+      .select({ ms: sql<number>`coalesce(sum(${runs.wallMs}), 0)` })
+      .from(runs)
+      .where(and(gte(runs.startedAt, from), lt(runs.startedAt, to), isNotNull(runs.actionId)))
+      .get()?.ms ?? 0,
+  );
 
   const promoted = db
     .select()
@@ -200,14 +210,14 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     });
 
   const budgets = AGENTS.map((agent): AgentBudgetUse => {
-    const mine = usage.filter((u) => u.agent === agent);
-    const used = mine.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
+    const mine = usage.find((u) => u.agent === agent);
+    const used = mine?.tokens ?? 0;
     const daily = options.dailyBudgets?.[agent];
     const budget = daily === undefined ? null : daily * 7;
     return {
       agent,
       tokens: used,
-      calls: mine.length,
+      calls: mine?.calls ?? 0,
       budget,
       share: budget === null ? null : ratio(used, budget),
     };

@@ -33,17 +33,6 @@ const HISTORY = [
 /** Partial indexes over what is open or waiting now: what they hold does not grow with history. */
 const OPEN_ONLY = ['incidents_open_fingerprint_uq', 'incidents_open_service_idx', 'agent_jobs_waiting_idx'];
 
-/**
- * Statements that may run once per incident of a window they report on, and why (see the second
- * test: history of other services may not make anything else run more often).
- */
-const PER_INCIDENT_OF_A_WINDOW: readonly (readonly [RegExp, string])[] = [
-  [
-    /^select "source", "kind" from "signals" where "signals"\."incident_id" = \?/,
-    "the digest's 8 weeks: each incident's first signal, once (was it a person's report?)",
-  ],
-];
-
 /** Statements that may read all of a history table, and why. Matched against the SQL. */
 const ALLOWED: readonly (readonly [RegExp, string])[] = [
   [/^SELECT count\(\*\) AS n FROM /, 'the migrator checks tables once at start'],
@@ -309,7 +298,6 @@ describe('statements on an incident path', () => {
     // Pollers (control, outbox, agents' look) run a few times more or less with the clock.
     const grown = [...aged]
       .filter(([sql, n]) => n > (empty.get(sql) ?? 0) + 50)
-      .filter(([sql]) => !PER_INCIDENT_OF_A_WINDOW.some(([re]) => re.test(sql)))
       .map(([sql, n]) => `${empty.get(sql) ?? 0} -> ${n}: ${sql.slice(0, 200)}`);
     expect(grown).toEqual([]);
   }, 90_000);
