@@ -19,7 +19,8 @@
  * that reopens it shortly after it was resolved, is the same occurrence. Windows are by
  * `detected_at` (when the bot first knew), as the weekly metrics count incidents.
  */
-import { and, asc, eq, gte, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gte, lt, or, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import type { Database } from '../db/connection.js';
 import { preparedFor } from '../db/prepared.js';
 import { type IncidentStatus, incidents, signals } from '../db/schema.js';
@@ -118,32 +119,50 @@ export function patternOf(s: PatternSource): { key: string; label: string } {
   }
 }
 
-/** Asked for every past incident an agent's history names: prepared once, each off an index. */
+type IncidentRow = typeof incidents.$inferSelect;
+
+/** An incident with its first signal (null when it has none: a purge). */
+interface WithFirst {
+  readonly incident: IncidentRow;
+  readonly first: PatternSource | null;
+}
+
+const firstSignal = alias(signals, 'first_signal');
+
+/**
+ * Incidents, each with its first signal (earliest receipt; ties by id) in the same read: SQLite
+ * finds it through the signals' incident index (an incident of a flapping alert holds thousands),
+ * and a window of thousands of incidents costs no query each. (Names written out in the join: a
+ * raw fragment does not qualify drizzle's columns, and "id" there would be the signal's.)
+ */
+function withFirstSignal(database: Database) {
+  return database.db
+    .select({
+      incident: incidents,
+      first: {
+        kind: firstSignal.kind,
+        fingerprint: firstSignal.fingerprint,
+        service: firstSignal.service,
+        payload: firstSignal.payload,
+      },
+    })
+    .from(incidents)
+    .leftJoin(
+      firstSignal,
+      sql`"first_signal"."id" = (SELECT s.id FROM ${signals} AS s WHERE s.incident_id = "incidents"."id"
+        ORDER BY s.received_at, s.id LIMIT 1)`,
+    );
+}
+
+/** Asked for every past incident an agent's history names, and on every resolution: prepared once. */
 function factQueries(database: Database) {
   const p = sql.placeholder;
   return {
-    incident: database.db
-      .select()
-      .from(incidents)
+    incident: withFirstSignal(database)
       .where(eq(incidents.id, p('id')))
       .prepare(),
-    // Its first signal only: an incident of a flapping alert holds thousands.
-    firstSignal: database.db
-      .select({
-        kind: signals.kind,
-        fingerprint: signals.fingerprint,
-        service: signals.service,
-        payload: signals.payload,
-      })
-      .from(signals)
-      .where(eq(signals.incidentId, p('id')))
-      .orderBy(asc(signals.receivedAt), asc(signals.id))
-      .limit(1)
-      .prepare(),
     // Incidents of a window that share a fingerprint or a service (incidentsOfPattern).
-    alike: database.db
-      .select()
-      .from(incidents)
+    alike: withFirstSignal(database)
       .where(
         and(
           gte(incidents.detectedAt, p('from')),
@@ -155,25 +174,11 @@ function factQueries(database: Database) {
   };
 }
 
-/** The first signal of each incident (kind, fingerprint, service, payload), by incident id. */
-function firstSignals(database: Database, ids: readonly string[]): Map<string, PatternSource> {
-  const { firstSignal } = preparedFor(database, factQueries);
-  const out = new Map<string, PatternSource>();
-  for (const id of ids) {
-    const first = firstSignal.get({ id });
-    if (first !== undefined) out.set(id, first);
-  }
-  return out;
-}
-
-type IncidentRow = typeof incidents.$inferSelect;
-
-function factsOf(rows: readonly IncidentRow[], sources: Map<string, PatternSource>): IncidentFacts[] {
+function factsOf(rows: readonly WithFirst[]): IncidentFacts[] {
   const out: IncidentFacts[] = [];
-  for (const r of rows) {
+  for (const { incident: r, first: src } of rows) {
     // An incident is opened by a signal, so it has one; a row without (a purge) has no pattern.
-    const src = sources.get(r.id);
-    if (src === undefined) continue;
+    if (src === null || src.kind === null) continue;
     const { key, label } = patternOf({ ...src, service: src.service ?? r.service });
     out.push({
       id: r.id,
@@ -199,32 +204,22 @@ function factsOf(rows: readonly IncidentRow[], sources: Map<string, PatternSourc
 /** Incidents detected in [from, to), newest first, with their pattern. */
 export function incidentsBetween(database: Database, from: number, to: number): IncidentFacts[] {
   return withPatterns(
-    database,
-    database.db
-      .select()
-      .from(incidents)
+    withFirstSignal(database)
       .where(and(gte(incidents.detectedAt, from), lt(incidents.detectedAt, to)))
       .all(),
   );
 }
 
 /** `rows` newest first, each with its pattern (from its first signal). */
-function withPatterns(database: Database, rows: IncidentRow[]): IncidentFacts[] {
-  rows.sort((a, b) => b.detectedAt - a.detectedAt || b.number - a.number);
-  return factsOf(
-    rows,
-    firstSignals(
-      database,
-      rows.map((r) => r.id),
-    ),
-  );
+function withPatterns(rows: WithFirst[]): IncidentFacts[] {
+  rows.sort((a, b) => b.incident.detectedAt - a.incident.detectedAt || b.incident.number - a.incident.number);
+  return factsOf(rows);
 }
 
 /** One incident with its pattern, or null when there is no such incident (or it has no signal). */
 export function incidentFacts(database: Database, incidentId: string): IncidentFacts | null {
   const row = preparedFor(database, factQueries).incident.get({ id: incidentId });
-  if (row === undefined) return null;
-  return factsOf([row], firstSignals(database, [row.id]))[0] ?? null;
+  return row === undefined ? null : (factsOf([row])[0] ?? null);
 }
 
 /** One incident of a pattern, to find the others by (incidentsOfPattern). */
@@ -249,7 +244,6 @@ export function incidentsOfPattern(
     member === undefined || member.kind === 'advisory'
       ? incidentsBetween(database, from, to)
       : withPatterns(
-          database,
           preparedFor(database, factQueries).alike.all({
             from,
             to,
