@@ -178,7 +178,7 @@ function factsOf(rows: readonly WithFirst[]): IncidentFacts[] {
   const out: IncidentFacts[] = [];
   for (const { incident: r, first: src } of rows) {
     // An incident is opened by a signal, so it has one; a row without (a purge) has no pattern.
-    if (src === null || src.kind === null) continue;
+    if (src === null) continue;
     const { key, label } = patternOf({ ...src, service: src.service ?? r.service });
     out.push({
       id: r.id,
