@@ -184,17 +184,18 @@ describe('fuzzing every hook', () => {
       { weight: 3, arbitrary: fc.constant('application/json') },
       fc.option(contentType),
     );
+    const valid = {
+      action: 'completed',
+      repository: { full_name: 'o/r' },
+      workflow_run: { id: 1, name: 'CI', conclusion: 'failure', head_branch: 'main', workflow_id: 7 },
+      check_run: { id: 2, name: 'lint', conclusion: 'timed_out', check_suite: { head_branch: 'main' } },
+      alert: { number: 3, security_advisory: { ghsa_id: 'GHSA-x', severity: 'high' } },
+    };
     const near = fc.oneof(
-      {
-        weight: 3,
-        arbitrary: mutated({
-          action: 'completed',
-          repository: { full_name: 'o/r' },
-          workflow_run: { id: 1, name: 'CI', conclusion: 'failure', head_branch: 'main', workflow_id: 7 },
-          check_run: { id: 2, name: 'lint', conclusion: 'timed_out', check_suite: { head_branch: 'main' } },
-          alert: { number: 3, security_advisory: { ghsa_id: 'GHSA-x', severity: 'high' } },
-        }).map((v) => JSON.stringify(v) ?? ''),
-      },
+      { weight: 3, arbitrary: mutated(valid).map((v) => JSON.stringify(v) ?? '') },
+      // Unmutated too: most edits turn it into an event the hook ignores, and a run of this property
+      // without one storable delivery would leave the last test's "valid ones let through" unproven.
+      { weight: 2, arbitrary: fc.constant(JSON.stringify(valid)) },
       anyBody,
     );
     await fc.assert(
