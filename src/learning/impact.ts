@@ -14,7 +14,7 @@
  */
 import type { Database } from '../db/connection.js';
 import { percentile } from '../metrics/percentile.js';
-import { incidentsOfPattern } from './patterns.js';
+import { incidentsOfPattern, type PatternMember, patternMemberOf } from './patterns.js';
 
 const WEEK_MS = 7 * 24 * 3_600_000;
 
@@ -45,8 +45,9 @@ function windowStats(
   from: number,
   to: number,
   windowMs: number,
+  member: PatternMember | undefined,
 ): WindowStats {
-  const list = incidentsOfPattern(database, key, from, to);
+  const list = incidentsOfPattern(database, key, from, to, member);
   const durations = list
     .filter((i) => i.resolvedAt !== null)
     .map((i) => (i.resolvedAt as number) - i.startedAt);
@@ -97,15 +98,21 @@ export function verdictOf(before: WindowStats, after: WindowStats): ImpactVerdic
   return better && !worse ? 'improved' : 'not-improved';
 }
 
-/** Measures a skill's pattern around its promotion. Call once `promotedAt + windowMs <= now`. */
+/**
+ * Measures a skill's pattern around its promotion. Call once `promotedAt + windowMs <= now`. With
+ * the skill's `evidence`, one of its incidents still stored narrows the reads to the incidents
+ * that share its fingerprint or service (incidentsOfPattern), not the windows' every incident.
+ */
 export function measureImpact(
   database: Database,
   patternKey: string,
   promotedAt: number,
   windowMs: number,
+  evidence: readonly string[] = [],
 ): Impact {
-  const before = windowStats(database, patternKey, promotedAt - windowMs, promotedAt, windowMs);
-  const after = windowStats(database, patternKey, promotedAt, promotedAt + windowMs, windowMs);
+  const member = patternMemberOf(database, patternKey, evidence);
+  const before = windowStats(database, patternKey, promotedAt - windowMs, promotedAt, windowMs, member);
+  const after = windowStats(database, patternKey, promotedAt, promotedAt + windowMs, windowMs, member);
   const verdict = verdictOf(before, after);
   const summary =
     verdict === 'insufficient'

@@ -34,7 +34,7 @@ export function skillsList(database: Database, policy: Policy, now: number): Ski
         impact =
           s.state === 'promoted' && end > now
             ? `measuring until ${new Date(end).toISOString().slice(0, 10)}`
-            : measureImpact(database, s.patternKey, s.promotedAt, windowMs).summary;
+            : measureImpact(database, s.patternKey, s.promotedAt, windowMs, s.evidence).summary;
       }
       return { id: s.id, title: s.title ?? s.id, state: s.state, impact };
     });

@@ -161,8 +161,17 @@ function factQueries(database: Database) {
     incident: withFirstSignal(database)
       .where(eq(incidents.id, p('id')))
       .prepare(),
-    // Incidents of a window that share a fingerprint or a service (incidentsOfPattern).
-    alike: withFirstSignal(database)
+    // Incidents of a window that share a fingerprint, or a fingerprint or a service (incidentsOfPattern).
+    sameFingerprint: withFirstSignal(database)
+      .where(
+        and(
+          gte(incidents.detectedAt, p('from')),
+          lt(incidents.detectedAt, p('to')),
+          eq(incidents.fingerprint, p('fingerprint')),
+        ),
+      )
+      .prepare(),
+    sameFingerprintOrService: withFirstSignal(database)
       .where(
         and(
           gte(incidents.detectedAt, p('from')),
@@ -226,12 +235,29 @@ export function incidentFacts(database: Database, incidentId: string): IncidentF
 export type PatternMember = Pick<IncidentFacts, 'kind' | 'fingerprint' | 'service'>;
 
 /**
+ * A still stored incident of pattern `key` among `evidence` (`incident:<id>` entries, as a skill
+ * keeps them), or undefined when none is left (retention purged them).
+ */
+export function patternMemberOf(
+  database: Database,
+  key: string,
+  evidence: readonly string[],
+): PatternMember | undefined {
+  for (const entry of evidence) {
+    if (!entry.startsWith('incident:')) continue;
+    const facts = incidentFacts(database, entry.slice('incident:'.length));
+    if (facts?.patternKey === key) return facts;
+  }
+  return undefined;
+}
+
+/**
  * The incidents of one pattern detected in [from, to), newest first. Given one of its incidents
- * (`member`), only the window's incidents that share its fingerprint or its service are read: a
- * pattern's key is its first signals' fingerprint, or an alert's name and service (patternOf), so
- * the others share one of them. Without a member, or for advisories (those of one package may
- * share neither), every incident of the window is read: on a resolution that grew with the
- * history (a second of CPU at 20,000 incidents in 60 days).
+ * (`member`), only the window's incidents that may share its key are read: a pattern's key is its
+ * first signals' fingerprint (those of the member's fingerprint), or an alert's name and service
+ * (those of its fingerprint or its service; patternOf). Without a member, or for advisories
+ * (those of one package may share neither), every incident of the window is read: on a
+ * resolution that grew with the history (a second of CPU at 20,000 incidents in 60 days).
  */
 export function incidentsOfPattern(
   database: Database,
@@ -244,12 +270,18 @@ export function incidentsOfPattern(
     member === undefined || member.kind === 'advisory'
       ? incidentsBetween(database, from, to)
       : withPatterns(
-          preparedFor(database, factQueries).alike.all({
-            from,
-            to,
-            fingerprint: member.fingerprint,
-            service: member.service,
-          }),
+          key.startsWith('alert:')
+            ? preparedFor(database, factQueries).sameFingerprintOrService.all({
+                from,
+                to,
+                fingerprint: member.fingerprint,
+                service: member.service,
+              })
+            : preparedFor(database, factQueries).sameFingerprint.all({
+                from,
+                to,
+                fingerprint: member.fingerprint,
+              }),
         );
   return candidates.filter((i) => i.patternKey === key);
 }

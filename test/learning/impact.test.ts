@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMentor } from '../../src/agents/mentor/agent.js';
 import type { AgentProposal, ProposalOutcome } from '../../src/agents/runtime/types.js';
 import { approvals, proposals } from '../../src/db/schema.js';
@@ -29,7 +29,10 @@ beforeEach(() => {
   clock = P - 30 * DAY;
   store = new SkillStore({ database: t.database, dataDir: t.dir, now: () => clock, audit: f.audit });
 });
-afterEach(() => t.cleanup());
+afterEach(() => {
+  vi.restoreAllMocks();
+  t.cleanup();
+});
 
 /** A skill for error signature `fp`, promoted at P. */
 function promoted(fp = 'sig-x'): string {
@@ -93,6 +96,29 @@ describe('impact numbers', () => {
       before: { incidents: 3, resolved: 3, mttrMs: HOUR },
       after: { incidents: 1, resolved: 1, mttrMs: 20 * 60_000 },
     });
+  });
+
+  it("with the skill's evidence, the same numbers from the pattern's incidents alone, not every incident of the windows", () => {
+    incidentsAt('sig-x', [P - 6 * DAY, P - 4 * DAY, P - 2 * DAY], HOUR);
+    incidentsAt('sig-x', [P + 3 * DAY], 20 * 60_000);
+    for (let i = 0; i < 40; i++)
+      incidentsAt(`other-${i}`, [P - 5 * DAY + i * HOUR, P + 2 * DAY + i * HOUR], HOUR);
+    const evidence = t.database.sqlite
+      .prepare("SELECT 'incident:' || id AS e FROM incidents WHERE fingerprint = 'sig-x'")
+      .all()
+      .map((r) => (r as { e: string }).e);
+    const everyOne = measureImpact(t.database, 'signature:sig-x', P, W);
+
+    const statement = Object.getPrototypeOf(t.database.sqlite.prepare('SELECT 1'));
+    const all = statement.all;
+    let incidentsRead = 0;
+    vi.spyOn(statement, 'all').mockImplementation(function (this: { source: string }, ...args: unknown[]) {
+      const rows = all.apply(this, args);
+      if (/ from "incidents"/.test(this.source)) incidentsRead += rows.length;
+      return rows;
+    });
+    expect(measureImpact(t.database, 'signature:sig-x', P, W, evidence)).toEqual(everyOne);
+    expect(incidentsRead).toBe(4);
   });
 
   it('no incidents on either side is "not enough data yet", without dividing by zero', () => {

@@ -22,7 +22,7 @@ export async function validateSkills(deps: MentorDeps, ctx: AgentContext): Promi
   for (const skill of deps.skills.list(['promoted'])) {
     if (ctx.signal.aborted) return;
     if (skill.promotedAt === null || skill.promotedAt + windowMs > now) continue;
-    const impact = measureImpact(deps.database, skill.patternKey, skill.promotedAt, windowMs);
+    const impact = measureImpact(deps.database, skill.patternKey, skill.promotedAt, windowMs, skill.evidence);
     const record = impactRecord(impact, now);
     ctx.evidence(`skill:${skill.id}`);
     if (impact.verdict === 'improved') {
