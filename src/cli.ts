@@ -581,19 +581,21 @@ async function withCore<T>(config: Config, io: CliIo, fn: (core: Core) => Promis
     });
     // A resolution typed here feeds the learning loop as one in chat does: the mentor's job is
     // written in the resolution's transaction, and the running bot takes it up within LOOK_MS
-    // (agents/runtime/dispatch.ts), or the next bot at its start.
-    const jobs = new AgentJobs({
-      database,
-      audit,
-      now: io.now,
-      newId: randomId,
-      agents: allAgents({ database, skills: core.skills }),
-      policy: () => loaded.policy,
-      isKilled: (agent) => isKilled(readControl(database), agent),
-    });
+    // (agents/runtime/dispatch.ts), or the next bot at its start. Built on the first resolution
+    // (its statements are prepared then, not for every other verb).
+    let jobs: AgentJobs | null = null;
     core.incidents.onResolvedByPerson((heard) => {
       for (const stored of heard) {
         try {
+          jobs ??= new AgentJobs({
+            database,
+            audit,
+            now: io.now,
+            newId: randomId,
+            agents: allAgents({ database, skills: core.skills }),
+            policy: () => loaded.policy,
+            isKilled: (agent) => isKilled(readControl(database), agent),
+          });
           jobs.raise(stored);
         } catch (err) {
           // The resolution is what the person asked for: it stands without the job (as in the bot).

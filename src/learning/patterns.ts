@@ -19,12 +19,12 @@
  * that reopens it shortly after it was resolved, is the same occurrence. Windows are by
  * `detected_at` (when the bot first knew), as the weekly metrics count incidents.
  */
-import { and, eq, gte, lt, or, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/sqlite-core';
+import { and, eq, gte, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection.js';
 import { preparedFor } from '../db/prepared.js';
-import { type IncidentStatus, incidents, signals } from '../db/schema.js';
+import { type IncidentStatus, incidents } from '../db/schema.js';
 import type { Severity, SignalKind } from '../policy/vocabulary.js';
+import { FIRST_SIGNAL, firstSignal } from '../signals/incidents/members.js';
 import { oneLine } from './markdown.js';
 
 /** What an incident looks like to the learning loop. Title, service and label are untrusted text. */
@@ -127,14 +127,7 @@ interface WithFirst {
   readonly first: PatternSource | null;
 }
 
-const firstSignal = alias(signals, 'first_signal');
-
-/**
- * Incidents, each with its first signal (earliest receipt; ties by id) in the same read: SQLite
- * finds it through the signals' incident index (an incident of a flapping alert holds thousands),
- * and a window of thousands of incidents costs no query each. (Names written out in the join: a
- * raw fragment does not qualify drizzle's columns, and "id" there would be the signal's.)
- */
+/** Incidents, each with its first signal in the same read (members.ts FIRST_SIGNAL). */
 function withFirstSignal(database: Database) {
   return database.db
     .select({
@@ -147,39 +140,25 @@ function withFirstSignal(database: Database) {
       },
     })
     .from(incidents)
-    .leftJoin(
-      firstSignal,
-      sql`"first_signal"."id" = (SELECT s.id FROM ${signals} AS s WHERE s.incident_id = "incidents"."id"
-        ORDER BY s.received_at, s.id LIMIT 1)`,
-    );
+    .leftJoin(firstSignal, FIRST_SIGNAL);
 }
 
 /** Asked for every past incident an agent's history names, and on every resolution: prepared once. */
 function factQueries(database: Database) {
   const p = sql.placeholder;
+  const inWindow = (alike: SQL | undefined) =>
+    withFirstSignal(database)
+      .where(and(gte(incidents.detectedAt, p('from')), lt(incidents.detectedAt, p('to')), alike))
+      .prepare();
   return {
     incident: withFirstSignal(database)
       .where(eq(incidents.id, p('id')))
       .prepare(),
     // Incidents of a window that share a fingerprint, or a fingerprint or a service (incidentsOfPattern).
-    sameFingerprint: withFirstSignal(database)
-      .where(
-        and(
-          gte(incidents.detectedAt, p('from')),
-          lt(incidents.detectedAt, p('to')),
-          eq(incidents.fingerprint, p('fingerprint')),
-        ),
-      )
-      .prepare(),
-    sameFingerprintOrService: withFirstSignal(database)
-      .where(
-        and(
-          gte(incidents.detectedAt, p('from')),
-          lt(incidents.detectedAt, p('to')),
-          or(eq(incidents.fingerprint, p('fingerprint')), sql`${incidents.service} IS ${p('service')}`),
-        ),
-      )
-      .prepare(),
+    sameFingerprint: inWindow(eq(incidents.fingerprint, p('fingerprint'))),
+    sameFingerprintOrService: inWindow(
+      or(eq(incidents.fingerprint, p('fingerprint')), sql`${incidents.service} IS ${p('service')}`),
+    ),
   };
 }
 

@@ -31,6 +31,7 @@ import type { Database } from '../db/connection.js';
 import { approvals, incidents, modelUsage, proposals, runs, signals, skills } from '../db/schema.js';
 import type { Millis } from '../policy/types.js';
 import { AGENTS, type AgentName } from '../policy/vocabulary.js';
+import { FIRST_SIGNAL, firstSignal } from '../signals/incidents/members.js';
 import { type DurationStats, durationStats } from './percentile.js';
 
 export interface WeeklyOptions {
@@ -106,25 +107,17 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     throw new RangeError(`weekly metrics need from < to (epoch ms), got from=${from} to=${to}`);
   }
   const db = database.db;
-  // The first signal of each incident (earliest receipt; ties by id), found by SQLite through the
-  // incident index inside the one read of the week's incidents: a storm's incident holds thousands
-  // of signals, none loaded here, and a busy week thousands of incidents, no query each.
-  // (Names written out: in a select list drizzle leaves columns unqualified, and "id" inside the
-  // subquery would be the signal's.)
-  const first = (column: 'source' | 'kind') =>
-    sql<
-      string | null
-    >`(SELECT s.${sql.identifier(column)} FROM ${signals} AS s WHERE s.incident_id = "incidents"."id"
-      ORDER BY s.received_at, s.id LIMIT 1)`;
+  // Each incident's first signal in the same read (members.ts FIRST_SIGNAL): a busy week holds
+  // thousands of incidents, and a storm's incident thousands of signals, none read one by one.
   const detected = db
     .select({
       startedAt: incidents.startedAt,
       detectedAt: incidents.detectedAt,
       acknowledgedAt: incidents.acknowledgedAt,
-      firstSource: first('source'),
-      firstKind: first('kind'),
+      first: { source: firstSignal.source, kind: firstSignal.kind },
     })
     .from(incidents)
+    .leftJoin(firstSignal, FIRST_SIGNAL)
     .where(and(gte(incidents.detectedAt, from), lt(incidents.detectedAt, to)))
     .all();
   const resolvedRows = db
@@ -136,9 +129,7 @@ export function weeklyMetrics(database: Database, options: WeeklyOptions): Weekl
     .all();
 
   const early = detected.filter((i) => {
-    if (i.firstSource !== null && i.firstKind !== null) {
-      if (isHumanReport({ source: i.firstSource, kind: i.firstKind })) return false;
-    }
+    if (i.first !== null && isHumanReport(i.first)) return false;
     return i.acknowledgedAt === null || i.acknowledgedAt > i.detectedAt;
   }).length;
 

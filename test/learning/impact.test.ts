@@ -10,7 +10,7 @@ import type { Pattern } from '../../src/learning/patterns.js';
 import { SkillStore } from '../../src/learning/skills.js';
 import { fakeContext } from '../fakes/agent-context.js';
 import { makePolicy } from '../fixtures/policy.js';
-import { type TempDatabase, tempDatabase } from '../helpers/db.js';
+import { rowsReadFrom, type TempDatabase, tempDatabase } from '../helpers/db.js';
 import { DAY, HOUR, IncidentFactory } from '../helpers/learning.js';
 
 // The fixture policy: learning.validationWindow 7d, staleAfter 60d (the default), promotion 3 in 14d.
@@ -109,16 +109,9 @@ describe('impact numbers', () => {
       .map((r) => (r as { e: string }).e);
     const everyOne = measureImpact(t.database, 'signature:sig-x', P, W);
 
-    const statement = Object.getPrototypeOf(t.database.sqlite.prepare('SELECT 1'));
-    const all = statement.all;
-    let incidentsRead = 0;
-    vi.spyOn(statement, 'all').mockImplementation(function (this: { source: string }, ...args: unknown[]) {
-      const rows = all.apply(this, args);
-      if (/ from "incidents"/.test(this.source)) incidentsRead += rows.length;
-      return rows;
-    });
+    const incidentsRead = rowsReadFrom(t.database, 'incidents');
     expect(measureImpact(t.database, 'signature:sig-x', P, W, evidence)).toEqual(everyOne);
-    expect(incidentsRead).toBe(4);
+    expect(incidentsRead()).toBe(4);
   });
 
   it('no incidents on either side is "not enough data yet", without dividing by zero', () => {

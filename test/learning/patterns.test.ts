@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { findPatterns, incidentFacts, incidentsOfPattern, patternOf } from '../../src/learning/patterns.js';
-import { type TempDatabase, tempDatabase } from '../helpers/db.js';
+import { rowsReadFrom, type TempDatabase, tempDatabase } from '../helpers/db.js';
 import { DAY, IncidentFactory } from '../helpers/learning.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -129,18 +129,10 @@ describe('repeated patterns', () => {
     const everyOne = incidentsOfPattern(t.database, 'alert:HighLatency@web', NOW - WINDOW, NOW + 1);
     expect(everyOne.map((i) => i.shortId)).toEqual(['i1', 'i2', 'i3']);
 
-    // Count the incident rows read.
-    const statement = Object.getPrototypeOf(t.database.sqlite.prepare('SELECT 1'));
-    const all = statement.all;
-    let incidentsRead = 0;
-    vi.spyOn(statement, 'all').mockImplementation(function (this: { source: string }, ...args: unknown[]) {
-      const rows = all.apply(this, args);
-      if (/ from "incidents"/.test(this.source)) incidentsRead += rows.length;
-      return rows;
-    });
+    const incidentsRead = rowsReadFrom(t.database, 'incidents');
     const found = incidentsOfPattern(t.database, 'alert:HighLatency@web', NOW - WINDOW, NOW + 1, member);
     expect(found).toEqual(everyOne);
-    expect(incidentsRead).toBe(3);
+    expect(incidentsRead()).toBe(3);
   });
 
   it('knows the pattern of one incident from its first signal', () => {

@@ -11,9 +11,23 @@
  * incident whose other members all stopped can be resolved by the last one's resolution.
  */
 import { and, desc, eq, gte, lt, ne, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import type { Database } from '../../db/connection.js';
 import { incidents, signals } from '../../db/schema.js';
 import type { IncidentRow, LatestSignal, Queries } from './store-queries.js';
+
+/** An incident's first signal, joined to a read of `incidents` with FIRST_SIGNAL. */
+export const firstSignal = alias(signals, 'first_signal');
+
+/**
+ * `firstSignal` is the incident's first signal (earliest receipt; ties by id): for
+ * `.leftJoin(firstSignal, FIRST_SIGNAL)` on a read of `incidents`. SQLite finds it off the signals'
+ * incident index (an incident of a flapping alert holds thousands of signals), so a read of
+ * thousands of incidents costs no query each. (Names are written out: a raw fragment does not
+ * qualify drizzle's columns, and "id" in the subquery would be the signal's.)
+ */
+export const FIRST_SIGNAL = sql`"first_signal"."id" = (SELECT s.id FROM ${signals} AS s
+  WHERE s.incident_id = "incidents"."id" ORDER BY s.received_at, s.id LIMIT 1)`;
 
 /** `[lo, hi)`: every text that starts with `prefix` (byte order), for an index range scan. */
 export function prefixRange(prefix: string): { lo: string; hi: string } {
