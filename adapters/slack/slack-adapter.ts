@@ -25,6 +25,7 @@ import type { Logger } from '../../src/process/log.js';
 import { registerHandlers } from './handlers.js';
 import { renderSlackMessage } from './render.js';
 import { AUTH_ERRORS, toDeliveryError } from './slack-errors.js';
+import { slackFetch } from './slack-fetch.js';
 
 export interface SlackAdapterOptions {
   /** SLACK_BOT_TOKEN (xoxb-…). */
@@ -83,6 +84,7 @@ export class SlackAdapter implements ChatAdapter {
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
       timeout: 10_000,
+      fetch: slackFetch,
     };
     const ids = {
       ...(options.botId ? { botId: options.botId } : {}),
