@@ -452,8 +452,8 @@ export class OutboxWorker implements Service {
         (this.dueAt(row) <= this.now() || (force && row === first))
       ) {
         await this.deliver(row, adapter);
-        const after = this.outbox.get(row.id);
-        if (after === null || after.state === 'pending' || after.state === 'sending') return;
+        const state = this.outbox.stateOf(row.id);
+        if (state === null || state === 'pending' || state === 'sending') return;
         // An older message of another lane waits for a slot: hand this one back (heads go oldest first).
         if (this.waiting.has(row.channel)) return;
         row = this.outbox.nextAfter(row);

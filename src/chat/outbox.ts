@@ -334,11 +334,16 @@ export class Outbox {
     return this.heads().find((row) => row.channel === channel && row.lane === lane) ?? null;
   }
 
+  /** A row's state, or null when there is no such row (what the worker reads after a delivery). */
+  stateOf(id: number): OutboxState | null {
+    return this.q.stateOf.get({ id })?.state ?? null;
+  }
+
   /**
    * The first unfinished row of row `after`'s lane after it: the lane's next head once `after` (its
    * head) is finished. Reads only the lane's rows after it, however long its history.
    */
-  nextAfter(after: Pick<OutboxRow, 'channel' | 'lane' | 'id'>): OutboxRow | null {
+  nextAfter(after: Pick<OutboxRow, 'channel' | 'lane' | 'id'>): OutboxHead | null {
     return this.q.nextAfter.get({ channel: after.channel, lane: after.lane, afterId: after.id }) ?? null;
   }
 
@@ -492,6 +497,11 @@ function prepareQueries(database: Database) {
       .from(outbox)
       .where(eq(outbox.dedupeKey, p('key')))
       .prepare(),
+    stateOf: db
+      .select({ state: outbox.state })
+      .from(outbox)
+      .where(eq(outbox.id, p('id')))
+      .prepare(),
     insert: db
       .insert(outbox)
       .values({
@@ -533,7 +543,7 @@ function prepareQueries(database: Database) {
       .orderBy(asc(outbox.id))
       .prepare(),
     nextAfter: db
-      .select()
+      .select(headColumns)
       .from(outbox)
       .where(
         and(
