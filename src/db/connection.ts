@@ -33,9 +33,18 @@ export interface OpenOptions {
 const MIGRATIONS_TABLE = '__drizzle_migrations';
 
 /**
+ * The size the -wal file is cut back to when it starts over (`journal_size_limit`). SQLite keeps the
+ * file at its high-water mark and writes over it (cheaper than growing it again), so one long burst
+ * of commits would leave a WAL of 100 MB and more beside the database for good. Up to this much is
+ * kept for the next burst; the rest is given back at the first commit after a checkpoint copied it all.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
  * Opens (creating if needed, with its folder) the database file. WAL mode with synchronous=NORMAL:
  * a process crash loses nothing committed; a power loss may lose the last few commits, never
- * corrupts. Foreign keys are enforced; a writer waits up to 5 s for another one (the CLI).
+ * corrupts. Foreign keys are enforced; a writer waits up to 5 s for another one (the CLI). The WAL
+ * is cut back to WAL_SIZE_LIMIT_BYTES when it starts over.
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Database {
   const memory = file === ':memory:' || file === '';
@@ -51,7 +60,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database 
       { cause },
     );
   }
-  if (!readonly) sqlite.pragma('journal_mode = WAL');
+  if (!readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+  }
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startCheckpointer } from '../../src/db/checkpointer.js';
-import { type Database, migrate, openDatabase } from '../../src/db/connection.js';
+import { type Database, migrate, openDatabase, WAL_SIZE_LIMIT_BYTES } from '../../src/db/connection.js';
 import { sequentialIds } from '../../src/process/ids.js';
 import { SignalStore } from '../../src/signals/incidents/store.js';
 
@@ -21,6 +21,7 @@ afterEach(() => {
 
 const autocheckpoint = () => database.sqlite.pragma('wal_autocheckpoint', { simple: true });
 const fileBytes = () => statSync(join(dir, 'autonomy.db')).size;
+const walBytes = () => statSync(join(dir, 'autonomy.db-wal')).size;
 /**
  * How many times the WAL has started over: the checkpoint sequence number in its header (bytes
  * 12-15, big-endian), which SQLite counts up each time a commit starts the WAL from its first frame
@@ -119,6 +120,32 @@ describe('WAL checkpoints on their own thread', () => {
       await checkpointer.stop();
     }
   }, 60_000);
+
+  it('gives back what a long burst grew the WAL to, down to the limit, once the thread copied it all', async () => {
+    const mib = 1024 * 1024;
+    // A burst the thread does not keep up with: the WAL's frames are never all copied while it lasts.
+    database.sqlite.pragma('wal_autocheckpoint = 0');
+    write(WAL_SIZE_LIMIT_BYTES / mib + 24);
+    expect(walBytes()).toBeGreaterThan(WAL_SIZE_LIMIT_BYTES + 20 * mib);
+    const checkpointer = startCheckpointer(database, { intervalMs: 20 });
+    try {
+      // Once the thread copied it all, the next commit starts the WAL over, and cuts the file back
+      // (SQLite alone would keep it at its high-water mark).
+      const restarts = walRestarts();
+      const insert = database.sqlite.prepare('INSERT INTO blobs (data) VALUES (?)');
+      let small = 0;
+      await until(() => {
+        insert.run(Buffer.alloc(16));
+        small++;
+        return walRestarts() > restarts;
+      }, 20_000);
+      expect(walBytes()).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
+      const rows = database.sqlite.prepare('SELECT count(*) AS n FROM blobs').get() as { n: number };
+      expect(rows.n).toBe((WAL_SIZE_LIMIT_BYTES / mib + 24) * 16 + small);
+    } finally {
+      await checkpointer.stop();
+    }
+  }, 30_000);
 
   it('falls back to checkpointing on commit, and says so once, when the thread cannot work', async () => {
     const errors: Error[] = [];
