@@ -1,15 +1,15 @@
 /**
  * The Web API client's `fetch`, on undici's `request`. The client makes one kind of call (a POST of
  * a form, or of a multipart form for files) and reads a response's status, headers and body once;
- * Node's `fetch` builds WHATWG streams and Request/Response objects around every call for that,
- * which cost ~0.6 ms of CPU per post, about three times the request itself (a card on every new
- * incident, a reply on every triage: in a burst of alerts, those are what the last card waits for).
+ * Node's `fetch` builds WHATWG streams and Request/Response objects around every call for that, and
+ * costs ~0.6 ms more CPU per post than the request itself (a card on every new incident, a reply on
+ * every triage: in a burst of alerts, those are what the last card waits for).
  *
- * What the client reads of a response is all there: `status`, `statusText`, `url`, `headers`
- * (`get`, `entries`), and the body as `text()`, `json()` or `arrayBuffer()` (read whole before the
- * call resolves: Slack's answers are small). `redirect:
- * 'error'` holds by construction: `request` follows no redirect, and the client treats any status
- * but 200 and 429 as an error. The client's timeout arrives as `signal` and aborts the request.
+ * What the client reads of a response is all there: `status`, `statusText`, `url`, `headers` (`get`,
+ * `entries`), and the body as `text()`, `json()` or `arrayBuffer()`, read whole before the call
+ * resolves (Slack's answers are small). `redirect: 'error'` holds by construction: `request`
+ * follows no redirect, and the client treats any status but 200 and 429 as an error. The client's
+ * timeout arrives as `signal` and aborts the request.
  */
 import { STATUS_CODES } from 'node:http';
 import { request } from 'undici';
