@@ -141,9 +141,16 @@ export function maskToken(token: string): string {
   if (isQuoted(token, s, e)) return `${token.slice(0, s)}${WILDCARD}${token.slice(e)}`;
   const core = s === 0 && e === n ? token : token.slice(s, e);
   // Numbers, addresses, times, dates, versions: digits and separators only.
-  const masked =
+  let masked =
     digits > 0 && letters === 0 && special === 0 ? WILDCARD : maskCore(core, digits > 0, special > 0);
   if (masked === core) return token;
+  // `key="a value"`: its quotes stay around the masked value (`key="<*>"`), as around a quoted
+  // value on its own; not a stray closing quote (`key=<*>"`).
+  if (e < n && masked.endsWith(KEYED_VALUE)) {
+    const quote = core.charCodeAt(core.indexOf('=') + 1);
+    if ((classOf(quote) & QUOTE) !== 0 && token.charCodeAt(e) === quote)
+      masked = `${masked.slice(0, -WILDCARD.length)}${String.fromCharCode(quote)}${WILDCARD}`;
+  }
   let prefix = s === 0 ? '' : token.slice(0, s);
   // `<1`, `>5`, `~3`: the comparison belongs to the value.
   if (masked === WILDCARD && prefix !== '') prefix = prefix.replace(/[<>~]+$/, '');
@@ -157,8 +164,23 @@ function isQuoted(token: string, s: number, e: number): boolean {
   return (classOf(open) & QUOTE) !== 0 && token.charCodeAt(e) === open;
 }
 
+/** A key and its masked value: `key=<*>`. */
+const KEYED_VALUE = `=${WILDCARD}`;
+/** A keyed quoted value as masking 9 to 14 left it: `key=<*>"` (today `key="<*>"`). */
+const STRAY_QUOTE_KEYED = /^([^=]*=)<\*>(["'])/;
+
+/** A stored template's token in today's shape of a keyed quoted value: `key=<*>"` -> `key="<*>"`. */
+export function requoteKeyed(token: string): string {
+  const keyed = STRAY_QUOTE_KEYED.exec(token);
+  if (keyed === null) return token;
+  const [whole, key, quote] = keyed as unknown as [string, string, string];
+  return `${key}${quote}${WILDCARD}${quote}${token.slice(whole.length)}`;
+}
+
 /** A token holding `<*>` already (a stored template's), quoted text made one value as `maskToken` does. */
 function reshapeMasked(token: string): string {
+  const requoted = requoteKeyed(token);
+  if (requoted !== token) return requoted;
   let s = 0;
   while (s < token.length && isOpener(token.charCodeAt(s)) && !token.startsWith(WILDCARD, s)) s++;
   const e = stripTrailing(token).length;

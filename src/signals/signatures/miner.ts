@@ -35,7 +35,7 @@
 import { z } from 'zod';
 import { AutonomyError } from '../../process/errors.js';
 import { dropKernelStamp, isMessageCode } from './header.js';
-import { WILDCARD as MASKED, maskTokens, stripHeader, tokenize } from './mask.js';
+import { WILDCARD as MASKED, maskTokens, requoteKeyed, stripHeader, tokenize } from './mask.js';
 import {
   compatibleWith,
   coveredBy,
@@ -85,11 +85,18 @@ export interface TemplateRecord {
  * (then SHAPES_SINCE moves up to it too), or a rule that makes two stored templates one message. A
  * snapshot holding a record of an older version is re-shaped and re-checked on restore (see
  * `restore`); one of today's version is not, so an ordinary restart does not pay for it. 14: the
- * restore's check across lengths.
+ * restore's check across lengths. 15: a keyed quoted value keeps its quotes (`key="<*>"`, where
+ * 9 to 14 left a stray closing one: `key=<*>"`).
  */
-export const MASKING_VERSION = 14;
-/** The oldest version whose templates have today's shapes (14 changed no shape): newer ones are not re-shaped. */
+export const MASKING_VERSION = 15;
+/**
+ * The oldest version whose templates have today's shapes but one (14 changed no shape; 15 changed
+ * only the keyed quoted value, fixed token by token with `requoteKeyed`): newer ones are not
+ * re-shaped as a whole.
+ */
 const SHAPES_SINCE = 13;
+/** The version since which a keyed quoted value keeps its quotes. */
+const QUOTES_SINCE = 15;
 /** On the first restore under new rules, how many templates (the most recently seen) are checked. */
 const RESTORE_CHECKED = 5000;
 /** The masking version from which a message code (`AH01630:`) opens the message, not the header. */
@@ -147,6 +154,14 @@ const MAX_ALIASES = 256;
 
 function splitTemplate(text: string): string[] {
   return text === '' ? [] : text.split(' ');
+}
+
+/** A stored template's tokens: re-shaped by today's masking if an older one shaped it. */
+function storedTokens(record: TemplateRecord): string[] {
+  const masking = record.masking ?? 0;
+  if (masking < SHAPES_SINCE) return reshape(record.template);
+  const tokens = splitTemplate(record.template);
+  return masking < QUOTES_SINCE ? tokens.map(requoteKeyed) : tokens;
 }
 
 /** A stored template's tokens as today's masking shapes them (`<*>` stays `<*>`). */
@@ -333,8 +348,7 @@ export class SignatureMiner {
    */
   private insert(record: TemplateRecord): void {
     if (this.live.has(record.signature) || this.aliasOf.has(record.signature)) return;
-    const tokens =
-      (record.masking ?? 0) >= SHAPES_SINCE ? splitTemplate(record.template) : reshape(record.template);
+    const tokens = storedTokens(record);
     const text = tokens.join(' ');
     const t: Template = {
       id: record.signature,

@@ -11,10 +11,15 @@ import { WILDCARD as MASKED } from './mask.js';
 /** The wildcard, as a module constant (hot loops compare against it). */
 const WILDCARD: string = MASKED;
 
-/** `key=<*>` / `key:<*>`: the key (without what is glued before it: `su(uid=` is `uid=`), or null. */
+/**
+ * `key=<*>` / `key:<*>` / `key="<*>"`: the key (without what is glued before it: `su(uid=` is
+ * `uid=`), or null.
+ */
 function keyOf(token: string): string | null {
-  const at = token.indexOf(WILDCARD);
+  let at = token.indexOf(WILDCARD);
   if (at <= 0) return null;
+  const before = token.charCodeAt(at - 1);
+  if ((before === 34 || before === 39) && at >= 2) at--;
   const sep = token.charCodeAt(at - 1);
   if (sep !== 61 && sep !== 58) return null;
   let from = at - 1;

@@ -62,7 +62,7 @@ describe('maskMessage', () => {
     ['flags [null], mode (None); strict', 'flags [<*>], mode (<*>); strict'],
     ['mode (Debian) f(on)', 'mode (Debian) f(on)'],
     ['r00=0x00000000 r01=0x00545ab0 r02=0x0', '<*>=<*>'],
-    ['tag="View Lock", name=x', 'tag=<*>", name=<*>'],
+    ['tag="View Lock", name=x', 'tag="<*>", name=<*>'],
   ])('%s', (message, template) => {
     expect(maskMessage(message)).toBe(template);
   });

@@ -138,6 +138,34 @@ describe('signature ids stored before a keyed quoted value ended at the next key
   });
 });
 
+describe('signature ids stored while a keyed quoted value lost its opening quote', () => {
+  it("take today's shape, keep their ids, and keep getting the new lines of their message", () => {
+    // under masking 9 to 14 `pod="default/web-1"` was stored as `pod=<*>"`
+    const miner = SignatureMiner.restore(
+      [storedRecord(14, 's_probe', '"Probe failed" probeType=<*>" pod=<*>" output=<*>"')],
+      { now: () => 10 },
+    );
+    expect(miner.templateOf('s_probe')).toBe('"Probe failed" probeType="<*>" pod="<*>" output="<*>"');
+    const line = miner.add(
+      'I0828 00:53:16.429604 6293 prober.go:107] "Probe failed" probeType="Readiness" pod="default/web-1" output="Get \\"http://10.5.30.81:8080/ready\\": context deadline exceeded"',
+    );
+    expect(line.signature).toBe('s_probe');
+    expect(line.isNew).toBe(false);
+    expect(miner.snapshot()).toEqual([
+      expect.objectContaining({
+        signature: 's_probe',
+        template: '"Probe failed" probeType="<*>" pod="<*>" output="<*>"',
+        count: 4,
+        masking: MASKING_VERSION,
+      }),
+    ]);
+    // two keys stay two messages, quoted or not
+    expect(miner.add('"Probe failed" probeType="Readiness" node="n1" output="x"').signature).not.toBe(
+      's_probe',
+    );
+  });
+});
+
 describe('signature ids stored before a server banner became one value', () => {
   it('keep getting the new lines of their message; a lone masked path stays a path', () => {
     const record = (signature: string, template: string) => storedRecord(10, signature, template);

@@ -155,7 +155,7 @@ describe('values that change the token count', () => {
     ]);
     expect(ids.size).toBe(1);
     expect(miner.templateOf([...ids][0] as string)).toBe(
-      '"Probe failed" probeType=<*>" pod=<*>" output=<*>"',
+      '"Probe failed" probeType="<*>" pod="<*>" output="<*>"',
     );
     const other = miner.add(
       'I0828 00:53:19.429604 6293 prober.go:107] "Probe succeeded" probeType="Readiness" pod="default/web-1" output="ok"',
@@ -170,13 +170,13 @@ describe('values that change the token count', () => {
         'I0721 04:52:54.998688 6523 status_manager.go:853] "Failed to get status for pod" podUID="91785e1a-3e9c-45da-b74b-6cac14d27586" pod="default/worker-2" err="pods "api-1" is forbidden: User "system:node:n1" cannot get resource "pods""',
         'I0721 04:52:55.998688 6523 status_manager.go:853] "Failed to get status for pod" podUID="91785e1a-3e9c-45da-b74b-6cac14d27587" pod="default/worker-3" err="etcdserver: request timed out"',
       ]),
-    ).toEqual(['"Failed to get status for pod" podUID=<*>" pod=<*>" err=<*>"']);
+    ).toEqual(['"Failed to get status for pod" podUID="<*>" pod="<*>" err="<*>"']);
     expect(maskMessage('sync failed err="pods "api-1" not found" retry="true"')).toBe(
-      'sync failed err=<*>" retry=<*>"',
+      'sync failed err="<*>" retry="<*>"',
     );
     // a value that closed before plain words goes on closes at its own quote: the words stay
     expect(maskMessage('upload failed msg="disk full" after 3 retries')).toBe(
-      'upload failed msg=<*>" after <*> retries',
+      'upload failed msg="<*>" after <*> retries',
     );
   });
 
