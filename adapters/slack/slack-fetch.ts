@@ -12,7 +12,7 @@
  * timeout arrives as `signal` and aborts the request.
  */
 import { STATUS_CODES } from 'node:http';
-import { request } from 'undici';
+import { request, FormData as UndiciFormData } from 'undici';
 
 type RequestBody = Parameters<typeof request>[1] extends infer O
   ? O extends { body?: infer B }
@@ -20,12 +20,28 @@ type RequestBody = Parameters<typeof request>[1] extends infer O
     : never
   : never;
 
+/**
+ * The body as undici sends it. A file upload's form is Node's own FormData, which undici 7 does not
+ * take for a form (it checks the class, and Node's comes from another copy of undici): without this
+ * the upload fails ("action is not a function"). It is copied into undici's FormData, fields and
+ * files alike, and goes out as multipart whichever copy of undici the global dispatcher is.
+ */
+function bodyOf(body: RequestInit['body']): RequestBody {
+  if (!(body instanceof FormData)) return (body ?? null) as RequestBody;
+  const form = new UndiciFormData();
+  for (const [name, value] of body.entries()) {
+    if (typeof value === 'string') form.append(name, value);
+    else form.append(name, value, value.name);
+  }
+  return form as RequestBody;
+}
+
 export const slackFetch = (async (input: string | URL | Request, init: RequestInit = {}) => {
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   const res = await request(url, {
     method: (init.method ?? 'GET') as 'POST',
     headers: init.headers as Record<string, string> | undefined,
-    body: (init.body ?? null) as RequestBody,
+    body: bodyOf(init.body),
     signal: init.signal ?? undefined,
   });
   // Read whole at once: a response the client does not read (a 429) must not hold its connection.
