@@ -20,7 +20,7 @@ import { runCommand } from './chat/commands/execute.js';
 import { parseCommand } from './chat/commands/grammar.js';
 import type { ChatMessage } from './chat/message.js';
 import { activeContent, activeVersion } from './control/policy-versions.js';
-import { ControlStore, isKilled, readControl } from './control/state.js';
+import { ControlStore, isKilled } from './control/state.js';
 import { type Core, createCore } from './core.js';
 import { backupDatabase, type Database, migrate, openDatabase } from './db/connection.js';
 import { DemoError, driveRunningBot, startDemo } from './demo/run.js';
@@ -594,7 +594,7 @@ async function withCore<T>(config: Config, io: CliIo, fn: (core: Core) => Promis
             newId: randomId,
             agents: allAgents({ database, skills: core.skills }),
             policy: () => loaded.policy,
-            isKilled: (agent) => isKilled(readControl(database), agent),
+            isKilled: (agent) => isKilled(control.snapshot(), agent),
           });
           jobs.raise(stored);
         } catch (err) {

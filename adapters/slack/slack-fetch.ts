@@ -12,13 +12,9 @@
  * timeout arrives as `signal` and aborts the request.
  */
 import { STATUS_CODES } from 'node:http';
-import { request, FormData as UndiciFormData } from 'undici';
+import { type Dispatcher, request, FormData as UndiciFormData } from 'undici';
 
-type RequestBody = Parameters<typeof request>[1] extends infer O
-  ? O extends { body?: infer B }
-    ? B
-    : never
-  : never;
+type RequestBody = Dispatcher.RequestOptions['body'];
 
 /**
  * The body as undici sends it. A file upload's form is Node's own FormData, which undici 7 does not

@@ -32,8 +32,13 @@ export interface FakeSlackApi {
   readonly url: string;
   readonly calls: FakeSlackCall[];
   readonly responses: { readonly path: string; readonly body: Record<string, unknown> }[];
-  /** What was uploaded to an upload_url (files upload v2): the raw request body and its size. */
-  readonly uploads: { readonly path: string; readonly bytes: number; readonly data: Buffer }[];
+  /** What was uploaded to an upload_url (files upload v2): the raw request body, its size and type. */
+  readonly uploads: {
+    readonly path: string;
+    readonly bytes: number;
+    readonly data: Buffer;
+    readonly type: string;
+  }[];
   readonly groups: Map<string, string[]>;
   socketUrl: string | null;
   fail(method: string, failure: FakeFailure, times?: number): void;
@@ -70,7 +75,7 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
   const responses: { path: string; body: Record<string, unknown> }[] = [];
   const failures: { method: string; failure: FakeFailure }[] = [];
   const groups = new Map<string, string[]>();
-  const uploads: { path: string; bytes: number; data: Buffer }[] = [];
+  const uploads: { path: string; bytes: number; data: Buffer; type: string }[] = [];
   let base = '';
   let ts = 1_700_000_000;
   let responseCount = 0;
@@ -111,7 +116,7 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
       const text = raw.toString('utf8');
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path.startsWith('/upload/')) {
-        uploads.push({ path, bytes: raw.length, data: raw });
+        uploads.push({ path, bytes: raw.length, data: raw, type: req.headers['content-type'] ?? '' });
         res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
         return;
       }

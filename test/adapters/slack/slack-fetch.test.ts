@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode, WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slackFetch } from '../../../adapters/slack/slack-fetch.js';
+import { startFakeSlackApi } from '../../fakes/slack-api.js';
 
 interface Api {
   url: string;
@@ -82,35 +83,23 @@ describe("the Slack client's fetch", () => {
 
   it("uploads a file as multipart (the digest's chart), Node's own FormData and all", async () => {
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), Buffer.alloc(2048, 7)]);
-    const seen: { path: string; type: string; raw: Buffer }[] = [];
-    let base = '';
-    const a = await startApi((req, res) => {
-      const path = req.url ?? '';
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (path.includes('files.getUploadURLExternal'))
-        res.end(JSON.stringify({ ok: true, upload_url: `${base}/upload/F1`, file_id: 'F1' }));
-      else if (path.startsWith('/upload/')) res.end('OK');
-      else res.end(JSON.stringify({ ok: true, files: [{ id: 'F1' }] }));
-    });
-    base = a.url.replace(/\/api\/$/, '');
-    a.server.prependListener('request', (req) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () =>
-        seen.push({
-          path: req.url ?? '',
-          type: req.headers['content-type'] ?? '',
-          raw: Buffer.concat(chunks),
+    const slack = await startFakeSlackApi();
+    try {
+      await expect(
+        client(slack.url).files.uploadV2({
+          channel_id: 'C1',
+          thread_ts: '1.2',
+          file: png,
+          filename: 'week.png',
         }),
-      );
-    });
-    await expect(
-      client(a.url).files.uploadV2({ channel_id: 'C1', thread_ts: '1.2', file: png, filename: 'week.png' }),
-    ).resolves.toMatchObject({ ok: true });
-    const upload = seen.find((r) => r.path === '/upload/F1');
-    expect(upload?.type).toMatch(/^multipart\/form-data; boundary=/);
-    expect(upload?.raw.includes(png)).toBe(true);
-    expect(seen.some((r) => r.path.endsWith('files.completeUploadExternal'))).toBe(true);
+      ).resolves.toMatchObject({ ok: true });
+      const upload = slack.uploads[0];
+      expect(upload?.type).toMatch(/^multipart\/form-data; boundary=/);
+      expect(upload?.data.includes(png)).toBe(true);
+      expect(slack.callsTo('files.completeUploadExternal')).toHaveLength(1);
+    } finally {
+      await slack.close();
+    }
   });
 
   it('429s reach the caller with their Retry-After, and their connections serve the next calls', async () => {
