@@ -172,32 +172,58 @@ export async function sendAll(
   return ms;
 }
 
+const ROUTES = '    info: [console:main]\n    warning: [console:main]\n    critical: [console:main]\n';
+const LOCKFILE = 'npmLockfiles: [../package-lock.json]';
+const STORM = '    cardsPerMinute: 10\n';
+const SERVICES = '  # services: { checkout-*: { critical: [slack:C0SHOP] } }\n';
+
 /**
- * The default policy with every route (info, warning, critical) sent to one Slack channel, written
- * to `dir` (its one relative path, the inventory lockfile, made absolute), and optionally another
- * storm rate (`routing.storm.cardsPerMinute`). Returns the file.
+ * The default policy, changed by `edit` (given its text), written to `dir` with its one relative
+ * path (the inventory lockfile) made absolute. Returns the file.
+ */
+function writePolicy(dir: string, edit: (text: string) => string): string {
+  const root = packageRoot();
+  const source = join(root, 'policies', 'default.policy.yaml');
+  const text = readFileSync(source, 'utf8');
+  for (const line of [ROUTES, LOCKFILE, STORM, SERVICES])
+    if (!text.includes(line)) throw new Error(`${source} changed: update bench/bot-child.ts`);
+  const file = join(dir, 'bench.policy.yaml');
+  writeFileSync(
+    file,
+    edit(text).replace(LOCKFILE, `npmLockfiles: [${JSON.stringify(join(root, 'package-lock.json'))}]`),
+  );
+  copyFileSync(join(root, 'policies', 'policy.schema.json'), join(dir, 'policy.schema.json'));
+  return file;
+}
+
+/**
+ * The default policy with every route (info, warning, critical) sent to one Slack channel, and
+ * optionally another storm rate (`routing.storm.cardsPerMinute`).
  */
 export function writeSlackPolicy(
   dir: string,
   channel = 'slack:C0ALERTS',
   stormCardsPerMinute?: number,
 ): string {
-  const root = packageRoot();
-  const source = join(root, 'policies', 'default.policy.yaml');
-  const text = readFileSync(source, 'utf8');
-  const routes = '    info: [console:main]\n    warning: [console:main]\n    critical: [console:main]\n';
-  const lockfile = 'npmLockfiles: [../package-lock.json]';
-  const storm = '    cardsPerMinute: 10\n';
-  if (!text.includes(routes) || !text.includes(lockfile) || !text.includes(storm))
-    throw new Error(`${source} changed: update writeSlackPolicy`);
-  const file = join(dir, 'bench.policy.yaml');
-  writeFileSync(
-    file,
+  return writePolicy(dir, (text) =>
     text
-      .replace(routes, `    info: [${channel}]\n    warning: [${channel}]\n    critical: [${channel}]\n`)
-      .replace(lockfile, `npmLockfiles: [${JSON.stringify(join(root, 'package-lock.json'))}]`)
-      .replace(storm, `    cardsPerMinute: ${stormCardsPerMinute ?? 10}\n`),
+      .replace(ROUTES, `    info: [${channel}]\n    warning: [${channel}]\n    critical: [${channel}]\n`)
+      .replace(STORM, `    cardsPerMinute: ${stormCardsPerMinute ?? 10}\n`),
   );
-  copyFileSync(join(root, 'policies', 'policy.schema.json'), join(dir, 'policy.schema.json'));
-  return file;
+}
+
+/**
+ * The default policy with services spread over 26 console channels by their name's last letter
+ * (`*a` to console:a, ...), each taking up to 1,000 new incident cards a minute: thousands of new
+ * incidents a minute all get cards of their own (none folds into a storm card), as a steady
+ * stream of unrelated incidents does. The routing adds one glob per channel to each post's lookup.
+ */
+export function writeSpreadPolicy(dir: string): string {
+  const letters = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i));
+  const services = letters
+    .map((l) => `"*${l}": { info: [console:${l}], warning: [console:${l}], critical: [console:${l}] }`)
+    .join(', ');
+  return writePolicy(dir, (text) =>
+    text.replace(SERVICES, `  services: { ${services} }\n`).replace(STORM, '    cardsPerMinute: 1000\n'),
+  );
 }

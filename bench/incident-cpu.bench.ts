@@ -1,8 +1,11 @@
 /**
  * Bot CPU per new incident, end to end, on rules alone (no model): an Alertmanager webhook in,
  * stored and correlated into a new incident, its agent job raised and worked (sentinel's triage and
- * whatever the default policy lets it do; mentor wakes for resolutions only), its card and posts queued and delivered
- * to the console. The bot runs in a child process (bench/bot-process.ts); its CPU time is read
+ * whatever the default policy lets it do; mentor wakes for resolutions only), its card queued and
+ * delivered to the console. Every new incident gets a card of its own: the bench's policy
+ * (bench/bot-child.ts, writeSpreadPolicy) spreads the services over 26 console channels that each
+ * take 1,000 cards a minute, so none folds into a storm card (the default policy's 10 a minute
+ * would fold all but the first few, and a folded incident is never delivered). The bot runs in a child process (bench/bot-process.ts); its CPU time is read
  * with process.cpuUsage() before and after N distinct alerts, once everything has settled.
  *
  * The figure is the bot's steady state: the median of SEGMENTS runs of N new incidents after
@@ -22,10 +25,10 @@
  * resolved (not measured) before the next run opens N more on the same services, against the
  * empty database's figure: the bot may not slow down as its history grows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { alert, sendAll, startBotChild, word } from './bot-child.js';
+import { dirname, join } from 'node:path';
+import { alert, sendAll, startBotChild, word, writeSpreadPolicy } from './bot-child.js';
 import type { Bench, BenchResult } from './harness.js';
 import { type HistorySize, seedHistory } from './history-seed.js';
 
@@ -78,8 +81,11 @@ async function measure(
   before: number,
   options: { cold: boolean; segments: number; history: boolean },
 ): Promise<Measured> {
+  const policyDir = join(dirname(dbFile), 'policy');
+  mkdirSync(policyDir, { recursive: true });
   const bot = await startBotChild({
     AUTONOMY_DB: dbFile,
+    AUTONOMY_POLICY: writeSpreadPolicy(policyDir),
     AUTONOMY_PORT: '0',
     AUTONOMY_INGEST_TOKEN: 'bench-incident-cpu-token-0123456789',
     LOG_LEVEL: 'error',
