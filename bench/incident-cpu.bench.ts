@@ -5,8 +5,9 @@
  * delivered to the console. Every new incident gets a card of its own: the bench's policy
  * (bench/bot-child.ts, writeSpreadPolicy) spreads the services over 26 console channels that each
  * take 1,000 cards a minute, so none folds into a storm card (the default policy's 10 a minute
- * would fold all but the first few, and a folded incident is never delivered). The bot runs in a child process (bench/bot-process.ts); its CPU time is read
- * with process.cpuUsage() before and after N distinct alerts, once everything has settled.
+ * would fold all but the first few, and a folded incident is never delivered). The bot runs in a
+ * child process (bench/bot-process.ts); its CPU time is read with process.cpuUsage() before and
+ * after N distinct alerts, once everything has settled.
  *
  * The figure is the bot's steady state: the median of SEGMENTS runs of N new incidents after
  * WARM_UP others. A bot just

@@ -75,7 +75,7 @@ export async function startFakeSlackApi(): Promise<FakeSlackApi> {
   const responses: { path: string; body: Record<string, unknown> }[] = [];
   const failures: { method: string; failure: FakeFailure }[] = [];
   const groups = new Map<string, string[]>();
-  const uploads: { path: string; bytes: number; data: Buffer; type: string }[] = [];
+  const uploads: FakeSlackApi['uploads'][number][] = [];
   let base = '';
   let ts = 1_700_000_000;
   let responseCount = 0;
