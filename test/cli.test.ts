@@ -226,7 +226,7 @@ describe('autonomy audit', () => {
 describe('autonomy migrate and usage', () => {
   it('migrate reports what it applied and is idempotent', async () => {
     const a = await cli('migrate');
-    expect(a.out).toMatch(/9 migration\(s\) applied, 9 in all/);
+    expect(a.out).toMatch(/10 migration\(s\) applied, 10 in all/);
     const b = await cli('migrate');
     expect(b.out).toMatch(/0 migration\(s\) applied/);
   });

@@ -297,7 +297,9 @@ export class OutboxWorker implements Service {
   private startLanes(): void {
     const now = this.now();
     this.waiting.clear();
-    for (const head of this.outbox.heads()) {
+    // Heads are read a page at a time and the look ends once every slot is taken: a burst's backlog
+    // of hundreds of lanes costs a look the few rows it starts, not all of them.
+    for (const head of this.outbox.headsInOrder()) {
       if (this.lanes.size >= this.settings.maxParallel) break;
       if (this.lanes.has(laneKey(head)) || head.state !== 'pending' || head.nextAttemptAt > now) continue;
       if (!this.channelFree(head.channel, now)) {
@@ -349,15 +351,18 @@ export class OutboxWorker implements Service {
       if (outage.probeAt > now || this.lanes.size >= this.settings.maxParallel) continue;
       const adapter = this.adapters.get(platform);
       if (adapter === undefined) continue;
-      const head = this.outbox
-        .heads()
-        .find(
-          (h) =>
-            h.state === 'pending' &&
-            platformOfChannel(h.channel) === platform &&
-            !this.lanes.has(laneKey(h)) &&
-            this.channelFree(h.channel, now),
-        );
+      let head: OutboxHead | undefined;
+      for (const h of this.outbox.headsInOrder()) {
+        if (
+          h.state === 'pending' &&
+          platformOfChannel(h.channel) === platform &&
+          !this.lanes.has(laneKey(h)) &&
+          this.channelFree(h.channel, now)
+        ) {
+          head = h;
+          break;
+        }
+      }
       if (head === undefined) continue;
       outage.probeAt = now + this.settings.probeMs;
       this.startLane(head, adapter, true);

@@ -112,6 +112,8 @@ const FOLDED = 'folded:';
 /** The platform ref of an update replaced by a newer one before it was sent: `superseded:<newer row id>`. */
 export const SUPERSEDED = 'superseded:';
 const MAX_ERROR_LENGTH = 1000;
+/** Undelivered rows in the first page read while looking for lane heads (headsInOrder). */
+const HEAD_PAGE = 32;
 
 export class OutboxError extends AutonomyError<'OUTBOX_INVALID'> {
   constructor(message: string, options: AutonomyErrorOptions = {}) {
@@ -349,7 +351,30 @@ export class Outbox {
 
   /** Every lane's head, oldest first (pending and sending alike; the worker picks what is due). */
   heads(): OutboxHead[] {
-    return this.q.heads.all();
+    return [...this.headsInOrder()];
+  }
+
+  /**
+   * Every lane's head, oldest first: a lane's head is its first unfinished row in id order, the
+   * rows behind it are skipped. Undelivered rows are read a page at a time, HEAD_PAGE rows first and
+   * twice as many each page after: a caller that stops early, as the worker does once its slots are
+   * full, pays for the rows it looked at, not for every head of a burst's backlog, and one that
+   * reads to the end pays a few pages.
+   */
+  *headsInOrder(): Generator<OutboxHead, void, undefined> {
+    const seen = new Set<string>();
+    let afterId = 0;
+    for (let limit = HEAD_PAGE; ; limit *= 2) {
+      const page = this.q.unfinishedAfter.all({ afterId, limit });
+      for (const row of page) {
+        afterId = row.id;
+        const lane = `${row.channel}\n${row.lane}`;
+        if (seen.has(lane)) continue;
+        seen.add(lane);
+        yield row;
+      }
+      if (page.length < limit) return;
+    }
   }
 
   /** Rows left `sending` (by a crash) go back to `pending`, due now. Returns how many. Call at start. */
@@ -481,11 +506,6 @@ function prepareQueries(database: Database) {
   const db = database.db;
   const p = sql.placeholder;
   const { message: _message, ...headColumns } = getTableColumns(outbox);
-  const firsts = db
-    .select({ id: min(outbox.id) })
-    .from(outbox)
-    .where(inArray(outbox.state, UNFINISHED))
-    .groupBy(outbox.channel, outbox.lane);
   return {
     byId: db
       .select()
@@ -536,11 +556,14 @@ function prepareQueries(database: Database) {
       })
       .returning()
       .prepare(),
-    heads: db
+    // Word for word the WHERE of the partial index outbox_unfinished_idx (schema.ts), which holds
+    // the undelivered rows in id order: a page costs its own rows, however long the backlog.
+    unfinishedAfter: db
       .select(headColumns)
       .from(outbox)
-      .where(inArray(outbox.id, firsts))
+      .where(and(sql`+${outbox.state} in ('pending', 'sending')`, gt(outbox.id, p('afterId'))))
       .orderBy(asc(outbox.id))
+      .limit(p('limit'))
       .prepare(),
     nextAfter: db
       .select(headColumns)

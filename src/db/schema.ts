@@ -421,6 +421,11 @@ export const outbox = sqliteTable(
     uniqueIndex('outbox_dedupe_key_uq').on(t.dedupeKey),
     index('outbox_state_next_idx').on(t.state, t.nextAttemptAt),
     index('outbox_lane_idx').on(t.channel, t.lane, t.id),
+    // The undelivered rows in order, where the worker looks for lane heads (outbox.ts,
+    // headsInOrder): as big as the backlog, whatever the history. The unary + is SQLite's way to
+    // keep a term off other indexes: the query says the same, so only this one answers it, in order,
+    // instead of the state index and a sort of every undelivered row.
+    index('outbox_unfinished_idx').on(t.id).where(sql`+${t.state} in ('pending', 'sending')`),
     // A card's latest update (incident and storm cards, restart recovery of storm cards).
     index('outbox_update_of_idx').on(t.updateOf),
   ],

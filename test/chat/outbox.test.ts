@@ -313,6 +313,42 @@ describe('OutboxWorker delivery', () => {
     expect(titles.indexOf('resume announced')).toBeGreaterThan(titles.indexOf('kill announced'));
   });
 
+  it('a backlog of many pages: every lane head is found, oldest first, and each message goes once, in its lane order', async () => {
+    const s = setup();
+    const about = (n: number, title: string) => msg(title, { refs: { incident: `i${n}` } });
+    // 70 incidents' cards, then their triage newest incident first, with channel notices between:
+    // the lanes' rows are spread over several pages of the heads' read.
+    for (let n = 1; n <= 70; n++)
+      s.outbox.enqueue('slack:C01', about(n, `i${n} card`), { dedupeKey: `c${n}` });
+    for (let n = 70; n >= 1; n--) {
+      s.outbox.enqueue('slack:C01', about(n, `i${n} triage`), { dedupeKey: `t${n}` });
+      if (n % 10 === 0)
+        s.outbox.enqueue('slack:C01', msg(`notice ${n}`, { kind: 'notice' }), { dedupeKey: `n${n}` });
+    }
+    const heads = s.outbox.heads();
+    expect(heads.map((h) => h.dedupeKey)).toEqual([
+      ...Array.from({ length: 70 }, (_, i) => `c${i + 1}`),
+      'n70',
+    ]);
+    await deliverAll(s, s.worker({ maxPerChannel: 4 }));
+    const titles = s.chat.titles('slack:C01');
+    expect(titles).toHaveLength(147);
+    expect(new Set(titles).size).toBe(147);
+    for (let n = 1; n <= 70; n++)
+      expect(titles.indexOf(`i${n} triage`)).toBeGreaterThan(titles.indexOf(`i${n} card`));
+    const notices = titles.filter((t) => t.startsWith('notice'));
+    expect(notices).toEqual([
+      'notice 70',
+      'notice 60',
+      'notice 50',
+      'notice 40',
+      'notice 30',
+      'notice 20',
+      'notice 10',
+    ]);
+    expect(s.outbox.heads()).toEqual([]);
+  });
+
   it('with every slot of a channel taken, the oldest message goes next: a waiting card before a newer reply', async () => {
     const s = setup();
     const about = (n: number, title: string) => msg(title, { refs: { incident: `i${n}` } });

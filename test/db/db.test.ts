@@ -51,7 +51,7 @@ describe('openDatabase and migrate', () => {
     const database = openDatabase(join(dir, 'nested', 'data', 'autonomy.db'));
     open.push(database);
     expect(existsSync(join(dir, 'nested', 'data', 'autonomy.db'))).toBe(true);
-    expect(migrate(database)).toEqual({ applied: 9, total: 9 });
+    expect(migrate(database)).toEqual({ applied: 10, total: 10 });
 
     const names = database.sqlite
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -84,10 +84,10 @@ describe('openDatabase and migrate', () => {
       .insert(schema.subscriptions)
       .values({ channel: 'slack:C0123', subscribedBy: 'slack:user:U1', at: T0 })
       .run();
-    expect(migrate(database)).toEqual({ applied: 0, total: 9 });
+    expect(migrate(database)).toEqual({ applied: 0, total: 10 });
 
     const other = openFresh();
-    expect(migrate(other)).toEqual({ applied: 0, total: 9 });
+    expect(migrate(other)).toEqual({ applied: 0, total: 10 });
     expect(other.db.select().from(schema.subscriptions).all()).toEqual([
       { channel: 'slack:C0123', subscribedBy: 'slack:user:U1', at: T0 },
     ]);
@@ -157,7 +157,7 @@ describe('openDatabase and migrate', () => {
       })
       .run();
 
-    expect(migrate(database)).toEqual({ applied: 8, total: 9 });
+    expect(migrate(database)).toEqual({ applied: 9, total: 10 });
     const jobs = database.db
       .select()
       .from(schema.agentJobs)

@@ -1,0 +1,1 @@
+CREATE INDEX `outbox_unfinished_idx` ON `outbox` (`id`) WHERE +"outbox"."state" in ('pending', 'sending');
