@@ -28,7 +28,14 @@ import type { Foreground } from '../process/foreground.js';
 import type { Service, ServiceHealth } from '../service.js';
 import { type ChatAdapter, DeliveryError, type Platform } from './adapter.js';
 import type { ChatMessage } from './message.js';
-import { type FailReason, type Outbox, type OutboxHead, type OutboxRow, storedMessage } from './outbox.js';
+import {
+  type FailReason,
+  laneKey,
+  type Outbox,
+  type OutboxHead,
+  type OutboxRow,
+  storedMessage,
+} from './outbox.js';
 import {
   describeError,
   formatMs,
@@ -585,9 +592,4 @@ export class OutboxWorker implements Service {
     const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
     return Math.round(ceiling / 2 + (ceiling / 2) * this.random());
   }
-}
-
-/** A lane's key among those being delivered: its channel and its lane (outbox.ts). */
-function laneKey(row: Pick<OutboxRow, 'channel' | 'lane'>): string {
-  return `${row.channel}\n${row.lane}`;
 }

@@ -368,7 +368,7 @@ export class Outbox {
       const page = this.q.unfinishedAfter.all({ afterId, limit });
       for (const row of page) {
         afterId = row.id;
-        const lane = `${row.channel}\n${row.lane}`;
+        const lane = laneKey(row);
         if (seen.has(lane)) continue;
         seen.add(lane);
         yield row;
@@ -618,6 +618,11 @@ function prepareQueries(database: Database) {
       .where(eq(outbox.id, p('id')))
       .prepare(),
   };
+}
+
+/** A lane's key: its channel and its lane, which together make it one (see the header). */
+export function laneKey(row: Pick<OutboxRow, 'channel' | 'lane'>): string {
+  return `${row.channel}\n${row.lane}`;
 }
 
 /** The storm card a row was folded into (its platform ref `folded:<id>`), or null. */
